@@ -1,0 +1,14 @@
+/**
+ * Fixed system paths, defined once. The helper never takes a path from a
+ * request; these constants (and the root-owned config) are the only source.
+ */
+export interface SystemPaths {
+  /** Root-owned directory that holds the helper's socket. */
+  socketDir: string;
+  socketPath: string;
+}
+
+export function systemPaths(platform: NodeJS.Platform = process.platform): SystemPaths {
+  const socketDir = platform === 'darwin' ? '/var/run/berth' : '/run/berth';
+  return { socketDir, socketPath: `${socketDir}/helper.sock` };
+}

@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { BERTH_VERSION } from '../common/app-version';
+import { helperConfig } from './daemon/config';
+import { describeIssues } from '../common/protocol';
+import { serve } from './serve';
+
+const USAGE = `berth-helper ${BERTH_VERSION} — Berth's privileged helper
+
+Usage:
+  berth-helper serve --socket PATH --allow-uid UID [--audit-log PATH]
+                     [--max-connections N] [--frame-deadline-ms N] [--idle-timeout-ms N]
+      Run the helper in the foreground (development and tests). Must run as root.
+      Only root and UID may talk to it; the socket is created 0600, owned by UID,
+      in a directory that must be root-owned and not group/world-writable.
+  berth-helper --version
+  berth-helper --help
+
+Exit codes: 0 ok, 1 could not start, 64 bad usage, 77 not root.
+`;
+
+function usageError(message: string): number {
+  console.error(`berth-helper: ${message}\nRun "berth-helper --help" for usage.`);
+  return 64;
+}
+
+function integerFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 64 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${BERTH_VERSION}\n`);
+    return 0;
+  }
+  if (command !== 'serve') return usageError(`unknown command "${command}"`);
+
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        socket: { type: 'string' },
+        'allow-uid': { type: 'string' },
+        'audit-log': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'frame-deadline-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.socket === undefined) return usageError('serve needs --socket PATH');
+  if (values['allow-uid'] === undefined) return usageError('serve needs --allow-uid UID');
+  let parsed;
+  try {
+    parsed = helperConfig.safeParse({
+      socketPath: values.socket,
+      allowUid: integerFlag('allow-uid', values['allow-uid']),
+      auditLogPath: values['audit-log'],
+      limits: {
+        maxConnections: integerFlag('max-connections', values['max-connections']),
+        frameDeadlineMs: integerFlag('frame-deadline-ms', values['frame-deadline-ms']),
+        idleTimeoutMs: integerFlag('idle-timeout-ms', values['idle-timeout-ms']),
+      },
+    });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (!parsed.success) return usageError(describeIssues(parsed.error));
+  return serve(parsed.data);
+}

@@ -1,0 +1,118 @@
+import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { peerCredentials, type PeerCredentials } from '../../native';
+import { encodeFrame, type ErrorCode } from '../../common/protocol';
+import { AUDITED, HANDLERS } from '../ops';
+import type { AuditLog } from './audit';
+import type { HelperConfig } from './config';
+import { Connection } from './connection';
+import { prepareSocketPath } from './socket-file';
+import { socketFd } from './socket-fd';
+
+/**
+ * The helper's listening side. Who may talk is decided here, per connection,
+ * from the kernel's record of the peer (SO_PEERCRED / getpeereid), before a
+ * single byte of the request is read. The socket's 0600 mode is a second
+ * wall, not the first.
+ */
+export class HelperServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private socketIno: number | undefined;
+
+  constructor(
+    private readonly config: HelperConfig,
+    private readonly audit: AuditLog,
+  ) {
+    // pauseOnConnect: nothing is read from a peer before its credentials are checked.
+    this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
+    // Backstop for floods of refused peers; authorized ones are capped below with a BUSY answer.
+    this.server.maxConnections = config.limits.maxConnections * 4;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<void> {
+    const { socketPath, allowUid } = this.config;
+    await prepareSocketPath(socketPath);
+    // umask so the socket is never, even for an instant, connectable by others.
+    const previous = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(socketPath, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(previous);
+    }
+    chmodSync(socketPath, 0o600);
+    lchownSync(socketPath, allowUid, lstatSync(socketPath).gid);
+    this.socketIno = lstatSync(socketPath).ino;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of [...this.connections]) connection.close();
+    await closed;
+    this.removeSocketFile();
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    let peer: PeerCredentials;
+    try {
+      peer = peerCredentials(socketFd(socket));
+    } catch {
+      socket.destroy();
+      return;
+    }
+    if (peer.uid !== 0 && peer.uid !== this.config.allowUid) {
+      this.audit.write({ peer, op: 'connect', result: 'UNAUTHORIZED' });
+      refuse(socket, 'UNAUTHORIZED', `uid ${peer.uid} may not use this helper`);
+      return;
+    }
+    if (this.connections.size >= this.config.limits.maxConnections) {
+      refuse(socket, 'BUSY', 'the helper has too many open connections; try again');
+      return;
+    }
+    const connection: Connection = new Connection(socket, {
+      peer,
+      config: this.config,
+      audit: this.audit,
+      handlers: HANDLERS,
+      audited: AUDITED,
+      onClose: () => this.connections.delete(connection),
+    });
+    this.connections.add(connection);
+  }
+
+  /** Unlinks the socket only if it is still ours: a successor may have replaced it. */
+  private removeSocketFile(): void {
+    try {
+      if (lstatSync(this.config.socketPath).ino === this.socketIno) unlinkSync(this.config.socketPath);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** How long a refused peer may take to read its error frame and hang up. */
+const REFUSAL_LINGER_MS = 2_000;
+
+/**
+ * One error frame, then hang up. We half-close and discard input until the
+ * peer hangs up too: closing with its request unread would reset the
+ * connection, and the peer could lose the frame that says why.
+ */
+function refuse(socket: Socket, code: ErrorCode, message: string): void {
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
+  socket.on('end', () => socket.destroy());
+  socket.resume();
+  socket.end(encodeFrame({ id: null, ok: false, error: { code, message } }));
+}

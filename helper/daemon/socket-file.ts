@@ -1,0 +1,64 @@
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { errnoCode } from '../../common/errno';
+
+/**
+ * Makes the socket path ready to listen on, or throws a message for the
+ * operator. The directory must be root's alone: if anyone else could write
+ * it, they could swap our socket for theirs between our checks and the
+ * client's connect, and the uid checks would be talking to the wrong peer.
+ */
+export async function prepareSocketPath(socketPath: string): Promise<void> {
+  const dir = dirname(socketPath);
+  ensureTrustedDirectory(dir);
+  let st;
+  try {
+    st = lstatSync(socketPath);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return;
+    throw error;
+  }
+  // Never delete something that is not a socket: the path may have been
+  // mistyped to point at a file that matters.
+  if (!st.isSocket()) {
+    throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  }
+  if (await somethingAnswers(socketPath)) {
+    throw new Error(`another helper is already serving on ${socketPath}; stop it first`);
+  }
+  // A socket nobody answers on is a leftover of a crash: safe to replace.
+  unlinkSync(socketPath);
+}
+
+function ensureTrustedDirectory(dir: string): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
+    mkdirSync(dir, { mode: 0o755 });
+    st = lstatSync(dir);
+  }
+  if (!st.isDirectory()) {
+    throw new Error(`socket directory ${dir} is not a directory (or is a symlink)`);
+  }
+  const uid = process.getuid?.() ?? 0;
+  if (st.uid !== uid) {
+    throw new Error(`socket directory ${dir} must be owned by uid ${uid}, not ${st.uid}`);
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new Error(`socket directory ${dir} must not be group- or world-writable`);
+  }
+}
+
+function somethingAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,25 @@
+import type { PeerCredentials } from '../../native';
+import type { OperationArgs, OperationName, OperationResult } from '../../common/protocol';
+import type { HelperConfig } from '../daemon/config';
+
+export interface OperationContext {
+  readonly peer: PeerCredentials;
+  readonly config: HelperConfig;
+}
+
+/** What a handler hands back: the result and, for bindPort, the fds to pass. */
+export interface OperationOutcome<Op extends OperationName> {
+  result: OperationResult<Op>;
+  /** Passed with the reply and then closed here: the helper keeps no copy. */
+  fds?: number[];
+}
+
+export type OperationHandler<Op extends OperationName> = (
+  args: OperationArgs<Op>,
+  context: OperationContext,
+) => OperationOutcome<Op> | Promise<OperationOutcome<Op>>;
+
+export type OperationHandlers = { [Op in OperationName]: OperationHandler<Op> };
+
+/** Whether an op is written to the audit log. hello is not a privileged action. */
+export type AuditPolicy = { [Op in OperationName]: boolean };

@@ -1,0 +1,39 @@
+import type { HelperConfig } from './daemon/config';
+import { nullAuditLog, openAuditLog } from './daemon/audit';
+import { HelperServer } from './daemon/server';
+import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
+import { BERTH_VERSION } from '../common/app-version';
+
+/**
+ * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
+ * exit code. Every failure to start is one line saying what to fix.
+ */
+export async function serve(config: HelperConfig): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
+    return 77;
+  }
+  // Signal handlers first, so a stop that races start-up is still a clean stop;
+  // `on`, not `once`: a repeated signal must not kill us halfway through cleanup.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.on('SIGTERM', () => resolve());
+    process.on('SIGINT', () => resolve());
+  });
+  const audit = config.auditLogPath !== undefined ? openAuditLog(config.auditLogPath) : nullAuditLog;
+  const server = new HelperServer(config, audit);
+  try {
+    await server.listen();
+  } catch (error) {
+    console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
+    audit.close();
+    return 1;
+  }
+  console.error(
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+  );
+  await stopRequested;
+  await server.close();
+  audit.close();
+  console.error('berth-helper: stopped');
+  return 0;
+}

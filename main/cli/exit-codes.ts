@@ -1,0 +1,10 @@
+/** Exit codes scripts can rely on; documented in docs/CLI.md. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  /** The helper is not installed, not running, or not ours to use. */
+  helperUnavailable: 3,
+  /** The helper is older than this Berth (or speaks another protocol). */
+  helperNeedsUpdate: 4,
+  usage: 64,
+} as const;

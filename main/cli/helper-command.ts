@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import { probeHelper, type HelperStatus } from '../core/helper-status';
+import { systemPaths } from '../../common/paths';
+import { EXIT } from './exit-codes';
+import { UsageError, type CliIO } from './io';
+
+export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
+
+  status    Say whether the privileged helper is installed and running, and its version.
+            --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
+            --json         print the report as JSON
+
+Exit codes: 0 running, 3 not installed / not running / not allowed, 4 needs update, 1 error.
+`;
+
+function exitFor(status: HelperStatus): number {
+  switch (status.state) {
+    case 'running':
+      return EXIT.ok;
+    case 'needs-update':
+      return EXIT.helperNeedsUpdate;
+    case 'error':
+      return EXIT.error;
+    default:
+      return EXIT.helperUnavailable;
+  }
+}
+
+export async function helperCommand(argv: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    io.out(HELPER_USAGE);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (sub !== 'status') throw new UsageError(`unknown helper command "${sub}"`);
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: { socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    io.out(HELPER_USAGE);
+    return EXIT.ok;
+  }
+  const status = await probeHelper(values.socket ?? systemPaths().socketPath);
+  if (values.json) {
+    io.out(JSON.stringify(status, null, 2) + '\n');
+  } else {
+    const rows: Array<[string, string]> = [
+      ['State', status.state],
+      ['Detail', status.message],
+      ['Socket', status.socketPath],
+      ['Helper version', status.helper?.helperVersion ?? '-'],
+      ['Bundled version', status.bundledVersion],
+      ['Protocol', status.helper ? String(status.helper.protocol) : '-'],
+      ['Capabilities', status.helper?.capabilities.join(', ') || '-'],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
+  }
+  return exitFor(status);
+}

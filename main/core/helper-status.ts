@@ -1,0 +1,57 @@
+import { HelperClient, HelperRequestError, HelperUnavailableError, type HelloInfo } from '../helper-client';
+import { BERTH_VERSION } from '../../common/app-version';
+
+export type HelperState = 'running' | 'not-installed' | 'not-running' | 'no-permission' | 'needs-update' | 'error';
+
+export interface HelperStatus {
+  state: HelperState;
+  /** One sentence for the user: what is wrong, or what runs. */
+  message: string;
+  socketPath: string;
+  helper?: HelloInfo;
+  bundledVersion: string;
+}
+
+/** Compares dotted numeric versions; enough for our own x.y.z. */
+export function isOlder(version: string, than: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = than.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+/** Asks the helper who it is; every failure becomes a state the UI and CLI can show. */
+export async function probeHelper(socketPath: string): Promise<HelperStatus> {
+  const base = { socketPath, bundledVersion: BERTH_VERSION };
+  let client: HelperClient;
+  try {
+    client = await HelperClient.connect(socketPath, { clientName: `berth/${BERTH_VERSION}` });
+  } catch (error) {
+    if (error instanceof HelperUnavailableError) {
+      const state: HelperState =
+        error.reason === 'not-installed' || error.reason === 'not-running' || error.reason === 'no-permission'
+          ? error.reason
+          : 'error';
+      return { ...base, state, message: error.message };
+    }
+    if (error instanceof HelperRequestError && error.needsUpdate) {
+      return { ...base, state: 'needs-update', message: error.message };
+    }
+    return { ...base, state: 'error', message: (error as Error).message };
+  }
+  const helper = client.info;
+  client.close();
+  if (isOlder(helper.helperVersion, BERTH_VERSION)) {
+    return {
+      ...base,
+      helper,
+      state: 'needs-update',
+      message: `the helper is version ${helper.helperVersion}; this Berth bundles ${BERTH_VERSION}`,
+    };
+  }
+  return { ...base, helper, state: 'running', message: `the helper ${helper.helperVersion} is running` };
+}

@@ -1,0 +1,45 @@
+// Bundles every Node-side entry with esbuild and puts the native addon beside
+// each bundle (that is where native/index.ts looks first, as the SEA does).
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const addon = join(root, 'native/build/Release/berth_native.node');
+
+/** [entry, output, extra esbuild options] */
+const entries = [
+  ['helper/bin.ts', 'dist/helper/berth-helper.js', {}],
+  ['main/cli/bin.ts', 'dist/cli/berth.js', { banner: { js: '#!/usr/bin/env node' } }],
+  ['main/electron/main.ts', 'dist/main/electron.js', { external: ['electron'] }],
+  ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
+];
+
+if (!existsSync(addon)) {
+  console.error(`build: ${addon} is missing; run "npm ci" (it builds the native addon with node-gyp)`);
+  process.exit(1);
+}
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+await Promise.all(
+  entries.map(([entry, outfile, extra]) =>
+    build({
+      entryPoints: [join(root, entry)],
+      outfile: join(root, outfile),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      sourcemap: 'linked',
+      legalComments: 'none',
+      logLevel: 'warning',
+      ...extra,
+    }),
+  ),
+);
+for (const dir of new Set(entries.map(([, outfile]) => dirname(join(root, outfile))))) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(addon, join(dir, 'berth_native.node'));
+}
+console.log(`build: ${entries.length} bundles in dist/`);

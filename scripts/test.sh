@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: type-check, lint, build, then every test with real parts.
+# Tests run the helper as root and clients as unprivileged users, so this runs
+# as root. It re-executes itself in a private network and mount namespace: port
+# 80 and /etc/hosts in the tests are the namespace's own, never the machine's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "npm test: the suite runs the privileged helper for real, so it needs root (try: sudo npm test)" >&2
+  exit 77
+fi
+if [ -z "${BERTH_TEST_NAMESPACE:-}" ]; then
+  bash scripts/test-deps.sh
+  exec unshare --net --mount --propagation private env BERTH_TEST_NAMESPACE=1 bash "$0" "$@"
+fi
+ip link set lo up
+
+npm run --silent typecheck
+npm run --silent lint
+npm run --silent build
+npx vitest run "$@"

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { TestProject } from 'vitest/node';
+import { REPO_ROOT, TEST_USERS, type TestUser } from './constants';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    fixturesDir: string;
+    users: { test: TestUser; other: TestUser };
+  }
+}
+
+/** Creates the unprivileged users the tests run clients as; idempotent. */
+function ensureUser(name: string): TestUser {
+  const lookup = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  try {
+    return { name, uid: lookup('-u'), gid: lookup('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+    return { name, uid: lookup('-u'), gid: lookup('-g') };
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    throw new Error('the test suite runs the helper as root with real users: run it as root on Linux (npm test)');
+  }
+  const helperBundle = join(REPO_ROOT, 'dist/helper/berth-helper.js');
+  if (!existsSync(helperBundle)) throw new Error(`${helperBundle} is missing: run "npm run build" first`);
+
+  const users = { test: ensureUser(TEST_USERS.test), other: ensureUser(TEST_USERS.other) };
+
+  // Fixtures are bundled where the unprivileged users can read them, whatever
+  // the permissions of the checkout's parent folders.
+  const fixturesDir = mkdtempSync(join(tmpdir(), 'berth-fixtures-'));
+  chmodSync(fixturesDir, 0o755);
+  const fixtures = readdirSync(join(REPO_ROOT, 'test/fixtures')).filter((f) => f.endsWith('.ts'));
+  await build({
+    entryPoints: fixtures.map((f) => join(REPO_ROOT, 'test/fixtures', f)),
+    outdir: fixturesDir,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+  copyFileSync(join(REPO_ROOT, 'native/build/Release/berth_native.node'), join(fixturesDir, 'berth_native.node'));
+  for (const f of readdirSync(fixturesDir)) chmodSync(join(fixturesDir, f), 0o755);
+
+  project.provide('fixturesDir', fixturesDir);
+  project.provide('users', users);
+  return () => rmSync(fixturesDir, { recursive: true, force: true });
+}

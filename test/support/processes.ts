@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { REPO_ROOT, type TestUser } from './constants';
+
+export interface HelperProcess {
+  readonly socketPath: string;
+  readonly auditLogPath: string;
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  /** Open fds of the helper process right now (from /proc). */
+  fdCount(): number;
+  /** What each open fd of the helper points at (readlink of /proc/PID/fd/N). */
+  fdTargets(): string[];
+  auditEntries(): Array<Record<string, unknown>>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface HelperOptions {
+  allowUid: number;
+  extraArgs?: string[];
+  /** Reuse a directory (to test stale sockets); default a new root-owned 0755 one. */
+  dir?: string;
+}
+
+/** The real helper bundle, as root, in the foreground; resolves once it listens. */
+export async function startHelper(options: HelperOptions): Promise<HelperProcess> {
+  let dir = options.dir;
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'berth-helper-'));
+    chmodSync(dir, 0o755);
+  }
+  const socketPath = join(dir, 'helper.sock');
+  const auditLogPath = join(dir, 'audit.log');
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'dist/helper/berth-helper.js'),
+      'serve',
+      '--socket',
+      socketPath,
+      '--allow-uid',
+      String(options.allowUid),
+      '--audit-log',
+      auditLogPath,
+      ...(options.extraArgs ?? []),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (/^berth-helper \S+: serving on /m.test(stderr)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`helper exited with ${code} before listening: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    socketPath,
+    auditLogPath,
+    dir,
+    child,
+    stderr: () => stderr,
+    fdCount: () => readdirSync(`/proc/${child.pid}/fd`).length,
+    fdTargets: () =>
+      readdirSync(`/proc/${child.pid}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${child.pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      }),
+    auditEntries: () =>
+      existsSync(auditLogPath)
+        ? readFileSync(auditLogPath, 'utf8')
+            .split('\n')
+            .filter((l) => l.length > 0)
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [],
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      if (options.dir === undefined) rmSync(dir!, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns `node <fixture> args...` as an unprivileged user (setpriv drops every privilege). */
+export function spawnFixtureAs(user: TestUser, fixture: string, args: string[]): ChildProcess {
+  const fixturesDir = inject('fixturesDir');
+  return spawn(
+    'setpriv',
+    [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--',
+      process.execPath,
+      join(fixturesDir, `${fixture}.js`),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
+  );
+}
+
+export function finished(child: ChildProcess): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Runs a fixture to completion as `user` and parses the one JSON line it prints. */
+export async function runFixtureAs<T = Record<string, unknown>>(
+  user: TestUser,
+  fixture: string,
+  args: string[],
+): Promise<T> {
+  const result = await finished(spawnFixtureAs(user, fixture, args));
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`fixture ${fixture} printed no JSON (exit ${result.code}): ${result.stdout}${result.stderr}`);
+  }
+}
+
+/** Resolves with the first stdout line of a long-running fixture, parsed as JSON. */
+export function firstLine<T = Record<string, unknown>>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffer += chunk;
+      const end = buffer.indexOf('\n');
+      if (end >= 0) resolve(JSON.parse(buffer.slice(0, end)) as T);
+    });
+    child.once('exit', (code) => reject(new Error(`fixture exited (${code}) before it was ready: ${stderr}`)));
+  });
+}
