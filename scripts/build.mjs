@@ -14,6 +14,7 @@ const entries = [
   ['main/cli/bin.ts', 'dist/cli/berth.js', { banner: { js: '#!/usr/bin/env node' } }],
   ['main/electron/main.ts', 'dist/main/electron.js', { external: ['electron'] }],
   ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
+  ['bench/helper-rtt.ts', 'dist/bench/helper-rtt.js', {}],
 ];
 
 if (!existsSync(addon)) {

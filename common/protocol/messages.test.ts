@@ -36,6 +36,9 @@ describe('request validation', () => {
       '{"id":1,"op":"hello","args":{"__proto__":{"admin":true}}}',
       '{"__proto__":1,"id":1,"op":"hello","args":{}}',
       '{"id":1,"op":"hello","args":{"protocol":[1,1],"client":"x","constructor":{"prototype":{}}}}',
+      // Escaped spelling: JSON.parse decodes it to __proto__, so the check must come after parsing.
+      '{"id":1,"op":"hello","args":{"\\u005f_proto__":{"admin":true}}}',
+      '{"id":1,"op":"hello","args":{"list":[{"a":[{"__proto__":1}]}]}}',
     ]) {
       expect(() => parseJson(Buffer.from(text))).toThrow(/not allowed/);
     }

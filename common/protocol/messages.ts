@@ -100,35 +100,54 @@ export const responseEnvelope = z.union([
 
 export type ResponseEnvelope = z.infer<typeof responseEnvelope>;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * JSON.parse, but refusing prototype-reaching keys anywhere in the document.
  * JSON.parse itself makes "__proto__" an own property (harmless there); the
- * refusal is for whatever code later copies or merges these objects.
+ * refusal is for whatever code later copies or merges these objects. Keys are
+ * checked after parsing (escapes such as "\u005f_proto__" are decoded by then),
+ * by an explicit walk rather than a reviver, which would slow every parse.
  */
 export function parseJson(body: Buffer): unknown {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    text = utf8.decode(body);
   } catch {
     throw new ProtocolError('BAD_REQUEST', 'frame is not valid UTF-8');
   }
   if (exceedsDepth(text, MAX_JSON_DEPTH)) {
     throw new ProtocolError('BAD_REQUEST', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  let forbidden: string | undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text, (key: string, v: unknown) => {
-      if (FORBIDDEN_KEYS.has(key)) forbidden = key;
-      return v;
-    });
+    value = JSON.parse(text);
   } catch {
     throw new ProtocolError('BAD_REQUEST', 'frame is not valid JSON');
   }
+  const forbidden = findForbiddenKey(value);
   if (forbidden !== undefined) {
     throw new ProtocolError('BAD_REQUEST', `key "${forbidden}" is not allowed`);
   }
   return value;
+}
+
+/** Depth-first walk with an explicit stack; depth is already bounded by exceedsDepth. */
+function findForbiddenKey(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      if (FORBIDDEN_KEYS.has(key)) return key;
+      stack.push((node as Record<string, unknown>)[key]);
+    }
+  }
+  return undefined;
 }
 
 /** Counts bracket depth outside strings; a linear scan with no recursion. */

@@ -1,0 +1,55 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_native",
+      "sources": [
+        "src/addon.c",
+        "src/args.c",
+        "src/bind.c",
+        "src/connect.c",
+        "src/errors.c",
+        "src/fdutil.c",
+        "src/peercred.c",
+        "src/poll.c",
+        "src/recv.c",
+        "src/send.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": [
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Wshadow",
+        "-Wformat=2",
+        "-Wconversion",
+        "-Wno-sign-conversion",
+        "-Wstrict-prototypes",
+        "-fvisibility=hidden",
+        "-fstack-protector-strong"
+      ],
+      "conditions": [
+        ["OS=='linux'", {
+          "defines": ["_GNU_SOURCE"],
+          "cflags": ["-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_C_LANGUAGE_STANDARD": "c11",
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "WARNING_CFLAGS": [
+              "-Wall",
+              "-Wextra",
+              "-Wshadow",
+              "-Wformat=2",
+              "-Wconversion",
+              "-Wno-sign-conversion",
+              "-Wstrict-prototypes"
+            ],
+            "OTHER_CFLAGS": ["-fvisibility=hidden", "-fstack-protector-strong"]
+          }
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,248 @@
+/**
+ * Garbage in, no crash out: every export, called directly on the addon (no
+ * TypeScript checks in front) and through the wrapper, either returns or
+ * throws a TypeError, a RangeError, or a system error ({code, errno, syscall}).
+ */
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as wrapper from './index';
+import {
+  builtAddonPath,
+  listenUnix,
+  makeTempDir,
+  nativePair,
+  openFdCount,
+  removeTempDirs,
+  type NativePair,
+  type UnixServer,
+} from './test-helpers';
+
+type AnyFunction = (...args: unknown[]) => unknown;
+type Api = Record<ExportName, AnyFunction>;
+
+const EXPORTS = [
+  'peerCredentials',
+  'connectUnix',
+  'sendMessage',
+  'receiveMessage',
+  'bindSocket',
+  'pollStart',
+  'pollUpdate',
+  'pollStop',
+] as const;
+type ExportName = (typeof EXPORTS)[number];
+
+/** Exports whose first argument is a descriptor the call acts on. */
+const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart']);
+
+function loadRaw(): Api {
+  const mod: { exports: unknown } = { exports: {} };
+  process.dlopen(mod, builtAddonPath());
+  return mod.exports as Api;
+}
+
+function wrapped(): Api {
+  const api = {} as Api;
+  for (const name of EXPORTS) api[name] = wrapper[name] as AnyFunction;
+  return api;
+}
+
+let pair: NativePair;
+let server: UnixServer;
+let socketPath: string;
+let fileFd: number;
+let stoppedHandle: wrapper.PollHandle;
+
+beforeAll(async () => {
+  pair = await nativePair();
+  server = await listenUnix();
+  socketPath = server.socketPath;
+  const file = path.join(makeTempDir(), 'plain');
+  writeFileSync(file, 'plain');
+  fileFd = openSync(file, 'r');
+  stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
+  wrapper.pollStop(stoppedHandle);
+});
+
+afterAll(async () => {
+  closeSync(fileFd);
+  await pair.close();
+  await server.close();
+  removeTempDirs();
+});
+
+function isAcceptableError(error: unknown): boolean {
+  if (error instanceof TypeError || error instanceof RangeError) return true;
+  if (!(error instanceof Error)) return false;
+  const { code, errno, syscall } = error as Error & { code?: unknown; errno?: unknown; syscall?: unknown };
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) && typeof errno === 'number' && typeof syscall === 'string';
+}
+
+/**
+ * The test process also holds descriptors it does not own (Vitest's IPC
+ * channel, stdio). Reading from or polling those would disturb the runner,
+ * so a descriptor-shaped first argument that is open but not ours is swapped
+ * for our own socket. Everything else stays as generated.
+ */
+function sanitize(name: ExportName, args: unknown[]): unknown[] {
+  const [first] = args;
+  const owned = new Set([pair.fd, fileFd]);
+  if (
+    ACTS_ON_FD.has(name) &&
+    typeof first === 'number' &&
+    Number.isInteger(first) &&
+    first >= 0 &&
+    first < 2 ** 30 &&
+    !owned.has(first)
+  ) {
+    return [pair.fd, ...args.slice(1)];
+  }
+  return args;
+}
+
+/** Any value at all, with extra weight on the edges of each parameter type. */
+function garbage(): fc.Arbitrary<unknown> {
+  const sparse = [1, 2];
+  sparse.length = 10;
+  return fc.oneof(
+    fc.anything(),
+    fc.integer({ min: -5, max: 2 ** 31 + 5 }),
+    fc.double(),
+    fc.constantFrom(0, 1, 2, 3, 16, 17, 65535, 65536, 2 ** 31 - 1, 2 ** 53, -0, NaN, Infinity, -Infinity, 1.5),
+    fc.string(),
+    fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+    fc.array(fc.oneof(fc.integer({ min: -2, max: 40 }), fc.anything()), { maxLength: 20 }),
+    fc.constantFrom(sparse, new Array(2 ** 32 - 1), new Float64Array(2), Symbol('s'), 10n),
+    fc.func(fc.anything()),
+    fc.constant(Object.freeze({ fd: 3 })),
+  );
+}
+
+/** Replaced, at call time, by a freshly started poll handle (stopped afterwards). */
+const LIVE_HANDLE = Symbol('live poll handle');
+
+/** Mostly plausible, sometimes garbage: reaches the syscalls, not only the argument checks. */
+function maybe(valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
+  return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: garbage() });
+}
+
+function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
+  const fd = maybe(fc.constantFrom(pair.fd, fileFd, 2 ** 31 - 1));
+  const events = maybe(fc.integer({ min: 0, max: 4 }));
+  const handle = maybe(fc.constantFrom<unknown>(LIVE_HANDLE, stoppedHandle));
+  const address = maybe(
+    fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.ipV4Extended(),
+      fc.constantFrom('127.0.0.1', '::1', '192.0.2.1', 'fe80::1%lo', 'localhost', '', '1.2.3', '127.0.0.1\0x'),
+    ),
+  );
+  const shapes: Record<ExportName, fc.Arbitrary<unknown>[]> = {
+    peerCredentials: [fd],
+    connectUnix: [maybe(fc.oneof(fc.string(), fc.constantFrom(socketPath, `${socketPath}\0`, 'x'.repeat(200))))],
+    sendMessage: [
+      fd,
+      maybe(fc.uint8Array({ maxLength: 256 }).map((bytes) => Buffer.from(bytes))),
+      maybe(fc.array(fc.constantFrom(fileFd, pair.fd, 2 ** 31 - 1), { maxLength: 18 })),
+    ],
+    receiveMessage: [fd, maybe(fc.integer({ min: 0, max: 2 ** 20 + 1 })), maybe(fc.integer({ min: -1, max: 17 }))],
+    bindSocket: [
+      address,
+      maybe(fc.integer({ min: 0, max: 65536 })),
+      maybe(fc.constantFrom('tcp', 'udp', 'TCP', 'sctp', 'tcp\0')),
+      maybe(fc.integer({ min: 0, max: 4097 })),
+    ],
+    pollStart: [fd, events, maybe(fc.func(fc.anything()))],
+    pollUpdate: [handle, events],
+    pollStop: [handle],
+  };
+  // Also drop trailing arguments now and then (missing means undefined).
+  return fc
+    .tuple(fc.tuple(...shapes[name]), fc.nat(shapes[name].length))
+    .map(([args, drop]) => args.slice(0, args.length - (drop % 2 === 0 ? 0 : drop)));
+}
+
+function argumentsFor(name: ExportName): fc.Arbitrary<unknown[]> {
+  return fc.oneof(shapedArguments(name), fc.array(garbage(), { maxLength: 5 }));
+}
+
+/** Receive and close everything the native end has pending. */
+function drain(): void {
+  for (;;) {
+    const message = wrapper.receiveMessage(pair.fd, 65536, 16);
+    if (message === null || (message.data.length === 0 && message.fds.length === 0)) return;
+    for (const fd of message.fds) closeSync(fd);
+  }
+}
+
+function fuzz(api: Api): void {
+  const before = openFdCount();
+  for (const name of EXPORTS) {
+    fc.assert(
+      fc.property(argumentsFor(name), fc.integer({ min: -1, max: 4 }), (rawArgs, peerFds) => {
+        const args = sanitize(name, rawArgs);
+        const live = args.map((arg) =>
+          arg === LIVE_HANDLE ? wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined) : arg,
+        );
+        // Give receiveMessage something to read now and then, fds included.
+        if (name === 'receiveMessage' && peerFds >= 0) {
+          wrapper.sendMessage(pair.peerFd, Buffer.from('fuzz'), Array<number>(peerFds).fill(fileFd));
+        }
+        let result: unknown;
+        try {
+          result = api[name](...live);
+        } catch (error) {
+          expect(isAcceptableError(error), `${name} threw ${String(error)}`).toBe(true);
+          return;
+        } finally {
+          live.forEach((arg, i) => {
+            if (args[i] === LIVE_HANDLE) wrapper.pollStop(arg as wrapper.PollHandle);
+          });
+          drain();
+        }
+        // Clean up anything that actually succeeded.
+        if ((name === 'connectUnix' || name === 'bindSocket') && typeof result === 'number') closeSync(result);
+        if (name === 'pollStart') wrapper.pollStop(result as wrapper.PollHandle);
+        if (name === 'receiveMessage' && result !== null) {
+          for (const fd of (result as wrapper.ReceivedMessage).fds) closeSync(fd);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  }
+  // Nothing the addon created or received may leak.
+  expect(openFdCount()).toBe(before);
+}
+
+describe('garbage arguments never crash the process', () => {
+  it('raw addon exports', () => {
+    fuzz(loadRaw());
+  });
+
+  it('TypeScript wrapper exports', () => {
+    fuzz(wrapped());
+  });
+
+  it('propagates an exception thrown while reading the fds array', () => {
+    const raw = loadRaw();
+    const fds: number[] = [];
+    Object.defineProperty(fds, 0, {
+      get() {
+        throw new Error('getter says no');
+      },
+      enumerable: true,
+    });
+    expect(() => raw.sendMessage(pair.fd, Buffer.from('x'), fds)).toThrow('getter says no');
+  });
+
+  it('accepts a poll handle only from this addon', () => {
+    const raw = loadRaw();
+    for (const fake of [{}, { fd: pair.fd }, Object.create(stoppedHandle) as object, new Date(), [], () => undefined]) {
+      expect(() => raw.pollStop(fake)).toThrow(TypeError);
+      expect(() => raw.pollUpdate(fake, 1)).toThrow(TypeError);
+    }
+  });
+});

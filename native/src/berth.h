@@ -1,0 +1,91 @@
+/*
+ * Internal declarations shared by the Berth native addon's source files.
+ *
+ * Only the module init function is exported from the shared object (the build
+ * uses -fvisibility=hidden); everything declared here has hidden visibility and
+ * is only visible between the addon's own translation units.
+ */
+#ifndef BERTH_H
+#define BERTH_H
+
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Hard limits of the API; the TypeScript wrapper mirrors them. */
+#define BERTH_MAX_FDS 16
+#define BERTH_MAX_RECV_BYTES (1024 * 1024)
+#define BERTH_POLL_READABLE 1
+#define BERTH_POLL_WRITABLE 2
+
+/* ---- errors.c ---------------------------------------------------------- */
+
+/* Throw an Error with code (errno name), errno (negative, libuv/Node style),
+ * syscall, and a message built from strerror. `err` is a positive errno. */
+void berth_throw_errno(napi_env env, int err, const char *syscall);
+/* Same, for an already negative libuv error code. */
+void berth_throw_uv(napi_env env, int uv_err, const char *syscall);
+/* Build (without throwing) an Error for a libuv error code; NULL on failure. */
+napi_value berth_make_uv_error(napi_env env, int uv_err, const char *syscall);
+/* Throw an Error with a custom code/message (e.g. ECTRUNC). */
+void berth_throw_custom(napi_env env, const char *code, int uv_err,
+                        const char *syscall, const char *message);
+void berth_throw_type(napi_env env, const char *message);
+void berth_throw_range(napi_env env, const char *message);
+/* If a Node-API call failed, make sure some exception is pending so the
+ * caller never returns to JS silently with a half-finished result. */
+void berth_throw_napi_failure(napi_env env, napi_status status);
+
+/* Evaluate a Node-API call; on failure, ensure an exception and return NULL. */
+#define BERTH_NAPI(env, call)                                                  \
+  do {                                                                         \
+    napi_status berth_status_ = (call);                                        \
+    if (berth_status_ != napi_ok) {                                            \
+      berth_throw_napi_failure((env), berth_status_);                          \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+/* ---- args.c ------------------------------------------------------------ */
+
+/* Fetch exactly `count` arguments (missing ones read as undefined). */
+bool berth_get_args(napi_env env, napi_callback_info info, size_t count,
+                    napi_value *argv);
+/* Read a JS number that must be an integer in [min, max]. */
+bool berth_get_int(napi_env env, napi_value value, const char *name,
+                   int64_t min, int64_t max, int64_t *out);
+/* Read a file descriptor: an integer in [0, INT_MAX]. */
+bool berth_get_fd(napi_env env, napi_value value, const char *name, int *out);
+/* Copy a JS string into buf (capacity cap, including the NUL terminator).
+ * Sets *too_long instead of copying when it does not fit; sets *has_nul when
+ * the string contains a NUL byte. Throws TypeError for non-strings. */
+bool berth_get_string(napi_env env, napi_value value, const char *name,
+                      char *buf, size_t cap, size_t *len, bool *too_long,
+                      bool *has_nul);
+
+/* ---- fdutil.c ---------------------------------------------------------- */
+
+int berth_set_cloexec(int fd);  /* 0 or -1 with errno */
+int berth_set_nonblock(int fd); /* 0 or -1 with errno */
+/* close() that keeps errno intact, for error paths. */
+void berth_close_keep_errno(int fd);
+/* Create a socket that is close-on-exec (atomically where the OS can). */
+int berth_socket_cloexec(int domain, int type, bool nonblock);
+
+/* ---- exported operations ----------------------------------------------- */
+
+napi_value berth_peer_credentials(napi_env env, napi_callback_info info);
+napi_value berth_connect_unix(napi_env env, napi_callback_info info);
+napi_value berth_send_message(napi_env env, napi_callback_info info);
+napi_value berth_receive_message(napi_env env, napi_callback_info info);
+napi_value berth_bind_socket(napi_env env, napi_callback_info info);
+napi_value berth_poll_start(napi_env env, napi_callback_info info);
+napi_value berth_poll_update(napi_env env, napi_callback_info info);
+napi_value berth_poll_stop(napi_env env, napi_callback_info info);
+
+#endif /* BERTH_H */
