@@ -48,6 +48,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
     logLevel: 'warning',
   });
   copyFileSync(join(REPO_ROOT, 'native/build/Release/berth_native.node'), join(fixturesDir, 'berth_native.node'));
+  // The built CLI too, so tests run the shipped bundle as an unprivileged user.
+  copyFileSync(join(REPO_ROOT, 'dist/cli/berth.js'), join(fixturesDir, 'berth.js'));
+  copyFileSync(join(REPO_ROOT, 'dist/helper/berth-helper.js'), join(fixturesDir, 'berth-helper.js'));
   for (const f of readdirSync(fixturesDir)) chmodSync(join(fixturesDir, f), 0o755);
 
   project.provide('fixturesDir', fixturesDir);

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -153,4 +153,16 @@ export function firstLine<T = Record<string, unknown>>(child: ChildProcess): Pro
     });
     child.once('exit', (code) => reject(new Error(`fixture exited (${code}) before it was ready: ${stderr}`)));
   });
+}
+
+/**
+ * Leaves a socket file nobody listens on, as a crashed server does: a child
+ * listens and is SIGKILLed, so nothing unlinks the path.
+ */
+export function makeStaleSocket(path: string): void {
+  spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ]);
+  if (!lstatSync(path).isSocket()) throw new Error(`no stale socket at ${path}`);
 }
