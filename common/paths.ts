@@ -2,6 +2,9 @@
  * Fixed system paths, defined once. The helper never takes a path from a
  * request; these constants (and the root-owned config) are the only source.
  */
+/** The hosts file the helper keeps Berth's block in. Fixed: never from config or a request. */
+export const HOSTS_PATH = '/etc/hosts';
+
 export interface SystemPaths {
   /** Root-owned directory that holds the helper's socket. */
   socketDir: string;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BERTH_VERSION } from '../common/app-version';
 import { helperConfig } from './daemon/config';
@@ -8,10 +9,15 @@ const USAGE = `berth-helper ${BERTH_VERSION} — Berth's privileged helper
 
 Usage:
   berth-helper serve --socket PATH --allow-uid UID [--audit-log PATH]
+                     [--app PATH] [--link-dir DIR] [--org-key FILE] [--state-dir DIR]
                      [--max-connections N] [--frame-deadline-ms N] [--idle-timeout-ms N]
       Run the helper in the foreground (development and tests). Must run as root.
       Only root and UID may talk to it; the socket is created 0600, owned by UID,
       in a directory that must be root-owned and not group/world-writable.
+        --app PATH       where Berth is installed (CLI link targets are computed from it)
+        --link-dir DIR   system directory for CLI links (default /usr/local/bin)
+        --org-key FILE   the organization's Ed25519 public key (PEM); policies must be signed by it
+        --state-dir DIR  root-owned directory for the policy cache (default /var/lib/berth)
   berth-helper --version
   berth-helper --help
 
@@ -27,6 +33,15 @@ function integerFlag(name: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got "${value}"`);
   return Number(value);
+}
+
+/** The org key file is read once here, by root, from a path root gave on the command line. */
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read --org-key ${path}: ${(error as Error).message}`);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
         socket: { type: 'string' },
         'allow-uid': { type: 'string' },
         'audit-log': { type: 'string' },
+        app: { type: 'string' },
+        'link-dir': { type: 'string' },
+        'org-key': { type: 'string' },
+        'state-dir': { type: 'string' },
         'max-connections': { type: 'string' },
         'frame-deadline-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
@@ -72,6 +91,10 @@ export async function main(argv: string[]): Promise<number> {
       socketPath: values.socket,
       allowUid: integerFlag('allow-uid', values['allow-uid']),
       auditLogPath: values['audit-log'],
+      appPath: values.app,
+      linkDir: values['link-dir'],
+      orgPublicKey: values['org-key'] === undefined ? undefined : readKeyFile(values['org-key']),
+      stateDir: values['state-dir'],
       limits: {
         maxConnections: integerFlag('max-connections', values['max-connections']),
         frameDeadlineMs: integerFlag('frame-deadline-ms', values['frame-deadline-ms']),

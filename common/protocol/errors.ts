@@ -11,6 +11,22 @@ export const ERROR_CODES = [
   'ADDRESS_UNAVAILABLE',
   'PERMISSION_DENIED',
   'BUSY',
+  /** A file or link that is not Berth's is in the way; nothing was changed. */
+  'CONFLICT',
+  /** A directory on the way is not root's alone (or is a symlink); nothing was changed. */
+  'UNSAFE_PATH',
+  /** The install did not record what this operation needs (app location, org key). */
+  'NOT_CONFIGURED',
+  /** The policy's signature, format or key is wrong; the cache is untouched. */
+  'POLICY_INVALID',
+  /** The policy's version is not newer than the cached one (a replay); the cache is untouched. */
+  'POLICY_STALE',
+  /** The policy has expired; the cache is untouched. */
+  'POLICY_EXPIRED',
+  /** Nothing matched (e.g. no Berth process of the caller to trace). */
+  'NOT_FOUND',
+  /** The file system refused the write (read-only); nothing was changed. */
+  'READ_ONLY',
   'INTERNAL',
 ] as const;
 

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ERROR_CODES, ProtocolError } from './errors';
+import { CLI_TOOLS } from '../cli-tools';
 
 /**
  * The helper wire protocol: one definition of every message, imported by the
@@ -63,10 +64,72 @@ export const bindPortArgs = z.strictObject({
 
 export const bindPortResult = bindPortArgs;
 
+/** Names from the fixed allowlist only, each at most once. */
+const toolNames = z
+  .array(z.enum(CLI_TOOLS))
+  .min(1)
+  .max(CLI_TOOLS.length)
+  .refine((names) => new Set(names).size === names.length, { message: 'names must not repeat' });
+
+export const symlinksArgs = z.strictObject({ names: toolNames });
+
+export const installSymlinksResult = z.strictObject({
+  linkDir: z.string(),
+  links: z.array(
+    z.strictObject({ name: z.enum(CLI_TOOLS), target: z.string(), action: z.enum(['created', 'replaced', 'unchanged']) }),
+  ),
+});
+
+export const removeSymlinksResult = z.strictObject({
+  linkDir: z.string(),
+  links: z.array(z.strictObject({ name: z.enum(CLI_TOOLS), action: z.enum(['removed', 'absent']) })),
+});
+
+/** No arguments at all: the hosts entries are fixed, nothing comes from the request. */
+export const noArgs = z.strictObject({});
+
+export const hostsResult = z.strictObject({
+  changed: z.boolean(),
+  /** rename: atomic replace; in-place: the file is a mount point, so it was rewritten (backup kept). */
+  method: z.enum(['none', 'rename', 'in-place']),
+  backupPath: z.string().optional(),
+});
+
+export const MAX_POLICY_BYTES = 60_000;
+
+export const storePolicyArgs = z.strictObject({ policy: z.string().min(1).max(MAX_POLICY_BYTES) });
+
+export const storePolicyResult = z.strictObject({
+  organization: z.string(),
+  version: z.number().int(),
+  expires: z.string(),
+});
+
+export const traceArgs = z.strictObject({ seconds: z.number().int().min(1).max(30) });
+
+export const traceProcess = z.strictObject({ pid: z.number().int(), exe: z.string(), threads: z.number().int() });
+
+export const traceResult = z.strictObject({
+  processes: z.array(traceProcess),
+  samples: z.number().int(),
+});
+
+export const uninstallResult = z.strictObject({
+  removed: z.array(z.string()),
+  kept: z.array(z.strictObject({ path: z.string(), reason: z.string() })),
+});
+
 /** Each operation: its argument and result schemas. The closed set. */
 export const OPERATIONS = {
   hello: { args: helloArgs, result: helloResult },
   bindPort: { args: bindPortArgs, result: bindPortResult },
+  installSymlinks: { args: symlinksArgs, result: installSymlinksResult },
+  removeSymlinks: { args: symlinksArgs, result: removeSymlinksResult },
+  ensureHosts: { args: noArgs, result: hostsResult },
+  removeHosts: { args: noArgs, result: hostsResult },
+  storePolicy: { args: storePolicyArgs, result: storePolicyResult },
+  traceProcesses: { args: traceArgs, result: traceResult },
+  uninstall: { args: noArgs, result: uninstallResult },
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -92,6 +155,12 @@ export const errorBody = z.strictObject({
   message: z.string().max(1000),
 });
 
+/**
+ * A progress frame: part of a long operation's output (the trace), sent
+ * before its final reply. Carries no `ok`; the request is still running.
+ */
+export const progressEnvelope = z.strictObject({ id: requestId, progress: z.record(z.string(), z.unknown()) });
+
 export const responseEnvelope = z.union([
   z.strictObject({ id: requestId, ok: z.literal(true), result: z.unknown() }),
   // id is null when the request was too broken to have one.
@@ -99,6 +168,11 @@ export const responseEnvelope = z.union([
 ]);
 
 export type ResponseEnvelope = z.infer<typeof responseEnvelope>;
+export type ProgressEnvelope = z.infer<typeof progressEnvelope>;
+
+/** Anything the helper may send: a final reply or a progress frame. */
+export const serverFrame = z.union([responseEnvelope, progressEnvelope]);
+export type ServerFrame = z.infer<typeof serverFrame>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -15,10 +15,27 @@ export const helperLimits = z.strictObject({
 
 export type HelperLimits = z.infer<typeof helperLimits>;
 
+/** Absolute and normalized: no '.', '..' or empty components to reinterpret later. */
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p === '/' || (/^\/[^\0]*[^/]$/.test(p) && !p.split('/').slice(1).some((c) => c === '' || c === '.' || c === '..')), {
+    message: 'must be an absolute, normalized path',
+  });
+
 export const helperConfig = z.strictObject({
-  socketPath: z.string().min(1).max(100).startsWith('/'),
+  socketPath: absolutePath.refine((p) => p.length <= 100, { message: 'must fit in a UNIX socket address (100 bytes)' }),
   allowUid: z.number().int().min(1).max(0xfffffffe),
-  auditLogPath: z.string().min(1).max(4096).startsWith('/').optional(),
+  auditLogPath: absolutePath.optional(),
+  /** Where the app is installed; CLI link targets are computed from it, never taken from a request. */
+  appPath: absolutePath.optional(),
+  /** The system directory for CLI links. */
+  linkDir: absolutePath.default('/usr/local/bin'),
+  /** The organization's Ed25519 public key (PEM), recorded at install; policies must be signed by it. */
+  orgPublicKey: z.string().min(1).max(4096).optional(),
+  /** Root-owned directory for state the user may read but not change (the policy cache). */
+  stateDir: absolutePath.default('/var/lib/berth'),
   limits: helperLimits.default(helperLimits.parse({})),
 });
 

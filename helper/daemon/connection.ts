@@ -12,7 +12,7 @@ import {
   type OperationName,
   type ResponseEnvelope,
 } from '../../common/protocol';
-import type { AuditPolicy, OperationHandlers, OperationOutcome } from '../ops/types';
+import type { AuditPolicy, OperationContext, OperationHandlers, OperationOutcome } from '../ops/types';
 import type { AuditLog } from './audit';
 import type { HelperConfig } from './config';
 import { socketFd } from './socket-fd';
@@ -29,7 +29,7 @@ export interface ConnectionDeps {
   readonly onClose: () => void;
 }
 
-type AnyHandler = (args: unknown, context: { peer: PeerCredentials; config: HelperConfig }) =>
+type AnyHandler = (args: unknown, context: OperationContext) =>
   | OperationOutcome<OperationName>
   | Promise<OperationOutcome<OperationName>>;
 
@@ -120,10 +120,21 @@ export class Connection {
       }
       // The args were validated against this op's schema by validateRequest.
       const handler = this.deps.handlers[op] as AnyHandler;
-      const outcome = await handler(args, { peer: this.deps.peer, config: this.deps.config });
+      const requestId = id;
+      const after: Array<() => void> = [];
+      const outcome = await handler(args, {
+        peer: this.deps.peer,
+        config: this.deps.config,
+        progress: (data) => {
+          if (!this.closed) this.socket.write(encodeFrame({ id: requestId, progress: data }));
+        },
+        afterReply: (action) => after.push(action),
+      });
       if (op === 'hello') this.greeted = true;
       this.record(op, args, 'ok');
       await this.reply({ id, ok: true, result: outcome.result }, outcome.fds ?? []);
+      if (after.length > 0) await this.flushed();
+      for (const action of after) action();
     } catch (error) {
       if (error instanceof RequestError) id = error.id;
       const code: ErrorCode = error instanceof ProtocolError ? error.code : 'INTERNAL';
@@ -154,8 +165,8 @@ export class Connection {
         this.socket.write(frame);
         return;
       }
-      // fds go out with sendmsg beside libuv: first let earlier replies flush so order holds.
-      if (this.socket.writableLength > 0) await this.drained();
+      // fds go out with sendmsg beside libuv: first let earlier frames flush so order holds.
+      await this.flushed();
       if (this.closed) return;
       const sent = sendMessage(socketFd(this.socket), frame, fds);
       if (sent < frame.length) this.socket.write(frame.subarray(sent));
@@ -165,6 +176,15 @@ export class Connection {
     } finally {
       for (const fd of fds) closeSync(fd); // the helper keeps no copy of a socket it handed over
     }
+  }
+
+  /**
+   * Resolves once everything written so far has reached the kernel (or the
+   * peer is gone): an empty write's callback runs after every earlier write's.
+   */
+  private flushed(): Promise<void> {
+    if (this.closed || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
   }
 
   private drained(): Promise<void> {

@@ -5,6 +5,10 @@ import type { HelperConfig } from '../daemon/config';
 export interface OperationContext {
   readonly peer: PeerCredentials;
   readonly config: HelperConfig;
+  /** Streams part of a long operation's output to the caller before the final reply. */
+  progress(data: Record<string, unknown>): void;
+  /** Runs once the final reply has been handed to the kernel (uninstall exits then). */
+  afterReply(action: () => void): void;
 }
 
 /** What a handler hands back: the result and, for bindPort, the fds to pass. */
