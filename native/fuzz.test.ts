@@ -3,10 +3,11 @@
  * TypeScript checks in front) and through the wrapper, either returns or
  * throws a TypeError, a RangeError, or a system error ({code, errno, syscall}).
  */
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AT_EXPORTS, DIRFD_INDEX, atShapes, garbage, maybe } from './fuzz-arbitraries';
 import * as wrapper from './index';
 import {
   builtAddonPath,
@@ -31,6 +32,7 @@ const EXPORTS = [
   'pollStart',
   'pollUpdate',
   'pollStop',
+  ...AT_EXPORTS,
 ] as const;
 type ExportName = (typeof EXPORTS)[number];
 
@@ -54,6 +56,8 @@ let server: UnixServer;
 let socketPath: string;
 let fileFd: number;
 let stoppedHandle: wrapper.PollHandle;
+let fuzzDir: string;
+let dirFd: number;
 
 beforeAll(async () => {
   pair = await nativePair();
@@ -62,12 +66,20 @@ beforeAll(async () => {
   const file = path.join(makeTempDir(), 'plain');
   writeFileSync(file, 'plain');
   fileFd = openSync(file, 'r');
+  // The *at() exports create, rename and remove entries: only ever here.
+  fuzzDir = realpathSync(makeTempDir());
+  writeFileSync(path.join(fuzzDir, 'f'), 'file');
+  mkdirSync(path.join(fuzzDir, 'd'));
+  symlinkSync('f', path.join(fuzzDir, 'l'));
+  symlinkSync('d', path.join(fuzzDir, 'ld'));
+  dirFd = wrapper.openDirectoryNoFollow(fuzzDir).fd;
   stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
   wrapper.pollStop(stoppedHandle);
 });
 
 afterAll(async () => {
   closeSync(fileFd);
+  closeSync(dirFd);
   await pair.close();
   await server.close();
   removeTempDirs();
@@ -83,50 +95,22 @@ function isAcceptableError(error: unknown): boolean {
 /**
  * The test process also holds descriptors it does not own (Vitest's IPC
  * channel, stdio). Reading from or polling those would disturb the runner,
- * so a descriptor-shaped first argument that is open but not ours is swapped
- * for our own socket. Everything else stays as generated.
+ * so a descriptor-shaped argument that is open but not ours is swapped for
+ * our own socket, or, for the *at() exports (which create, rename and remove
+ * entries), for our scratch directory. Everything else stays as generated.
  */
 function sanitize(name: ExportName, args: unknown[]): unknown[] {
-  const [first] = args;
-  const owned = new Set([pair.fd, fileFd]);
-  if (
-    ACTS_ON_FD.has(name) &&
-    typeof first === 'number' &&
-    Number.isInteger(first) &&
-    first >= 0 &&
-    first < 2 ** 30 &&
-    !owned.has(first)
-  ) {
-    return [pair.fd, ...args.slice(1)];
-  }
+  const owned = new Set([pair.fd, fileFd, dirFd]);
+  const foreign = (value: unknown): boolean =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 30 && !owned.has(value);
+  const dirfdIndex = DIRFD_INDEX[name];
+  if (dirfdIndex !== undefined) return args.map((arg, i) => (i === dirfdIndex && foreign(arg) ? dirFd : arg));
+  if (ACTS_ON_FD.has(name) && foreign(args[0])) return [pair.fd, ...args.slice(1)];
   return args;
-}
-
-/** Any value at all, with extra weight on the edges of each parameter type. */
-function garbage(): fc.Arbitrary<unknown> {
-  const sparse = [1, 2];
-  sparse.length = 10;
-  return fc.oneof(
-    fc.anything(),
-    fc.integer({ min: -5, max: 2 ** 31 + 5 }),
-    fc.double(),
-    fc.constantFrom(0, 1, 2, 3, 16, 17, 65535, 65536, 2 ** 31 - 1, 2 ** 53, -0, NaN, Infinity, -Infinity, 1.5),
-    fc.string(),
-    fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
-    fc.array(fc.oneof(fc.integer({ min: -2, max: 40 }), fc.anything()), { maxLength: 20 }),
-    fc.constantFrom(sparse, new Array(2 ** 32 - 1), new Float64Array(2), Symbol('s'), 10n),
-    fc.func(fc.anything()),
-    fc.constant(Object.freeze({ fd: 3 })),
-  );
 }
 
 /** Replaced, at call time, by a freshly started poll handle (stopped afterwards). */
 const LIVE_HANDLE = Symbol('live poll handle');
-
-/** Mostly plausible, sometimes garbage: reaches the syscalls, not only the argument checks. */
-function maybe(valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
-  return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: garbage() });
-}
 
 function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
   const fd = maybe(fc.constantFrom(pair.fd, fileFd, 2 ** 31 - 1));
@@ -158,6 +142,7 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     pollStart: [fd, events, maybe(fc.func(fc.anything()))],
     pollUpdate: [handle, events],
     pollStop: [handle],
+    ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).
   return fc
@@ -204,7 +189,10 @@ function fuzz(api: Api): void {
           drain();
         }
         // Clean up anything that actually succeeded.
-        if ((name === 'connectUnix' || name === 'bindSocket') && typeof result === 'number') closeSync(result);
+        if ((name === 'connectUnix' || name === 'bindSocket' || name === 'openFileAt') && typeof result === 'number') {
+          closeSync(result);
+        }
+        if (name === 'openDirectoryNoFollow') closeSync((result as wrapper.OpenedDirectory).fd);
         if (name === 'pollStart') wrapper.pollStop(result as wrapper.PollHandle);
         if (name === 'receiveMessage' && result !== null) {
           for (const fd of (result as wrapper.ReceivedMessage).fds) closeSync(fd);

@@ -3,16 +3,36 @@
  *
  * The addon covers the few syscalls Node lacks: passing file descriptors over
  * UNIX sockets (SCM_RIGHTS), reading a UNIX socket peer's credentials,
- * creating bound sockets for the root helper, and polling raw descriptors.
+ * creating bound sockets for the root helper, polling raw descriptors, and
+ * the *at() file operations the root helper needs to edit root-owned
+ * directories without following symlinks (see ./at.ts).
  *
  * Arguments are validated here and again in C (the addon must never trust
  * its caller). System errors are `Error`s shaped like Node's own:
  * `{ code: 'EACCES', errno: -13, syscall: 'bind' }` (errno is negative, as in
  * Node). Bad arguments throw `TypeError` / `RangeError` (codes
- * `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`).
+ * `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`, or `ERR_INVALID_ARG_VALUE` for
+ * a string of the right type with an unacceptable value).
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { checkFd, checkInteger, rangeError, typeError } from './checks';
+import { loadBinding } from './loader';
+
+export { addonSearchPaths } from './loader';
+export {
+  fsyncDirectory,
+  openDirectoryNoFollow,
+  openFileAt,
+  readlinkAt,
+  renameAt,
+  statAt,
+  symlinkAt,
+  unlinkAt,
+  type FileStat,
+  type FileType,
+  type OpenedDirectory,
+  type OpenFileMode,
+  type PathComponent,
+} from './at';
 
 export interface PeerCredentials {
   uid: number;
@@ -44,6 +64,10 @@ export interface NativeSystemError extends Error {
   /** Negative errno, Node-style (ECTRUNC reports UV_EMSGSIZE). */
   errno: number;
   syscall: string;
+  /** The *at() exports: the name (or, for openDirectoryNoFollow, the path up to the failing component). */
+  path?: string;
+  /** renameAt: the destination name. */
+  dest?: string;
 }
 
 /** Most file descriptors one message may carry (each direction). */
@@ -51,134 +75,7 @@ export const MAX_FDS = 16;
 /** Largest `maxBytes` accepted by {@link receiveMessage}. */
 export const MAX_RECEIVE_BYTES = 1024 * 1024;
 
-type PollCallback = (error: Error | null, events: number) => void;
-
-interface NativeBinding {
-  peerCredentials(fd: number): PeerCredentials;
-  connectUnix(path: string): number;
-  sendMessage(fd: number, data: Buffer, fds: readonly number[]): number;
-  receiveMessage(fd: number, maxBytes: number, maxFds: number): ReceivedMessage | null;
-  bindSocket(address: string, port: number, protocol: SocketProtocol, backlog: number): number;
-  pollStart(fd: number, events: number, callback: PollCallback): PollHandle;
-  pollUpdate(handle: PollHandle, events: number): void;
-  pollStop(handle: PollHandle): void;
-}
-
-const ADDON_FILE = 'berth_native.node';
-const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
-  'peerCredentials',
-  'connectUnix',
-  'sendMessage',
-  'receiveMessage',
-  'bindSocket',
-  'pollStart',
-  'pollUpdate',
-  'pollStop',
-];
-
-let binding: NativeBinding | undefined;
-
-/**
- * Directory of this module. The bundles are CommonJS and Vitest defines
- * `__dirname` too; import.meta is avoided because esbuild empties it in
- * CommonJS output.
- */
-function moduleDirectory(): string | undefined {
-  return typeof __dirname === 'string' ? __dirname : undefined;
-}
-
-/**
- * True only inside a Node single executable application. `node:sea` exists
- * from Node 20.12; it is reached through process.getBuiltinModule (Node
- * 20.16+, and Electron), which works from CommonJS and ESM alike. Anything
- * missing means "not a SEA".
- */
-function isSingleExecutable(): boolean {
-  try {
-    const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-    if (typeof getBuiltin !== 'function') return false;
-    const sea = getBuiltin.call(process, 'node:sea');
-    if (typeof sea !== 'object' || sea === null || !('isSea' in sea)) return false;
-    const isSea: unknown = sea.isSea;
-    return typeof isSea === 'function' && isSea.call(sea) === true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Candidate paths, in order. Deliberately fixed: never influenced by the
- * environment, so the root helper cannot be made to load code from a path a
- * user chose.
- */
-export function addonSearchPaths(): string[] {
-  const dir = moduleDirectory();
-  const candidates: string[] = [];
-  if (dir !== undefined) {
-    candidates.push(path.join(dir, ADDON_FILE), path.join(dir, 'build', 'Release', ADDON_FILE));
-  }
-  if (isSingleExecutable()) {
-    candidates.push(path.join(path.dirname(process.execPath), ADDON_FILE));
-  }
-  return candidates;
-}
-
-/** True when nothing exists at `file` (so the next candidate is tried). */
-function isMissing(file: string): boolean {
-  try {
-    fs.statSync(file);
-    return false;
-  } catch (error) {
-    const code: unknown = (error as { code?: unknown }).code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-  }
-}
-
-function loadBinding(): NativeBinding {
-  if (binding !== undefined) return binding;
-  const tried = addonSearchPaths();
-  for (const file of tried) {
-    if (isMissing(file)) continue;
-    const mod: { exports: unknown } = { exports: {} };
-    // A present but broken addon throws here: it must not be skipped silently.
-    process.dlopen(mod, file);
-    const exported = mod.exports;
-    if (typeof exported !== 'object' || exported === null) {
-      throw new Error(`Berth native addon at ${file} has no exports`);
-    }
-    for (const name of BINDING_FUNCTIONS) {
-      if (typeof (exported as Record<string, unknown>)[name] !== 'function') {
-        throw new Error(`Berth native addon at ${file} lacks ${name}(); rebuild it with \`npm ci\``);
-      }
-    }
-    binding = exported as NativeBinding;
-    return binding;
-  }
-  throw new Error(`Berth native addon not found; run \`npm ci\` to build it (looked in: ${tried.join(', ')})`);
-}
-
-// ---- argument validation (mirrors the C checks) ----------------------------
-
-function typeError(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
-}
-
-function rangeError(message: string): RangeError {
-  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
-}
-
-function checkInteger(value: unknown, name: string, min: number, max: number): asserts value is number {
-  if (typeof value !== 'number') throw typeError(`${name} must be a number`);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw rangeError(`${name} must be an integer between ${min} and ${max}`);
-  }
-}
-
-const FD_MAX = 2 ** 31 - 1;
-
-function checkFd(value: unknown, name = 'fd'): asserts value is number {
-  checkInteger(value, name, 0, FD_MAX);
-}
+// ---- argument validation (mirrors the C checks; the shared ones are in ./checks)
 
 function checkEvents(value: unknown): asserts value is number {
   checkInteger(value, 'events', POLL_READABLE, POLL_READABLE | POLL_WRITABLE);

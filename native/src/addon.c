@@ -30,20 +30,36 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_enumerable, NULL},
       {"pollStop", NULL, berth_poll_stop, NULL, NULL, NULL, napi_enumerable,
        NULL},
+      {"openDirectoryNoFollow", NULL, berth_open_directory_no_follow, NULL,
+       NULL, NULL, napi_enumerable, NULL},
+      {"statAt", NULL, berth_stat_at, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readlinkAt", NULL, berth_readlink_at, NULL, NULL, NULL,
+       napi_enumerable, NULL},
+      {"symlinkAt", NULL, berth_symlink_at, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"renameAt", NULL, berth_rename_at, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"unlinkAt", NULL, berth_unlink_at, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"openFileAt", NULL, berth_open_file_at, NULL, NULL, NULL,
+       napi_enumerable, NULL},
+      {"fsyncDirectory", NULL, berth_fsync_directory, NULL, NULL, NULL,
+       napi_enumerable, NULL},
       {"POLL_READABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"POLL_WRITABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"MAX_FDS", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"MAX_RECEIVE_BYTES", NULL, NULL, NULL, NULL, NULL, napi_enumerable,
        NULL},
   };
-  props[8].value = make_int(env, BERTH_POLL_READABLE);
-  props[9].value = make_int(env, BERTH_POLL_WRITABLE);
-  props[10].value = make_int(env, BERTH_MAX_FDS);
-  props[11].value = make_int(env, BERTH_MAX_RECV_BYTES);
-  if (props[8].value == NULL || props[9].value == NULL ||
-      props[10].value == NULL || props[11].value == NULL ||
-      napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
-                             props) != napi_ok)
+  /* The constants are the last four entries. */
+  const size_t count = sizeof(props) / sizeof(props[0]);
+  props[count - 4].value = make_int(env, BERTH_POLL_READABLE);
+  props[count - 3].value = make_int(env, BERTH_POLL_WRITABLE);
+  props[count - 2].value = make_int(env, BERTH_MAX_FDS);
+  props[count - 1].value = make_int(env, BERTH_MAX_RECV_BYTES);
+  if (props[count - 4].value == NULL || props[count - 3].value == NULL ||
+      props[count - 2].value == NULL || props[count - 1].value == NULL ||
+      napi_define_properties(env, exports, count, props) != napi_ok)
     return NULL; /* load fails with the pending exception */
   return exports;
 }

@@ -95,3 +95,94 @@ bool berth_get_string(napi_env env, napi_value value, const char *name,
   *has_nul = strlen(buf) != length;
   return true;
 }
+
+/* True when the string holds no lone UTF-16 surrogate. V8 encodes one as
+ * U+FFFD, so two different JS strings would otherwise name the same file;
+ * refusing them keeps "the name checked" and "the name used" identical. */
+static bool is_well_formed(napi_env env, napi_value value, bool *ok) {
+  char16_t units[BERTH_MAX_PATH + 1];
+  size_t count = 0, i;
+  /* Every UTF-16 unit takes at least one UTF-8 byte, and the caller has
+   * already bounded the UTF-8 length, so the units always fit. */
+  if (napi_get_value_string_utf16(env, value, units,
+                                  sizeof(units) / sizeof(units[0]),
+                                  &count) != napi_ok) {
+    berth_throw_type(env, "internal: could not read a string");
+    return false;
+  }
+  *ok = true;
+  for (i = 0; i < count; i++) {
+    unsigned u = units[i];
+    if (u >= 0xD800 && u <= 0xDBFF && i + 1 < count && units[i + 1] >= 0xDC00 &&
+        units[i + 1] <= 0xDFFF) {
+      i++; /* a proper pair */
+    } else if (u >= 0xD800 && u <= 0xDFFF) {
+      *ok = false;
+      return true;
+    }
+  }
+  return true;
+}
+
+bool berth_get_text(napi_env env, napi_value value, const char *name,
+                    char *buf, size_t max, size_t *len) {
+  bool too_long = false, has_nul = false, well_formed = false;
+  char message[160];
+  if (max > BERTH_MAX_PATH) { /* is_well_formed's buffer bounds this */
+    berth_throw_type(env, "internal: text limit too large");
+    return false;
+  }
+  if (!berth_get_string(env, value, name, buf, max + 1, len, &too_long,
+                        &has_nul))
+    return false;
+  /* Refused outright, never truncated: a shortened name is another file. */
+  if (too_long) {
+    snprintf(message, sizeof(message), "%s must be at most %zu bytes", name,
+             max);
+    berth_throw_invalid_length(env, message);
+    return false;
+  }
+  if (*len == 0) {
+    snprintf(message, sizeof(message), "%s must be a non-empty string", name);
+    berth_throw_invalid_value(env, message);
+    return false;
+  }
+  if (has_nul) {
+    snprintf(message, sizeof(message), "%s must not contain NUL bytes", name);
+    berth_throw_invalid_value(env, message);
+    return false;
+  }
+  if (!is_well_formed(env, value, &well_formed))
+    return false;
+  if (!well_formed) {
+    snprintf(message, sizeof(message),
+             "%s must not contain lone UTF-16 surrogates", name);
+    berth_throw_invalid_value(env, message);
+    return false;
+  }
+  return true;
+}
+
+bool berth_get_name(napi_env env, napi_value value, const char *name,
+                    char *buf) {
+  size_t len = 0;
+  char message[160];
+  if (!berth_get_text(env, value, name, buf, BERTH_MAX_NAME, &len))
+    return false;
+  /* A '/' would let the kernel walk (and follow symlinks in) a path the
+   * caller never opened with openDirectoryNoFollow. */
+  if (memchr(buf, '/', len) != NULL) {
+    snprintf(message, sizeof(message), "%s must be a single path component",
+             name);
+    berth_throw_invalid_value(env, message);
+    return false;
+  }
+  /* "." is the directory itself and ".." its parent: neither is an entry
+   * the caller may create, replace or remove. */
+  if (strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0) {
+    snprintf(message, sizeof(message), "%s must not be '.' or '..'", name);
+    berth_throw_invalid_value(env, message);
+    return false;
+  }
+  return true;
+}

@@ -22,6 +22,11 @@
 #define BERTH_MAX_RECV_BYTES (1024 * 1024)
 #define BERTH_POLL_READABLE 1
 #define BERTH_POLL_WRITABLE 2
+/* Longest absolute path / symlink target (bytes, without the NUL), and the
+ * longest single path component: Linux PATH_MAX and NAME_MAX (macOS has the
+ * same NAME_MAX and a smaller PATH_MAX, so the kernel checks too). */
+#define BERTH_MAX_PATH 4096
+#define BERTH_MAX_NAME 255
 
 /* ---- errors.c ---------------------------------------------------------- */
 
@@ -37,6 +42,15 @@ void berth_throw_custom(napi_env env, const char *code, int uv_err,
                         const char *syscall, const char *message);
 void berth_throw_type(napi_env env, const char *message);
 void berth_throw_range(napi_env env, const char *message);
+/* A string of the right type but an unacceptable value ('a/b', '..', NUL):
+ * TypeError, or RangeError when it is only too long. Both carry Node's
+ * ERR_INVALID_ARG_VALUE code. */
+void berth_throw_invalid_value(napi_env env, const char *message);
+void berth_throw_invalid_length(napi_env env, const char *message);
+/* Like berth_throw_errno, naming the file (and, for rename, the destination;
+ * NULL otherwise) in the message and in the error's path/dest properties. */
+void berth_throw_errno_path(napi_env env, int err, const char *syscall,
+                            const char *path, const char *dest);
 /* If a Node-API call failed, make sure some exception is pending so the
  * caller never returns to JS silently with a half-finished result. */
 void berth_throw_napi_failure(napi_env env, napi_status status);
@@ -67,6 +81,16 @@ bool berth_get_fd(napi_env env, napi_value value, const char *name, int *out);
 bool berth_get_string(napi_env env, napi_value value, const char *name,
                       char *buf, size_t cap, size_t *len, bool *too_long,
                       bool *has_nul);
+/* A non-empty, well-formed (no lone UTF-16 surrogates), NUL-free string of at
+ * most `max` UTF-8 bytes, copied into buf (capacity max + 1). Throws
+ * TypeError/RangeError otherwise. */
+bool berth_get_text(napi_env env, napi_value value, const char *name,
+                    char *buf, size_t max, size_t *len);
+/* One path component for the *at() calls: berth_get_text with at most
+ * BERTH_MAX_NAME bytes, no '/', and not "." or "..". buf holds
+ * BERTH_MAX_NAME + 1 bytes. */
+bool berth_get_name(napi_env env, napi_value value, const char *name,
+                    char *buf);
 
 /* ---- fdutil.c ---------------------------------------------------------- */
 
@@ -76,6 +100,16 @@ int berth_set_nonblock(int fd); /* 0 or -1 with errno */
 void berth_close_keep_errno(int fd);
 /* Create a socket that is close-on-exec (atomically where the OS can). */
 int berth_socket_cloexec(int domain, int type, bool nonblock);
+
+/* ---- fileinfo.c -------------------------------------------------------- */
+
+struct stat;
+/* The FileStat object of the TypeScript API; NULL with an exception pending
+ * on failure. */
+napi_value berth_make_file_stat(napi_env env, const struct stat *st);
+/* obj[key] = value (a JS number). */
+napi_status berth_set_number(napi_env env, napi_value obj, const char *key,
+                             double value);
 
 /* ---- exported operations ----------------------------------------------- */
 
@@ -87,5 +121,14 @@ napi_value berth_bind_socket(napi_env env, napi_callback_info info);
 napi_value berth_poll_start(napi_env env, napi_callback_info info);
 napi_value berth_poll_update(napi_env env, napi_callback_info info);
 napi_value berth_poll_stop(napi_env env, napi_callback_info info);
+napi_value berth_open_directory_no_follow(napi_env env,
+                                          napi_callback_info info);
+napi_value berth_stat_at(napi_env env, napi_callback_info info);
+napi_value berth_readlink_at(napi_env env, napi_callback_info info);
+napi_value berth_symlink_at(napi_env env, napi_callback_info info);
+napi_value berth_rename_at(napi_env env, napi_callback_info info);
+napi_value berth_unlink_at(napi_env env, napi_callback_info info);
+napi_value berth_open_file_at(napi_env env, napi_callback_info info);
+napi_value berth_fsync_directory(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */

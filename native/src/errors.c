@@ -54,6 +54,35 @@ void berth_throw_errno(napi_env env, int err, const char *syscall) {
   berth_throw_uv(env, uv_translate_sys_error(err), syscall);
 }
 
+void berth_throw_errno_path(napi_env env, int err, const char *syscall,
+                            const char *path, const char *dest) {
+  int uv_err = uv_translate_sys_error(err);
+  char name[64];
+  char desc[128];
+  /* Paths are at most BERTH_MAX_PATH bytes and destinations are single
+   * names, so the message is never truncated. */
+  char message[BERTH_MAX_PATH + BERTH_MAX_NAME + 256];
+  napi_value error;
+  uv_err_name_r(uv_err, name, sizeof(name));
+  uv_strerror_r(uv_err, desc, sizeof(desc));
+  /* Node's own format, so the culprit shows up in logs and audit records. */
+  if (dest != NULL)
+    snprintf(message, sizeof(message), "%s: %s, %s '%s' -> '%s'", name, desc,
+             syscall, path, dest);
+  else
+    snprintf(message, sizeof(message), "%s: %s, %s '%s'", name, desc, syscall,
+             path);
+  error = make_error(env, name, uv_err, syscall, message);
+  if (error == NULL) {
+    napi_throw_error(env, NULL, "Berth native: failed to create an error");
+    return;
+  }
+  set_string(env, error, "path", path);
+  if (dest != NULL)
+    set_string(env, error, "dest", dest);
+  napi_throw(env, error);
+}
+
 void berth_throw_custom(napi_env env, const char *code, int uv_err,
                         const char *syscall, const char *message) {
   napi_value error = make_error(env, code, uv_err, syscall, message);
@@ -71,6 +100,14 @@ void berth_throw_type(napi_env env, const char *message) {
 
 void berth_throw_range(napi_env env, const char *message) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+}
+
+void berth_throw_invalid_value(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", message);
+}
+
+void berth_throw_invalid_length(napi_env env, const char *message) {
+  napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", message);
 }
 
 void berth_throw_napi_failure(napi_env env, napi_status status) {

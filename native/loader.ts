@@ -1,0 +1,131 @@
+/**
+ * Finds and loads berth_native.node (once, lazily) and checks that it has
+ * every function this version of the wrapper calls.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
+import type { PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
+
+type PollCallback = (error: Error | null, events: number) => void;
+
+/** The raw addon. Its functions re-check every argument themselves. */
+export interface NativeBinding {
+  peerCredentials(fd: number): PeerCredentials;
+  connectUnix(path: string): number;
+  sendMessage(fd: number, data: Buffer, fds: readonly number[]): number;
+  receiveMessage(fd: number, maxBytes: number, maxFds: number): ReceivedMessage | null;
+  bindSocket(address: string, port: number, protocol: SocketProtocol, backlog: number): number;
+  pollStart(fd: number, events: number, callback: PollCallback): PollHandle;
+  pollUpdate(handle: PollHandle, events: number): void;
+  pollStop(handle: PollHandle): void;
+  openDirectoryNoFollow(path: string): OpenedDirectory;
+  statAt(dirfd: number, name: string): FileStat | null;
+  readlinkAt(dirfd: number, name: string): string;
+  symlinkAt(target: string, dirfd: number, name: string): void;
+  renameAt(dirfd: number, from: string, to: string): void;
+  unlinkAt(dirfd: number, name: string): void;
+  openFileAt(dirfd: number, name: string, mode: OpenFileMode, permissions?: number): number;
+  fsyncDirectory(dirfd: number): void;
+}
+
+const ADDON_FILE = 'berth_native.node';
+const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
+  'peerCredentials',
+  'connectUnix',
+  'sendMessage',
+  'receiveMessage',
+  'bindSocket',
+  'pollStart',
+  'pollUpdate',
+  'pollStop',
+  'openDirectoryNoFollow',
+  'statAt',
+  'readlinkAt',
+  'symlinkAt',
+  'renameAt',
+  'unlinkAt',
+  'openFileAt',
+  'fsyncDirectory',
+];
+
+let binding: NativeBinding | undefined;
+
+/**
+ * Directory of this module. The bundles are CommonJS and Vitest defines
+ * `__dirname` too; import.meta is avoided because esbuild empties it in
+ * CommonJS output.
+ */
+function moduleDirectory(): string | undefined {
+  return typeof __dirname === 'string' ? __dirname : undefined;
+}
+
+/**
+ * True only inside a Node single executable application. `node:sea` exists
+ * from Node 20.12; it is reached through process.getBuiltinModule (Node
+ * 20.16+, and Electron), which works from CommonJS and ESM alike. Anything
+ * missing means "not a SEA".
+ */
+function isSingleExecutable(): boolean {
+  try {
+    const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    if (typeof getBuiltin !== 'function') return false;
+    const sea = getBuiltin.call(process, 'node:sea');
+    if (typeof sea !== 'object' || sea === null || !('isSea' in sea)) return false;
+    const isSea: unknown = sea.isSea;
+    return typeof isSea === 'function' && isSea.call(sea) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Candidate paths, in order. Deliberately fixed: never influenced by the
+ * environment, so the root helper cannot be made to load code from a path a
+ * user chose.
+ */
+export function addonSearchPaths(): string[] {
+  const dir = moduleDirectory();
+  const candidates: string[] = [];
+  if (dir !== undefined) {
+    candidates.push(path.join(dir, ADDON_FILE), path.join(dir, 'build', 'Release', ADDON_FILE));
+  }
+  if (isSingleExecutable()) {
+    candidates.push(path.join(path.dirname(process.execPath), ADDON_FILE));
+  }
+  return candidates;
+}
+
+/** True when nothing exists at `file` (so the next candidate is tried). */
+function isMissing(file: string): boolean {
+  try {
+    fs.statSync(file);
+    return false;
+  } catch (error) {
+    const code: unknown = (error as { code?: unknown }).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
+export function loadBinding(): NativeBinding {
+  if (binding !== undefined) return binding;
+  const tried = addonSearchPaths();
+  for (const file of tried) {
+    if (isMissing(file)) continue;
+    const mod: { exports: unknown } = { exports: {} };
+    // A present but broken addon throws here: it must not be skipped silently.
+    process.dlopen(mod, file);
+    const exported = mod.exports;
+    if (typeof exported !== 'object' || exported === null) {
+      throw new Error(`Berth native addon at ${file} has no exports`);
+    }
+    for (const name of BINDING_FUNCTIONS) {
+      if (typeof (exported as Record<string, unknown>)[name] !== 'function') {
+        throw new Error(`Berth native addon at ${file} lacks ${name}(); rebuild it with \`npm ci\``);
+      }
+    }
+    binding = exported as NativeBinding;
+    return binding;
+  }
+  throw new Error(`Berth native addon not found; run \`npm ci\` to build it (looked in: ${tried.join(', ')})`);
+}
