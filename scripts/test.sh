@@ -12,7 +12,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if [ -z "${BERTH_TEST_NAMESPACE:-}" ]; then
   bash scripts/test-deps.sh
-  exec unshare --net --mount --propagation private env BERTH_TEST_NAMESPACE=1 bash "$0" "$@"
+  # Recorded so tests can prove they run in another mount namespace than this one.
+  exec unshare --net --mount --propagation private \
+    env BERTH_TEST_NAMESPACE=1 BERTH_OUTER_MNT_NS="$(readlink /proc/self/ns/mnt)" bash "$0" "$@"
 fi
 ip link set lo up
 

@@ -1,6 +1,7 @@
 import { BERTH_VERSION } from '../../common/app-version';
 import { EXIT } from './exit-codes';
 import { helperCommand } from './helper-command';
+import { policyCommand } from './policy-command';
 import { UsageError, type CliIO } from './io';
 
 export const USAGE = `berth ${BERTH_VERSION} — ports below 1024, CLI tools and hosts entries without running as root
@@ -9,6 +10,7 @@ Usage: berth <command> [options]
 
 Commands:
   helper status     Is the privileged helper installed and running? (berth helper --help)
+  policy            Admin tools: make the org key, sign and verify policies (berth policy --help)
 
 Options:
   --help, -h        Show help (also after any command)
@@ -32,6 +34,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return EXIT.ok;
       case 'helper':
         return await helperCommand(rest, io);
+      case 'policy':
+        return await policyCommand(rest, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -7,7 +7,7 @@ import {
   parseJson,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-  responseEnvelope,
+  serverFrame,
   type OperationArgs,
   type OperationName,
   type OperationResult,
@@ -33,9 +33,14 @@ export interface BoundSocket extends OperationResult<'bindPort'> {
   fd: number;
 }
 
+/** Receives a long operation's output as it streams (the trace). */
+export type ProgressListener = (progress: Record<string, unknown>) => void;
+
 interface Pending {
   id: number;
   op: OperationName;
+  onProgress: ProgressListener | undefined;
+  restartTimer(): void;
   resolve(reply: { result: unknown; fds: number[] }): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
@@ -95,8 +100,12 @@ export class HelperClient {
     return this.helloInfo;
   }
 
-  async request<Op extends OperationName>(op: Op, args: OperationArgs<Op>): Promise<OperationResult<Op>> {
-    const { result, fds } = await this.exchange(op, args);
+  async request<Op extends OperationName>(
+    op: Op,
+    args: OperationArgs<Op>,
+    onProgress?: ProgressListener,
+  ): Promise<OperationResult<Op>> {
+    const { result, fds } = await this.exchange(op, args, onProgress);
     closeAll(fds); // only bindPort carries fds; anything else that arrives is not ours to keep
     return result;
   }
@@ -120,16 +129,26 @@ export class HelperClient {
   private async exchange<Op extends OperationName>(
     op: Op,
     args: OperationArgs<Op>,
+    onProgress?: ProgressListener,
   ): Promise<{ result: OperationResult<Op>; fds: number[] }> {
     while (this.inflight) await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.closedError) throw this.closedError;
     const id = this.nextId++;
     try {
       const reply = await new Promise<{ result: unknown; fds: number[] }>((resolve, reject) => {
-        const timer = setTimeout(() => {
+        const expire = (): void =>
           this.channel.close(new HelperProtocolError(`the helper did not answer ${op} within ${this.timeoutMs} ms`));
-        }, this.timeoutMs);
-        this.inflight = { id, op, resolve, reject, timer };
+        const pending: Pending = {
+          id,
+          op,
+          onProgress,
+          resolve,
+          reject,
+          timer: setTimeout(expire, this.timeoutMs),
+          // Progress shows the helper is alive: the deadline is per silence, not per operation.
+          restartTimer: () => pending.timer.refresh(),
+        };
+        this.inflight = pending;
         this.channel.send(encodeFrame({ id, op, args }));
       });
       const parsed = OPERATIONS[op].result.safeParse(reply.result);
@@ -146,13 +165,23 @@ export class HelperClient {
   private onFrame(body: Buffer, fds: number[]): void {
     let reply;
     try {
-      reply = responseEnvelope.parse(parseJson(body));
+      reply = serverFrame.parse(parseJson(body));
     } catch {
       closeAll(fds);
       this.channel.close(new HelperProtocolError('the helper sent a malformed reply'));
       return;
     }
     const pending = this.inflight;
+    if ('progress' in reply) {
+      closeAll(fds);
+      if (!pending || reply.id !== pending.id || !pending.onProgress) {
+        this.channel.close(new HelperProtocolError('the helper sent progress nobody asked for'));
+        return;
+      }
+      pending.restartTimer();
+      pending.onProgress(reply.progress);
+      return;
+    }
     // id null: the helper refused the connection itself (UNAUTHORIZED, BUSY, bad frame).
     if (!pending || (reply.id !== null && reply.id !== pending.id)) {
       closeAll(fds);

@@ -1,2 +1,2 @@
-export { HelperClient, type BoundSocket, type HelloInfo, type HelperClientOptions } from './client';
+export { HelperClient, type BoundSocket, type HelloInfo, type HelperClientOptions, type ProgressListener } from './client';
 export { HelperProtocolError, HelperRequestError, HelperUnavailableError, type UnavailableReason } from './errors';

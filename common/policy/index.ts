@@ -1,0 +1,6 @@
+export * from './cache';
+export * from './errors';
+export * from './keys';
+export * from './registry';
+export * from './schema';
+export * from './sign';

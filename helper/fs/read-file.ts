@@ -1,0 +1,29 @@
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openFileAt } from '../../native';
+import type { TrustedDirectory } from './trusted-directory';
+
+/** Reads a regular file in a trusted directory without following a link; null when absent. */
+export function readFileAt(dir: TrustedDirectory, name: string, maxBytes = 1024 * 1024): Buffer | null {
+  let fd: number;
+  try {
+    fd = openFileAt(dir.fd, name, 'read');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${dir.path}/${name} is not a regular file`);
+    if (st.size > maxBytes) throw new Error(`${dir.path}/${name} is larger than ${maxBytes} bytes`);
+    const buffer = Buffer.alloc(st.size);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,76 @@
+import { closeSync } from 'node:fs';
+import { openDirectoryNoFollow, type PathComponent } from '../../native';
+// errors, not the protocol index: the hosts crash-test fixture starts a process
+// running this module a thousand times, and the index pulls in every zod schema.
+import { ProtocolError } from '../../common/protocol/errors';
+import { errnoCode } from '../../common/errno';
+
+/** A directory opened component by component without following symlinks, and checked to be root's alone. */
+export interface TrustedDirectory {
+  readonly path: string;
+  readonly fd: number;
+  close(): void;
+}
+
+/**
+ * Why root must not write under this component, or undefined. Another owner,
+ * or group/world write permission, lets someone else swap a directory or a
+ * file between our check and our write. The sticky bit (/tmp) is no excuse:
+ * it stops deleting other people's entries, not creating look-alikes first.
+ */
+export function unsafeReason(component: PathComponent): string | undefined {
+  if (component.uid !== 0) return `${component.path} is owned by uid ${component.uid}, not root`;
+  if ((component.mode & 0o022) !== 0) {
+    const who = (component.mode & 0o002) !== 0 ? 'everyone' : 'its group';
+    return `${component.path} is writable by ${who} (mode ${(component.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  }
+  return undefined;
+}
+
+/**
+ * Opens `path` and checks every component from '/'. Every later step is an
+ * *at() call on the returned fd, so a component swapped for a symlink after
+ * this check changes nothing for us.
+ */
+export function openTrustedDirectory(path: string, hint = ''): TrustedDirectory {
+  let opened;
+  try {
+    opened = openDirectoryNoFollow(path);
+  } catch (error) {
+    const code = errnoCode(error);
+    const culprit = (error as { path?: unknown }).path;
+    const where = typeof culprit === 'string' && culprit.length > 0 ? culprit : path;
+    // A symlink on the way would let whoever controls its target choose where root writes.
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      throw new ProtocolError('UNSAFE_PATH', `${where} is a symlink or not a directory; refusing to write under it as root${hint}`);
+    }
+    if (code === 'ENOENT') throw new ProtocolError('NOT_FOUND', `${path} does not exist; nothing was changed`);
+    throw error;
+  }
+  for (const component of opened.components) {
+    const reason = unsafeReason(component);
+    if (reason !== undefined) {
+      closeSync(opened.fd);
+      throw new ProtocolError('UNSAFE_PATH', `${reason}; refusing to write under it as root, nothing was changed${hint}`);
+    }
+  }
+  let open = true;
+  return {
+    path,
+    fd: opened.fd,
+    close() {
+      if (open) closeSync(opened.fd);
+      open = false;
+    },
+  };
+}
+
+/** Runs `work` with the directory open, closing it however `work` ends. */
+export function withTrustedDirectory<T>(path: string, work: (dir: TrustedDirectory) => T, hint = ''): T {
+  const dir = openTrustedDirectory(path, hint);
+  try {
+    return work(dir);
+  } finally {
+    dir.close();
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * The hosts operations on real files. Scratch directories come from
+ * safeScratchDir: a root-owned 0755 tmpfs over /mnt in the suite's private
+ * mount namespace. Not /tmp or /var/tmp: those are world-writable (sticky),
+ * and the helper rightly refuses to write as root under them.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { ProtocolError, type ErrorCode } from '../../../common/protocol';
+import { assertPrivateMountNamespace, bindMount } from '../../../test/support/namespace';
+import { finished, runFixtureAs } from '../../../test/support/processes';
+import { safeScratchDir } from '../../../test/support/scratch';
+import { randomTempName, updateFile } from './atomic-file';
+import { APP_HOSTNAME, BEGIN_MARKER, blockEntries, ensureBlock, ensureHostsBlock, removeHostsBlock } from './index';
+import { hostsPath as systemHostsPath } from '../../../common/paths';
+
+const users = inject('users');
+
+let dir: string;
+let hostsPath: string;
+/** Mounts and other undo steps, run in reverse after each test. */
+let undo: Array<() => void> = [];
+
+beforeEach(() => {
+  undo = [];
+  dir = safeScratchDir('berth-hosts');
+  hostsPath = join(dir, 'hosts');
+  undo.push(() => rmSync(dir, { recursive: true, force: true }));
+});
+
+afterEach(() => {
+  for (const step of undo.reverse()) step();
+});
+
+const USER_CONTENT = '# my hosts\r\n127.0.1.1\tworkstation  # keep my tabs\r\n\r\n10.0.0.5 db.test';
+
+function refusal(fn: () => unknown, code: ErrorCode): ProtocolError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ProtocolError && error.code === code) return error;
+    throw error;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+/** Temp files we might leave behind in a directory. */
+function temps(where: string): string[] {
+  return readdirSync(where).filter((name) => name.includes('.berth-') && !name.endsWith('.berth-backup'));
+}
+
+function mount(...args: string[]): () => void {
+  assertPrivateMountNamespace();
+  const target = args[args.length - 1]!;
+  execFileSync('mount', args);
+  return () => execFileSync('umount', [target]);
+}
+
+describe('ensureHostsBlock / removeHostsBlock on a file', () => {
+  it('round-trips a CRLF file without a final newline byte for byte, keeping owner and mode', () => {
+    writeFileSync(hostsPath, USER_CONTENT);
+    chownSync(hostsPath, 0, users.test.gid);
+    chmodSync(hostsPath, 0o640);
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: true, method: 'rename' });
+    const ensured = readFileSync(hostsPath, 'latin1');
+    expect(ensured.startsWith(USER_CONTENT + '\r\n# BEGIN berth')).toBe(true);
+    expect(ensured.endsWith('# END berth\r\n')).toBe(true);
+    expect(ensured.split('\r\n').length).toBe(ensured.split('\n').length); // every line CRLF
+    const st = statSync(hostsPath);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, users.test.gid, 0o640]);
+
+    expect(removeHostsBlock(hostsPath)).toEqual({ changed: true, method: 'rename' });
+    expect(readFileSync(hostsPath, 'latin1')).toBe(USER_CONTENT);
+    const after = statSync(hostsPath);
+    expect([after.uid, after.gid, after.mode & 0o7777]).toEqual([0, users.test.gid, 0o640]);
+    expect(temps(dir)).toEqual([]);
+  });
+
+  it('adds only berth.internal when the user already maps localhost', () => {
+    const content = '127.0.0.1\tlocalhost\n::1     localhost ip6-localhost\n';
+    writeFileSync(hostsPath, content);
+    ensureHostsBlock(hostsPath);
+    const ensured = readFileSync(hostsPath);
+    expect(blockEntries(ensured)).toEqual([{ address: '127.0.0.1', name: APP_HOSTNAME }]);
+    expect(ensured.toString('latin1')).toBe(`${content}${BEGIN_MARKER}\n127.0.0.1 ${APP_HOSTNAME}\n# END berth\n`);
+  });
+
+  it('is idempotent: the second ensure and a remove without a block write nothing', () => {
+    writeFileSync(hostsPath, '127.0.0.1 localhost\n');
+    ensureHostsBlock(hostsPath);
+    const before = statSync(hostsPath);
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: false, method: 'none' });
+    const after = statSync(hostsPath);
+    expect([after.ino, after.mtimeMs, after.ctimeMs]).toEqual([before.ino, before.mtimeMs, before.ctimeMs]);
+
+    removeHostsBlock(hostsPath);
+    const removed = statSync(hostsPath);
+    expect(removeHostsBlock(hostsPath)).toEqual({ changed: false, method: 'none' });
+    const again = statSync(hostsPath);
+    expect([again.ino, again.mtimeMs]).toEqual([removed.ino, removed.mtimeMs]);
+  });
+
+  it('creates a missing hosts file root-owned 0644 on ensure, and remove leaves it missing', () => {
+    expect(removeHostsBlock(hostsPath)).toEqual({ changed: false, method: 'none' });
+    expect(existsSync(hostsPath)).toBe(false);
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: true, method: 'rename' });
+    const st = statSync(hostsPath);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o644]);
+    expect(readFileSync(hostsPath, 'latin1').startsWith(BEGIN_MARKER)).toBe(true);
+  });
+
+  it('refuses to override a user mapping of berth.internal, naming the line, and changes nothing', () => {
+    const content = '127.0.0.1 localhost\n\n10.9.8.7   berth.internal  # my own\n';
+    writeFileSync(hostsPath, content);
+    const before = statSync(hostsPath);
+    const error = refusal(() => ensureHostsBlock(hostsPath), 'CONFLICT');
+    expect(error.message).toContain(`line 3 of ${hostsPath} already maps berth.internal`);
+    expect(readFileSync(hostsPath, 'latin1')).toBe(content);
+    const after = statSync(hostsPath);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    expect(temps(dir)).toEqual([]);
+  });
+
+  it('refuses a malformed block on ensure and remove, and changes nothing', () => {
+    const content = `127.0.0.1 localhost\n${BEGIN_MARKER}\n127.0.0.1 berth.internal\n`;
+    writeFileSync(hostsPath, content);
+    const before = statSync(hostsPath);
+    for (const op of [ensureHostsBlock, removeHostsBlock]) {
+      const error = refusal(() => op(hostsPath), 'CONFLICT');
+      expect(error.message).toMatch(/fix or remove the berth block by hand/);
+    }
+    expect(readFileSync(hostsPath, 'latin1')).toBe(content);
+    expect(statSync(hostsPath).ino).toBe(before.ino);
+  });
+
+  it('names the hosts file without a symlinked directory (macOS /etc is a link to /private/etc)', () => {
+    expect(systemHostsPath('linux')).toBe('/etc/hosts');
+    expect(systemHostsPath('darwin')).toBe('/private/etc/hosts');
+  });
+
+  it.each([
+    ['a directory', () => mkdirSync(hostsPath)],
+    ['a FIFO', () => execFileSync('mkfifo', [hostsPath])],
+  ])('refuses a hosts path that is %s', (_kind, make) => {
+    make();
+    refusal(() => ensureHostsBlock(hostsPath), 'UNSAFE_PATH');
+  });
+});
+
+describe('where root may write', () => {
+  it('follows a symlinked hosts file to a root-owned file and edits the target, keeping the link', () => {
+    mkdirSync(join(dir, 'private'), { mode: 0o755 });
+    const target = join(dir, 'private/hosts');
+    writeFileSync(target, USER_CONTENT);
+    symlinkSync('private/hosts', hostsPath); // relative: resolved against the link's directory
+
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: true, method: 'rename' });
+    expect(lstatSync(hostsPath).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'latin1')).toBe(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')).toString('latin1'));
+    expect(removeHostsBlock(hostsPath)).toEqual({ changed: true, method: 'rename' });
+    expect(readFileSync(target, 'latin1')).toBe(USER_CONTENT);
+    expect([...temps(dir), ...temps(join(dir, 'private'))]).toEqual([]);
+  });
+
+  it('refuses a symlinked hosts file whose target another user owns, changing nothing', () => {
+    const target = join(dir, 'theirs');
+    writeFileSync(target, USER_CONTENT);
+    chownSync(target, users.other.uid, users.other.gid);
+    symlinkSync(target, hostsPath);
+    const error = refusal(() => ensureHostsBlock(hostsPath), 'UNSAFE_PATH');
+    expect(error.message).toContain(`owned by uid ${users.other.uid}`);
+    expect(readFileSync(target, 'latin1')).toBe(USER_CONTENT);
+    expect(lstatSync(hostsPath).isSymbolicLink()).toBe(true);
+  });
+
+  it('refuses a symlinked hosts file that dangles or points under world-writable /tmp', () => {
+    symlinkSync(join(dir, 'nowhere'), hostsPath);
+    expect(refusal(() => ensureHostsBlock(hostsPath), 'UNSAFE_PATH').message).toContain('does not exist');
+
+    const tmp = mkdtempSync('/tmp/berth-hosts-target-');
+    undo.push(() => rmSync(tmp, { recursive: true, force: true }));
+    writeFileSync(join(tmp, 'hosts'), USER_CONTENT);
+    rmSync(hostsPath);
+    symlinkSync(join(tmp, 'hosts'), hostsPath);
+    expect(refusal(() => ensureHostsBlock(hostsPath), 'UNSAFE_PATH').message).toMatch(/\/tmp is writable by everyone/);
+    expect(readFileSync(join(tmp, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+  });
+
+  it.each([
+    ['group-writable', 0o775, 'its group'],
+    ['world-writable with the sticky bit, like /tmp', 0o1777, 'everyone'],
+  ])('refuses a %s directory, naming it, and changes nothing', (_label, mode, who) => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc);
+    chmodSync(etc, mode);
+    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
+    const error = refusal(() => ensureHostsBlock(join(etc, 'hosts')), 'UNSAFE_PATH');
+    expect(error.message).toContain(`${etc} is writable by ${who}`);
+    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+    expect(readdirSync(etc)).toEqual(['hosts']);
+  });
+
+  it('refuses a directory owned by another user and a symlinked parent directory', () => {
+    const theirs = join(dir, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    writeFileSync(join(theirs, 'hosts'), USER_CONTENT);
+    chownSync(theirs, users.other.uid, users.other.gid);
+    expect(refusal(() => ensureHostsBlock(join(theirs, 'hosts')), 'UNSAFE_PATH').message).toContain(`${theirs} is owned by uid`);
+
+    const real = join(dir, 'real');
+    mkdirSync(real, { mode: 0o755 });
+    writeFileSync(join(real, 'hosts'), USER_CONTENT);
+    symlinkSync(real, join(dir, 'etc'));
+    expect(refusal(() => ensureHostsBlock(join(dir, 'etc/hosts')), 'UNSAFE_PATH').message).toContain(`${join(dir, 'etc')} is a symlink`);
+    expect(readFileSync(join(real, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+  });
+
+  it('a symlink planted at a temp name cannot redirect the write', () => {
+    writeFileSync(hostsPath, USER_CONTENT);
+    const elsewhere = join(dir, 'elsewhere');
+    writeFileSync(elsewhere, 'do not touch\n');
+    const planted = randomTempName('hosts');
+    symlinkSync(elsewhere, join(dir, planted));
+
+    // The first name tried is the planted one: O_EXCL|O_NOFOLLOW refuses it and a fresh name is used.
+    const names = [planted];
+    const result = ensureHostsBlock(hostsPath, { tempName: (name) => names.shift() ?? randomTempName(name) });
+    expect(result).toEqual({ changed: true, method: 'rename' });
+    expect(readFileSync(elsewhere, 'utf8')).toBe('do not touch\n');
+    expect(lstatSync(join(dir, planted)).isSymbolicLink()).toBe(true);
+    expect(blockEntries(readFileSync(hostsPath)).length).toBe(3);
+
+    // Every name taken: the operation fails rather than write through a link, and changes nothing.
+    const ensured = readFileSync(hostsPath);
+    const error = refusal(() => removeHostsBlock(hostsPath, { tempName: () => planted }), 'INTERNAL');
+    expect(error.message).toContain('EEXIST');
+    expect(readFileSync(hostsPath).equals(ensured)).toBe(true);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('do not touch\n');
+  });
+});
+
+describe('file systems that refuse a rename', () => {
+  it('a read-only file system is READ_ONLY and nothing changes', () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro, { mode: 0o755 });
+    const path = join(ro, 'hosts');
+    writeFileSync(path, USER_CONTENT);
+    const ensured = ensureBlock(Buffer.from(USER_CONTENT, 'latin1'));
+    writeFileSync(join(ro, 'ensured'), ensured);
+    undo.push(mount('--bind', ro, ro));
+    execFileSync('mount', ['-o', 'remount,ro,bind', ro]);
+
+    const error = refusal(() => ensureHostsBlock(path), 'READ_ONLY');
+    expect(error.message).toBe(`${path} is on a read-only file system; nothing was changed`);
+    expect(readFileSync(path, 'latin1')).toBe(USER_CONTENT);
+    // A removal that would change something is refused the same way; one that would not is fine.
+    expect(refusal(() => removeHostsBlock(join(ro, 'ensured')), 'READ_ONLY').message).toContain('read-only');
+    expect(removeHostsBlock(path)).toEqual({ changed: false, method: 'none' });
+    expect(readdirSync(ro).sort()).toEqual(['ensured', 'hosts']);
+  });
+
+  it('a bind-mounted hosts file is rewritten in place after a backup of the old bytes', () => {
+    writeFileSync(hostsPath, 'placeholder\n');
+    mkdirSync(join(dir, 'outside'), { mode: 0o755 });
+    const source = join(dir, 'outside/hosts');
+    writeFileSync(source, USER_CONTENT);
+    const inode = statSync(source).ino;
+    // A link planted at the backup name is replaced itself (rename never follows), never written through.
+    const elsewhere = join(dir, 'elsewhere');
+    writeFileSync(elsewhere, 'do not touch\n');
+    symlinkSync(elsewhere, join(dir, 'hosts.berth-backup'));
+    undo.push(bindMount(source, hostsPath));
+
+    const backupPath = join(dir, 'hosts.berth-backup');
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: true, method: 'in-place', backupPath });
+    const ensured = ensureBlock(Buffer.from(USER_CONTENT, 'latin1'));
+    expect(readFileSync(source).equals(ensured)).toBe(true);
+    expect(readFileSync(backupPath, 'latin1')).toBe(USER_CONTENT);
+    expect(lstatSync(backupPath).isFile()).toBe(true);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('do not touch\n');
+    expect(statSync(source).ino).toBe(inode);
+
+    expect(ensureHostsBlock(hostsPath)).toEqual({ changed: false, method: 'none' });
+    expect(removeHostsBlock(hostsPath)).toEqual({ changed: true, method: 'in-place', backupPath });
+    expect(readFileSync(source, 'latin1')).toBe(USER_CONTENT);
+    expect(readFileSync(backupPath).equals(ensured)).toBe(true);
+    expect(temps(dir)).toEqual([]);
+  });
+
+  it('a read-only bind-mounted hosts file (a container) is READ_ONLY and leaves no backup', () => {
+    writeFileSync(hostsPath, 'placeholder\n');
+    mkdirSync(join(dir, 'outside'), { mode: 0o755 });
+    const source = join(dir, 'outside/hosts');
+    writeFileSync(source, USER_CONTENT);
+    undo.push(bindMount(source, hostsPath));
+    execFileSync('mount', ['-o', 'remount,ro,bind', hostsPath]);
+
+    refusal(() => ensureHostsBlock(hostsPath), 'READ_ONLY');
+    expect(readFileSync(source, 'latin1')).toBe(USER_CONTENT);
+    expect(readdirSync(dir).sort()).toEqual(['hosts', 'outside']);
+  });
+});
+
+describe('a writer racing the helper', () => {
+  it('starts over from the read when the file changed before the rename', () => {
+    writeFileSync(hostsPath, '127.0.0.1 localhost\n');
+    let calls = 0;
+    const result = updateFile(hostsPath, (content) => {
+      calls++;
+      // Another editor saves while we compute (size and mtime change).
+      if (calls === 1) appendFileSync(hostsPath, '10.0.0.9 racer.test\n');
+      return ensureBlock(content);
+    });
+    expect(result).toEqual({ changed: true, method: 'rename' });
+    expect(calls).toBe(2);
+    expect(readFileSync(hostsPath, 'latin1')).toBe(
+      ensureBlock(Buffer.from('127.0.0.1 localhost\n10.0.0.9 racer.test\n')).toString('latin1'),
+    );
+    expect(temps(dir)).toEqual([]);
+  });
+
+  it('gives up with INTERNAL after five attempts, keeping the other writer’s bytes and no temp file', () => {
+    writeFileSync(hostsPath, '# start\n');
+    const error = refusal(
+      () =>
+        updateFile(hostsPath, (content) => {
+          appendFileSync(hostsPath, '# again\n');
+          return ensureBlock(content);
+        }),
+      'INTERNAL',
+    );
+    expect(error.message).toContain('kept changing');
+    expect(readFileSync(hostsPath, 'latin1')).toBe('# start\n' + '# again\n'.repeat(5));
+    expect(temps(dir)).toEqual([]);
+  });
+});
+
+describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
+  /**
+   * Runs the real handlers (bundled in the hosts-writer fixture) in a child
+   * mount namespace of the suite's private one, where a scratch directory is
+   * bind-mounted over /etc: the handlers act on HOSTS_PATH itself, and the
+   * machine's /etc (where a backup would go) is never touched.
+   */
+  async function handler(etc: string, op: 'ensure' | 'remove', hostsSource?: string): Promise<Record<string, unknown>> {
+    assertPrivateMountNamespace();
+    const script = 'mount --bind "$1" /etc && { [ -z "$5" ] || mount --bind "$5" /etc/hosts; } && exec "$2" "$3" handler "$4"';
+    const child = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'hosts-writer.js'), op, hostsSource ?? ''],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+    const { code, stdout, stderr } = await finished(child);
+    expect(code, stderr).toBe(0);
+    return JSON.parse(stdout.trim()) as Record<string, unknown>;
+  }
+
+  it('ensureHosts then removeHosts edit /etc/hosts and restore it byte for byte', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
+    expect(await handler(etc, 'ensure')).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
+    expect(readFileSync(join(etc, 'hosts')).equals(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')))).toBe(true);
+    expect(await handler(etc, 'ensure')).toEqual({ ok: true, result: { changed: false, method: 'none' } });
+    expect(await handler(etc, 'remove')).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
+    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+  });
+
+  it('a bind-mounted /etc/hosts (as in a container) is edited in place with /etc/hosts.berth-backup', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), 'placeholder\n');
+    const source = join(dir, 'container-hosts');
+    writeFileSync(source, USER_CONTENT);
+    expect(await handler(etc, 'ensure', source)).toEqual({
+      ok: true,
+      result: { changed: true, method: 'in-place', backupPath: '/etc/hosts.berth-backup' },
+    });
+    expect(readFileSync(join(etc, 'hosts.berth-backup'), 'latin1')).toBe(USER_CONTENT);
+    expect(blockEntries(readFileSync(source)).length).toBe(3);
+    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe('placeholder\n');
+  });
+
+  it('a foreign berth.internal line in /etc/hosts is a CONFLICT on the wire shape', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost berth.internal\n');
+    const outcome = await handler(etc, 'ensure');
+    expect(outcome).toMatchObject({ ok: false, code: 'CONFLICT' });
+    expect(String(outcome.message)).toContain('line 1 of /etc/hosts');
+  });
+
+  it('through the real helper process, the allowed user ensures and removes the block, and it is audited', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
+    const run = join(dir, 'run');
+    mkdirSync(run, { mode: 0o755 });
+    const socket = join(run, 'helper.sock');
+    const auditLog = join(run, 'audit.log');
+    assertPrivateMountNamespace();
+    // The bundled helper, as root, in a child namespace whose /etc is the scratch one (see handler() above).
+    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6"';
+    const helper = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'berth-helper.js'), socket, String(users.test.uid), auditLog],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+    const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let stderr = '';
+        helper.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+          stderr += chunk;
+          if (/serving on /.test(stderr)) resolve();
+        });
+        helper.once('exit', (code) => reject(new Error(`helper exited (${code}) before listening: ${stderr}`)));
+      });
+      const request = (op: string) => runFixtureAs(users.test, 'helper-client', ['request', socket, op, '{}']);
+
+      expect(await request('ensureHosts')).toEqual({ ok: true, result: { changed: true, method: 'rename' }, progress: 0 });
+      expect(readFileSync(join(etc, 'hosts')).equals(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')))).toBe(true);
+      expect(await request('ensureHosts')).toEqual({ ok: true, result: { changed: false, method: 'none' }, progress: 0 });
+      expect(await request('removeHosts')).toEqual({ ok: true, result: { changed: true, method: 'rename' }, progress: 0 });
+      expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+
+      const audited = readFileSync(auditLog, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { op: string; result: string; peer: { uid: number } });
+      expect(audited.map((entry) => [entry.op, entry.result, entry.peer.uid])).toEqual([
+        ['ensureHosts', 'ok', users.test.uid],
+        ['ensureHosts', 'ok', users.test.uid],
+        ['removeHosts', 'ok', users.test.uid],
+      ]);
+    } finally {
+      helper.kill('SIGTERM');
+      await exited;
+    }
+  });
+});

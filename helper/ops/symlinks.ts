@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } from '../../native';
+import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
+import { ProtocolError, type OperationResult } from '../../common/protocol';
+import { writeFileAtomically } from '../fs/atomic-write';
+import { readFileAt } from '../fs/read-file';
+import { openStateDir } from '../fs/state-dir';
+import { withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
+import type { HelperConfig } from '../daemon/config';
+import type { OperationHandler } from './types';
+
+/** Which target each link had when we made it: how a stale link is known to be ours. */
+const RECORD_NAME = 'links.json';
+const linkRecord = z.partialRecord(z.enum(CLI_TOOLS), z.string());
+type LinkRecord = z.infer<typeof linkRecord>;
+
+const USER_LOCATION_HINT = " (choose the User location, ~/.berth/bin, in Berth's settings: it needs no helper)";
+
+function appPath(config: HelperConfig): string {
+  if (config.appPath === undefined) {
+    throw new ProtocolError('NOT_CONFIGURED', 'the install did not record where Berth is, so there is nothing to link to');
+  }
+  return config.appPath;
+}
+
+function readRecord(config: HelperConfig): LinkRecord {
+  try {
+    return withTrustedDirectory(config.stateDir, (dir) => {
+      const bytes = readFileAt(dir, RECORD_NAME, 64 * 1024);
+      const parsed = bytes === null ? undefined : linkRecord.safeParse(JSON.parse(bytes.toString('utf8')));
+      return parsed?.success ? parsed.data : {};
+    });
+  } catch {
+    // No state dir yet (nothing linked) or an unreadable record: then only current-target links count as ours.
+    return {};
+  }
+}
+
+function writeRecord(config: HelperConfig, record: LinkRecord): void {
+  const dir = openStateDir(config.stateDir);
+  try {
+    writeFileAtomically(dir, RECORD_NAME, Buffer.from(JSON.stringify(record)), { mode: 0o644 });
+  } finally {
+    dir.close();
+  }
+}
+
+type Plan = { name: CliTool; target: string; action: 'created' | 'replaced' | 'unchanged' };
+
+/**
+ * Decides, for one name, what installing means; or why it would touch
+ * something that is not ours. Ours: a root-owned symlink to the target we
+ * compute now or to the one we recorded when we made it.
+ */
+function planInstall(dir: TrustedDirectory, name: CliTool, target: string, record: LinkRecord): Plan | string {
+  const st = statAt(dir.fd, name);
+  if (st === null) return { name, target, action: 'created' };
+  if (st.type !== 'symlink') return `${dir.path}/${name} is a ${st.type} that is not Berth's`;
+  if (st.uid !== 0) return `${dir.path}/${name} is a link owned by uid ${st.uid}, not Berth's`;
+  const current = readlinkAt(dir.fd, name);
+  if (current === target) return { name, target, action: 'unchanged' };
+  if (current === record[name]) return { name, target, action: 'replaced' };
+  return `${dir.path}/${name} links to ${current}, not to Berth`;
+}
+
+/** Creates a link atomically under a fresh temp name, then renames it into place (rename never follows). */
+function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
+  for (let attempt = 0; ; attempt++) {
+    const temp = `.${name}.berth-${randomBytes(8).toString('hex')}`;
+    try {
+      symlinkAt(target, dir.fd, temp);
+    } catch (error) {
+      // Something planted at the temp name: never reuse it, pick another.
+      if ((error as { code?: string }).code === 'EEXIST' && attempt < 3) continue;
+      throw error;
+    }
+    try {
+      renameAt(dir.fd, temp, name);
+    } catch (error) {
+      unlinkAt(dir.fd, temp);
+      throw error;
+    }
+    return;
+  }
+}
+
+export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { config }) => {
+  const app = appPath(config);
+  const record = readRecord(config);
+  const result: OperationResult<'installSymlinks'> = withTrustedDirectory(
+    config.linkDir,
+    (dir) => {
+      const plans = args.names.map((name) => planInstall(dir, name, cliToolTarget(app, name), record));
+      const conflicts = plans.filter((p): p is string => typeof p === 'string');
+      // All or nothing: one conflict and no name is touched.
+      if (conflicts.length > 0) throw new ProtocolError('CONFLICT', `${conflicts.join('; ')}; nothing was changed`);
+      const done = plans as Plan[];
+      for (const plan of done) if (plan.action !== 'unchanged') placeLink(dir, plan.name, plan.target);
+      fsyncDirectory(dir.fd);
+      return { linkDir: dir.path, links: done };
+    },
+    USER_LOCATION_HINT,
+  );
+  const next = { ...record };
+  for (const link of result.links) next[link.name] = link.target;
+  if (JSON.stringify(next) !== JSON.stringify(record)) writeRecord(config, next);
+  return { result };
+};
+
+/** Removes our links only; anything else at a name is a conflict and nothing is removed. */
+export function removeOurLinks(config: HelperConfig, names: readonly CliTool[]): OperationResult<'removeSymlinks'> {
+  const record = readRecord(config);
+  const app = config.appPath;
+  const result = withTrustedDirectory(
+    config.linkDir,
+    (dir) => {
+      const plans = names.map((name) => {
+        const st = statAt(dir.fd, name);
+        if (st === null) return { name, action: 'absent' as const };
+        const ours =
+          st.type === 'symlink' &&
+          st.uid === 0 &&
+          [record[name], app === undefined ? undefined : cliToolTarget(app, name)].includes(readlinkAt(dir.fd, name));
+        return ours ? { name, action: 'removed' as const } : `${dir.path}/${name} is not Berth's link`;
+      });
+      const conflicts = plans.filter((p): p is string => typeof p === 'string');
+      if (conflicts.length > 0) throw new ProtocolError('CONFLICT', `${conflicts.join('; ')}; nothing was removed`);
+      const done = plans as Array<{ name: CliTool; action: 'removed' | 'absent' }>;
+      for (const plan of done) if (plan.action === 'removed') unlinkAt(dir.fd, plan.name);
+      fsyncDirectory(dir.fd);
+      return { linkDir: dir.path, links: done };
+    },
+    USER_LOCATION_HINT,
+  );
+  const removed = new Set<string>(result.links.map((l) => l.name));
+  const next = Object.fromEntries(Object.entries(record).filter(([name]) => !removed.has(name)));
+  if (JSON.stringify(next) !== JSON.stringify(record)) writeRecord(config, next);
+  return result;
+}
+
+export const removeSymlinks: OperationHandler<'removeSymlinks'> = (args, { config }) => ({
+  result: removeOurLinks(config, args.names),
+});

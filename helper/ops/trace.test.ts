@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { validateRequest } from '../../common/protocol';
+import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
+import { safeScratchDir } from '../../test/support/scratch';
+import type { TestUser } from '../../test/support/constants';
+
+const users = inject('users');
+
+/** Starts `exe` as `user`, idling until killed. */
+function idleAs(user: TestUser, exe: string): ChildProcess {
+  return spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', exe, '-e', 'setInterval(() => {}, 1000)'], {
+    stdio: 'ignore',
+  });
+}
+
+describe('traceProcesses through the real helper', () => {
+  let helper: HelperProcess;
+  let appPath: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    const root = safeScratchDir('berth-trace');
+    appPath = join(root, 'Berth');
+    mkdirSync(appPath, { mode: 0o755 });
+    // A real executable inside the app: what the helper must recognise as Berth.
+    copyFileSync(process.execPath, join(appPath, 'berth-app'));
+    helper = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', appPath] });
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await helper.stop();
+  });
+
+  it('says NOT_FOUND when the caller runs no Berth process', async () => {
+    const result = await runFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'traceProcesses', '{"seconds":1}']);
+    expect(result).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+
+  it("samples only the caller's own Berth processes and streams the samples", async () => {
+    const mine = idleAs(users.test, join(appPath, 'berth-app'));
+    const notBerth = idleAs(users.test, process.execPath);
+    const othersBerth = idleAs(users.other, join(appPath, 'berth-app'));
+    children.push(mine, notBerth, othersBerth);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let them exec; not a timing assertion
+    const result = await runFixtureAs<{
+      ok: boolean;
+      progress: number;
+      result: { processes: Array<{ pid: number; exe: string; threads: number }>; samples: number };
+    }>(users.test, 'helper-client', ['request', helper.socketPath, 'traceProcesses', '{"seconds":1}']);
+    expect(result.ok).toBe(true);
+    expect(result.result.processes.map((p) => p.pid)).toEqual([mine.pid]);
+    expect(result.result.processes[0]!.exe).toBe(join(appPath, 'berth-app'));
+    expect(result.result.processes[0]!.threads).toBeGreaterThan(0);
+    expect(result.result.samples).toBeGreaterThan(0);
+    expect(result.progress).toBe(result.result.samples);
+    expect(helper.auditEntries()).toContainEqual(expect.objectContaining({ op: 'traceProcesses', result: 'ok', args: { seconds: 1 } }));
+  });
+
+  it.each([[0], [31], [1.5], ['5'], [-1]])('refuses a duration of %j', (seconds) => {
+    expect(() => validateRequest({ id: 1, op: 'traceProcesses', args: { seconds } })).toThrow(/seconds/);
+  });
+
+  it('takes no pid from the request', () => {
+    expect(() => validateRequest({ id: 1, op: 'traceProcesses', args: { seconds: 1, pid: 1 } })).toThrow(/Unrecognized key/);
+  });
+});

@@ -1,0 +1,123 @@
+import { existsSync, lchownSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
+import { opContext } from '../../test/support/op-context';
+import { runFixtureAs, startHelper } from '../../test/support/processes';
+import { bindMount } from '../../test/support/namespace';
+import { safeScratchDir } from '../../test/support/scratch';
+import { ensureHostsBlock } from './hosts';
+import { installSymlinks } from './symlinks';
+import { uninstallEverything } from './uninstall';
+
+const users = inject('users');
+const USER_HOSTS = '127.0.0.1\tlocalhost\r\n# my own line\r\n10.1.2.3  build.lan';
+
+let root: string;
+let config: ReturnType<typeof opContext>['config'];
+let hostsPath: string;
+let installed: string[];
+
+/** Lays out what an install leaves: helper binary, its directory, a service file, the record. */
+function fakeInstall(): void {
+  mkdirSync(join(root, 'libexec/berth'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(root, 'units'), { mode: 0o755 });
+  writeFileSync(join(root, 'libexec/berth/berth-helper'), 'binary', { mode: 0o755 });
+  writeFileSync(join(root, 'units/berth-helper.service'), '[Service]\n', { mode: 0o644 });
+  installed = [join(root, 'libexec/berth/berth-helper'), join(root, 'units/berth-helper.service'), join(root, 'libexec/berth')];
+  const record: InstallRecord = {
+    version: 1,
+    paths: [
+      { path: installed[0]!, kind: 'file' },
+      { path: installed[1]!, kind: 'file' },
+      { path: installed[2]!, kind: 'directory' },
+    ],
+  };
+  mkdirSync(config.stateDir, { mode: 0o755, recursive: true });
+  writeFileSync(join(config.stateDir, INSTALL_RECORD_NAME), JSON.stringify(record), { mode: 0o644 });
+  writeFileSync(join(config.stateDir, 'policy.json'), '{}', { mode: 0o644 });
+}
+
+beforeEach(async () => {
+  root = safeScratchDir('berth-uninstall');
+  mkdirSync(join(root, 'bin'), { mode: 0o755 });
+  const context = opContext({ appPath: join(root, 'Berth'), linkDir: join(root, 'bin'), stateDir: join(root, 'state') });
+  config = context.config;
+  hostsPath = join(root, 'hosts');
+  writeFileSync(hostsPath, USER_HOSTS, { mode: 0o644 });
+  fakeInstall();
+  await installSymlinks({ names: ['berth'] }, context);
+  ensureHostsBlock(hostsPath);
+});
+
+describe('uninstall', () => {
+  it('removes exactly what Berth made, restores the hosts file byte for byte, and is safe twice', () => {
+    writeFileSync(join(root, 'bin/someone-elses'), 'keep');
+    const first = uninstallEverything(config, hostsPath);
+    expect(first.kept).toEqual([]);
+    expect(first.removed).toEqual(
+      expect.arrayContaining([join(root, 'bin/berth'), `${hostsPath}: the berth block`, ...installed, config.stateDir]),
+    );
+    for (const path of installed) expect(existsSync(path)).toBe(false);
+    expect(existsSync(config.stateDir)).toBe(false);
+    expect(readFileSync(hostsPath, 'utf8')).toBe(USER_HOSTS);
+    expect(readdirSync(join(root, 'bin'))).toEqual(['someone-elses']);
+    expect(readdirSync(join(root, 'units'))).toEqual([]);
+
+    const second = uninstallEverything(config, hostsPath);
+    expect(second).toEqual({ removed: [], kept: [] });
+  });
+
+  it('leaves foreign files alone and says why', () => {
+    // The user replaced our link with their own file, and dropped a file in our directory.
+    const link = join(root, 'bin/berth');
+    unlinkSync(link);
+    writeFileSync(link, 'my berth wrapper');
+    writeFileSync(join(root, 'libexec/berth/notes.txt'), 'mine');
+    // Our service file was swapped for a symlink owned by a user.
+    unlinkSync(installed[1]!);
+    symlinkSync('/etc/passwd', installed[1]!);
+    lchownSync(installed[1]!, users.test.uid, users.test.gid);
+
+    const outcome = uninstallEverything(config, hostsPath);
+    expect(readFileSync(link, 'utf8')).toBe('my berth wrapper');
+    expect(readFileSync(join(root, 'libexec/berth/notes.txt'), 'utf8')).toBe('mine');
+    expect(readFileSync('/etc/passwd', 'utf8').length).toBeGreaterThan(0);
+    expect(outcome.kept).toEqual(
+      expect.arrayContaining([
+        { path: link, reason: expect.stringContaining("not Berth's") },
+        { path: installed[1], reason: expect.stringContaining(`owned by uid ${users.test.uid}`) },
+        { path: installed[2], reason: 'holds files Berth did not put there' },
+      ]),
+    );
+    expect(outcome.removed).toContain(installed[0]);
+    expect(readFileSync(hostsPath, 'utf8')).toBe(USER_HOSTS);
+  });
+});
+
+describe('uninstall through the real helper', () => {
+  it('answers, then exits and takes its socket with it', async () => {
+    // The helper edits the constant /etc/hosts: give it this namespace's own copy.
+    writeFileSync(join(root, 'etc-hosts'), USER_HOSTS);
+    const undo = bindMount(join(root, 'etc-hosts'), '/etc/hosts');
+    const helper = await startHelper({
+      allowUid: users.test.uid,
+      extraArgs: ['--app', join(root, 'Berth'), '--link-dir', join(root, 'bin'), '--state-dir', config.stateDir],
+    });
+    const reply = await runFixtureAs<{ ok: boolean; result: { removed: string[] } }>(users.test, 'helper-client', [
+      'request',
+      helper.socketPath,
+      'uninstall',
+      '{}',
+    ]);
+    expect(reply.ok).toBe(true);
+    expect(reply.result.removed).toEqual(expect.arrayContaining([join(root, 'bin/berth'), ...installed, helper.socketPath]));
+    await expect.poll(() => helper.child.exitCode).toBe(0);
+    expect(existsSync(helper.socketPath)).toBe(false);
+    expect(helper.auditEntries()).toContainEqual(
+      expect.objectContaining({ op: 'uninstall', result: 'ok', peer: expect.objectContaining({ uid: users.test.uid }) }),
+    );
+    undo();
+    await helper.stop();
+  });
+});

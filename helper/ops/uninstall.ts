@@ -1,0 +1,91 @@
+import { rmdirSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { statAt, unlinkAt } from '../../native';
+import { CLI_TOOLS } from '../../common/cli-tools';
+import { HOSTS_PATH } from '../../common/paths';
+import { INSTALL_RECORD_NAME, installRecord, type InstallRecord } from '../../common/install-record';
+import { ProtocolError, type OperationResult } from '../../common/protocol';
+import type { HelperConfig } from '../daemon/config';
+import { readFileAt } from '../fs/read-file';
+import { withTrustedDirectory } from '../fs/trusted-directory';
+import { removeHostsBlock } from './hosts';
+import { removeOurLinks } from './symlinks';
+import type { OperationHandler } from './types';
+
+type Outcome = OperationResult<'uninstall'>;
+
+/** State files the helper itself writes in its state dir. */
+const STATE_FILES = ['policy.json', 'links.json'];
+
+function readInstallRecord(config: HelperConfig): InstallRecord | undefined {
+  try {
+    return withTrustedDirectory(config.stateDir, (dir) => {
+      const bytes = readFileAt(dir, INSTALL_RECORD_NAME, 64 * 1024);
+      return bytes === null ? undefined : installRecord.parse(JSON.parse(bytes.toString('utf8')));
+    });
+  } catch {
+    return undefined; // never installed, already uninstalled, or unreadable: remove only what we can prove is ours
+  }
+}
+
+/** Removes one recorded path if it still is what we made: root-owned, of the recorded kind. */
+function removeRecorded(path: string, kind: 'file' | 'directory', outcome: Outcome): void {
+  try {
+    withTrustedDirectory(dirname(path), (dir) => {
+      const st = statAt(dir.fd, basename(path));
+      if (st === null) return;
+      const expected = kind === 'file' ? 'file' : 'directory';
+      if (st.type !== expected || st.uid !== 0) {
+        outcome.kept.push({ path, reason: `is now a ${st.type} owned by uid ${st.uid}, not what the installer made` });
+        return;
+      }
+      if (kind === 'file') unlinkAt(dir.fd, basename(path));
+      // The parent is root's alone (checked above), so this path cannot be swapped under us.
+      else rmdirSync(path);
+      outcome.removed.push(path);
+    });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'NOT_FOUND') return; // its directory is gone already: so is the path
+    const reason = code === 'ENOTEMPTY' || code === 'EEXIST' ? 'holds files Berth did not put there' : (error as Error).message;
+    outcome.kept.push({ path, reason });
+  }
+}
+
+/**
+ * Everything Berth put on this machine, and nothing else: our links (a
+ * foreign file at a link name stays), our hosts block (user lines stay), the
+ * state files, then what the install record lists. Each step is independent,
+ * so a half-installed machine is cleaned as far as it can be, and running it
+ * twice finds nothing left to do.
+ */
+export function uninstallEverything(config: HelperConfig, hostsPath: string = HOSTS_PATH): Outcome {
+  const outcome: Outcome = { removed: [], kept: [] };
+  for (const name of CLI_TOOLS) {
+    try {
+      const { links, linkDir } = removeOurLinks(config, [name]);
+      for (const link of links) if (link.action === 'removed') outcome.removed.push(`${linkDir}/${link.name}`);
+    } catch (error) {
+      outcome.kept.push({ path: `${config.linkDir}/${name}`, reason: (error as Error).message });
+    }
+  }
+  try {
+    const hosts = removeHostsBlock(hostsPath);
+    if (hosts.changed) outcome.removed.push(`${hostsPath}: the berth block`);
+  } catch (error) {
+    outcome.kept.push({ path: hostsPath, reason: error instanceof ProtocolError ? error.message : String(error) });
+  }
+  const record = readInstallRecord(config);
+  for (const name of [...STATE_FILES, INSTALL_RECORD_NAME]) removeRecorded(`${config.stateDir}/${name}`, 'file', outcome);
+  for (const entry of record?.paths ?? []) removeRecorded(entry.path, entry.kind, outcome);
+  removeRecorded(config.stateDir, 'directory', outcome);
+  return outcome;
+}
+
+export const uninstall: OperationHandler<'uninstall'> = (_args, { config, afterReply }) => {
+  const result = uninstallEverything(config);
+  // The socket goes with the helper: it exits once the caller has the answer.
+  result.removed.push(config.socketPath);
+  afterReply(() => process.kill(process.pid, 'SIGTERM'));
+  return { result };
+};
