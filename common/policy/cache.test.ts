@@ -1,35 +1,14 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { safeScratchDir } from '../../test/support/scratch';
 import { POLICY_CACHE_NAME, generateKeyPair, policyInForce, readCachedPolicy, signPolicy, type PolicyPayload } from '.';
 
 const users = inject('users');
 const keys = generateKeyPair();
 const other = generateKeyPair();
-const made: string[] = [];
 
-/**
- * A directory whose every component is root's alone, as the reader demands:
- * the namespaced tmpfs scratch under `npm test`, else a fresh dir in /run
- * (root 0755 on Linux; /tmp is world-writable and would never pass).
- */
-function rootOnlyDir(prefix: string): string {
-  let dir: string;
-  try {
-    dir = safeScratchDir(prefix);
-  } catch {
-    dir = mkdtempSync(join('/run', `${prefix}-`));
-    made.push(dir);
-  }
-  chmodSync(dir, 0o755);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
 
 function payload(overrides: Partial<PolicyPayload> = {}): PolicyPayload {
   return {
@@ -52,7 +31,7 @@ function writeCache(content: string, mode = 0o644): void {
 }
 
 beforeEach(() => {
-  stateDir = join(rootOnlyDir('berth-policy-cache'), 'state');
+  stateDir = join(safeScratchDir('berth-policy-cache'), 'state');
   mkdirSync(stateDir, { mode: 0o755 });
   chmodSync(stateDir, 0o755);
   cachePath = join(stateDir, POLICY_CACHE_NAME);

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { readWhole } from '../read-fd';
+import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { MAX_POLICY_BYTES } from '../protocol/messages';
 import { PolicyError } from './errors';
 import { isExpired, verifySignature } from './sign';
@@ -100,14 +101,8 @@ export function readCachedPolicy(stateDir: string, publicKeyPem?: string, now: D
     const reason = untrustedFileReason({ uid: st.uid, mode: st.mode, isFile: st.isFile() });
     if (reason !== undefined) return { state: 'untrusted', reason };
     if (st.size > MAX_POLICY_BYTES) return { state: 'untrusted', reason: `the policy cache is larger than ${MAX_POLICY_BYTES} bytes` };
-    const buffer = Buffer.alloc(st.size);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return checkCachedPolicy(buffer.subarray(0, read), publicKeyPem, now);
+    const bytes = readWhole(fd, st.size);
+    return checkCachedPolicy(bytes, publicKeyPem, now);
   } catch (error) {
     return { state: 'untrusted', reason: `the policy cache cannot be read (${(error as { code?: string }).code ?? (error as Error).message})` };
   } finally {

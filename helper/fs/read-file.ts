@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, readSync } from 'node:fs';
+import { readWhole } from '../../common/read-fd';
+import { closeSync, fstatSync } from 'node:fs';
 import { openFileAt } from '../../native';
 import type { TrustedDirectory } from './trusted-directory';
 
@@ -15,14 +16,7 @@ export function readFileAt(dir: TrustedDirectory, name: string, maxBytes = 1024 
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error(`${dir.path}/${name} is not a regular file`);
     if (st.size > maxBytes) throw new Error(`${dir.path}/${name} is larger than ${maxBytes} bytes`);
-    const buffer = Buffer.alloc(st.size);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buffer.subarray(0, read);
+    return readWhole(fd, st.size);
   } finally {
     closeSync(fd);
   }

@@ -16,46 +16,26 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { POLICY_CACHE_NAME, generateKeyPair, readCachedPolicy, signPolicy, type PolicyPayload } from '../../common/policy';
-import { ProtocolError } from '../../common/protocol';
+
 import { helperConfig, type HelperConfig } from '../daemon/config';
 import { safeScratchDir } from '../../test/support/scratch';
+import { refusal } from '../../test/support/refusal';
 import type { OperationContext } from './types';
 import { storePolicy } from './store-policy';
 
 const users = inject('users');
 const org = generateKeyPair();
 const stranger = generateKeyPair();
-const made: string[] = [];
 
-/**
- * A directory whose every component is root's alone, as the helper demands:
- * the namespaced tmpfs scratch under `npm test`, else a fresh dir in /run
- * (root 0755 on Linux; under /tmp the helper rightly refuses to write).
- */
-function rootOnlyDir(prefix: string): string {
-  let dir: string;
-  try {
-    dir = safeScratchDir(prefix);
-  } catch {
-    dir = mkdtempSync(join('/run', `${prefix}-`));
-    made.push(dir);
-  }
-  chmodSync(dir, 0o755);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
 
 let root: string;
 let stateDir: string;
 let cachePath: string;
 
 beforeEach(() => {
-  root = rootOnlyDir('berth-store-policy');
+  root = safeScratchDir('berth-store-policy');
   stateDir = join(root, 'state');
   cachePath = join(stateDir, POLICY_CACHE_NAME);
 });
@@ -91,15 +71,6 @@ async function store(policy: string, ctx = context()) {
   return (await storePolicy({ policy }, ctx)).result;
 }
 
-async function refusal(fn: () => unknown): Promise<ProtocolError> {
-  try {
-    await fn();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** Everything a refusal must leave alone: bytes, inode, mtime, mode, owner, and no stray temp files. */
 function snapshot(): Record<string, unknown> {

@@ -2,11 +2,12 @@ import { chmodSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { cliToolTarget } from '../../common/cli-tools';
-import { ProtocolError, validateRequest } from '../../common/protocol';
+import { validateRequest } from '../../common/protocol';
 import { opContext } from '../../test/support/op-context';
 import { runFixtureAs, startHelper } from '../../test/support/processes';
 import { bindMount } from '../../test/support/namespace';
 import { safeScratchDir } from '../../test/support/scratch';
+import { refusal } from '../../test/support/refusal';
 import { installSymlinks, removeSymlinks } from './symlinks';
 
 const users = inject('users');
@@ -32,15 +33,6 @@ function snapshot(dir: string): string {
     .join('\n');
 }
 
-async function refusal(fn: () => unknown): Promise<ProtocolError> {
-  try {
-    await fn();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 beforeEach(() => {
   root = safeScratchDir('berth-links');

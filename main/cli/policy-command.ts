@@ -1,4 +1,5 @@
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { readWhole } from '../../common/read-fd';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -66,14 +67,8 @@ function readInput(path: string, what: string): string {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new CliFailure(`${what} ${path} is not a regular file`);
     if (st.size > MAX_INPUT_BYTES) throw new CliFailure(`${what} ${path} is larger than ${MAX_INPUT_BYTES} bytes`);
-    const buffer = Buffer.alloc(st.size);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buffer.subarray(0, read).toString('utf8');
+    const bytes = readWhole(fd, st.size);
+    return bytes.toString('utf8');
   } finally {
     closeSync(fd);
   }
