@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -38,7 +38,9 @@ describe('berth-helper command line', () => {
   });
 
   it('refuses to serve unless root, creating nothing', async () => {
+    // A directory the user owns: without the root check, the socket would be created here.
     const dir = mkdtempSync(join(tmpdir(), 'berth-notroot-'));
+    chownSync(dir, users.test.uid, users.test.gid);
     const result = await finished(
       spawnFixtureAs(users.test, 'berth-helper', ['serve', '--socket', join(dir, 'h.sock'), '--allow-uid', String(users.test.uid)]),
     );

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'POLICY_STALE',
   /** The policy has expired; the cache is untouched. */
   'POLICY_EXPIRED',
+  /** The organization policy locks the setting this operation would change. */
+  'LOCKED_BY_POLICY',
   /** Nothing matched (e.g. no Berth process of the caller to trace). */
   'NOT_FOUND',
   /** The file system refused the write (read-only); nothing was changed. */

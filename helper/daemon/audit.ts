@@ -15,6 +15,9 @@ export interface AuditLog {
   close(): void;
 }
 
+/** Longest line written; anything a client sends that would make it longer is summarized. */
+const MAX_LINE = 4096;
+
 /** Discards entries: for `serve` without --audit-log. */
 export const nullAuditLog: AuditLog = { write() {}, close() {} };
 
@@ -35,11 +38,19 @@ export function openAuditLog(path: string): AuditLog {
     throw new Error(`audit log ${path} must be a regular file owned by this user with one link`);
   }
   let open = true;
+  let failures = 0;
   return {
     write(entry) {
       if (!open) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), ...entry }) + '\n';
-      writeSync(fd, line);
+      let line = JSON.stringify({ time: new Date().toISOString(), ...entry });
+      // A line is a record, not a dump: oversized args are dropped, the fact kept.
+      if (line.length > MAX_LINE) line = JSON.stringify({ time: new Date().toISOString(), ...entry, args: { truncated: true } });
+      try {
+        writeSync(fd, line.slice(0, MAX_LINE) + '\n');
+      } catch (error) {
+        // A full disk must not stop the helper: say so on stderr, now and then.
+        if (failures++ % 1000 === 0) console.error(`berth-helper: cannot write the audit log (${(error as Error).message})`);
+      }
     },
     close() {
       if (open) closeSync(fd);

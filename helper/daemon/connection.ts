@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { sendMessage, type PeerCredentials } from '../../native';
@@ -19,6 +20,10 @@ import { socketFd } from './socket-fd';
 
 /** Frames read ahead of the one being handled before we stop reading (back-pressure). */
 const MAX_QUEUED_FRAMES = 8;
+/** Refusals logged per connection: enough to see a probe, too few to fill the disk. */
+const MAX_LOGGED_REFUSALS = 16;
+/** The protocol's cap on an error message; longer ones (e.g. a list of unknown keys) are cut, not sent broken. */
+const MAX_MESSAGE = 1000;
 
 export interface ConnectionDeps {
   readonly peer: PeerCredentials;
@@ -33,6 +38,14 @@ type AnyHandler = (args: unknown, context: OperationContext) =>
   | OperationOutcome<OperationName>
   | Promise<OperationOutcome<OperationName>>;
 
+/** What the audit log keeps of a request's args: all of them, but a policy only by its size and hash. */
+function auditArgs(op: OperationName, args: Record<string, unknown>): Record<string, unknown> {
+  if (op === 'storePolicy' && typeof args.policy === 'string') {
+    return { bytes: Buffer.byteLength(args.policy), sha256: createHash('sha256').update(args.policy).digest('hex') };
+  }
+  return args;
+}
+
 /**
  * One authorized client. Requests are handled strictly one at a time, in
  * order, so a reply's fds can never be confused with another reply's.
@@ -46,6 +59,7 @@ export class Connection {
   /** Set once we have given up on the stream; nothing more is read or handled. */
   private ending = false;
   private deadline: NodeJS.Timeout | undefined;
+  private refusalsLogged = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -138,7 +152,8 @@ export class Connection {
     } catch (error) {
       if (error instanceof RequestError) id = error.id;
       const code: ErrorCode = error instanceof ProtocolError ? error.code : 'INTERNAL';
-      const message = error instanceof ProtocolError ? error.message : 'internal error in the helper';
+      const full = error instanceof ProtocolError ? error.message : 'internal error in the helper';
+      const message = full.length > MAX_MESSAGE ? `${full.slice(0, MAX_MESSAGE - 1)}…` : full;
       if (!(error instanceof ProtocolError)) console.error('berth-helper: internal error:', error);
       this.record(op, args, code, message);
       await this.reply({ id, ok: false, error: { code, message } }, []);
@@ -148,12 +163,20 @@ export class Connection {
   private record(op: OperationName | undefined, args: unknown, result: string, message?: string): void {
     // Refusals of ops we could not even name are logged too: they are probes.
     if (op !== undefined && !this.deps.audited[op]) return;
+    if (result !== 'ok') {
+      // A client looping on bad requests gets a few lines, not a full disk.
+      if (this.refusalsLogged > MAX_LOGGED_REFUSALS) return;
+      if (this.refusalsLogged++ === MAX_LOGGED_REFUSALS) {
+        this.deps.audit.write({ peer: this.deps.peer, op: op ?? 'invalid', result, message: 'further refusals on this connection are not logged' });
+        return;
+      }
+    }
     this.deps.audit.write({
       peer: this.deps.peer,
       op: op ?? 'invalid',
-      ...(op !== undefined && typeof args === 'object' && args !== null ? { args: args as Record<string, unknown> } : {}),
+      ...(op !== undefined && typeof args === 'object' && args !== null ? { args: auditArgs(op, args as Record<string, unknown>) } : {}),
       result,
-      ...(message !== undefined ? { message } : {}),
+      ...(message !== undefined ? { message: message.slice(0, 300) } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 import { bindSocket } from '../../native';
 import { ProtocolError, type ErrorCode } from '../../common/protocol';
 import { errnoCode } from '../../common/errno';
+import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
 
 const LISTEN_BACKLOG = 511;
@@ -20,7 +21,8 @@ const BIND_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
  * the schema (literal address, 1..65535, tcp|udp); the addon checks them again.
  * No SO_REUSEPORT, so no port can be shared with another root service.
  */
-export const bindPort: OperationHandler<'bindPort'> = (args) => {
+export const bindPort: OperationHandler<'bindPort'> = (args, { config }) => {
+  assertNotLocked(config, 'privilegedPortMapping', (on) => on, 'privileged port mapping');
   const where = `${args.protocol} ${args.address.includes(':') ? `[${args.address}]` : args.address}:${args.port}`;
   let fd: number;
   try {

@@ -8,6 +8,7 @@ import { readFileAt } from '../fs/read-file';
 import { openStateDir } from '../fs/state-dir';
 import { withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
 import type { HelperConfig } from '../daemon/config';
+import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
 
 /** Which target each link had when we made it: how a stale link is known to be ours. */
@@ -86,6 +87,7 @@ function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
 }
 
 export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { config }) => {
+  assertNotLocked(config, 'cliToolsLocation', (where) => where === 'system', 'the CLI tools location');
   const app = appPath(config);
   const record = readRecord(config);
   const result: OperationResult<'installSymlinks'> = withTrustedDirectory(
@@ -139,6 +141,7 @@ export function removeOurLinks(config: HelperConfig, names: readonly CliTool[]):
   return result;
 }
 
-export const removeSymlinks: OperationHandler<'removeSymlinks'> = (args, { config }) => ({
-  result: removeOurLinks(config, args.names),
-});
+export const removeSymlinks: OperationHandler<'removeSymlinks'> = (args, { config }) => {
+  assertNotLocked(config, 'cliToolsLocation', (where) => where !== 'system', 'the CLI tools location');
+  return { result: removeOurLinks(config, args.names) };
+};

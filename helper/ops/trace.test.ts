@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validateRequest } from '../../common/protocol';
-import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
+import { runFixtureAs, spawnFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
 import type { TestUser } from '../../test/support/constants';
 
@@ -57,6 +57,38 @@ describe('traceProcesses through the real helper', () => {
     expect(result.result.samples).toBeGreaterThan(0);
     expect(result.progress).toBe(result.result.samples);
     expect(helper.auditEntries()).toContainEqual(expect.objectContaining({ op: 'traceProcesses', result: 'ok', args: { seconds: 1 } }));
+  });
+
+  it('drops a process that execs into something else mid-trace (a setuid program, say)', async () => {
+    const shell = join(appPath, 'berth-shell');
+    copyFileSync('/bin/bash', shell);
+    const go = join(appPath, 'go');
+    // A Berth process that, once told, execs out of the app: same pid, different program.
+    const switcher = spawn(
+      'setpriv',
+      [`--reuid=${users.test.uid}`, `--regid=${users.test.gid}`, '--clear-groups', '--', shell, '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exec /bin/sleep 60`],
+      { stdio: 'ignore' },
+    );
+    children.push(switcher);
+    const tracer = spawnFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'traceProcesses', '{"seconds":3}']);
+    const lines: Array<Record<string, unknown>> = [];
+    let buffered = '';
+    tracer.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        const line = JSON.parse(buffered.slice(0, end)) as Record<string, unknown>;
+        buffered = buffered.slice(end + 1);
+        lines.push(line);
+        if (lines.length === 1) writeFileSync(go, ''); // after the first sample: exec now
+      }
+    });
+    await new Promise((resolve) => tracer.once('close', resolve));
+    const frames = lines.filter((l) => typeof l.progress === 'object').map((l) => (l.progress as { threads: Array<{ pid: number }> }).threads);
+    const outcome = lines[lines.length - 1] as { ok: boolean; result: { processes: Array<{ pid: number }> } };
+    expect(outcome.ok).toBe(true);
+    expect(outcome.result.processes.map((p) => p.pid)).toContain(switcher.pid);
+    expect(frames[0]!.some((t) => t.pid === switcher.pid)).toBe(true);
+    expect(frames[frames.length - 1]!.some((t) => t.pid === switcher.pid)).toBe(false);
   });
 
   it.each([[0], [31], [1.5], ['5'], [-1]])('refuses a duration of %j', (seconds) => {

@@ -16,13 +16,29 @@ interface TracedProcess {
   /** /proc/PID opened once: reads through it fail if the pid dies, and never reach a reused pid. */
   dirFd: number;
   lastTicks: Map<number, number>;
+  /** Set once the process stops being what we chose (exec, setuid, exit): never sampled again. */
+  dropped: boolean;
 }
 
 const via = (p: TracedProcess, rest: string): string => `/proc/self/fd/${p.dirFd}/${rest}`;
 
-function realUid(status: string): number | undefined {
-  const match = /^Uid:\s+(\d+)/m.exec(status);
-  return match ? Number(match[1]) : undefined;
+/** True when every uid of the process (real, effective, saved, fs) is `uid`: a setuid program fails this. */
+function runsAs(status: string, uid: number): boolean {
+  const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+  return match !== null && match.slice(1).every((id) => Number(id) === uid);
+}
+
+/**
+ * Still the process we chose? The /proc dir fd survives execve, so a Berth
+ * process that execs a setuid program would otherwise go on being sampled.
+ * Checked before every sample; a process that fails is dropped for good.
+ */
+function stillBerth(p: TracedProcess, uid: number): boolean {
+  try {
+    return readlinkSync(via(p, 'exe')) === p.exe && runsAs(readFileSync(via(p, 'status'), 'utf8'), uid);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -40,10 +56,10 @@ export function findBerthProcesses(uid: number, appPath: string): TracedProcess[
     } catch {
       continue; // gone already
     }
-    const process: TracedProcess = { pid: Number(entry), exe: '', dirFd, lastTicks: new Map() };
+    const process: TracedProcess = { pid: Number(entry), exe: '', dirFd, lastTicks: new Map(), dropped: false };
     try {
       const exe = readlinkSync(via(process, 'exe'));
-      if (realUid(readFileSync(via(process, 'status'), 'utf8')) === uid && exe.startsWith(`${appPath}/`)) {
+      if (runsAs(readFileSync(via(process, 'status'), 'utf8'), uid) && exe.startsWith(`${appPath}/`)) {
         process.exe = exe;
         found.push(process);
         continue;
@@ -65,8 +81,12 @@ interface ThreadSample {
 }
 
 /** Per-thread CPU since the last sample (utime+stime ticks, 100 Hz) and the kernel stack (root-only). */
-function sample(p: TracedProcess): ThreadSample[] {
+function sample(p: TracedProcess, uid: number): ThreadSample[] {
   const threads: ThreadSample[] = [];
+  if (p.dropped || !stillBerth(p, uid)) {
+    p.dropped = true;
+    return threads;
+  }
   let tids: string[];
   try {
     tids = readdirSync(via(p, 'task'));
@@ -113,11 +133,11 @@ export const traceProcesses: OperationHandler<'traceProcesses'> = async (args, {
   }
   let samples = 0;
   try {
-    for (const p of processes) sample(p); // baseline for the CPU deltas
+    for (const p of processes) sample(p, peer.uid); // baseline for the CPU deltas
     const rounds = Math.round((args.seconds * 1000) / SAMPLE_MS);
     for (let round = 1; round <= rounds; round++) {
       await sleep(SAMPLE_MS);
-      const threads = processes.flatMap(sample);
+      const threads = processes.flatMap((p) => sample(p, peer.uid));
       samples++;
       progress({ t: (round * SAMPLE_MS) / 1000, threads: threads.slice(0, MAX_THREADS_PER_FRAME) });
     }

@@ -53,7 +53,7 @@ beforeEach(async () => {
 describe('uninstall', () => {
   it('removes exactly what Berth made, restores the hosts file byte for byte, and is safe twice', () => {
     writeFileSync(join(root, 'bin/someone-elses'), 'keep');
-    const first = uninstallEverything(config, hostsPath);
+    const first = uninstallEverything(config, { hostsPath, removePolicy: true });
     expect(first.kept).toEqual([]);
     expect(first.removed).toEqual(
       expect.arrayContaining([join(root, 'bin/berth'), `${hostsPath}: the berth block`, ...installed, config.stateDir]),
@@ -64,7 +64,7 @@ describe('uninstall', () => {
     expect(readdirSync(join(root, 'bin'))).toEqual(['someone-elses']);
     expect(readdirSync(join(root, 'units'))).toEqual([]);
 
-    const second = uninstallEverything(config, hostsPath);
+    const second = uninstallEverything(config, { hostsPath, removePolicy: true });
     expect(second).toEqual({ removed: [], kept: [] });
   });
 
@@ -79,10 +79,9 @@ describe('uninstall', () => {
     symlinkSync('/etc/passwd', installed[1]!);
     lchownSync(installed[1]!, users.test.uid, users.test.gid);
 
-    const outcome = uninstallEverything(config, hostsPath);
+    const outcome = uninstallEverything(config, { hostsPath, removePolicy: true });
     expect(readFileSync(link, 'utf8')).toBe('my berth wrapper');
     expect(readFileSync(join(root, 'libexec/berth/notes.txt'), 'utf8')).toBe('mine');
-    expect(readFileSync('/etc/passwd', 'utf8').length).toBeGreaterThan(0);
     expect(outcome.kept).toEqual(
       expect.arrayContaining([
         { path: link, reason: expect.stringContaining("not Berth's") },
@@ -92,6 +91,28 @@ describe('uninstall', () => {
     );
     expect(outcome.removed).toContain(installed[0]);
     expect(readFileSync(hostsPath, 'utf8')).toBe(USER_HOSTS);
+  });
+});
+
+describe('uninstall and the organization policy', () => {
+  it('keeps the policy when the user asks, so it cannot be rolled back by deleting it', () => {
+    const outcome = uninstallEverything(config, { hostsPath, removePolicy: false });
+    expect(readFileSync(join(config.stateDir, 'policy.json'), 'utf8')).toBe('{}');
+    expect(outcome.kept).toEqual(
+      expect.arrayContaining([
+        { path: join(config.stateDir, 'policy.json'), reason: 'the organization policy stays: only root may remove it' },
+        { path: config.stateDir, reason: 'holds files Berth did not put there' },
+      ]),
+    );
+    // Everything else is gone all the same.
+    for (const path of installed) expect(existsSync(path)).toBe(false);
+  });
+
+  it('removes the backup an in-place hosts edit left, with the block', () => {
+    writeFileSync(`${hostsPath}.berth-backup`, USER_HOSTS, { mode: 0o644 });
+    const outcome = uninstallEverything(config, { hostsPath, removePolicy: true });
+    expect(outcome.removed).toContain(`${hostsPath}.berth-backup`);
+    expect(existsSync(`${hostsPath}.berth-backup`)).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { rmdirSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { statAt, unlinkAt } from '../../native';
 import { CLI_TOOLS } from '../../common/cli-tools';
@@ -8,14 +8,24 @@ import { ProtocolError, type OperationResult } from '../../common/protocol';
 import type { HelperConfig } from '../daemon/config';
 import { readFileAt } from '../fs/read-file';
 import { withTrustedDirectory } from '../fs/trusted-directory';
-import { removeHostsBlock } from './hosts';
+import { POLICY_CACHE_NAME } from '../../common/policy';
+import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
 import { removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
 
 type Outcome = OperationResult<'uninstall'>;
 
-/** State files the helper itself writes in its state dir. */
-const STATE_FILES = ['policy.json', 'links.json'];
+/** State files the helper itself writes in its state dir (the policy cache is handled apart). */
+const STATE_FILES = ['links.json'];
+
+export interface UninstallOptions {
+  hostsPath?: string;
+  /**
+   * Whether the organization policy goes too. Only when root asks: the
+   * allowed user must not be able to delete the policy and so roll it back.
+   */
+  removePolicy: boolean;
+}
 
 function readInstallRecord(config: HelperConfig): InstallRecord | undefined {
   try {
@@ -59,7 +69,8 @@ function removeRecorded(path: string, kind: 'file' | 'directory', outcome: Outco
  * so a half-installed machine is cleaned as far as it can be, and running it
  * twice finds nothing left to do.
  */
-export function uninstallEverything(config: HelperConfig, hostsPath: string = HOSTS_PATH): Outcome {
+export function uninstallEverything(config: HelperConfig, options: UninstallOptions): Outcome {
+  const hostsPath = options.hostsPath ?? HOSTS_PATH;
   const outcome: Outcome = { removed: [], kept: [] };
   for (const name of CLI_TOOLS) {
     try {
@@ -72,18 +83,23 @@ export function uninstallEverything(config: HelperConfig, hostsPath: string = HO
   try {
     const hosts = removeHostsBlock(hostsPath);
     if (hosts.changed) outcome.removed.push(`${hostsPath}: the berth block`);
+    // The backup an in-place edit left (a bind-mounted hosts file), now that our block is gone.
+    removeRecorded(`${hostsPath}${BACKUP_SUFFIX}`, 'file', outcome);
   } catch (error) {
     outcome.kept.push({ path: hostsPath, reason: error instanceof ProtocolError ? error.message : String(error) });
   }
   const record = readInstallRecord(config);
   for (const name of [...STATE_FILES, INSTALL_RECORD_NAME]) removeRecorded(`${config.stateDir}/${name}`, 'file', outcome);
+  const policyPath = `${config.stateDir}/${POLICY_CACHE_NAME}`;
+  if (options.removePolicy) removeRecorded(policyPath, 'file', outcome);
+  else if (existsSync(policyPath)) outcome.kept.push({ path: policyPath, reason: 'the organization policy stays: only root may remove it' });
   for (const entry of record?.paths ?? []) removeRecorded(entry.path, entry.kind, outcome);
   removeRecorded(config.stateDir, 'directory', outcome);
   return outcome;
 }
 
-export const uninstall: OperationHandler<'uninstall'> = (_args, { config, afterReply }) => {
-  const result = uninstallEverything(config);
+export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, afterReply }) => {
+  const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
   // The socket goes with the helper: it exits once the caller has the answer.
   result.removed.push(config.socketPath);
   afterReply(() => process.kill(process.pid, 'SIGTERM'));
