@@ -23,7 +23,7 @@ describe('berth-helper command line', () => {
 
   it.each([
     [['launch'], /unknown command "launch"/],
-    [['serve'], /serve needs --socket PATH/],
+    [['serve'], /serve needs --socket PATH \(or --config FILE\)/],
     [['serve', '--socket', '/run/x.sock'], /serve needs --allow-uid UID/],
     [['serve', '--socket', 'relative.sock', '--allow-uid', '1000'], /socketPath/],
     [['serve', '--socket', '/run/x.sock', '--allow-uid', 'alice'], /--allow-uid must be a whole number/],

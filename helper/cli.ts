@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BERTH_VERSION } from '../common/app-version';
 import { helperConfig } from './daemon/config';
+import { readConfigFile } from './daemon/config-file';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
 
@@ -18,10 +19,13 @@ Usage:
         --link-dir DIR   system directory for CLI links (default /usr/local/bin)
         --org-key FILE   the organization's Ed25519 public key (PEM); policies must be signed by it
         --state-dir DIR  root-owned directory for the policy cache (default /var/lib/berth)
+  berth-helper serve --config FILE
+      Run with the settings the installer wrote (a root-owned JSON file); this is
+      how the installed service starts.
   berth-helper --version
   berth-helper --help
 
-Exit codes: 0 ok, 1 could not start, 64 bad usage, 77 not root.
+Exit codes: 0 ok, 1 could not start, 64 bad usage, 77 not root, 78 bad config file.
 `;
 
 function usageError(message: string): number {
@@ -63,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: false,
       options: {
+        config: { type: 'string' },
         socket: { type: 'string' },
         'allow-uid': { type: 'string' },
         'audit-log': { type: 'string' },
@@ -83,7 +88,23 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values.socket === undefined) return usageError('serve needs --socket PATH');
+  if (values.config !== undefined) {
+    const others = Object.keys(values).filter((k) => k !== 'config');
+    if (others.length > 0) return usageError(`--config takes no other options (got --${others.join(', --')})`);
+    if (process.getuid?.() !== 0) {
+      console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
+      return 77;
+    }
+    let config;
+    try {
+      config = readConfigFile(values.config);
+    } catch (error) {
+      console.error(`berth-helper: cannot use ${values.config}: ${(error as Error).message}`);
+      return 78;
+    }
+    return serve(config);
+  }
+  if (values.socket === undefined) return usageError('serve needs --socket PATH (or --config FILE)');
   if (values['allow-uid'] === undefined) return usageError('serve needs --allow-uid UID');
   let parsed;
   try {
