@@ -1,25 +1,74 @@
 /**
  * Fixed system paths, defined once. The helper never takes a path from a
- * request; these constants (and the root-owned config) are the only source.
+ * request; these constants (and the root-owned config the installer writes
+ * from them) are the only source. Every path is spelled without symlinks: on
+ * macOS /etc and /var are links into /private, and the helper's no-follow
+ * walks refuse any symlinked directory.
  */
-/**
- * The hosts file the helper keeps Berth's block in. Fixed: never from config
- * or a request. Spelled without symlinks: on macOS /etc is a (root-owned)
- * link to /private/etc, and the helper's no-follow walk refuses any symlink.
- */
+
+/** The hosts file the helper keeps Berth's block in. Fixed: never from config or a request. */
 export function hostsPath(platform: NodeJS.Platform = process.platform): string {
   return platform === 'darwin' ? '/private/etc/hosts' : '/etc/hosts';
 }
 
 export const HOSTS_PATH = hostsPath();
 
-export interface SystemPaths {
+/** The service label (launchd) and unit name (systemd). */
+export const SERVICE_LABEL = 'dev.berth.helper';
+
+/** Where an install puts everything; the install record lists what it actually created. */
+export interface InstallLayout {
+  /** Root-owned directory holding the helper program and its native addon. */
+  helperDir: string;
+  /** The installed helper's settings (root-owned JSON, read by `serve --config`). */
+  configPath: string;
+  /** Marks a machine installed with `install --user=NAME`: no helper, one account. */
+  userModePath: string;
+  /** Root-owned 0755 state: the policy cache, the link record, the install record. */
+  stateDir: string;
+  logDir: string;
+  auditLogPath: string;
   /** Root-owned directory that holds the helper's socket. */
+  socketDir: string;
+  socketPath: string;
+  /** Standalone mode (no service manager): the detached helper's pid. */
+  pidPath: string;
+}
+
+export function installLayout(platform: NodeJS.Platform = process.platform): InstallLayout {
+  if (platform === 'darwin') {
+    const support = `/Library/Application Support/${SERVICE_LABEL}`;
+    return {
+      helperDir: `/Library/PrivilegedHelperTools/${SERVICE_LABEL}`,
+      configPath: `${support}/helper.json`,
+      userModePath: `${support}/user-mode.json`,
+      stateDir: `${support}/state`,
+      logDir: '/Library/Logs/Berth',
+      auditLogPath: '/Library/Logs/Berth/audit.log',
+      socketDir: '/private/var/run/berth',
+      socketPath: '/private/var/run/berth/helper.sock',
+      pidPath: '/private/var/run/berth/helper.pid',
+    };
+  }
+  return {
+    helperDir: '/usr/local/libexec/berth',
+    configPath: '/etc/berth/helper.json',
+    userModePath: '/etc/berth/user-mode.json',
+    stateDir: '/var/lib/berth',
+    logDir: '/var/log/berth',
+    auditLogPath: '/var/log/berth/audit.log',
+    socketDir: '/run/berth',
+    socketPath: '/run/berth/helper.sock',
+    pidPath: '/run/berth/helper.pid',
+  };
+}
+
+export interface SystemPaths {
   socketDir: string;
   socketPath: string;
 }
 
 export function systemPaths(platform: NodeJS.Platform = process.platform): SystemPaths {
-  const socketDir = platform === 'darwin' ? '/var/run/berth' : '/run/berth';
-  return { socketDir, socketPath: `${socketDir}/helper.sock` };
+  const { socketDir, socketPath } = installLayout(platform);
+  return { socketDir, socketPath };
 }

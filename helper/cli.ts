@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { BERTH_VERSION } from '../common/app-version';
 import { helperConfig } from './daemon/config';
 import { readConfigFile } from './daemon/config-file';
+import { INSTALL_USAGE, installCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
 
@@ -22,10 +23,12 @@ Usage:
   berth-helper serve --config FILE
       Run with the settings the installer wrote (a root-owned JSON file); this is
       how the installed service starts.
+${INSTALL_USAGE}
   berth-helper --version
   berth-helper --help
 
-Exit codes: 0 ok, 1 could not start, 64 bad usage, 77 not root, 78 bad config file.
+Exit codes: 0 ok, 1 could not start / failed, 64 bad usage, 73 unsafe install path,
+77 not root, 78 bad config file.
 `;
 
 function usageError(message: string): number {
@@ -58,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${BERTH_VERSION}\n`);
     return 0;
   }
+  if (command === 'install') return installCommand(rest);
+  if (command === 'uninstall') return uninstallCommand(rest);
   if (command !== 'serve') return usageError(`unknown command "${command}"`);
 
   let values;

@@ -77,6 +77,8 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
       const { links, linkDir } = removeOurLinks(config, [name]);
       for (const link of links) if (link.action === 'removed') outcome.removed.push(`${linkDir}/${link.name}`);
     } catch (error) {
+      // No link directory at all: then there is no link of ours in it either.
+      if (error instanceof ProtocolError && error.code === 'NOT_FOUND') continue;
       outcome.kept.push({ path: `${config.linkDir}/${name}`, reason: (error as Error).message });
     }
   }

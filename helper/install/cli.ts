@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { installLayout } from '../../common/paths';
+import { ProtocolError } from '../../common/protocol/errors';
+import { currentProgram, installHelper } from './install';
+import { uninstallHelper } from './uninstall';
+
+export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE]
+      Install (or upgrade) the helper for one user: root-only directories, the
+      program, its config, an install record, and the service (standalone where
+      no service manager runs). Run as root, normally through Berth's prompt.
+  berth-helper uninstall
+      Stop the helper and remove everything the install created, Berth's CLI
+      links and its hosts block. Safe to run twice, and on a half install.`;
+
+/** Exit codes of install/uninstall, documented in docs/INSTALL.md. */
+export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 64, notRoot: 77, unsafePath: 73 } as const;
+
+function fail(message: string, code: number): number {
+  console.error(`berth-helper: ${message}`);
+  return code;
+}
+
+export async function installCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { app: { type: 'string' }, uid: { type: 'string' }, 'org-key': { type: 'string' } },
+    }));
+  } catch (error) {
+    return fail(`${(error as Error).message}\nRun "berth-helper --help" for usage.`, INSTALL_EXIT.usage);
+  }
+  if (values.app === undefined || !values.app.startsWith('/')) return fail('install needs --app with an absolute path', INSTALL_EXIT.usage);
+  if (values.uid === undefined || !/^\d+$/.test(values.uid) || Number(values.uid) < 1 || Number(values.uid) > 0xfffffffe) {
+    return fail('install needs --uid with the numeric uid of the user to serve (not 0)', INSTALL_EXIT.usage);
+  }
+  if (process.getuid?.() !== 0) return fail('install must run as root (Berth asks for your password to run it)', INSTALL_EXIT.notRoot);
+  let orgPublicKey: string | undefined;
+  if (values['org-key'] !== undefined) {
+    try {
+      orgPublicKey = readFileSync(values['org-key'], 'utf8');
+    } catch (error) {
+      return fail(`cannot read --org-key ${values['org-key']}: ${(error as Error).message}`, INSTALL_EXIT.usage);
+    }
+  }
+  try {
+    await installHelper(
+      { appPath: values.app, uid: Number(values.uid), ...(orgPublicKey !== undefined ? { orgPublicKey } : {}) },
+      installLayout(),
+      currentProgram(),
+      (line) => console.log(line),
+    );
+    console.log('installed: the helper is running');
+    return INSTALL_EXIT.ok;
+  } catch (error) {
+    if (error instanceof ProtocolError && error.code === 'UNSAFE_PATH') {
+      return fail(`${error.message}\nFix the ownership or permissions above (root, not group/world-writable, no symlinks) and run install again.`, INSTALL_EXIT.unsafePath);
+    }
+    return fail(`install failed: ${(error as Error).message}\nNothing half-done is left running; run install again, or "berth-helper uninstall" to clean up.`, INSTALL_EXIT.failed);
+  }
+}
+
+export async function uninstallCommand(argv: string[]): Promise<number> {
+  if (argv.length > 0) return fail(`uninstall takes no arguments (got ${argv.join(' ')})`, INSTALL_EXIT.usage);
+  if (process.getuid?.() !== 0) return fail('uninstall must run as root', INSTALL_EXIT.notRoot);
+  try {
+    const outcome = await uninstallHelper(installLayout(), (line) => console.log(line));
+    console.log(outcome.kept.length === 0 ? 'uninstalled: nothing of Berth is left' : 'uninstalled, except what is listed as kept above');
+    return INSTALL_EXIT.ok;
+  } catch (error) {
+    return fail(`uninstall failed: ${(error as Error).message}`, INSTALL_EXIT.failed);
+  }
+}

@@ -1,0 +1,83 @@
+import { describe, expect, inject, it } from 'vitest';
+import { runIsolated } from '../../test/support/isolated-system';
+
+const users = inject('users');
+
+/** Lists every path under the directories an install may touch (the isolated ones start empty). */
+const LIST = '{ find /usr/local /var/lib /var/log /run /etc/berth -mindepth 1 2>/dev/null || true; } | sort';
+const AS_USER = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups --';
+
+describe('berth-helper install / uninstall as root (standalone mode)', () => {
+  it('installs, serves the user, upgrades in place, and uninstalls leaving nothing', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      echo "== stat"; stat -c '%n %U %a %F' /usr/local/libexec/berth /usr/local/libexec/berth/berth-helper.js /etc/berth/helper.json /var/lib/berth /run/berth /run/berth/helper.sock
+      echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      echo "== config"; cat /etc/berth/helper.json
+      ino1=$(stat -c %i /usr/local/libexec/berth/berth-helper.js)
+      echo "== upgrade"; node "$HELPER" install --app /opt/Elsewhere --uid $OTHER_UID
+      ino2=$(stat -c %i /usr/local/libexec/berth/berth-helper.js)
+      echo "== replaced $([ "$ino1" != "$ino2" ] && echo yes || echo no)"
+      echo "== config2"; cat /etc/berth/helper.json
+      echo "== hello2"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      echo "== uninstall"; node "$HELPER" uninstall
+      echo "== left"; ${LIST}
+      echo "== again"; node "$HELPER" uninstall
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('stat').split('\n')).toEqual([
+      '/usr/local/libexec/berth root 755 directory',
+      '/usr/local/libexec/berth/berth-helper.js root 755 regular file',
+      '/etc/berth/helper.json root 644 regular file',
+      '/var/lib/berth root 755 directory',
+      '/run/berth root 755 directory',
+      `/run/berth/helper.sock ${users.test.name} 600 socket`,
+    ]);
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid, info: { protocol: 1 } });
+    // Upgrade: the program is replaced (a new inode, by rename), the config is kept as it was.
+    expect(section('replaced')).toBe('yes');
+    expect(section('config2')).toBe(section('config'));
+    expect(JSON.parse(section('config'))).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth' });
+    expect(JSON.parse(section('hello2'))).toMatchObject({ ok: true });
+    expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
+    expect(section('left')).toBe('');
+    expect(section('again')).toContain('no helper was running');
+  });
+
+  it.each([
+    ['a group-writable parent', 'chmod 0775 /var/lib', /\/var\/lib is writable by its group/],
+    ['a symlinked parent', 'mkdir /run/real && ln -s /run/real /run/berth', /\/run\/berth is a symlink/],
+    ['a parent owned by a user', 'mkdir -p /usr/local/libexec && chown $TEST_UID /usr/local/libexec', /owned by uid/],
+  ])('refuses %s, changing nothing', async (_what, spoil, message) => {
+    const run = await runIsolated(`
+      ${spoil}
+      before=$(${LIST}; ls -la /etc/berth 2>&1 || true)
+      set +e; node "$HELPER" install --app /opt/Berth --uid $TEST_UID; code=$?; set -e
+      after=$(${LIST}; ls -la /etc/berth 2>&1 || true)
+      echo "== code $code"
+      [ "$before" = "$after" ] && echo "== unchanged" || { echo "== changed"; echo "$after"; }
+    `);
+    expect(run.stdout).toContain('== code 73');
+    expect(run.stdout).toContain('== unchanged');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain('run install again');
+  });
+
+  it('refuses bad arguments before anything else', async () => {
+    const run = await runIsolated(`
+      for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force"; do
+        set +e; node "$HELPER" install $args 2>&1; echo "== code $?"; set -e
+      done
+      echo "== left"; ${LIST}
+    `);
+    expect(run.stdout.match(/== code 64/g)).toHaveLength(5);
+    expect(run.stdout).toContain('install needs --app with an absolute path');
+    expect(run.stdout).toContain('install needs --uid with the numeric uid');
+    expect(run.stdout).toContain("Unknown option '--force'");
+    expect(run.stdout.split('== left')[1]!.trim()).toBe('');
+  });
+});

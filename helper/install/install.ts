@@ -1,0 +1,134 @@
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
+import type { InstallLayout } from '../../common/paths';
+import { writeFileAtomically } from '../fs/atomic-write';
+import { withTrustedDirectory } from '../fs/trusted-directory';
+import { readConfigFile } from '../daemon/config-file';
+import type { HelperConfig } from '../daemon/config';
+import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
+import { startStandalone, stopStandalone } from './standalone';
+
+export interface InstallRequest {
+  /** Where the app is installed; CLI link targets are computed from it. */
+  appPath: string;
+  /** The one user the helper serves. */
+  uid: number;
+  /** The organization's Ed25519 public key (PEM), if the machine is managed. */
+  orgPublicKey?: string;
+}
+
+export type Log = (line: string) => void;
+
+/** The program files of the running helper: what gets copied into place. */
+export interface HelperProgram {
+  /** Files beside each other: the entry (a SEA binary or a JS bundle) and the native addon. */
+  files: Array<{ path: string; name: string }>;
+  /** How the installed copy is started, given the directory it was copied to. */
+  command(helperDir: string, configPath: string): string[];
+}
+
+/**
+ * The running helper, as a program to install. A SEA binary carries Node; a
+ * bundle is run by this Node, which then runs as root for good: it must be
+ * root's alone, or whoever can write it owns the helper.
+ */
+export function currentProgram(): HelperProgram {
+  const sea = basename(process.execPath).startsWith('berth-helper');
+  const entry = realpathSync(sea ? process.execPath : process.argv[1]!);
+  const files = [
+    { path: entry, name: basename(entry) },
+    { path: join(dirname(entry), 'berth_native.node'), name: 'berth_native.node' },
+  ];
+  if (sea) return { files, command: (dir, config) => [join(dir, basename(entry)), 'serve', '--config', config] };
+  const node = realpathSync(process.execPath);
+  const st = statSync(node);
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new Error(`${node} is not root's alone (owner uid ${st.uid}): it would run the helper as root; install with the packaged app`);
+  }
+  return { files, command: (dir, config) => [node, join(dir, basename(entry)), 'serve', '--config', config] };
+}
+
+function readRecord(layout: InstallLayout): InstallRecord['paths'] {
+  try {
+    const text = readFileSync(join(layout.stateDir, INSTALL_RECORD_NAME), 'utf8');
+    return (JSON.parse(text) as InstallRecord).paths;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Installs (or upgrades) the helper: root-only directories, the program
+ * copied in atomically, the config (kept on upgrade), the install record,
+ * then the service. Every step says what it did.
+ */
+export async function installHelper(request: InstallRequest, layout: InstallLayout, program: HelperProgram, log: Log): Promise<void> {
+  const dirs = [layout.helperDir, dirname(layout.configPath), layout.stateDir, layout.logDir, layout.socketDir];
+  // Every location is checked before anything is created: a refusal changes nothing.
+  for (const dir of dirs) preflightRootDirectory(dir);
+  const createdDirs: string[] = [];
+  for (const dir of dirs) {
+    const made = ensureRootDirectory(dir);
+    createdDirs.push(...made);
+    log(made.length > 0 ? `created ${made.join(', ')} (root, 0755)` : `checked ${dir}: root's alone`);
+  }
+
+  // An upgrade stops the old helper first; the new one starts below.
+  const stopped = await stopStandalone(layout);
+  if (stopped !== undefined) log(`stopped the running helper (pid ${stopped})`);
+
+  withTrustedDirectory(layout.helperDir, (dir) => {
+    for (const file of program.files) {
+      writeFileAtomically(dir, file.name, readFileSync(file.path), { mode: 0o755 });
+      log(`installed ${join(layout.helperDir, file.name)} (root, 0755)`);
+    }
+  });
+
+  let config: HelperConfig;
+  if (existsSync(layout.configPath)) {
+    config = readConfigFile(layout.configPath);
+    log(`kept the existing config ${layout.configPath} (allowed uid ${config.allowUid})`);
+  } else {
+    const fresh = {
+      socketPath: layout.socketPath,
+      allowUid: request.uid,
+      auditLogPath: layout.auditLogPath,
+      appPath: request.appPath,
+      stateDir: layout.stateDir,
+      ...(request.orgPublicKey !== undefined ? { orgPublicKey: request.orgPublicKey } : {}),
+    };
+    withTrustedDirectory(dirname(layout.configPath), (dir) =>
+      writeFileAtomically(dir, basename(layout.configPath), Buffer.from(JSON.stringify(fresh, null, 2) + '\n'), { mode: 0o644 }),
+    );
+    config = readConfigFile(layout.configPath);
+    log(`wrote ${layout.configPath} (root, 0644): serves uid ${request.uid}, app at ${request.appPath}`);
+  }
+
+  // What uninstall will remove: files first, then directories deepest first; merged with an earlier record.
+  const previous = readRecord(layout);
+  const files = [
+    ...program.files.map((f) => join(layout.helperDir, f.name)),
+    layout.configPath,
+    layout.auditLogPath,
+    `${layout.logDir}/helper.log`,
+    layout.pidPath,
+  ];
+  const recordedDirs = [...new Set([...previous.filter((p) => p.kind === 'directory').map((p) => p.path), ...createdDirs])].sort(
+    (a, b) => b.length - a.length,
+  );
+  const record: InstallRecord = {
+    version: 1,
+    paths: [
+      ...files.map((path) => ({ path, kind: 'file' as const })),
+      ...recordedDirs.map((path) => ({ path, kind: 'directory' as const })),
+    ],
+  };
+  withTrustedDirectory(layout.stateDir, (dir) =>
+    writeFileAtomically(dir, INSTALL_RECORD_NAME, Buffer.from(JSON.stringify(record, null, 2) + '\n'), { mode: 0o644 }),
+  );
+  log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall`);
+
+  const pid = await startStandalone(program.command(layout.helperDir, layout.configPath), layout);
+  log(`standalone mode (no service manager found): started the helper, pid ${pid}, on ${config.socketPath}`);
+}

@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { InstallLayout } from '../../common/paths';
+import { writeFileAtomically } from '../fs/atomic-write';
+import { readFileAt } from '../fs/read-file';
+import { withTrustedDirectory } from '../fs/trusted-directory';
+
+/**
+ * Standalone mode, for machines without a service manager (containers, CI,
+ * minimal Linux): the helper runs detached, its pid recorded root-owned.
+ */
+const START_WAIT_MS = 10_000;
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+export async function startStandalone(command: readonly string[], layout: InstallLayout): Promise<number> {
+  const log = openSync(`${layout.logDir}/helper.log`, 'a', 0o644);
+  const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', log, log], cwd: '/' });
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${command[0]}`);
+  child.unref();
+  withTrustedDirectory(dirname(layout.pidPath), (dir) =>
+    writeFileAtomically(dir, basename(layout.pidPath), Buffer.from(`${pid}\n`), { mode: 0o644 }),
+  );
+  for (const deadline = Date.now() + START_WAIT_MS; Date.now() < deadline; await sleep(50)) {
+    if (child.exitCode !== null) throw new Error(`the helper exited at once (code ${child.exitCode}); see ${layout.logDir}/helper.log`);
+    if (await answers(layout.socketPath)) return pid;
+  }
+  throw new Error(`the helper did not start listening on ${layout.socketPath}; see ${layout.logDir}/helper.log`);
+}
+
+/** The pid in the pid file, if it still names our helper (pids are reused: check its command line). */
+export function runningStandalone(layout: InstallLayout): number | undefined {
+  if (!existsSync(layout.pidPath)) return undefined;
+  let pid: number;
+  try {
+    const bytes = withTrustedDirectory(dirname(layout.pidPath), (dir) => readFileAt(dir, basename(layout.pidPath), 64));
+    pid = Number((bytes ?? Buffer.alloc(0)).toString('utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('serve') && argv.includes(layout.configPath) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie (a reaped-late child of an init that does not reap still shows in /proc). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM (the helper removes its socket), then SIGKILL if it will not go. */
+export async function stopStandalone(layout: InstallLayout): Promise<number | undefined> {
+  const pid = runningStandalone(layout);
+  if (pid === undefined) return undefined;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  return pid;
+}
