@@ -4,11 +4,17 @@ import { installLayout } from '../../common/paths';
 import { ProtocolError } from '../../common/protocol/errors';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';
+import { installUserMode } from './user-mode';
 
 export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE]
       Install (or upgrade) the helper for one user: root-only directories, the
       program, its config, an install record, and the service (standalone where
       no service manager runs). Run as root, normally through Berth's prompt.
+  berth-helper install --user NAME --app PATH
+      User mode, for managed machines (an admin or MDM runs it once): removes any
+      earlier helper, links the CLI tools and adds the hosts entries for that one
+      account, and starts no helper. Limits: only that account; ports below 1024
+      only where the OS allows a direct bind; no privileged diagnostics trace.
   berth-helper uninstall
       Stop the helper and remove everything the install created, Berth's CLI
       links and its hosts block. Safe to run twice, and on a half install.`;
@@ -27,12 +33,25 @@ export async function installCommand(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { app: { type: 'string' }, uid: { type: 'string' }, 'org-key': { type: 'string' } },
+      options: { app: { type: 'string' }, uid: { type: 'string' }, user: { type: 'string' }, 'org-key': { type: 'string' } },
     }));
   } catch (error) {
     return fail(`${(error as Error).message}\nRun "berth-helper --help" for usage.`, INSTALL_EXIT.usage);
   }
   if (values.app === undefined || !values.app.startsWith('/')) return fail('install needs --app with an absolute path', INSTALL_EXIT.usage);
+  if (values.user !== undefined) {
+    if (values.uid !== undefined || values['org-key'] !== undefined) {
+      return fail('--user installs no helper: it takes only --app', INSTALL_EXIT.usage);
+    }
+    if (process.getuid?.() !== 0) return fail('install --user must run as root (an admin or MDM runs it)', INSTALL_EXIT.notRoot);
+    try {
+      await installUserMode(values.user, values.app, installLayout(), (line) => console.log(line));
+      console.log(`installed: user mode for ${values.user}`);
+      return INSTALL_EXIT.ok;
+    } catch (error) {
+      return installFailure(error);
+    }
+  }
   if (values.uid === undefined || !/^\d+$/.test(values.uid) || Number(values.uid) < 1 || Number(values.uid) > 0xfffffffe) {
     return fail('install needs --uid with the numeric uid of the user to serve (not 0)', INSTALL_EXIT.usage);
   }
@@ -55,11 +74,15 @@ export async function installCommand(argv: string[]): Promise<number> {
     console.log('installed: the helper is running');
     return INSTALL_EXIT.ok;
   } catch (error) {
-    if (error instanceof ProtocolError && error.code === 'UNSAFE_PATH') {
-      return fail(`${error.message}\nFix the ownership or permissions above (root, not group/world-writable, no symlinks) and run install again.`, INSTALL_EXIT.unsafePath);
-    }
-    return fail(`install failed: ${(error as Error).message}\nNothing half-done is left running; run install again, or "berth-helper uninstall" to clean up.`, INSTALL_EXIT.failed);
+    return installFailure(error);
   }
+}
+
+function installFailure(error: unknown): number {
+  if (error instanceof ProtocolError && error.code === 'UNSAFE_PATH') {
+    return fail(`${error.message}\nFix the ownership or permissions above (root, not group/world-writable, no symlinks) and run install again.`, INSTALL_EXIT.unsafePath);
+  }
+  return fail(`install failed: ${(error as Error).message}\nRun install again, or "berth-helper uninstall" to clean up.`, INSTALL_EXIT.failed);
 }
 
 export async function uninstallCommand(argv: string[]): Promise<number> {

@@ -81,3 +81,56 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(run.stdout.split('== left')[1]!.trim()).toBe('');
   });
 });
+
+describe('berth-helper install --user (user mode)', () => {
+  it('links the CLI and adds the hosts entries for one account, runs no helper, and uninstalls cleanly', async () => {
+    const run = await runIsolated(`
+      mkdir -p /usr/local/bin /opt/Berth
+      printf '127.0.0.1 localhost\\n# mine\\n' > /etc/hosts
+      cp /etc/hosts /run/hosts.before
+      node "$HELPER" install --user berth-test --app /opt/Berth
+      echo "== link"; readlink /usr/local/bin/berth
+      echo "== hosts"; cat /etc/hosts
+      echo "== helper"; ls /run/berth 2>&1 || true
+      echo "== status"; ${AS_USER} node "$FIXTURES/berth.js" helper status --json; echo "exit $?"
+      echo "== uninstall"; node "$HELPER" uninstall
+      echo "== restored $(cmp -s /etc/hosts /run/hosts.before && echo yes || echo no)"
+      echo "== left"; ls /usr/local/bin; ls /etc/berth 2>&1 || true; ls /var/lib
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('link')).toBe('/opt/Berth/resources/bin/berth');
+    expect(section('hosts')).toContain('127.0.0.1 berth.internal');
+    expect(section('hosts')).toMatch(/^127\.0\.0\.1 localhost\n# mine\n/);
+    // No socket directory, so no helper: user mode runs none.
+    expect(section('helper')).toBe("ls: cannot access '/run/berth': No such file or directory");
+    const status = section('status');
+    expect(JSON.parse(status.slice(0, status.lastIndexOf('exit')))).toMatchObject({
+      state: 'user-mode',
+      userMode: { user: users.test.name, uid: users.test.uid, limits: expect.arrayContaining([expect.stringContaining('below 1024')]) },
+    });
+    expect(status).toMatch(/exit 0$/);
+    expect(section('restored')).toBe('yes');
+    expect(section('left')).toMatch(/^ls: cannot access '\/etc\/berth': No such file or directory$/);
+  });
+
+  it('refuses a user that does not exist, and root, changing nothing', async () => {
+    const run = await runIsolated(`
+      mkdir -p /usr/local/bin
+      set +e
+      node "$HELPER" install --user nosuchuser --app /opt/Berth; echo "== code $?"
+      node "$HELPER" install --user root --app /opt/Berth; echo "== code $?"
+      node "$HELPER" install --user 'bad;name' --app /opt/Berth; echo "== code $?"
+      node "$HELPER" install --user berth-test --uid 5 --app /opt/Berth; echo "== code $?"
+      set -e
+      echo "== left"; ${LIST}
+    `);
+    expect(run.stdout.match(/== code 1/g)).toHaveLength(3);
+    expect(run.stdout).toContain('== code 64');
+    expect(run.stderr).toContain('there is no user "nosuchuser"');
+    expect(run.stderr).toContain('user "root" is root');
+    expect(run.stderr).toContain('"bad;name" is not a valid user name');
+    expect(run.stdout.split('== left')[1]!.trim()).toBe('/usr/local/bin');
+  });
+});

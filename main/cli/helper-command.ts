@@ -10,12 +10,14 @@ export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
             --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
             --json         print the report as JSON
 
-Exit codes: 0 running, 3 not installed / not running / not allowed, 4 needs update, 1 error.
+Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 not installed /
+not running / not allowed, 4 needs update, 1 error.
 `;
 
 function exitFor(status: HelperStatus): number {
   switch (status.state) {
     case 'running':
+    case 'user-mode':
       return EXIT.ok;
     case 'needs-update':
       return EXIT.helperNeedsUpdate;

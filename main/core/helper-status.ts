@@ -1,7 +1,15 @@
 import { HelperClient, HelperRequestError, HelperUnavailableError, type HelloInfo } from '../helper-client';
 import { BERTH_VERSION } from '../../common/app-version';
+import { readUserMode, USER_MODE_LIMITS } from '../../common/user-mode';
 
-export type HelperState = 'running' | 'not-installed' | 'not-running' | 'no-permission' | 'needs-update' | 'error';
+export type HelperState =
+  | 'running'
+  | 'user-mode'
+  | 'not-installed'
+  | 'not-running'
+  | 'no-permission'
+  | 'needs-update'
+  | 'error';
 
 export interface HelperStatus {
   state: HelperState;
@@ -10,6 +18,8 @@ export interface HelperStatus {
   socketPath: string;
   helper?: HelloInfo;
   bundledVersion: string;
+  /** Set on a machine installed with `install --user`: for whom, and what it cannot do. */
+  userMode?: { user: string; uid: number; limits: readonly string[] };
 }
 
 /** Compares dotted numeric versions; enough for our own x.y.z. */
@@ -25,8 +35,18 @@ export function isOlder(version: string, than: string): boolean {
 }
 
 /** Asks the helper who it is; every failure becomes a state the UI and CLI can show. */
-export async function probeHelper(socketPath: string): Promise<HelperStatus> {
+export async function probeHelper(socketPath: string, userModePath?: string): Promise<HelperStatus> {
   const base = { socketPath, bundledVersion: BERTH_VERSION };
+  const userMode = readUserMode(userModePath);
+  if (userMode !== undefined) {
+    // No helper by design: an admin set Berth up for one account, so nothing to prompt for.
+    return {
+      ...base,
+      state: 'user-mode',
+      message: `user mode for ${userMode.user}: no helper runs; ${USER_MODE_LIMITS.join('; ')}`,
+      userMode: { user: userMode.user, uid: userMode.uid, limits: USER_MODE_LIMITS },
+    };
+  }
   let client: HelperClient;
   try {
     client = await HelperClient.connect(socketPath, { clientName: `berth/${BERTH_VERSION}` });
