@@ -1,0 +1,23 @@
+import { LABEL_PATTERN } from './spec';
+
+/** Checked again here: a label like '../x' must never be joined into a root-written path. */
+function checked(label: string): string {
+  if (!LABEL_PATTERN.test(label)) throw new Error(`invalid service label "${label.slice(0, 80)}": must be reverse-DNS like "dev.berth.helper"`);
+  return label;
+}
+
+/** Where the service definitions are installed: fixed system locations, only the label varies. */
+export const SERVICE_FILES = {
+  /** A LaunchDaemon (not an agent): runs as root in the system domain. */
+  launchd: (label: string): string => `/Library/LaunchDaemons/${checked(label)}.plist`,
+  /** /etc/systemd/system, not /usr/lib/systemd: the admin's place, and it outranks vendor units. */
+  systemdSocket: (label: string): string => `/etc/systemd/system/${checked(label)}.socket`,
+  systemdService: (label: string): string => `/etc/systemd/system/${checked(label)}.service`,
+} as const;
+
+/**
+ * The helper's stderr under launchd (systemd sends it to the journal).
+ * launchd opens this file itself; it is not documented to create the
+ * directory, so the installer makes /var/log/berth (root-owned, 0755) first.
+ */
+export const LAUNCHD_LOG_PATH = '/var/log/berth/helper.log';
