@@ -3,8 +3,9 @@
 # Idempotent and quiet when everything is there. Needs root and apt-get.
 set -euo pipefail
 # iproute2: `ip` for the private test namespace; util-linux: unshare, setpriv;
-# passwd: useradd for the test users; g++/make/python3: node-gyp (native addon).
-packages=(iproute2 util-linux passwd g++ make python3)
+# passwd: useradd for the test users; g++/make/python3: node-gyp (native addon);
+# systemd: systemd-analyze and systemd-socket-activate (no systemd runs); libxml2-utils: xmllint.
+packages=(iproute2 util-linux passwd g++ make python3 systemd libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
