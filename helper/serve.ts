@@ -4,6 +4,19 @@ import { HelperServer } from './daemon/server';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 
+/** systemd's first passed fd; the variables count only when they name this very process. */
+const SD_LISTEN_FDS_START = 3;
+
+function activationFd(): number | undefined {
+  const { LISTEN_PID, LISTEN_FDS } = process.env;
+  if (LISTEN_PID !== String(process.pid) || LISTEN_FDS === undefined) return undefined;
+  // One socket is all the unit passes; more would be a misconfiguration we refuse to guess about.
+  if (LISTEN_FDS !== '1') throw new Error(`expected one socket from the service manager, got LISTEN_FDS=${LISTEN_FDS}`);
+  delete process.env.LISTEN_PID;
+  delete process.env.LISTEN_FDS;
+  return SD_LISTEN_FDS_START;
+}
+
 /**
  * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
  * exit code. Every failure to start is one line saying what to fix.
@@ -21,15 +34,17 @@ export async function serve(config: HelperConfig): Promise<number> {
   });
   const audit = config.auditLogPath !== undefined ? openAuditLog(config.auditLogPath) : nullAuditLog;
   const server = new HelperServer(config, audit);
+  const activated = activationFd();
   try {
-    await server.listen();
+    if (activated !== undefined) await server.listenOn(activated);
+    else await server.listen();
   } catch (error) {
     console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
     audit.close();
     return 1;
   }
   console.error(
-    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
   await stopRequested;
   await server.close();

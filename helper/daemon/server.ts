@@ -34,6 +34,21 @@ export class HelperServer {
     return this.connections.size;
   }
 
+  /**
+   * Serves on a socket the service manager bound (systemd LISTEN_FDS): it
+   * created the socket with the right owner and mode, and removes it itself.
+   */
+  async listenOn(fd: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ fd }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.socketIno = undefined;
+  }
+
   async listen(): Promise<void> {
     const { socketPath, allowUid } = this.config;
     await prepareSocketPath(socketPath);
@@ -93,6 +108,7 @@ export class HelperServer {
 
   /** Unlinks the socket only if it is still ours: a successor may have replaced it. */
   private removeSocketFile(): void {
+    if (this.socketIno === undefined) return; // the service manager's socket: not ours to remove
     try {
       if (lstatSync(this.config.socketPath).ino === this.socketIno) unlinkSync(this.config.socketPath);
     } catch {
