@@ -44,8 +44,9 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(JSON.parse(section('config'))).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth' });
     expect(JSON.parse(section('hello2'))).toMatchObject({ ok: true });
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
+    expect(run.stdout).toContain('service manager: standalone');
     expect(section('left')).toBe('');
-    expect(section('again')).toContain('no helper was running');
+    expect(section('again')).toContain('no standalone helper was running');
   });
 
   it.each([

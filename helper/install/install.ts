@@ -1,13 +1,14 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
-import type { InstallLayout } from '../../common/paths';
+import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { withTrustedDirectory } from '../fs/trusted-directory';
 import { readConfigFile } from '../daemon/config-file';
 import type { HelperConfig } from '../daemon/config';
 import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
-import { startStandalone, stopStandalone } from './standalone';
+import { detectServiceManager, preflightService, serviceFiles, startService } from './service-manager';
+import { stopStandalone } from './standalone';
 
 export interface InstallRequest {
   /** Where the app is installed; CLI link targets are computed from it. */
@@ -65,8 +66,10 @@ function readRecord(layout: InstallLayout): InstallRecord['paths'] {
  */
 export async function installHelper(request: InstallRequest, layout: InstallLayout, program: HelperProgram, log: Log): Promise<void> {
   const dirs = [layout.helperDir, dirname(layout.configPath), layout.stateDir, layout.logDir, layout.socketDir];
+  const manager = detectServiceManager();
   // Every location is checked before anything is created: a refusal changes nothing.
   for (const dir of dirs) preflightRootDirectory(dir);
+  preflightService(manager);
   const createdDirs: string[] = [];
   for (const dir of dirs) {
     const made = ensureRootDirectory(dir);
@@ -77,6 +80,7 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
   // An upgrade stops the old helper first; the new one starts below.
   const stopped = await stopStandalone(layout);
   if (stopped !== undefined) log(`stopped the running helper (pid ${stopped})`);
+  log(`service manager: ${manager}`);
 
   withTrustedDirectory(layout.helperDir, (dir) => {
     for (const file of program.files) {
@@ -113,6 +117,7 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     layout.auditLogPath,
     `${layout.logDir}/helper.log`,
     layout.pidPath,
+    ...serviceFiles(manager),
   ];
   const recordedDirs = [...new Set([...previous.filter((p) => p.kind === 'directory').map((p) => p.path), ...createdDirs])].sort(
     (a, b) => b.length - a.length,
@@ -129,6 +134,16 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
   );
   log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall`);
 
-  const pid = await startStandalone(program.command(layout.helperDir, layout.configPath), layout);
-  log(`standalone mode (no service manager found): started the helper, pid ${pid}, on ${config.socketPath}`);
+  await startService(
+    manager,
+    {
+      label: SERVICE_LABEL,
+      helperCommand: program.command(layout.helperDir, layout.configPath),
+      socketPath: config.socketPath,
+      socketUid: config.allowUid,
+      installDir: layout.helperDir,
+    },
+    layout,
+    log,
+  );
 }

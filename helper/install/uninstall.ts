@@ -5,7 +5,7 @@ import { helperConfig, type HelperConfig } from '../daemon/config';
 import { readConfigFile } from '../daemon/config-file';
 import { uninstallEverything } from '../ops/uninstall';
 import type { Log } from './install';
-import { stopStandalone } from './standalone';
+import { detectServiceManager, stopService } from './service-manager';
 
 /**
  * Root's uninstall (an admin, MDM, or the app through the prompt): stop the
@@ -14,8 +14,7 @@ import { stopStandalone } from './standalone';
  * no config, the layout's defaults say where to look.
  */
 export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<OperationResult<'uninstall'>> {
-  const stopped = await stopStandalone(layout);
-  log(stopped !== undefined ? `stopped the helper (pid ${stopped})` : 'no helper was running');
+  await stopService(detectServiceManager(), layout, log);
   let config: HelperConfig;
   if (existsSync(layout.configPath)) {
     config = readConfigFile(layout.configPath);

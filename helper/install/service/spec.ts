@@ -43,9 +43,10 @@ const NAMED: Record<string, string> = {
  * a quoted ExecStart word; '%' and '$' are expanded by systemd. Refusing
  * instead of escaping keeps every value verbatim in both formats: no real
  * install path needs any of them. (\p{Cc} is C0, DEL and C1; lone surrogates
- * cannot be written as UTF-8; U+FFFE/U+FFFF are not XML characters.)
+ * cannot be written as UTF-8; U+FFFE/U+FFFF are not XML characters; U+2028
+ * and U+2029 are line and paragraph separators to many tools that read units.)
  */
-const UNSAFE = /[\p{Cc}"'\\%$\ufffe\uffff]|\p{Cs}/u;
+const UNSAFE = /[\p{Cc}"'\\%$\ufffe\uffff\u2028\u2029]|\p{Cs}/u;
 
 function describeUnsafe(value: string): string | undefined {
   const match = UNSAFE.exec(value);
