@@ -46,10 +46,10 @@ const NAMED: Record<string, string> = {
  * cannot be written as UTF-8; U+FFFE/U+FFFF are not XML characters; U+2028
  * and U+2029 are line and paragraph separators to many tools that read units.)
  */
-const UNSAFE = /[\p{Cc}"'\\%$\ufffe\uffff\u2028\u2029]|\p{Cs}/u;
+export const UNSAFE_CHARACTERS = /[\p{Cc}"'\\%$\ufffe\uffff\u2028\u2029]|\p{Cs}/u;
 
 function describeUnsafe(value: string): string | undefined {
-  const match = UNSAFE.exec(value);
+  const match = UNSAFE_CHARACTERS.exec(value);
   if (match === null) return undefined;
   const ch = match[0];
   const code = ch.codePointAt(0) ?? 0;
