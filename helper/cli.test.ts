@@ -42,7 +42,7 @@ describe('berth-helper command line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-notroot-'));
     chownSync(dir, users.test.uid, users.test.gid);
     const result = await finished(
-      spawnFixtureAs(users.test, 'berth-helper', ['serve', '--socket', join(dir, 'h.sock'), '--allow-uid', String(users.test.uid)]),
+      spawnFixtureAs(users.test, 'helper/berth-helper', ['serve', '--socket', join(dir, 'h.sock'), '--allow-uid', String(users.test.uid)]),
     );
     expect(result.code).toBe(77);
     expect(result.stderr).toContain('serve must run as root');

@@ -93,7 +93,7 @@ describe('berth-helper install --user (user mode)', () => {
       echo "== link"; readlink /usr/local/bin/berth
       echo "== hosts"; cat /etc/hosts
       echo "== helper"; ls /run/berth 2>&1 || true
-      echo "== status"; ${AS_USER} node "$FIXTURES/berth.js" helper status --json; echo "exit $?"
+      echo "== status"; ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json; echo "exit $?"
       echo "== uninstall"; node "$HELPER" uninstall
       echo "== restored $(cmp -s /etc/hosts /run/hosts.before && echo yes || echo no)"
       echo "== left"; ls /usr/local/bin; ls /etc/berth 2>&1 || true; ls /var/lib

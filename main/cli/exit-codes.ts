@@ -6,5 +6,7 @@ export const EXIT = {
   helperUnavailable: 3,
   /** The helper is older than this Berth (or speaks another protocol). */
   helperNeedsUpdate: 4,
+  /** The OS password prompt was cancelled, refused, or has no agent to show it. */
+  promptRefused: 5,
   usage: 64,
 } as const;

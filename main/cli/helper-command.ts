@@ -1,17 +1,25 @@
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeOutcome } from '../install/elevate';
+import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
 import { probeHelper, type HelperStatus } from '../core/helper-status';
 import { systemPaths } from '../../common/paths';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
 export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
+       berth helper install [--app PATH]
+       berth helper uninstall
 
-  status    Say whether the privileged helper is installed and running, and its version.
-            --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
-            --json         print the report as JSON
+  status     Say whether the privileged helper is installed and running, and its version.
+             --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
+             --json         print the report as JSON
+  install    Install (or update) the helper for you, through the system's password prompt.
+             --app PATH     where Berth is installed (default: the app this CLI belongs to)
+  uninstall  Remove the helper and everything it set up, through the same prompt.
 
 Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 not installed /
-not running / not allowed, 4 needs update, 1 error.
+not running / not allowed, 4 needs update, 5 the password prompt was cancelled or refused, 1 error.
 `;
 
 function exitFor(status: HelperStatus): number {
@@ -34,6 +42,7 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
     io.out(HELPER_USAGE);
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (sub === 'install' || sub === 'uninstall') return elevatedCommand(sub, rest, io);
   if (sub !== 'status') throw new UsageError(`unknown helper command "${sub}"`);
   const { values } = parseArgs({
     args: rest,
@@ -61,4 +70,32 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
     io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
   }
   return exitFor(status);
+}
+
+/** install/uninstall through the OS prompt; every outcome is one clear sentence and its own exit code. */
+async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: sub === 'install' ? { app: { type: 'string' }, help: { type: 'boolean', short: 'h' } } : { help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    io.out(HELPER_USAGE);
+    return EXIT.ok;
+  }
+  const app = typeof values.app === 'string' ? values.app : defaultAppPath();
+  if (sub === 'install' && !app.startsWith('/')) throw new UsageError('--app needs an absolute path');
+  const outcome = sub === 'install' ? await installHelperElevated(app) : await uninstallHelperElevated();
+  if (outcome.kind === 'approved') {
+    io.out(outcome.stdout);
+    return EXIT.ok;
+  }
+  io.err(`berth: ${describeOutcome(outcome)}\n`);
+  if (outcome.kind === 'failed') io.err(outcome.stdout + outcome.stderr);
+  return outcome.kind === 'failed' || outcome.kind === 'unavailable' ? EXIT.error : EXIT.promptRefused;
+}
+
+/** The app this CLI belongs to: the install root above dist/ (or resources/). */
+function defaultAppPath(): string {
+  return dirname(dirname(dirname(__filename)));
 }

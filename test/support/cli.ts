@@ -15,7 +15,7 @@ export function runCliAs(user: TestUser, args: string[]): Promise<Finished> {
       '--inh-caps=-all',
       '--',
       process.execPath,
-      join(inject('fixturesDir'), 'berth.js'),
+      join(inject('fixturesDir'), 'cli', 'berth.js'),
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },

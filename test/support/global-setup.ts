@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -47,10 +47,19 @@ export default async function setup(project: TestProject): Promise<() => void> {
     target: 'node20',
     logLevel: 'warning',
   });
-  copyFileSync(join(REPO_ROOT, 'native/build/Release/berth_native.node'), join(fixturesDir, 'berth_native.node'));
-  // The built CLI too, so tests run the shipped bundle as an unprivileged user.
-  copyFileSync(join(REPO_ROOT, 'dist/cli/berth.js'), join(fixturesDir, 'berth.js'));
-  copyFileSync(join(REPO_ROOT, 'dist/helper/berth-helper.js'), join(fixturesDir, 'berth-helper.js'));
+  const addon = join(REPO_ROOT, 'native/build/Release/berth_native.node');
+  copyFileSync(addon, join(fixturesDir, 'berth_native.node'));
+  // The built CLI and helper too, laid out as in dist/ (the CLI finds the helper
+  // at ../helper/), so tests run the shipped bundles as an unprivileged user.
+  for (const [dir, file] of [
+    ['cli', 'berth.js'],
+    ['helper', 'berth-helper.js'],
+  ] as const) {
+    mkdirSync(join(fixturesDir, dir), { mode: 0o755 });
+    copyFileSync(join(REPO_ROOT, 'dist', dir, file), join(fixturesDir, dir, file));
+    copyFileSync(addon, join(fixturesDir, dir, 'berth_native.node'));
+    for (const f of readdirSync(join(fixturesDir, dir))) chmodSync(join(fixturesDir, dir, f), 0o755);
+  }
   for (const f of readdirSync(fixturesDir)) chmodSync(join(fixturesDir, f), 0o755);
 
   project.provide('fixturesDir', fixturesDir);

@@ -419,7 +419,7 @@ describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
     const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6"';
     const helper = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'berth-helper.js'), socket, String(users.test.uid), auditLog],
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
     );
     const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));

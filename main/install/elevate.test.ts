@@ -1,0 +1,271 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { REPO_ROOT } from '../../test/support/constants';
+import { startPolkit, setPolkitRule } from '../../test/support/polkit';
+import { finished, runFixtureAs } from '../../test/support/processes';
+import {
+  classifySudoPromptResult,
+  describeOutcome,
+  quoteArg,
+  runElevated,
+  SUDO_PROMPT_PERMISSION_DENIED,
+  type ElevationOutcome,
+} from './elevate';
+
+interface FixtureResult {
+  uid: number;
+  outcome: ElevationOutcome;
+  sentence: string;
+}
+
+/** Characters every shell layer on the way treats specially, plus plain ones. */
+const shellish = fc.string({
+  unit: fc.constantFrom("'", '"', '$', '`', '\\', '\n', '\t', ' ', '!', '*', '?', '~', '#', ';', '&', '|', '(', ')', '<', '>', '{', '}', '[', ']', '-', '=', '%', 'a', 'é', '😀'),
+});
+const argument = fc.oneof(shellish, fc.string({ unit: 'binary' })).filter((s) => !s.includes('\0'));
+
+/** Splits `printf '%s\0' ARGS...` output back into the arguments. */
+function nulSeparated(output: string): string[] {
+  return output.split('\0').slice(0, -1);
+}
+
+describe('quoteArg', () => {
+  it('round-trips any argument without NUL through real bash', () => {
+    fc.assert(
+      fc.property(fc.array(argument, { minLength: 1, maxLength: 6 }), (args) => {
+        const script = `printf '%s\\0' ${args.map(quoteArg).join(' ')}`;
+        expect(nulSeparated(execFileSync('bash', ['-c', script]).toString('utf8'))).toEqual(args);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses NUL and lone surrogates, which no argv can carry intact', () => {
+    expect(() => quoteArg('a\0b')).toThrow(/NUL/);
+    expect(() => quoteArg('\0')).toThrow(/NUL/);
+    expect(() => quoteArg('a\uD800b')).toThrow(/well-formed/);
+    expect(quoteArg('')).toBe("''");
+  });
+});
+
+describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
+  const users = inject('users');
+  let undo: (() => void) | undefined;
+
+  beforeAll(async () => {
+    await startPolkit();
+  });
+
+  afterEach(() => {
+    undo?.();
+    undo = undefined;
+  });
+
+  const asTest = (argv: string[]): Promise<FixtureResult> => runFixtureAs<FixtureResult>(users.test, 'elevate', ['--', ...argv]);
+
+  it('passes arguments through every shell layer unchanged (as root, who polkit always allows)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(argument, { minLength: 1, maxLength: 4 }), async (args) => {
+        const outcome = await runElevated(['/usr/bin/printf', '%s\\0', ...args]);
+        expect(outcome.kind).toBe('approved');
+        if (outcome.kind === 'approved') expect(nulSeparated(outcome.stdout)).toEqual(args);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('approved: the command runs as root for a user polkit allows', async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const result = await asTest(['/usr/bin/id', '-u']);
+    expect(result.uid).toBe(users.test.uid);
+    expect(result.outcome).toEqual({ kind: 'approved', stdout: '0\n', stderr: '' });
+  });
+
+  it("failed: authorized, but the command's own exit code comes back", async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const result = await asTest(['/bin/sh', '-c', 'echo partial; echo broke >&2; exit 3']);
+    expect(result.outcome).toEqual({ kind: 'failed', exitCode: 3, stdout: 'partial\n', stderr: 'broke\n' });
+  });
+
+  it("failed, not cancelled or refused: a command that exits like pkexec's own refusals", async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const notAuthorized = await asTest([
+      '/bin/sh',
+      '-c',
+      'echo "Error executing command as another user: Not authorized" >&2; exit 127',
+    ]);
+    expect(notAuthorized.outcome).toMatchObject({ kind: 'failed', exitCode: 127 });
+    const dismissed = await asTest(['/bin/sh', '-c', 'echo "Error executing command as another user: Request dismissed" >&2; exit 126']);
+    expect(dismissed.outcome).toMatchObject({ kind: 'failed', exitCode: 126 });
+  });
+
+  it('not-authorized: polkit says no', async () => {
+    undo = setPolkitRule(users.test.name, 'NO');
+    const result = await asTest(['/usr/bin/id', '-u']);
+    expect(result.outcome).toEqual({ kind: 'not-authorized' });
+  });
+
+  it('no-agent: polkit wants a password and no agent can ask for it', async () => {
+    undo = setPolkitRule(users.test.name, 'AUTH_ADMIN');
+    expect((await asTest(['/usr/bin/id', '-u'])).outcome).toEqual({ kind: 'no-agent' });
+  });
+
+  it('no-agent: the rule is per user; another user gets the default (admin password)', async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const result = await runFixtureAs<FixtureResult>(users.other, 'elevate', ['--', '/usr/bin/id', '-u']);
+    expect(result.uid).toBe(users.other.uid);
+    expect(result.outcome).toEqual({ kind: 'no-agent' });
+  });
+
+  it('unavailable, before any prompt: a relative program, NUL, a bad prompt name', async () => {
+    // polkit would approve anything here, so "approved" would mean a prompt was attempted.
+    undo = setPolkitRule(users.test.name, 'YES');
+    const relative = await asTest(['id', '-u']);
+    expect(relative.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('absolute path') });
+    const dotted = await asTest(['./id']);
+    expect(dotted.outcome.kind).toBe('unavailable');
+    const badName = await runFixtureAs<FixtureResult>(users.test, 'elevate', ['--name', 'Berth!', '--', '/usr/bin/id']);
+    expect(badName.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('letters, digits and spaces') });
+    expect(await runElevated(['/usr/bin/printf', 'a\0b'])).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('NUL') });
+    expect(await runElevated([])).toMatchObject({ kind: 'unavailable' });
+  });
+
+  /** The fixture as the test user in a nested mount namespace, after `setup` ran there as root. */
+  async function asTestIn(setup: string, argv: string[]): Promise<FixtureResult> {
+    const { uid, gid } = users.test;
+    const fixture = join(inject('fixturesDir'), 'elevate.js');
+    const child = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', 'sh', '-c', `${setup} && exec "$@"`, 'sh',
+        'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, fixture, '--', ...argv],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
+    );
+    const run = await finished(child);
+    try {
+      return JSON.parse(run.stdout.trim()) as FixtureResult;
+    } catch {
+      throw new Error(`elevate fixture printed no JSON (exit ${run.code}): ${run.stdout}${run.stderr}`);
+    }
+  }
+
+  it('unavailable: no system bus to reach polkit (an empty /run/dbus)', async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const result = await asTestIn('mount -t tmpfs berth-no-bus /run/dbus', ['/usr/bin/id', '-u']);
+    expect(result.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('Error getting authority') });
+  });
+
+  // sudo-prompt pastes the working directory into `cd "..."` for the user's shell, escaping only `"`.
+  it('unavailable, before any prompt: a working directory the prompt tool would expand', async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const dir = '/root/x$(id)`id`\\';
+    const result = await asTestIn(`mount -t tmpfs berth-root /root && mkdir '${dir}' && cd '${dir}'`, ['/usr/bin/id', '-u']);
+    expect(result.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('working directory') });
+  });
+
+  // sudo-prompt alone gets this wrong: its marker must open stdout, and root's
+  // ~/.bashrc runs first (bash sources it when stdin is a socket, as Node's are).
+  it("approved and failed stay right when root's ~/.bashrc prints something", async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    const noisyRoot = `mount -t tmpfs berth-root /root && echo 'echo noise from root bashrc' > /root/.bashrc`;
+    expect((await asTestIn(noisyRoot, ['/usr/bin/id', '-u'])).outcome).toEqual({ kind: 'approved', stdout: '0\n', stderr: '' });
+    expect((await asTestIn(noisyRoot, ['/bin/sh', '-c', 'exit 3'])).outcome).toEqual({
+      kind: 'failed',
+      exitCode: 3,
+      stdout: '',
+      stderr: '',
+    });
+  });
+});
+
+describe('classifySudoPromptResult (what no test can make a person do)', () => {
+  // Seen here for real: a polkit agent (python3-gi) registered for the shell
+  // that runs pkexec answered BeginAuthentication with
+  // org.freedesktop.PolicyKit1.Error.Cancelled, as a GUI agent does when the
+  // user clicks Cancel; sudo-prompt 9.3.2 then called back with exactly this.
+  it('cancelled: pkexec exit 126 "Request dismissed" on Linux', () => {
+    const error = Object.assign(new Error(SUDO_PROMPT_PERMISSION_DENIED), {
+      code: 126,
+      killed: false,
+      signal: null,
+      cmd: `cd "/"; "/usr/bin/pkexec" --disable-internal-agent /bin/bash -c "echo SUDOPROMPT; '/usr/bin/id' '-u'"`,
+    });
+    const stderr = 'Error executing command as another user: Request dismissed\n';
+    expect(classifySudoPromptResult({ error, stdout: '', stderr }, 'linux')).toEqual({ kind: 'cancelled' });
+  });
+
+  // sudo-prompt's MacResult: the privileged script never ran, so no `code`
+  // file: a plain Error(PERMISSION_DENIED) without stdout, stderr or code.
+  it('cancelled: macOS password dialog dismissed', () => {
+    const error = new Error(SUDO_PROMPT_PERMISSION_DENIED);
+    expect(classifySudoPromptResult({ error, stdout: undefined, stderr: undefined }, 'darwin')).toEqual({ kind: 'cancelled' });
+  });
+
+  it('failed on macOS: the command exited non-zero after the password was given', () => {
+    const error = Object.assign(new Error("Command failed: '/bin/false'\nnope\n"), { code: 1 });
+    expect(classifySudoPromptResult({ error, stdout: '', stderr: 'nope\n' }, 'darwin')).toEqual({
+      kind: 'failed',
+      exitCode: 1,
+      stdout: '',
+      stderr: 'nope\n',
+    });
+  });
+
+  it('unavailable: pkexec is not installed', () => {
+    const error = new Error('Unable to find pkexec or kdesudo.');
+    expect(classifySudoPromptResult({ error, stdout: undefined, stderr: undefined }, 'linux')).toEqual({
+      kind: 'unavailable',
+      detail: 'Unable to find pkexec or kdesudo.',
+    });
+  });
+});
+
+describe('describeOutcome', () => {
+  it('gives one distinct, actionable sentence for each outcome', () => {
+    const outcomes: ElevationOutcome[] = [
+      { kind: 'approved', stdout: '', stderr: '' },
+      { kind: 'failed', exitCode: 3, stdout: '', stderr: 'disk full\nmore\n' },
+      { kind: 'cancelled' },
+      { kind: 'not-authorized' },
+      { kind: 'no-agent' },
+      { kind: 'unavailable', detail: 'Unable to find pkexec or kdesudo' },
+    ];
+    const sentences = outcomes.map(describeOutcome);
+    expect(new Set(sentences).size).toBe(outcomes.length);
+    for (const sentence of sentences) {
+      expect(sentence).toMatch(/^[A-Z].*\.$/s);
+      expect(sentence).not.toMatch(/\.\s/); // one sentence
+      expect(sentence.split(';').length).toBeGreaterThanOrEqual(2); // what happened; what to do
+    }
+    expect(sentences[1]).toContain('exit code 3');
+    expect(sentences[1]).toContain('disk full');
+    expect(sentences[3]).toMatch(/administrator/);
+    expect(sentences[4]).toMatch(/desktop session/);
+    expect(sentences[5]).toContain('Unable to find pkexec or kdesudo');
+    expect(describeOutcome({ kind: 'failed', exitCode: undefined, stdout: '', stderr: '' })).toContain('stopped by a signal');
+  });
+});
+
+describe('build/linux/dev.berth.helper.policy', () => {
+  const policy = join(REPO_ROOT, 'build/linux/dev.berth.helper.policy');
+
+  it("is valid against polkit's DTD", () => {
+    execFileSync('xmllint', ['--noout', '--nonet', '--dtdvalid', '/usr/share/polkit-1/policyconfig-1.dtd', policy], {
+      stdio: 'pipe',
+    });
+  });
+
+  it('is loaded by polkitd as dev.berth.helper.install (startPolkit installs it as a package would)', async () => {
+    await startPolkit();
+    const out = execFileSync('pkaction', ['--action-id', 'dev.berth.helper.install', '--verbose'], { encoding: 'utf8' });
+    expect(out).toContain("description:       Install Berth's privileged helper");
+    expect(out).toContain(
+      "message:           Berth wants to install its privileged helper, which binds ports below 1024, manages CLI links in /usr/local/bin and Berth's entries in /etc/hosts",
+    );
+    expect(out).toMatch(/implicit any:\s+auth_admin\n/);
+    expect(out).toMatch(/implicit inactive:\s+auth_admin\n/);
+    expect(out).toMatch(/implicit active:\s+auth_admin_keep\n/);
+    expect(out).toContain('org.freedesktop.policykit.exec.path -> /opt/Berth/resources/helper/berth-helper');
+  });
+});

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runIsolated } from '../../test/support/isolated-system';
+import { setPolkitRule, startPolkit } from '../../test/support/polkit';
+
+const users = inject('users');
+
+/** The user's side: the bundled CLI, as the unprivileged test user. */
+const BERTH = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups -- node "$FIXTURES/cli/berth.js"';
+const LIST = "{ find /usr/local /var/lib /var/log /run /etc/berth -mindepth 1 -not -path '/run/dbus*' -not -path '/run/mount*' 2>/dev/null || true; } | sort";
+
+describe('install through the real prompt: berth CLI → sudo-prompt → pkexec → polkitd → installer', () => {
+  let undoRule: (() => void) | undefined;
+  beforeAll(async () => {
+    await startPolkit();
+  });
+  afterAll(() => undoRule?.());
+
+  it('installs as root, the user talks to the helper, and uninstalls the same way leaving nothing', async () => {
+    undoRule = setPolkitRule(users.test.name, 'YES');
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      echo "== install"; ${BERTH} helper install --app /opt/Berth; echo "exit $?"
+      echo "== status"; ${BERTH} helper status --socket /run/berth/helper.sock --json
+      echo "== owner"; stat -c '%U %a' /usr/local/libexec/berth/berth-helper.js /etc/berth/helper.json
+      echo "== uninstall"; ${BERTH} helper uninstall; echo "exit $?"
+      echo "== left"; ${LIST}
+      echo "== end"
+    `);
+    undoRule();
+    undoRule = undefined;
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('install')).toContain('installed: the helper is running');
+    expect(section('install')).toMatch(/exit 0$/);
+    expect(JSON.parse(section('status'))).toMatchObject({ state: 'running', helper: { protocol: 1 } });
+    expect(section('owner').split('\n')).toEqual(['root 755', 'root 644']);
+    expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
+    expect(section('left')).toBe('');
+  });
+
+  it.each([
+    ['NO' as const, 'not-authorized', /not allowed|not authorized/i],
+    ['AUTH_ADMIN' as const, 'no-agent', /authentication agent/i],
+  ])('with a polkit rule %s: a clear message, exit 5, nothing installed', async (rule, _kind, message) => {
+    undoRule = setPolkitRule(users.test.name, rule);
+    const run = await runIsolated(`
+      set +e
+      ${BERTH} helper install --app /opt/Berth; echo "== exit $?"
+      echo "== left"; ${LIST}
+    `);
+    undoRule();
+    undoRule = undefined;
+    expect(run.stdout).toContain('== exit 5');
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout.split('== left')[1]!.trim()).toBe('');
+  });
+});

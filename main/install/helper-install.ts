@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { runElevated, type ElevationOutcome } from './elevate';
+
+/**
+ * The bundled helper, as the argv prefix the elevated prompt runs. It must
+ * sit outside app.asar (an elevated process cannot read inside it): the
+ * packaged app ships it under resources/helper/; from a checkout or the CLI
+ * bundle it is dist/helper/berth-helper.js, run by this same Node.
+ */
+export function bundledHelperCommand(): string[] {
+  const resources = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath;
+  const packaged = resources !== undefined ? join(resources, 'helper', 'berth-helper') : undefined;
+  if (packaged !== undefined && existsSync(packaged)) return [packaged];
+  const bundle = join(dirname(__dirname), 'helper', 'berth-helper.js');
+  if (!existsSync(bundle)) throw new Error(`the bundled helper is missing (looked for ${bundle}); run "npm run build"`);
+  return [process.execPath, bundle];
+}
+
+/** One prompt, one fixed command: install (or upgrade) the helper for this user. */
+export function installHelperElevated(appPath: string, uid: number = process.getuid?.() ?? -1): Promise<ElevationOutcome> {
+  return runElevated([...bundledHelperCommand(), 'install', '--app', appPath, '--uid', String(uid)], { name: 'Berth' });
+}
+
+export function uninstallHelperElevated(): Promise<ElevationOutcome> {
+  return runElevated([...bundledHelperCommand(), 'uninstall'], { name: 'Berth' });
+}
