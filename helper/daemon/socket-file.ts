@@ -52,7 +52,8 @@ function ensureTrustedDirectory(dir: string): void {
   }
 }
 
-function somethingAnswers(socketPath: string): Promise<boolean> {
+/** Whether a server accepts connections on `socketPath` right now. */
+export function somethingAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = connect(socketPath);
     probe.once('connect', () => {

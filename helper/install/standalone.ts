@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallLayout } from '../../common/paths';
+import { somethingAnswers } from '../daemon/socket-file';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { withTrustedDirectory } from '../fs/trusted-directory';
@@ -13,17 +13,6 @@ import { withTrustedDirectory } from '../fs/trusted-directory';
  * minimal Linux): the helper runs detached, its pid recorded root-owned.
  */
 const START_WAIT_MS = 10_000;
-
-function answers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
 
 export async function startStandalone(command: readonly string[], layout: InstallLayout): Promise<number> {
   const log = openSync(`${layout.logDir}/helper.log`, 'a', 0o644);
@@ -37,7 +26,7 @@ export async function startStandalone(command: readonly string[], layout: Instal
   );
   for (const deadline = Date.now() + START_WAIT_MS; Date.now() < deadline; await sleep(50)) {
     if (child.exitCode !== null) throw new Error(`the helper exited at once (code ${child.exitCode}); see ${layout.logDir}/helper.log`);
-    if (await answers(layout.socketPath)) return pid;
+    if (await somethingAnswers(layout.socketPath)) return pid;
   }
   throw new Error(`the helper did not start listening on ${layout.socketPath}; see ${layout.logDir}/helper.log`);
 }
