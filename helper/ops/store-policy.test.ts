@@ -87,9 +87,11 @@ function snapshot(): Record<string, unknown> {
 
 describe('storePolicy', () => {
   it('stores the exact signed document, root-owned 0644 in a root-owned 0755 directory it creates', async () => {
-    const document = signed();
+    // One payload for both sides: two calls to payload() may straddle a second.
+    const contents = payload();
+    const document = signPolicy(contents, org.privateKeyPem);
     expect(existsSync(stateDir)).toBe(false);
-    expect(await store(document)).toEqual({ organization: 'Acme Corp', version: 5, expires: payload().expires });
+    expect(await store(document)).toEqual({ organization: 'Acme Corp', version: 5, expires: contents.expires });
     expect(readFileSync(cachePath, 'utf8')).toBe(document);
     const file = lstatSync(cachePath);
     expect(file.isFile()).toBe(true);
