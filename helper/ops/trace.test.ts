@@ -1,19 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validateRequest } from '../../common/protocol';
-import { runFixtureAs, spawnFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
+import { runFixtureAs, spawnAs, spawnFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
 import type { TestUser } from '../../test/support/constants';
 
 const users = inject('users');
 
-/** Starts `exe` as `user`, idling until killed. */
+/** Starts `exe` (a Node) as `user`, idling until killed. */
 function idleAs(user: TestUser, exe: string): ChildProcess {
-  return spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', exe, '-e', 'setInterval(() => {}, 1000)'], {
-    stdio: 'ignore',
-  });
+  return spawnAs(user, [exe, '-e', 'setInterval(() => {}, 1000)']);
 }
 
 describe('traceProcesses through the real helper', () => {
@@ -64,11 +62,7 @@ describe('traceProcesses through the real helper', () => {
     copyFileSync('/bin/bash', shell);
     const go = join(appPath, 'go');
     // A Berth process that, once told, execs out of the app: same pid, different program.
-    const switcher = spawn(
-      'setpriv',
-      [`--reuid=${users.test.uid}`, `--regid=${users.test.gid}`, '--clear-groups', '--', shell, '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exec /bin/sleep 60`],
-      { stdio: 'ignore' },
-    );
+    const switcher = spawnAs(users.test, [shell, '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exec /bin/sleep 60`]);
     children.push(switcher);
     const tracer = spawnFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'traceProcesses', '{"seconds":3}']);
     const lines: Array<Record<string, unknown>> = [];

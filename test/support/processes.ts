@@ -98,23 +98,17 @@ export interface Finished {
   stderr: string;
 }
 
-/** Spawns `node <fixture> args...` as an unprivileged user (setpriv drops every privilege). */
+/** Spawns `argv` as an unprivileged user: setpriv drops every privilege (uid, gid, groups, capabilities). */
+export function spawnAs(user: TestUser, argv: string[]): ChildProcess {
+  return spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--', ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: '/',
+  });
+}
+
+/** Spawns `node <fixture> args...` as an unprivileged user (fixtures are bundled by the global setup). */
 export function spawnFixtureAs(user: TestUser, fixture: string, args: string[]): ChildProcess {
-  const fixturesDir = inject('fixturesDir');
-  return spawn(
-    'setpriv',
-    [
-      `--reuid=${user.uid}`,
-      `--regid=${user.gid}`,
-      '--clear-groups',
-      '--inh-caps=-all',
-      '--',
-      process.execPath,
-      join(fixturesDir, `${fixture}.js`),
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
-  );
+  return spawnAs(user, [process.execPath, join(inject('fixturesDir'), `${fixture}.js`), ...args]);
 }
 
 export function finished(child: ChildProcess): Promise<Finished> {
