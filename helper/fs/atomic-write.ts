@@ -1,52 +1,84 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fchownSync, fsyncSync, writeSync } from 'node:fs';
 import { fsyncDirectory, openFileAt, renameAt, unlinkAt } from '../../native';
+import { errnoCode } from '../../common/errno';
 import type { TrustedDirectory } from './trusted-directory';
 
 export interface WriteOptions {
   mode: number;
   uid?: number;
   gid?: number;
+  /** Temp names to try; production uses random ones (tests plant files at chosen names). */
+  tempName?: (name: string) => string;
 }
 
-/** A fresh, unguessable temp name; a planted file or link at it makes create-exclusive fail, never redirect us. */
-function tempName(name: string): string {
+/** New temp names to try when one is taken (something planted there, or a crash's leftover). */
+const MAX_TEMP_NAMES = 3;
+
+/** Unguessable, so nobody can plant a link at the name in advance (and O_EXCL refuses one anyway). */
+export function randomTempName(name: string): string {
   return `.${name}.berth-${randomBytes(8).toString('hex')}`;
 }
 
+export function writeAll(fd: number, content: Buffer): void {
+  let written = 0;
+  while (written < content.length) written += writeSync(fd, content, written);
+}
+
+export function unlinkQuietly(dir: TrustedDirectory, name: string): void {
+  try {
+    unlinkAt(dir.fd, name);
+  } catch {
+    // Already renamed into place or never created; nothing of ours is left.
+  }
+}
+
 /**
- * Replaces `name` in `dir` with `content`, atomically: a temp file created
- * O_EXCL|O_NOFOLLOW in the same directory, owner and mode set, fsync, rename
- * over the old name (rename replaces a symlink itself, never its target),
- * fsync the directory. Readers see the old file or the new one, never a mix.
+ * Writes `content` to a new temp file beside `name` — created O_EXCL|O_NOFOLLOW,
+ * so a file or link planted at the temp name makes it fail, never redirects the
+ * write — with owner and mode set and fsynced. Returns the temp's name; the
+ * caller renames it into place or unlinks it.
  */
-export function writeFileAtomically(dir: TrustedDirectory, name: string, content: Buffer, options: WriteOptions): void {
-  let temp = tempName(name);
+export function writeTempFile(dir: TrustedDirectory, name: string, content: Buffer, options: WriteOptions): string {
+  const makeName = options.tempName ?? randomTempName;
+  let temp = makeName(name);
   let fd: number | undefined;
-  for (let attempt = 0; fd === undefined; attempt++) {
+  for (let tries = 1; fd === undefined; tries++) {
     try {
       fd = openFileAt(dir.fd, temp, 'create-exclusive', 0o600);
     } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST' || attempt >= 3) throw error;
-      temp = tempName(name);
+      if (errnoCode(error) !== 'EEXIST' || tries >= MAX_TEMP_NAMES) throw error;
+      temp = makeName(name);
     }
   }
   try {
-    let written = 0;
-    while (written < content.length) written += writeSync(fd, content, written);
+    writeAll(fd, content);
+    // Owner before mode: chown clears setuid/setgid bits, chmod then sets what we want.
     fchownSync(fd, options.uid ?? 0, options.gid ?? 0);
     fchmodSync(fd, options.mode);
+    // Durable before it becomes visible under the real name: a crash after the rename must not leave an empty file.
     fsyncSync(fd);
+  } catch (error) {
     closeSync(fd);
-    fd = undefined;
+    unlinkQuietly(dir, temp);
+    throw error;
+  }
+  closeSync(fd);
+  return temp;
+}
+
+/**
+ * Replaces `name` in `dir` with `content`, atomically: a temp file (see
+ * writeTempFile), renamed over the old name (rename replaces a symlink itself,
+ * never its target), then the directory fsynced. Readers see the old file or
+ * the new one, never a mix.
+ */
+export function writeFileAtomically(dir: TrustedDirectory, name: string, content: Buffer, options: WriteOptions): void {
+  const temp = writeTempFile(dir, name, content, options);
+  try {
     renameAt(dir.fd, temp, name);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkAt(dir.fd, temp);
-    } catch {
-      // Already renamed or never created.
-    }
+    unlinkQuietly(dir, temp);
     throw error;
   }
   fsyncDirectory(dir.fd);

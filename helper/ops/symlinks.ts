@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } from '../../native';
 import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
 import { ProtocolError, type OperationResult } from '../../common/protocol';
-import { writeFileAtomically } from '../fs/atomic-write';
+import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { openStateDir } from '../fs/state-dir';
 import { withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
@@ -68,7 +67,7 @@ function planInstall(dir: TrustedDirectory, name: CliTool, target: string, recor
 /** Creates a link atomically under a fresh temp name, then renames it into place (rename never follows). */
 function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
   for (let attempt = 0; ; attempt++) {
-    const temp = `.${name}.berth-${randomBytes(8).toString('hex')}`;
+    const temp = randomTempName(name);
     try {
       symlinkAt(target, dir.fd, temp);
     } catch (error) {

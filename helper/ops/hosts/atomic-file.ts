@@ -5,16 +5,18 @@
  * content in an O_EXCL temp file that is renamed over the old one, so a
  * reader (or a crash) sees the old file or the new one and never a mix.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
-import { fsyncDirectory, openFileAt, readlinkAt, renameAt, statAt, unlinkAt, type FileStat } from '../../../native';
+import { fsyncDirectory, openFileAt, readlinkAt, renameAt, statAt, type FileStat } from '../../../native';
 // errors, not the protocol index: the index pulls in every zod schema, and
 // the crash test starts a process running this module a thousand times.
 import { ProtocolError } from '../../../common/protocol/errors';
 import type { OperationResult } from '../../../common/protocol';
 import { errnoCode } from '../../../common/errno';
 import { openTrustedDirectory, type TrustedDirectory } from '../../fs/trusted-directory';
+import { unlinkQuietly, writeAll, writeFileAtomically, writeTempFile } from '../../fs/atomic-write';
+
+export { randomTempName } from '../../fs/atomic-write';
 
 export type UpdateResult = OperationResult<'ensureHosts'>;
 
@@ -30,16 +32,9 @@ export interface UpdateOptions {
 
 /** Rereads after a concurrent change before giving up; another writer racing us that often is a bug or an attack. */
 const MAX_ATTEMPTS = 5;
-/** New temp names to try when one is taken (something planted there, or a leftover). */
-const MAX_TEMP_NAMES = 3;
 /** Far above any real hosts file (ad-block lists run to a few MiB); the content is held in memory. */
 const MAX_BYTES = 64 * 1024 * 1024;
 export const BACKUP_SUFFIX = '.berth-backup';
-
-/** Unguessable, so nobody can plant a link at the name in advance (and O_EXCL refuses one anyway). */
-export function randomTempName(name: string): string {
-  return `.${name}.berth-${randomBytes(8).toString('hex')}`;
-}
 
 /** Where the file really is: its directory, open and checked, and its name there. */
 interface Located {
@@ -130,75 +125,12 @@ function readAll(dir: TrustedDirectory, name: string, path: string): { content: 
   }
 }
 
-function writeAll(fd: number, content: Buffer): void {
-  let written = 0;
-  while (written < content.length) written += writeSync(fd, content, written, content.length - written);
-}
-
 /** Same file, same size, same mtime: nobody wrote it since we read it. */
 function sameFile(a: FileStat | null, b: FileStat | null): boolean {
   if (a === null || b === null) return a === b;
   return a.type === b.type && a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
-interface Owner {
-  uid: number;
-  gid: number;
-  mode: number;
-}
-
-/**
- * Writes `content` to a new temp file in `dir` with the given owner and
- * mode, fsynced, and returns its name. The caller renames or unlinks it.
- */
-function writeTemp(dir: TrustedDirectory, name: string, content: Buffer, owner: Owner, options: UpdateOptions): string {
-  const makeName = options.tempName ?? randomTempName;
-  let temp = makeName(name);
-  let fd: number | undefined;
-  for (let tries = 1; fd === undefined; tries++) {
-    try {
-      // O_EXCL|O_NOFOLLOW: a file or link planted at the name makes this fail, never redirects the write.
-      fd = openFileAt(dir.fd, temp, 'create-exclusive', 0o600);
-    } catch (error) {
-      if (errnoCode(error) !== 'EEXIST' || tries >= MAX_TEMP_NAMES) throw error;
-      temp = makeName(name);
-    }
-  }
-  try {
-    writeAll(fd, content);
-    // Owner before mode: chown clears setuid/setgid bits, chmod then sets what the original had.
-    fchownSync(fd, owner.uid, owner.gid);
-    fchmodSync(fd, owner.mode);
-    // Durable before it becomes visible under the real name: a crash right after the rename must not leave an empty file.
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    unlinkQuietly(dir, temp);
-    throw error;
-  }
-  closeSync(fd);
-  return temp;
-}
-
-function unlinkQuietly(dir: TrustedDirectory, name: string): void {
-  try {
-    unlinkAt(dir.fd, name);
-  } catch {
-    // Already renamed into place or never created; nothing of ours is left.
-  }
-}
-
-/** Atomically replaces `name` with a temp file holding `content`; the temp is gone whatever happens. */
-function replace(dir: TrustedDirectory, name: string, content: Buffer, owner: Owner, options: UpdateOptions): void {
-  const temp = writeTemp(dir, name, content, owner, options);
-  try {
-    renameAt(dir.fd, temp, name);
-  } catch (error) {
-    unlinkQuietly(dir, temp);
-    throw error;
-  }
-  fsyncDirectory(dir.fd);
-}
 
 /** The new file is in place; only its durability is in doubt, so say that rather than "nothing was changed". */
 function syncAfterRename(dir: TrustedDirectory, path: string): void {
@@ -226,7 +158,7 @@ function rewriteInPlace(located: Located, before: FileStat, old: Buffer, content
   const { dir, name, path } = located;
   const backupName = `${name}${BACKUP_SUFFIX}`;
   const backupPath = `${posix.dirname(path)}/${backupName}`;
-  replace(dir, backupName, old, { uid: before.uid, gid: before.gid, mode: before.mode }, options);
+  writeFileAtomically(dir, backupName, old, { uid: before.uid, gid: before.gid, mode: before.mode, tempName: options.tempName });
   // Writing the backup took time: the rewrite must still start from what we read.
   if (!sameFile(statAt(dir.fd, name), before)) throw new ChangedMeanwhile();
   let fd: number;
@@ -289,7 +221,7 @@ export function updateFile(path: string, transform: Transform, options: UpdateOp
       if (content === old || content.equals(old)) return { changed: false, method: 'none' };
       if (before === null && options.createMode === undefined) return { changed: false, method: 'none' };
       const owner = before ?? { uid: 0, gid: 0, mode: options.createMode! };
-      const temp = writeTemp(dir, name, content, owner, options);
+      const temp = writeTempFile(dir, name, content, { ...owner, tempName: options.tempName });
       let renamed = false;
       try {
         if (!sameFile(statAt(dir.fd, name), before)) continue;
