@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
+import { readInstallRecord, writeInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../fs/trusted-directory';
 import { readConfigFile } from '../daemon/config-file';
 import type { HelperConfig } from '../daemon/config';
@@ -48,15 +49,6 @@ export function currentProgram(): HelperProgram {
     throw new Error(`${node} is not root's alone (owner uid ${st.uid}): it would run the helper as root; install with the packaged app`);
   }
   return { files, command: (dir, config) => [node, join(dir, basename(entry)), 'serve', '--config', config] };
-}
-
-function readRecord(layout: InstallLayout): InstallRecord['paths'] {
-  try {
-    const text = readFileSync(join(layout.stateDir, INSTALL_RECORD_NAME), 'utf8');
-    return (JSON.parse(text) as InstallRecord).paths;
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -110,7 +102,7 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
   }
 
   // What uninstall will remove: files first, then directories deepest first; merged with an earlier record.
-  const previous = readRecord(layout);
+  const previous = readInstallRecord(layout.stateDir)?.paths ?? [];
   const files = [
     ...program.files.map((f) => join(layout.helperDir, f.name)),
     layout.configPath,
@@ -129,9 +121,7 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
       ...recordedDirs.map((path) => ({ path, kind: 'directory' as const })),
     ],
   };
-  withTrustedDirectory(layout.stateDir, (dir) =>
-    writeFileAtomically(dir, INSTALL_RECORD_NAME, Buffer.from(JSON.stringify(record, null, 2) + '\n'), { mode: 0o644 }),
-  );
+  writeInstallRecord(layout.stateDir, record);
   log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall`);
 
   await startService(

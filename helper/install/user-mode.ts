@@ -7,6 +7,7 @@ import type { UserModeRecord } from '../../common/user-mode';
 import { USER_MODE_LIMITS } from '../../common/user-mode';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { withTrustedDirectory } from '../fs/trusted-directory';
+import { writeInstallRecord } from '../fs/install-record';
 import { helperConfig } from '../daemon/config';
 import { ensureHostsBlock } from '../ops/hosts/file';
 import { installSymlinks } from '../ops/symlinks';
@@ -60,9 +61,7 @@ export async function installUserMode(user: string, appPath: string, layout: Ins
       ...created.sort((a, b) => b.length - a.length).map((path) => ({ path, kind: 'directory' as const })),
     ],
   };
-  withTrustedDirectory(layout.stateDir, (dir) =>
-    writeFileAtomically(dir, INSTALL_RECORD_NAME, Buffer.from(JSON.stringify(install, null, 2) + '\n'), { mode: 0o644 }),
-  );
+  writeInstallRecord(layout.stateDir, install);
   log(`user mode for ${user} (uid ${uid}) recorded in ${layout.userModePath}; no helper runs`);
   log(`limits: ${USER_MODE_LIMITS.join('; ')}`);
   log(`undo with: berth-helper uninstall (it reads ${join(layout.stateDir, INSTALL_RECORD_NAME)})`);

@@ -3,10 +3,10 @@ import { basename, dirname } from 'node:path';
 import { statAt, unlinkAt } from '../../native';
 import { CLI_TOOLS } from '../../common/cli-tools';
 import { HOSTS_PATH } from '../../common/paths';
-import { INSTALL_RECORD_NAME, installRecord, type InstallRecord } from '../../common/install-record';
+import { INSTALL_RECORD_NAME } from '../../common/install-record';
 import { ProtocolError, type OperationResult } from '../../common/protocol';
 import type { HelperConfig } from '../daemon/config';
-import { readFileAt } from '../fs/read-file';
+import { readInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../fs/trusted-directory';
 import { POLICY_CACHE_NAME } from '../../common/policy';
 import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
@@ -25,17 +25,6 @@ export interface UninstallOptions {
    * allowed user must not be able to delete the policy and so roll it back.
    */
   removePolicy: boolean;
-}
-
-function readInstallRecord(config: HelperConfig): InstallRecord | undefined {
-  try {
-    return withTrustedDirectory(config.stateDir, (dir) => {
-      const bytes = readFileAt(dir, INSTALL_RECORD_NAME, 64 * 1024);
-      return bytes === null ? undefined : installRecord.parse(JSON.parse(bytes.toString('utf8')));
-    });
-  } catch {
-    return undefined; // never installed, already uninstalled, or unreadable: remove only what we can prove is ours
-  }
 }
 
 /** Removes one recorded path if it still is what we made: root-owned, of the recorded kind. */
@@ -90,7 +79,7 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
   } catch (error) {
     outcome.kept.push({ path: hostsPath, reason: error instanceof ProtocolError ? error.message : String(error) });
   }
-  const record = readInstallRecord(config);
+  const record = readInstallRecord(config.stateDir);
   for (const name of [...STATE_FILES, INSTALL_RECORD_NAME]) removeRecorded(`${config.stateDir}/${name}`, 'file', outcome);
   const policyPath = `${config.stateDir}/${POLICY_CACHE_NAME}`;
   if (options.removePolicy) removeRecorded(policyPath, 'file', outcome);
