@@ -4,7 +4,7 @@
  * mount namespace. Not /tmp or /var/tmp: those are world-writable (sticky),
  * and the helper rightly refuses to write as root under them.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
@@ -21,34 +21,21 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { ProtocolError, type ErrorCode } from '../../../common/protocol';
 import { assertPrivateMountNamespace, bindMount } from '../../../test/support/namespace';
-import { finished, runFixtureAs } from '../../../test/support/processes';
-import { safeScratchDir } from '../../../test/support/scratch';
+import { USER_CONTENT, useScratchHosts } from './test-setup';
 import { randomTempName, updateFile } from './atomic-file';
 import { APP_HOSTNAME, BEGIN_MARKER, blockEntries, ensureBlock, ensureHostsBlock, removeHostsBlock } from './index';
 import { hostsPath as systemHostsPath } from '../../../common/paths';
 
 const users = inject('users');
 
+const scratch = useScratchHosts();
 let dir: string;
 let hostsPath: string;
-/** Mounts and other undo steps, run in reverse after each test. */
-let undo: Array<() => void> = [];
-
-beforeEach(() => {
-  undo = [];
-  dir = safeScratchDir('berth-hosts');
-  hostsPath = join(dir, 'hosts');
-  undo.push(() => rmSync(dir, { recursive: true, force: true }));
-});
-
-afterEach(() => {
-  for (const step of undo.reverse()) step();
-});
-
-const USER_CONTENT = '# my hosts\r\n127.0.1.1\tworkstation  # keep my tabs\r\n\r\n10.0.0.5 db.test';
+let undo: Array<() => void>;
+beforeEach(() => ({ dir, hostsPath, undo } = scratch()));
 
 function refusal(fn: () => unknown, code: ErrorCode): ProtocolError {
   try {
@@ -348,110 +335,5 @@ describe('a writer racing the helper', () => {
     expect(error.message).toContain('kept changing');
     expect(readFileSync(hostsPath, 'latin1')).toBe('# start\n' + '# again\n'.repeat(5));
     expect(temps(dir)).toEqual([]);
-  });
-});
-
-describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
-  /**
-   * Runs the real handlers (bundled in the hosts-writer fixture) in a child
-   * mount namespace of the suite's private one, where a scratch directory is
-   * bind-mounted over /etc: the handlers act on HOSTS_PATH itself, and the
-   * machine's /etc (where a backup would go) is never touched.
-   */
-  async function handler(etc: string, op: 'ensure' | 'remove', hostsSource?: string): Promise<Record<string, unknown>> {
-    assertPrivateMountNamespace();
-    const script = 'mount --bind "$1" /etc && { [ -z "$5" ] || mount --bind "$5" /etc/hosts; } && exec "$2" "$3" handler "$4"';
-    const child = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'hosts-writer.js'), op, hostsSource ?? ''],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
-    );
-    const { code, stdout, stderr } = await finished(child);
-    expect(code, stderr).toBe(0);
-    return JSON.parse(stdout.trim()) as Record<string, unknown>;
-  }
-
-  it('ensureHosts then removeHosts edit /etc/hosts and restore it byte for byte', async () => {
-    const etc = join(dir, 'etc');
-    mkdirSync(etc, { mode: 0o755 });
-    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
-    expect(await handler(etc, 'ensure')).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
-    expect(readFileSync(join(etc, 'hosts')).equals(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')))).toBe(true);
-    expect(await handler(etc, 'ensure')).toEqual({ ok: true, result: { changed: false, method: 'none' } });
-    expect(await handler(etc, 'remove')).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
-    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
-  });
-
-  it('a bind-mounted /etc/hosts (as in a container) is edited in place with /etc/hosts.berth-backup', async () => {
-    const etc = join(dir, 'etc');
-    mkdirSync(etc, { mode: 0o755 });
-    writeFileSync(join(etc, 'hosts'), 'placeholder\n');
-    const source = join(dir, 'container-hosts');
-    writeFileSync(source, USER_CONTENT);
-    expect(await handler(etc, 'ensure', source)).toEqual({
-      ok: true,
-      result: { changed: true, method: 'in-place', backupPath: '/etc/hosts.berth-backup' },
-    });
-    expect(readFileSync(join(etc, 'hosts.berth-backup'), 'latin1')).toBe(USER_CONTENT);
-    expect(blockEntries(readFileSync(source)).length).toBe(3);
-    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe('placeholder\n');
-  });
-
-  it('a foreign berth.internal line in /etc/hosts is a CONFLICT on the wire shape', async () => {
-    const etc = join(dir, 'etc');
-    mkdirSync(etc, { mode: 0o755 });
-    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost berth.internal\n');
-    const outcome = await handler(etc, 'ensure');
-    expect(outcome).toMatchObject({ ok: false, code: 'CONFLICT' });
-    expect(String(outcome.message)).toContain('line 1 of /etc/hosts');
-  });
-
-  it('through the real helper process, the allowed user ensures and removes the block, and it is audited', async () => {
-    const etc = join(dir, 'etc');
-    mkdirSync(etc, { mode: 0o755 });
-    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
-    const run = join(dir, 'run');
-    mkdirSync(run, { mode: 0o755 });
-    const socket = join(run, 'helper.sock');
-    const auditLog = join(run, 'audit.log');
-    assertPrivateMountNamespace();
-    // The bundled helper, as root, in a child namespace whose /etc is the scratch one (see handler() above).
-    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6"';
-    const helper = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
-    );
-    const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let stderr = '';
-        helper.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-          stderr += chunk;
-          if (/serving on /.test(stderr)) resolve();
-        });
-        helper.once('exit', (code) => reject(new Error(`helper exited (${code}) before listening: ${stderr}`)));
-      });
-      const request = (op: string) => runFixtureAs(users.test, 'helper-client', ['request', socket, op, '{}']);
-
-      expect(await request('ensureHosts')).toEqual({ ok: true, result: { changed: true, method: 'rename' }, progress: 0 });
-      expect(readFileSync(join(etc, 'hosts')).equals(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')))).toBe(true);
-      expect(await request('ensureHosts')).toEqual({ ok: true, result: { changed: false, method: 'none' }, progress: 0 });
-      expect(await request('removeHosts')).toEqual({ ok: true, result: { changed: true, method: 'rename' }, progress: 0 });
-      expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
-
-      const audited = readFileSync(auditLog, 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { op: string; result: string; peer: { uid: number } });
-      expect(audited.map((entry) => [entry.op, entry.result, entry.peer.uid])).toEqual([
-        ['ensureHosts', 'ok', users.test.uid],
-        ['ensureHosts', 'ok', users.test.uid],
-        ['removeHosts', 'ok', users.test.uid],
-      ]);
-    } finally {
-      helper.kill('SIGTERM');
-      await exited;
-    }
   });
 });
