@@ -1,6 +1,6 @@
 // The Electron shell: a tray icon over the Electron-free core. No logic lives
 // here; it shows what the core reports and forwards the user's choices.
-import { app, Menu, nativeImage, Tray } from 'electron';
+import { app, ipcMain, Menu, nativeImage, Tray, type IpcMainInvokeEvent } from 'electron';
 import { probeHelper, type HelperStatus } from '../core/helper-status';
 import { systemPaths } from '../../common/paths';
 
@@ -22,6 +22,18 @@ async function refresh(): Promise<void> {
   // Linux app indicators ignore clicks: the context menu is the UI there.
   tray?.setContextMenu(menuFor(status));
 }
+
+/** Only our own bundled pages may call the backend: not a navigated-away or injected frame. */
+function fromOurPage(event: IpcMainInvokeEvent): boolean {
+  const url = event.senderFrame?.url ?? '';
+  return url.startsWith('file://') && url.includes('/dist/renderer/');
+}
+
+// The preload's one call today; it takes no arguments, so there is nothing else to validate.
+ipcMain.handle('berth:helper-status', (event) => {
+  if (!fromOurPage(event)) throw new Error('refused: not a Berth page');
+  return probeHelper(systemPaths().socketPath);
+});
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
