@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BERTH_VERSION } from '../common/app-version';
 import { helperConfig } from './daemon/config';
 import { readConfigFile } from './daemon/config-file';
+import { readKeyFile } from './daemon/org-key';
 import { INSTALL_USAGE, installCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
@@ -40,15 +40,6 @@ function integerFlag(name: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got "${value}"`);
   return Number(value);
-}
-
-/** The org key file is read once here, by root, from a path root gave on the command line. */
-function readKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read --org-key ${path}: ${(error as Error).message}`);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

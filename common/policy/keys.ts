@@ -29,6 +29,14 @@ export function generateKeyPair(): OrgKeyPair {
  * EC key would make crypto.verify use another algorithm entirely) and
  * refuses a private key, which must never be handed around as "the org key".
  */
+/**
+ * The key alone, re-exported: what gets recorded at install. Nothing else from
+ * the file given (other PEM blocks, stray text) ends up in the world-readable config.
+ */
+export function canonicalPublicKeyPem(pem: string): string {
+  return loadPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
+}
+
 export function loadPublicKey(pem: string): KeyObject {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
     throw new PolicyError('key', 'key', 'this is a private key; use the organization public key (org-key.pub.pem)');

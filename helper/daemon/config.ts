@@ -1,4 +1,14 @@
 import { z } from 'zod';
+import { loadPublicKey } from '../../common/policy/keys';
+
+function isEd25519PublicKey(pem: string): boolean {
+  try {
+    loadPublicKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * What the daemon needs to run. `serve` builds it from flags; the installed
@@ -33,7 +43,12 @@ export const helperConfig = z.strictObject({
   /** The system directory for CLI links. */
   linkDir: absolutePath.default('/usr/local/bin'),
   /** The organization's Ed25519 public key (PEM), recorded at install; policies must be signed by it. */
-  orgPublicKey: z.string().min(1).max(4096).optional(),
+  orgPublicKey: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((pem) => isEd25519PublicKey(pem), { message: 'must be an Ed25519 public key (PEM)' })
+    .optional(),
   /** Root-owned directory for state the user may read but not change (the policy cache). */
   stateDir: absolutePath.default('/var/lib/berth'),
   limits: helperLimits.default(helperLimits.parse({})),

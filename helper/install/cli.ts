@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { installLayout } from '../../common/paths';
 import { ProtocolError } from '../../common/protocol/errors';
+import { readKeyFile } from '../daemon/org-key';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';
 import { installUserMode } from './user-mode';
@@ -59,9 +59,9 @@ export async function installCommand(argv: string[]): Promise<number> {
   let orgPublicKey: string | undefined;
   if (values['org-key'] !== undefined) {
     try {
-      orgPublicKey = readFileSync(values['org-key'], 'utf8');
+      orgPublicKey = readKeyFile(values['org-key']);
     } catch (error) {
-      return fail(`cannot read --org-key ${values['org-key']}: ${(error as Error).message}`, INSTALL_EXIT.usage);
+      return fail((error as Error).message, INSTALL_EXIT.usage);
     }
   }
   try {

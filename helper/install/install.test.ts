@@ -70,12 +70,14 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
 
   it('refuses bad arguments before anything else', async () => {
     const run = await runIsolated(`
-      for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force"; do
+      for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force" "--app /opt/B --uid 5 --org-key /etc/passwd"; do
         set +e; node "$HELPER" install $args 2>&1; echo "== code $?"; set -e
       done
       echo "== left"; ${LIST}
     `);
-    expect(run.stdout.match(/== code 64/g)).toHaveLength(5);
+    expect(run.stdout.match(/== code 64/g)).toHaveLength(6);
+    // Not a key: refused, and nothing of that file is recorded anywhere.
+    expect(run.stdout).toContain('--org-key /etc/passwd: the organization key is not a PEM public key');
     expect(run.stdout).toContain('install needs --app with an absolute path');
     expect(run.stdout).toContain('install needs --uid with the numeric uid');
     expect(run.stdout).toContain("Unknown option '--force'");
