@@ -2,6 +2,7 @@
  * fast-check arbitraries shared by the fuzz tests (not a test file itself):
  * garbage of every kind, and plausible arguments for the *at() exports.
  */
+import { AT_FUNCTIONS } from './loader';
 import fc from 'fast-check';
 
 /** Any value at all, with extra weight on the edges of each parameter type. */
@@ -27,16 +28,7 @@ export function maybe(valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
   return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: garbage() });
 }
 
-export const AT_EXPORTS = [
-  'openDirectoryNoFollow',
-  'statAt',
-  'readlinkAt',
-  'symlinkAt',
-  'renameAt',
-  'unlinkAt',
-  'openFileAt',
-  'fsyncDirectory',
-] as const;
+export const AT_EXPORTS = AT_FUNCTIONS;
 export type AtExportName = (typeof AT_EXPORTS)[number];
 
 /** Position of the directory descriptor in each *at() export's arguments. */

@@ -7,7 +7,8 @@ import { closeSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSyn
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AT_EXPORTS, DIRFD_INDEX, atShapes, garbage, maybe } from './fuzz-arbitraries';
+import { DIRFD_INDEX, atShapes, garbage, maybe } from './fuzz-arbitraries';
+import { BINDING_FUNCTIONS } from './loader';
 import * as wrapper from './index';
 import {
   builtAddonPath,
@@ -23,17 +24,7 @@ import {
 type AnyFunction = (...args: unknown[]) => unknown;
 type Api = Record<ExportName, AnyFunction>;
 
-const EXPORTS = [
-  'peerCredentials',
-  'connectUnix',
-  'sendMessage',
-  'receiveMessage',
-  'bindSocket',
-  'pollStart',
-  'pollUpdate',
-  'pollStop',
-  ...AT_EXPORTS,
-] as const;
+const EXPORTS = BINDING_FUNCTIONS;
 type ExportName = (typeof EXPORTS)[number];
 
 /** Exports whose first argument is a descriptor the call acts on. */

@@ -30,15 +30,8 @@ export interface NativeBinding {
 }
 
 const ADDON_FILE = 'berth_native.node';
-const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
-  'peerCredentials',
-  'connectUnix',
-  'sendMessage',
-  'receiveMessage',
-  'bindSocket',
-  'pollStart',
-  'pollUpdate',
-  'pollStop',
+/** The no-follow file operations, listed once (the fuzz tests shape their arguments by this list). */
+export const AT_FUNCTIONS = [
   'openDirectoryNoFollow',
   'statAt',
   'readlinkAt',
@@ -47,7 +40,20 @@ const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'unlinkAt',
   'openFileAt',
   'fsyncDirectory',
-];
+] as const satisfies readonly (keyof NativeBinding)[];
+
+/** Every function the addon must export; a build missing one is refused at load. */
+export const BINDING_FUNCTIONS = [
+  'peerCredentials',
+  'connectUnix',
+  'sendMessage',
+  'receiveMessage',
+  'bindSocket',
+  'pollStart',
+  'pollUpdate',
+  'pollStop',
+  ...AT_FUNCTIONS,
+] as const satisfies readonly (keyof NativeBinding)[];
 
 let binding: NativeBinding | undefined;
 
