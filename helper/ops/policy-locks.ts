@@ -1,6 +1,6 @@
 import { policyInForce, readCachedPolicy } from '../../common/policy';
 import { ProtocolError } from '../../common/protocol/errors';
-import type { LockedSettings, SettingKey } from '../../common/settings/schema';
+import type { LockedSettings, ToggleKey } from '../../common/settings/schema';
 import type { HelperConfig } from '../daemon/config';
 
 /**
@@ -14,7 +14,7 @@ export function lockedSettings(config: HelperConfig): LockedSettings {
 }
 
 /** Refuses when the policy locks `key` to a value other than `wanted`. */
-export function assertNotLocked<K extends SettingKey>(
+export function assertNotLocked<K extends ToggleKey>(
   config: HelperConfig,
   key: K,
   allowed: (locked: NonNullable<LockedSettings[K]>) => boolean,

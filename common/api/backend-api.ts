@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { capabilitiesSchema } from './capabilities';
+import { mappingKey, mappingSpec, mappingStatus } from '../ports/mapping';
+import { lockedSettingsSchema, settingsSchema, settingsShape } from '../settings/schema';
+
+/**
+ * The backend's API: one definition of every method the renderer (through the
+ * preload or the browser bridge) and the CLI (through the control socket) may
+ * call, with strict schemas on both sides. The backend validates every call's
+ * params; clients validate every result. Nothing else crosses these boundaries.
+ */
+
+export const noticeSchema = z.strictObject({
+  id: z.string(),
+  level: z.enum(['info', 'warning', 'error']),
+  text: z.string(),
+});
+export type Notice = z.infer<typeof noticeSchema>;
+
+export const diagnosticsState = z.strictObject({
+  state: z.enum(['idle', 'running', 'done', 'failed']),
+  /** What is being gathered now, e.g. "privileged trace (3 of 5 s)". */
+  step: z.string().nullable(),
+  /** 0..1 */
+  progress: z.number().min(0).max(1),
+  path: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type DiagnosticsState = z.infer<typeof diagnosticsState>;
+
+/** What the app shows: the backend's store, mirrored by the renderer. */
+export const backendState = z.strictObject({
+  capabilities: capabilitiesSchema,
+  settings: settingsSchema,
+  /** Locked by the organization's policy: these keys cannot be changed anywhere. */
+  locked: lockedSettingsSchema,
+  ports: z.array(mappingStatus),
+  diagnostics: diagnosticsState,
+  notices: z.array(noticeSchema),
+  /** A pending OS prompt (install/uninstall/update), so the UI can say "waiting for your password". */
+  prompt: z.enum(['install', 'uninstall']).nullable(),
+});
+export type BackendState = z.infer<typeof backendState>;
+
+/** One setting change: the key, and a value its own schema accepts. */
+export const settingChange = z.union(
+  (Object.keys(settingsShape) as Array<keyof typeof settingsShape>).map((key) =>
+    z.strictObject({ key: z.literal(key), value: settingsShape[key] }),
+  ) as unknown as readonly [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]],
+) as z.ZodType<{ [K in keyof typeof settingsShape]: { key: K; value: z.infer<(typeof settingsShape)[K]> } }[keyof typeof settingsShape]>;
+export type SettingChange = z.infer<typeof settingChange>;
+
+/** The outcome of an OS authorization prompt, as the UI and CLI report it. */
+export const promptOutcome = z.strictObject({
+  kind: z.enum(['approved', 'cancelled', 'not-authorized', 'no-agent', 'unavailable', 'failed']),
+  message: z.string(),
+});
+export type PromptOutcome = z.infer<typeof promptOutcome>;
+
+const empty = z.strictObject({});
+
+export const API_METHODS = {
+  'state.get': { params: empty, result: backendState },
+  'capabilities.refresh': { params: empty, result: capabilitiesSchema },
+  'ports.add': { params: mappingSpec, result: mappingStatus },
+  'ports.remove': { params: mappingKey, result: z.strictObject({ removed: z.literal(true) }) },
+  'settings.set': { params: settingChange, result: settingsSchema },
+  /** The consent screen's answer; `install` runs the OS prompt. */
+  'consent.decide': { params: z.strictObject({ choice: z.enum(['install', 'limited']) }), result: promptOutcome.nullable() },
+  'helper.install': { params: empty, result: promptOutcome },
+  'helper.uninstall': { params: empty, result: promptOutcome },
+  /** Answer to "the helper is older: update it?" — asked once per bundled version. */
+  'helper.declineUpdate': { params: empty, result: z.strictObject({ ok: z.literal(true) }) },
+  diagnose: { params: empty, result: z.strictObject({ path: z.string() }) },
+  'audit.tail': {
+    params: z.strictObject({ lines: z.number().int().min(1).max(500) }),
+    result: z.strictObject({ lines: z.array(z.string()), error: z.string().nullable() }),
+  },
+  'notices.dismiss': { params: z.strictObject({ id: z.string().max(100) }), result: z.strictObject({ ok: z.literal(true) }) },
+} as const;
+
+export type ApiMethod = keyof typeof API_METHODS;
+export type ApiParams<M extends ApiMethod> = z.infer<(typeof API_METHODS)[M]['params']>;
+export type ApiResult<M extends ApiMethod> = z.infer<(typeof API_METHODS)[M]['result']>;
+
+export function isApiMethod(name: string): name is ApiMethod {
+  return Object.prototype.hasOwnProperty.call(API_METHODS, name);
+}
+
+/** Error codes a method may fail with; `message` is one sentence for the user. */
+export const API_ERROR_CODES = [
+  'INVALID', // params failed the schema
+  'CONFLICT', // e.g. a duplicate mapping
+  'LOCKED', // locked by your organization
+  'NOT_FOUND',
+  'PORT_IN_USE',
+  'ADDRESS_UNAVAILABLE', // not an address of this machine
+  'HELPER_NEEDED', // a privileged port, and the helper is not installed / mapping is off
+  'HELPER_UNAVAILABLE',
+  'BUSY', // e.g. diagnostics already running
+  'FAILED',
+] as const;
+export const apiErrorCode = z.enum(API_ERROR_CODES);
+export type ApiErrorCode = z.infer<typeof apiErrorCode>;
+
+export const apiError = z.strictObject({ code: apiErrorCode, message: z.string() });
+
+/** Thrown by the backend core; carried as {code, message} over every transport. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The typed API every transport exposes (the preload's `window.berth`, the browser bridge, the control client). */
+export interface BerthApi {
+  call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>>;
+  /** Every state change, as a full snapshot; returns the unsubscribe. */
+  subscribe(listener: (state: BackendState) => void): () => void;
+}

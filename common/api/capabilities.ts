@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { lockedSettingsSchema } from '../settings/schema';
+
+/**
+ * What this machine and install mode allow: one report for the UI, `berth
+ * status` and the diagnostics archive. Built by main/core/capabilities.
+ */
+
+export const helperState = z.enum([
+  'running',
+  'user-mode',
+  'not-installed',
+  'not-running',
+  'no-permission',
+  'needs-update',
+  'error',
+]);
+export type HelperStateName = z.infer<typeof helperState>;
+
+export const capabilitiesSchema = z.strictObject({
+  platform: z.string(),
+  helper: z.strictObject({
+    state: helperState,
+    /** One sentence: what runs, or what is wrong. */
+    message: z.string(),
+    version: z.string().nullable(),
+    bundledVersion: z.string(),
+    protocol: z.number().int().nullable(),
+    operations: z.array(z.string()),
+  }),
+  userMode: z.strictObject({ user: z.string(), uid: z.number().int(), limits: z.array(z.string()) }).nullable(),
+  /** Can this user bind ports below 1024 without the helper? */
+  directLowPortBind: z.strictObject({
+    anyAddress: z.boolean(),
+    specificAddress: z.boolean(),
+    /** Why: the sysctl value on Linux, the OS rule on macOS. */
+    detail: z.string(),
+  }),
+  cliTools: z.strictObject({
+    location: z.enum(['system', 'user']),
+    dir: z.string(),
+    /** Tools linked there that point at this app. */
+    linked: z.array(z.string()),
+    missing: z.array(z.string()),
+  }),
+  hostsEntries: z.strictObject({
+    present: z.boolean(),
+    /** `address name` lines in Berth's block of the hosts file. */
+    entries: z.array(z.string()),
+    error: z.string().nullable(),
+  }),
+  policy: z.strictObject({
+    state: z.enum(['none', 'valid', 'expired', 'untrusted']),
+    /** Why an untrusted cache was ignored. */
+    reason: z.string().nullable(),
+    organization: z.string().nullable(),
+    version: z.number().int().nullable(),
+    expires: z.string().nullable(),
+    lockedSettings: lockedSettingsSchema,
+    allowedRegistries: z.array(z.string()).nullable(),
+  }),
+});
+export type Capabilities = z.infer<typeof capabilitiesSchema>;

@@ -1,0 +1,58 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { literalAddress, port } from '../protocol/messages';
+
+/**
+ * A published port: a host address + TCP port that Berth listens on, and the
+ * target it forwards each connection to. One definition for the UI, the CLI,
+ * the control socket and the mappings file.
+ */
+
+/** A DNS name (RFC 1123 labels) or a literal address: where the forwarder connects. */
+export const targetHost = z
+  .string()
+  .min(1, 'the target host is empty')
+  .max(253)
+  .refine(
+    (s) => isIP(s) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
+    { message: 'must be a hostname or a literal IP address' },
+  );
+
+export const mappingSpec = z.strictObject({
+  /** Where Berth listens: a literal address on this machine (never a name: no DNS for a bind). */
+  address: literalAddress,
+  port,
+  target: z.strictObject({ host: targetHost, port }),
+});
+export type MappingSpec = z.infer<typeof mappingSpec>;
+
+/** A mapping is identified by where it listens: one listener per address and port. */
+export const mappingKey = z.strictObject({ address: literalAddress, port });
+export type MappingKey = z.infer<typeof mappingKey>;
+
+export function mappingId(key: MappingKey): string {
+  return key.address.includes(':') ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`;
+}
+
+/** starting: binding; listening: serving; waiting: needs the helper, retried when it is back; error: see `error`. */
+export const mappingState = z.enum(['starting', 'listening', 'waiting', 'error']);
+
+export const mappingStatus = z.strictObject({
+  id: z.string(),
+  spec: mappingSpec,
+  state: mappingState,
+  /** How the port was bound: directly by the backend, or by the helper and handed over. */
+  via: z.enum(['direct', 'helper']).nullable(),
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  connections: z.strictObject({ active: z.number().int(), total: z.number().int(), failed: z.number().int() }),
+  bytes: z.strictObject({ in: z.number(), out: z.number() }),
+  /** The last connection that could not reach the target, if any (the mapping keeps listening). */
+  lastTargetError: z.string().nullable(),
+});
+export type MappingStatus = z.infer<typeof mappingStatus>;
+
+/** The mappings file: what comes back after a restart. */
+export const mappingsFile = z.strictObject({
+  version: z.literal(1),
+  mappings: z.array(mappingSpec).max(1000),
+});
