@@ -122,3 +122,9 @@ export interface BerthApi {
   /** Every state change, as a full snapshot; returns the unsubscribe. */
   subscribe(listener: (state: BackendState) => void): () => void;
 }
+
+/** A call's reply on every wire (control socket, browser bridge): the result, or the error. */
+export const callReply = z.union([
+  z.strictObject({ ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ ok: z.literal(false), error: apiError }),
+]);

@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { errnoCode } from '../../common/errno';
+import { somethingAnswers } from '../../common/socket-probe';
 
 /**
  * Makes the socket path ready to listen on, or throws a message for the
@@ -50,16 +50,4 @@ function ensureTrustedDirectory(dir: string): void {
   if ((st.mode & 0o022) !== 0) {
     throw new Error(`socket directory ${dir} must not be group- or world-writable`);
   }
-}
-
-/** Whether a server accepts connections on `socketPath` right now. */
-export function somethingAnswers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
 }

@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallLayout } from '../../common/paths';
-import { somethingAnswers } from '../daemon/socket-file';
+import { somethingAnswers } from '../../common/socket-probe';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { withTrustedDirectory } from '../fs/trusted-directory';
