@@ -8,6 +8,7 @@ import {
   type ApiMethod,
   type ApiParams,
   type ApiResult,
+  type BackendState,
 } from '../../../common/api/backend-api';
 
 /** The backend's implementation of every API method, params already validated. */
@@ -52,4 +53,11 @@ export function unwrapReply<M extends ApiMethod>(method: M, reply: CallReply): A
   const parsed = API_METHODS[method].result.safeParse(reply.result);
   if (!parsed.success) throw new ApiError('FAILED', `the backend's ${method} reply does not match the API`);
   return parsed.data as ApiResult<M>;
+}
+
+/** What a transport serves: untrusted calls in, replies and state snapshots out. */
+export interface ApiHost {
+  call(method: unknown, params: unknown): Promise<CallReply>;
+  state(): BackendState;
+  subscribe(listener: (state: BackendState) => void): () => void;
 }

@@ -1,0 +1,101 @@
+import { connect, type Socket } from 'node:net';
+import { z } from 'zod';
+import {
+  ApiError,
+  apiError,
+  backendState,
+  type ApiMethod,
+  type ApiParams,
+  type ApiResult,
+  type BackendState,
+  type BerthApi,
+} from '../../../common/api/backend-api';
+import { errnoCode } from '../../../common/errno';
+import { unwrapReply } from '../api/dispatch';
+import { readJsonLines, writeJsonLine } from './lines';
+
+const serverMessage = z.union([
+  z.strictObject({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ id: z.number().int(), ok: z.literal(false), error: apiError }),
+  z.strictObject({ event: z.literal('state'), state: z.unknown() }),
+]);
+
+/** Berth is not running for this user: the CLI says how to start it. */
+export class BackendNotRunningError extends Error {
+  constructor(socketPath: string) {
+    super(`Berth is not running (no app answers on ${socketPath}); start it with "berth app" or from your applications menu`);
+    this.name = 'BackendNotRunningError';
+  }
+}
+
+/** The CLI's side of the control socket: the same typed API the renderer uses. */
+export class ControlClient implements BerthApi {
+  private nextId = 1;
+  private readonly pending = new Map<number, { method: ApiMethod; resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly listeners = new Set<(state: BackendState) => void>();
+  private subscribed = false;
+
+  private constructor(private readonly socket: Socket) {
+    readJsonLines(socket, (message) => this.onMessage(message));
+    socket.on('close', () => {
+      const error = new ApiError('FAILED', 'the connection to Berth closed');
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
+  static connect(socketPath: string): Promise<ControlClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      socket.once('connect', () => resolve(new ControlClient(socket)));
+      socket.once('error', (error) => {
+        const code = errnoCode(error);
+        reject(code === 'ENOENT' || code === 'ECONNREFUSED' ? new BackendNotRunningError(socketPath) : error);
+      });
+    });
+  }
+
+  call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    const id = this.nextId++;
+    return new Promise<ApiResult<M>>((resolve, reject) => {
+      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+      writeJsonLine(this.socket, { id, method, params });
+    });
+  }
+
+  subscribe(listener: (state: BackendState) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.subscribed) {
+      this.subscribed = true;
+      writeJsonLine(this.socket, { subscribe: true });
+    }
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onMessage(message: unknown): void {
+    const parsed = serverMessage.safeParse(message);
+    if (!parsed.success) {
+      this.socket.destroy();
+      return;
+    }
+    const m = parsed.data;
+    if ('event' in m) {
+      const state = backendState.safeParse(m.state);
+      if (state.success) for (const listener of this.listeners) listener(state.data);
+      return;
+    }
+    const pending = this.pending.get(m.id);
+    if (!pending) return;
+    this.pending.delete(m.id);
+    try {
+      pending.resolve(unwrapReply(pending.method, m.ok ? { ok: true, result: m.result } : { ok: false, error: m.error }));
+    } catch (error) {
+      pending.reject(error as Error);
+    }
+  }
+}
