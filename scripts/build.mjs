@@ -4,6 +4,7 @@ import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeTrayIcons } from './tray-icons.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = join(root, 'native/build/Release/berth_native.node');
@@ -43,4 +44,5 @@ for (const dir of new Set(entries.map(([, outfile]) => dirname(join(root, outfil
   mkdirSync(dir, { recursive: true });
   copyFileSync(addon, join(dir, 'berth_native.node'));
 }
+writeTrayIcons(join(root, 'dist/main/icons'));
 console.log(`build: ${entries.length} bundles in dist/`);
