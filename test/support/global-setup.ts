@@ -1,26 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { TestProject } from 'vitest/node';
 import { REPO_ROOT, TEST_USERS, type TestUser } from './constants';
+import { ensureUser } from './users';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     fixturesDir: string;
     users: { test: TestUser; other: TestUser };
-  }
-}
-
-/** Creates the unprivileged users the tests run clients as; idempotent. */
-function ensureUser(name: string): TestUser {
-  const lookup = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
-  try {
-    return { name, uid: lookup('-u'), gid: lookup('-g') };
-  } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-    return { name, uid: lookup('-u'), gid: lookup('-g') };
   }
 }
 

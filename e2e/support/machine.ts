@@ -1,0 +1,121 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { TEST_USERS, type TestUser } from '../../test/support/constants';
+import { ensureUser } from '../../test/support/users';
+import { installLayout } from '../../common/paths';
+
+/**
+ * The real parts an end-to-end spec drives: the app as installed (root-owned,
+ * in e2e/run.sh's private machine), its backend as the unprivileged test user
+ * with a home of its own, the root installer, and a target server to publish.
+ */
+export const APP = process.env.BERTH_E2E_APP ?? '';
+const CLI = join(APP, 'dist/cli/berth.js');
+const HELPER = join(APP, 'dist/helper/berth-helper.js');
+
+export function testUser(): TestUser {
+  return ensureUser(TEST_USERS.test);
+}
+
+/** A fresh home for the test user: first run, no settings. */
+export function freshHome(user: TestUser): string {
+  const home = mkdtempSync('/tmp/berth-e2e-home-');
+  chownSync(home, user.uid, user.gid);
+  return home;
+}
+
+/** Runs argv as the user with a clean environment, as a login would give it (no root's HOME or XDG dirs). */
+export function spawnUser(user: TestUser, home: string, argv: string[]): ChildProcess {
+  return spawn(
+    'setpriv',
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--',
+      'env', '-i', `HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', ...argv],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
+  );
+}
+
+export interface RunningBackend {
+  url: string;
+  controlSocket: string;
+  home: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** `berth app` as the user: the real backend with the browser-mode UI; resolves with its one-time URL. */
+export function startBackend(user: TestUser, home: string): Promise<RunningBackend> {
+  const child = spawnUser(user, home, [process.execPath, CLI, 'app', '--json']);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const end = stdout.indexOf('\n');
+      if (end < 0) return;
+      const { url, controlSocket } = JSON.parse(stdout.slice(0, end)) as { url: string; controlSocket: string };
+      resolve({
+        url,
+        controlSocket,
+        home,
+        log: () => stderr,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`berth app exited (${code}) before it was ready:\n${stderr}`)));
+  });
+}
+
+/** As root, the way an admin would: remove any helper and user-mode setup, so each spec starts from a clean machine. */
+export function resetMachine(): void {
+  const layout = installLayout();
+  if (existsSync(layout.configPath) || existsSync(layout.userModePath) || existsSync(layout.helperDir)) {
+    const result = spawnSync(process.execPath, [HELPER, 'uninstall'], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`berth-helper uninstall failed: ${result.stdout}${result.stderr}`);
+  }
+  rmSync('/usr/local/bin/berth', { force: true });
+}
+
+/** As root: the managed-machine install for one account (no helper at runtime). */
+export function installUserMode(user: TestUser): string {
+  const result = spawnSync(process.execPath, [HELPER, 'install', '--user', user.name, '--app', APP], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`berth-helper install --user failed: ${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+/** The service a published port forwards to: answers every request with a fixed body. */
+export async function startTarget(body: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A real HTTP request from another process's point of view (not the page): what a user's curl would see. */
+export async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** Whether anything listens on address:port right now. */
+export function isListening(address: string, port: number): boolean {
+  const result = spawnSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' });
+  return result.stdout.trim().length > 0;
+}

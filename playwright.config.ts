@@ -1,0 +1,51 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { defineConfig } from '@playwright/test';
+
+/**
+ * End-to-end: the real UI against the real backend (as an unprivileged user),
+ * the real helper, installer, pkexec and polkitd. Run by `npm test` inside a
+ * machine of its own (e2e/run.sh): private mounts over /usr/local, /var/lib,
+ * /var/log, /run and a copy of /etc. Playwright's own browser download is
+ * blocked here, so the `browser` project drives Debian's Chromium; the
+ * `electron` project (the same specs through _electron.launch) exists only
+ * where an Electron binary is installed.
+ */
+const CHROMIUM = process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium';
+
+function electronInstalled(): boolean {
+  try {
+    const pkg = dirname(require.resolve('electron/package.json'));
+    return existsSync(join(pkg, 'path.txt')) && existsSync(join(pkg, 'dist', readFileSync(join(pkg, 'path.txt'), 'utf8')));
+  } catch {
+    return false;
+  }
+}
+
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: '*.spec.ts',
+  // One machine, one helper, one port 80: the specs take turns.
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  timeout: 180_000,
+  expect: { timeout: 30_000 },
+  reporter: [['list']],
+  globalSetup: './e2e/support/global-setup.ts',
+  outputDir: 'test-results/e2e',
+  use: { screenshot: 'only-on-failure', trace: 'off', colorScheme: 'light' },
+  projects: [
+    {
+      name: 'browser',
+      use: {
+        browserName: 'chromium',
+        launchOptions: {
+          executablePath: CHROMIUM,
+          args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+        },
+      },
+    },
+    ...(electronInstalled() ? [{ name: 'electron', metadata: { electron: true } }] : []),
+  ],
+});
