@@ -22,3 +22,5 @@ npm run --silent typecheck
 npm run --silent lint
 npm run --silent build
 npx vitest run "$@"
+# End to end: the real UI in Chromium against the real backend, helper and prompt (skipped when vitest got filters).
+if [ "$#" -eq 0 ]; then bash e2e/run.sh; fi
