@@ -77,6 +77,10 @@ export const API_METHODS = {
     result: z.strictObject({ lines: z.array(z.string()), error: z.string().nullable() }),
   },
   'notices.dismiss': { params: z.strictObject({ id: z.string().max(100) }), result: z.strictObject({ ok: z.literal(true) }) },
+  /** The tray popover's Quit: ends the app (in browser mode, the backend and its server). */
+  'app.quit': { params: empty, result: z.strictObject({ ok: z.literal(true) }) },
+  /** The popover's "Settings…": shows the Settings window (browser mode answers false; the page opens #settings itself). */
+  'app.openSettings': { params: empty, result: z.strictObject({ opened: z.boolean() }) },
 } as const;
 
 export type ApiMethod = keyof typeof API_METHODS;
