@@ -25,6 +25,65 @@ export const helperLimits = z.strictObject({
 
 export type HelperLimits = z.infer<typeof helperLimits>;
 
+/**
+ * Longest policy URL accepted. Real policy URLs (a host and a path, maybe a
+ * signed query) are far shorter; the cap keeps a pasted blob out of the
+ * world-readable config, the logs and the app's settings page.
+ */
+export const MAX_POLICY_URL_LENGTH = 2048;
+
+/**
+ * Loopback hosts after WHATWG URL normalization ("127.1" and "2130706433"
+ * become "127.0.0.1"). Only these may be reached over plain http: the
+ * traffic then never leaves the machine (a local MDM agent, or a test server).
+ */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Why `raw` cannot be the admin's policy URL, or undefined. The backend (as
+ * the user, never the helper as root: root stays off the network) fetches
+ * it and hands the document to storePolicy, which checks the signature, so
+ * integrity never rests on the transport. The rules still matter:
+ * - https, or http to loopback only: over plain http anyone on the network
+ *   path could withhold a new policy (freezing an old one in force) and
+ *   would see which organization the machine belongs to;
+ * - no user name or password: the config is world-readable (0644) and the
+ *   URL appears in logs and diagnostics, so a credential there would leak;
+ * - no fragment, printable ASCII only, bounded: the URL is shown and logged,
+ *   and must read the same everywhere.
+ */
+export function policyUrlProblem(raw: string): string | undefined {
+  if (raw.length === 0) return 'must not be empty';
+  if (raw.length > MAX_POLICY_URL_LENGTH) return `must be at most ${MAX_POLICY_URL_LENGTH} characters`;
+  if (!/^[\x21-\x7e]+$/.test(raw)) return 'must be printable ASCII without spaces (percent-encode anything else)';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be an absolute URL, e.g. https://mdm.example.com/berth/policy.json';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `must use https (not ${url.protocol.slice(0, 20)})`;
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    return 'must use https; plain http is allowed only to this machine (localhost, 127.0.0.1, [::1])';
+  }
+  if (url.username !== '' || url.password !== '') {
+    return 'must not contain a user name or password (the config is readable by every user; serve the policy without credentials)';
+  }
+  if (url.hash !== '' || raw.includes('#')) return 'must not have a #fragment';
+  return undefined;
+}
+
+/** A validated policy URL, stored in its normalized form so every reader sees the same text. */
+export const policyUrlSchema = z
+  .string()
+  .superRefine((raw, ctx) => {
+    const problem = policyUrlProblem(raw);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform((raw) => new URL(raw).href);
+
 /** Absolute and normalized: no '.', '..' or empty components to reinterpret later. */
 const absolutePath = z
   .string()
@@ -49,6 +108,12 @@ export const helperConfig = z.strictObject({
     .max(4096)
     .refine((pem) => isEd25519PublicKey(pem), { message: 'must be an Ed25519 public key (PEM)' })
     .optional(),
+  /**
+   * Where the organization publishes its signed policy, set by the admin at
+   * install (`--policy-url`). Only the backend reads it, to fetch and hand
+   * the document to storePolicy; the helper itself never fetches anything.
+   */
+  policyUrl: policyUrlSchema.optional(),
   /** Root-owned directory for state the user may read but not change (the policy cache). */
   stateDir: absolutePath.default('/var/lib/berth'),
   limits: helperLimits.default(helperLimits.parse({})),

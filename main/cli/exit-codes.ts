@@ -8,5 +8,7 @@ export const EXIT = {
   helperNeedsUpdate: 4,
   /** The OS password prompt was cancelled, refused, or has no agent to show it. */
   promptRefused: 5,
+  /** `berth settings set`: the setting is locked by the organization's policy. */
+  locked: 6,
   usage: 64,
 } as const;
