@@ -1,0 +1,201 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../api/backend-api';
+import { mappingKey, mappingSpec } from './mapping';
+import {
+  describeKeyProblem,
+  describeSpecProblem,
+  formatListen,
+  formatMapping,
+  parseListen,
+  parseMapping,
+  parsePort,
+  parseTarget,
+} from './parse';
+
+/** The ApiError a parse throws; fails the test if it parses. */
+function refusal(fn: () => unknown): ApiError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal, but it parsed');
+}
+
+const ipv4 = fc.ipV4();
+const ipv6 = fc.ipV6();
+const port = fc.integer({ min: 1, max: 65535 });
+const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
+const hostname = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
+
+describe('parseListen', () => {
+  it.each([
+    ['80', { address: '127.0.0.1', port: 80 }],
+    ['127.0.0.1:80', { address: '127.0.0.1', port: 80 }],
+    ['0.0.0.0:443', { address: '0.0.0.0', port: 443 }],
+    ['[::1]:8080', { address: '::1', port: 8080 }],
+    ['[::]:80', { address: '::', port: 80 }],
+    [' 65535 ', { address: '127.0.0.1', port: 65535 }],
+  ])('%j → %j', (text, key) => {
+    expect(parseListen(text)).toEqual(key);
+  });
+
+  it.each([
+    ['0', 'port must be 1-65535 (got 0)'],
+    ['70000', 'port must be 1-65535 (got 70000)'],
+    ['127.0.0.1:70000', 'port must be 1-65535 (got 70000)'],
+    ['99999999999999999999', 'port must be 1-65535 (got 999999999999…)'],
+    ['http', 'port must be a number 1-65535 (got "http")'],
+    ['-1', 'port must be a number 1-65535 (got "-1")'],
+    ['8o', 'port must be a number 1-65535 (got "8o")'],
+    ['127.0.0.1:', 'port is missing; give a number 1-65535'],
+    ['', 'the listen address is empty; give [ADDR:]PORT, e.g. 80 or 127.0.0.1:80'],
+    [':80', 'the listen address is empty; leave it out for 127.0.0.1, or give one such as 0.0.0.0'],
+    [
+      '127.0.0.x:80',
+      '127.0.0.x is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)',
+    ],
+    [
+      'localhost:80',
+      'localhost is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)',
+    ],
+    ['::1:80', 'listen address "::1:80" is ambiguous; write an IPv6 address in brackets, e.g. [::1]:80'],
+    ['[::1]80', 'listen address "[::1]80" needs ":PORT" after the bracketed address, e.g. [::1]:80'],
+    ['[::1:80', 'listen address "[::1:80" has "[" without "]"; write IPv6 addresses as [::1]:80'],
+    ['[127.0.0.1]:80', 'only IPv6 addresses go in brackets; write 127.0.0.1 without them'],
+    ['[fe80::1%eth0]:80', '"fe80::1%eth0" has a zone id; use an address without "%…" (zone ids are not supported)'],
+  ])('refuses %j: %s', (text, message) => {
+    const error = refusal(() => parseListen(text));
+    expect(error.code).toBe('INVALID');
+    expect(error.message).toBe(message);
+  });
+
+  it('keeps error messages short for a pasted blob', () => {
+    const error = refusal(() => parseListen(`${'x'.repeat(500)}:80`));
+    expect(error.message.length).toBeLessThan(250);
+  });
+
+  it('round-trips every IPv4 and IPv6 address and port through formatListen', () => {
+    fc.assert(
+      fc.property(fc.oneof(ipv4, ipv6), port, (address, p) => {
+        const key = { address, port: p };
+        expect(parseListen(formatListen(key))).toEqual(key);
+      }),
+    );
+  });
+
+  it('accepts only what the shared schema accepts', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), (text) => {
+        let key;
+        try {
+          key = parseListen(text);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ApiError);
+          return;
+        }
+        expect(mappingKey.safeParse(key).success).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('parseTarget and parsePort', () => {
+  it('defaults the target host to 127.0.0.1 and takes names and literals', () => {
+    expect(parseTarget('8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseTarget('localhost:8080')).toEqual({ host: 'localhost', port: 8080 });
+    expect(parseTarget('[::1]:3000')).toEqual({ host: '::1', port: 3000 });
+    expect(parseTarget('db.internal:5432')).toEqual({ host: 'db.internal', port: 5432 });
+  });
+
+  it.each([
+    ['localhost:0', 'target port must be 1-65535 (got 0)'],
+    ['under_score:80', 'the target host "under_score" is not a valid hostname or IP address'],
+    ['-bad.example:80', 'the target host "-bad.example" is not a valid hostname or IP address'],
+    ['[example.com]:80', 'only IPv6 addresses go in brackets (got [example.com])'],
+    ['', 'the target is empty; give [HOST:]PORT, e.g. 8080 or localhost:8080'],
+  ])('refuses target %j: %s', (text, message) => {
+    expect(refusal(() => parseTarget(text)).message).toBe(message);
+  });
+
+  it('parses every port 1-65535 and nothing else', () => {
+    fc.assert(
+      fc.property(port, (p) => {
+        expect(parsePort(String(p))).toBe(p);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: -100000, max: 200000 }).filter((n) => n < 1 || n > 65535), (n) => {
+        expect(refusal(() => parsePort(String(n))).code).toBe('INVALID');
+      }),
+    );
+  });
+});
+
+describe('parseMapping', () => {
+  it.each([
+    ['80=8080', { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: 8080 } }],
+    ['127.0.0.1:80=localhost:8080', { address: '127.0.0.1', port: 80, target: { host: 'localhost', port: 8080 } }],
+    ['[::1]:443=[::1]:8443', { address: '::1', port: 443, target: { host: '::1', port: 8443 } }],
+    ['0.0.0.0:80=web:80', { address: '0.0.0.0', port: 80, target: { host: 'web', port: 80 } }],
+  ])('%j → %j', (text, spec) => {
+    expect(parseMapping(text)).toEqual(spec);
+  });
+
+  it.each([
+    ['80', '"80" has no target; write [ADDR:]PORT=[HOST:]PORT, e.g. 80=8080 or 127.0.0.1:80=localhost:8080'],
+    ['80=8080=9090', '"80=8080=9090" has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080'],
+    ['70000=8080', 'port must be 1-65535 (got 70000)'],
+    ['80=localhost:70000', 'target port must be 1-65535 (got 70000)'],
+    [
+      'myhost:80=8080',
+      'myhost is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)',
+    ],
+  ])('refuses %j: %s', (text, message) => {
+    expect(refusal(() => parseMapping(text)).message).toBe(message);
+  });
+
+  it('round-trips every valid spec through formatMapping', () => {
+    fc.assert(
+      fc.property(fc.oneof(ipv4, ipv6), port, fc.oneof(ipv4, ipv6, hostname), port, (address, p, host, targetPort) => {
+        const spec = { address, port: p, target: { host, port: targetPort } };
+        expect(mappingSpec.safeParse(spec).success).toBe(true);
+        expect(parseMapping(formatMapping(spec))).toEqual(spec);
+      }),
+    );
+  });
+
+  it('never throws anything but a one-line ApiError on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (text) => {
+        try {
+          expect(mappingSpec.safeParse(parseMapping(text)).success).toBe(true);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ApiError);
+          expect((error as ApiError).message).not.toContain('\n');
+        }
+      }),
+    );
+  });
+});
+
+describe('describeSpecProblem / describeKeyProblem', () => {
+  it('words schema failures like the parser does', () => {
+    const base = { address: '127.0.0.1', port: 80, target: { host: 'localhost', port: 8080 } };
+    expect(describeSpecProblem(base)).toBeUndefined();
+    expect(describeSpecProblem({ ...base, port: 0 })).toBe('port must be 1-65535 (got 0)');
+    expect(describeSpecProblem({ ...base, port: 70000 })).toBe('port must be 1-65535 (got 70000)');
+    expect(describeSpecProblem({ ...base, address: 'localhost' })).toBe(
+      'localhost is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)',
+    );
+    expect(describeSpecProblem({ ...base, target: { host: 'a b', port: 1 } })).toBe(
+      'the target host must be a hostname or an IP address (got "a b")',
+    );
+    expect(describeSpecProblem({ ...base, target: { host: 'x', port: 1.5 } })).toBe('target port must be 1-65535 (got 1.5)');
+    expect(describeSpecProblem({ ...base, extra: 1 })).toMatch(/^the mapping is not valid: /);
+    expect(describeKeyProblem({ address: '10.0.0.1', port: 65536 })).toBe('port must be 1-65535 (got 65536)');
+    expect(describeKeyProblem({ address: '10.0.0.1', port: 1 })).toBeUndefined();
+  });
+});

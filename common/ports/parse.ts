@@ -1,0 +1,223 @@
+import { isIP } from 'node:net';
+import { ApiError } from '../api/backend-api';
+import { mappingKey, mappingSpec, targetHost, type MappingKey, type MappingSpec } from './mapping';
+
+/**
+ * Port specs as people type them on the command line (`berth run -p`,
+ * `berth ports add`), parsed into the shared mapping schemas. Every
+ * refusal is an ApiError('INVALID') whose message is one sentence saying
+ * what was wrong and what to type instead.
+ *
+ * Listen address:  [ADDR:]PORT
+ *     80                 127.0.0.1:80 (the default address is loopback: nothing is exposed by accident)
+ *     0.0.0.0:80         every IPv4 address of this machine
+ *     [::1]:8443         IPv6 literals go in brackets
+ *   ADDR is a literal IP address, never a name: a listen address is not resolved.
+ *
+ * Mapping:  [ADDR:]PORT=[TARGETHOST:]TARGETPORT
+ *     80=8080                      127.0.0.1:80 -> 127.0.0.1:8080
+ *     127.0.0.1:80=localhost:8080
+ *     [::1]:443=[::1]:8443
+ *   `=` separates where Berth listens from where it forwards, so no colon is
+ *   ever ambiguous. TARGETHOST is a hostname or a literal address (IPv6 in
+ *   brackets); it defaults to 127.0.0.1.
+ */
+
+export const DEFAULT_LISTEN_ADDRESS = '127.0.0.1';
+export const DEFAULT_TARGET_HOST = '127.0.0.1';
+
+/** Longest spec we look at: anything longer is not a port spec (and would only make long error messages). */
+const MAX_SPEC_LENGTH = 600;
+
+function invalid(message: string): ApiError {
+  return new ApiError('INVALID', message);
+}
+
+/** A string quoted for an error message, cut short so a pasted blob stays one readable line. */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
+/** `[v6]` or `host`: an address (or name) with an optional port after the last colon. */
+interface HostPort {
+  host: string | undefined;
+  port: string;
+  bracketed: boolean;
+}
+
+/** Splits `[ADDR:]PORT` (brackets for IPv6) without judging the parts yet. */
+function splitHostPort(text: string, what: string, example: string): HostPort {
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) throw invalid(`${what} ${shown(text)} has "[" without "]"; write IPv6 addresses as ${example}`);
+    const rest = text.slice(close + 1);
+    if (!rest.startsWith(':')) throw invalid(`${what} ${shown(text)} needs ":PORT" after the bracketed address, e.g. ${example}`);
+    return { host: text.slice(1, close), port: rest.slice(1), bracketed: true };
+  }
+  const colons = text.split(':').length - 1;
+  if (colons === 0) return { host: undefined, port: text, bracketed: false };
+  if (colons > 1) {
+    throw invalid(`${what} ${shown(text)} is ambiguous; write an IPv6 address in brackets, e.g. ${example}`);
+  }
+  const at = text.indexOf(':');
+  return { host: text.slice(0, at), port: text.slice(at + 1), bracketed: false };
+}
+
+/** A TCP port: decimal digits, 1-65535. */
+export function parsePort(text: string, what = 'port'): number {
+  if (!/^[0-9]+$/.test(text)) {
+    throw invalid(text === '' ? `${what} is missing; give a number 1-65535` : `${what} must be a number 1-65535 (got ${shown(text)})`);
+  }
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1 || value > 65535) {
+    throw invalid(`${what} must be 1-65535 (got ${text.length > 12 ? `${text.slice(0, 12)}…` : text})`);
+  }
+  return value;
+}
+
+/** The refusal for a listen address that is not a literal IP address. */
+function notAnAddress(host: string): ApiError {
+  if (host.includes('%')) {
+    return invalid(`${shown(host)} has a zone id; use an address without "%…" (zone ids are not supported)`);
+  }
+  return invalid(
+    `${host.length > 60 ? shown(host) : host} is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)`,
+  );
+}
+
+/** Checks a listen address the way the schema does, with a sentence instead of a schema issue. */
+function checkListenAddress(host: string, bracketed: boolean): string {
+  if (host === '') throw invalid('the listen address is empty; leave it out for 127.0.0.1, or give one such as 0.0.0.0');
+  const family = isIP(host);
+  if (family === 0 || host.includes('%')) throw notAnAddress(host);
+  if (family === 6 && !bracketed) throw invalid(`write the IPv6 address ${host} in brackets, e.g. [${host}]:80`);
+  if (family === 4 && bracketed) throw invalid(`only IPv6 addresses go in brackets; write ${host} without them`);
+  return host;
+}
+
+/**
+ * `[ADDR:]PORT` → {address, port}. The address defaults to 127.0.0.1 and
+ * must be a literal IPv4 address or a bracketed IPv6 one (`[::1]:80`).
+ */
+export function parseListen(text: string): MappingKey {
+  const spec = text.trim();
+  if (spec === '') throw invalid('the listen address is empty; give [ADDR:]PORT, e.g. 80 or 127.0.0.1:80');
+  if (spec.length > MAX_SPEC_LENGTH) throw invalid(`the listen address is too long (${spec.length} characters)`);
+  const parts = splitHostPort(spec, 'listen address', '[::1]:80');
+  const address = parts.host === undefined ? DEFAULT_LISTEN_ADDRESS : checkListenAddress(parts.host, parts.bracketed);
+  const key = { address, port: parsePort(parts.port) };
+  // The shared schema is the final word: what parses here is what the backend accepts.
+  const checked = mappingKey.safeParse(key);
+  if (!checked.success) throw invalid(`${shown(spec)} is not a valid listen address (${checked.error.issues[0]?.message ?? 'invalid'})`);
+  return checked.data;
+}
+
+/** Checks a target host like the schema does, with a sentence. */
+function checkTargetHost(host: string, bracketed: boolean): string {
+  if (host === '') throw invalid('the target host is empty; leave it out for 127.0.0.1, or give one such as localhost');
+  const family = isIP(host);
+  if (bracketed && family !== 6) throw invalid(`only IPv6 addresses go in brackets (got [${host.length > 60 ? '…' : host}])`);
+  if (family === 6 && !bracketed) throw invalid(`write the IPv6 target ${host} in brackets, e.g. [${host}]:8080`);
+  if (host.includes('%')) throw invalid(`${shown(host)} has a zone id; zone ids are not supported`);
+  if (!targetHost.safeParse(host).success) {
+    throw invalid(`the target host ${shown(host)} is not a valid hostname or IP address`);
+  }
+  return host;
+}
+
+/** `[HOST:]PORT` for a target; the host defaults to 127.0.0.1. */
+export function parseTarget(text: string): MappingSpec['target'] {
+  const spec = text.trim();
+  if (spec === '') throw invalid('the target is empty; give [HOST:]PORT, e.g. 8080 or localhost:8080');
+  const parts = splitHostPort(spec, 'target', '[::1]:8080');
+  const host = parts.host === undefined ? DEFAULT_TARGET_HOST : checkTargetHost(parts.host, parts.bracketed);
+  return { host, port: parsePort(parts.port, 'target port') };
+}
+
+/**
+ * `[ADDR:]PORT=[TARGETHOST:]TARGETPORT` → a mapping spec, e.g.
+ * `80=8080`, `127.0.0.1:80=localhost:8080`, `[::1]:443=[::1]:8443`.
+ */
+export function parseMapping(text: string): MappingSpec {
+  const spec = text.trim();
+  if (spec.length > MAX_SPEC_LENGTH) throw invalid(`the mapping is too long (${spec.length} characters)`);
+  const parts = spec.split('=');
+  if (parts.length !== 2) {
+    throw invalid(
+      parts.length < 2
+        ? `${shown(spec)} has no target; write [ADDR:]PORT=[HOST:]PORT, e.g. 80=8080 or 127.0.0.1:80=localhost:8080`
+        : `${shown(spec)} has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080`,
+    );
+  }
+  const mapping = { ...parseListen(parts[0]!), target: parseTarget(parts[1]!) };
+  const checked = mappingSpec.safeParse(mapping);
+  if (!checked.success) throw invalid(`${shown(spec)} is not a valid mapping (${checked.error.issues[0]?.message ?? 'invalid'})`);
+  return checked.data;
+}
+
+function bracket(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The inverse of parseListen: `127.0.0.1:80`, `[::1]:80`. */
+export function formatListen(key: MappingKey): string {
+  return `${bracket(key.address)}:${key.port}`;
+}
+
+/** A target as the user writes it: `localhost:8080`, `[::1]:8080`. */
+export function formatTarget(target: MappingSpec['target']): string {
+  return `${bracket(target.host)}:${target.port}`;
+}
+
+/** The inverse of parseMapping, always in full: `127.0.0.1:80=localhost:8080`. */
+export function formatMapping(spec: MappingSpec): string {
+  return `${formatListen(spec)}=${formatTarget(spec.target)}`;
+}
+
+function got(value: unknown): string {
+  return typeof value === 'string' ? shown(value) : (JSON.stringify(value) ?? 'nothing');
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** The first schema issue of `value`, as the parser would have said it. */
+function describeIssue(schema: typeof mappingSpec | typeof mappingKey, value: unknown, what: string): string | undefined {
+  const checked = schema.safeParse(value);
+  if (checked.success) return undefined;
+  const issue = checked.error.issues[0];
+  if (issue === undefined) return `the ${what} is not valid`;
+  const record = asRecord(value);
+  const target = asRecord(record.target);
+  const path = issue.path.join('.');
+  switch (path) {
+    case 'address':
+      return typeof record.address === 'string' && record.address !== ''
+        ? notAnAddress(record.address).message
+        : `the listen address must be a literal IP address such as 127.0.0.1 (got ${got(record.address)})`;
+    case 'port':
+      return `port must be 1-65535 (got ${got(record.port)})`;
+    case 'target':
+      return `the target must be {host, port} (got ${got(record.target)})`;
+    case 'target.host':
+      return `the target host must be a hostname or an IP address (got ${got(target.host)})`;
+    case 'target.port':
+      return `target port must be 1-65535 (got ${got(target.port)})`;
+    default:
+      return `the ${what} is not valid${path ? ` at ${path}` : ''}: ${issue.message}`;
+  }
+}
+
+/**
+ * One sentence for a spec that fails the mappingSpec schema (an API call, a
+ * hand-edited file), worded like the parser's; undefined when it is valid.
+ */
+export function describeSpecProblem(value: unknown): string | undefined {
+  return describeIssue(mappingSpec, value, 'mapping');
+}
+
+/** The same for a mapping key ({address, port}). */
+export function describeKeyProblem(value: unknown): string | undefined {
+  return describeIssue(mappingKey, value, 'listen address');
+}
