@@ -254,7 +254,9 @@ export function invalidChangeMessage(change: unknown): string {
     return `unknown setting ${shown}; the settings are: ${SETTING_KEYS.join(', ')}`;
   }
   const value = (change as { value?: unknown }).value;
-  const shown = value === undefined ? 'no value' : JSON.stringify(value)?.slice(0, 60) ?? String(value);
+  const json = value === undefined ? 'no value' : (JSON.stringify(value) ?? String(value));
+  // Bounded: the message is one readable sentence whatever was sent.
+  const shown = json.length > 60 ? `${json.slice(0, 59)}…` : json;
   return `${key} cannot be ${shown}; it must be ${describeValues(key)}`;
 }
 
