@@ -10,5 +10,7 @@ export const EXIT = {
   promptRefused: 5,
   /** `berth settings set`: the setting is locked by the organization's policy. */
   locked: 6,
+  /** The command needs the running app (e.g. `berth ports`) and Berth is not running for this user. */
+  notRunning: 7,
   usage: 64,
 } as const;

@@ -1,0 +1,132 @@
+import { parseArgs } from 'node:util';
+import { ApiError, type BerthApi } from '../../common/api/backend-api';
+import type { MappingStatus } from '../../common/ports/mapping';
+import { formatListen, formatTarget, parseListen, parseMapping } from '../../common/ports/parse';
+import { EXIT } from './exit-codes';
+import { UsageError, type CliIO } from './io';
+
+export const PORTS_USAGE = `Usage: berth ports ls [--json]
+       berth ports add [ADDR:]PORT=[HOST:]PORT [--json]
+       berth ports rm [ADDR:]PORT
+
+  ls    List published ports: where Berth listens, the target, the state
+        (listening / waiting for the helper / error), how the port was bound
+        (direct or by the helper), connections and bytes.
+  add   Publish a port: Berth listens on ADDR:PORT (default address 127.0.0.1)
+        and forwards each connection to HOST:PORT (default host 127.0.0.1).
+        Ports below 1024 use the privileged helper when the OS refuses a
+        direct bind. Examples:  berth ports add 80=8080
+                                berth ports add 127.0.0.1:443=localhost:8443
+                                berth ports add [::1]:80=[::1]:8080
+  rm    Stop publishing the port; it is free again at once.
+
+Published ports are kept by the running app and come back when it restarts.
+These commands need Berth running (the app, or "berth app").
+
+Exit codes: 0 ok, 1 the port could not be published (in use, not an address
+of this machine, needs the helper...), 7 Berth is not running, 64 bad usage.
+`;
+
+function human(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function stateText(status: MappingStatus): string {
+  if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
+  if (status.state === 'waiting') return `waiting: ${status.error?.message ?? 'for the helper'}`;
+  return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
+}
+
+export function portsTable(ports: readonly MappingStatus[]): string {
+  if (ports.length === 0) return 'No published ports. Add one with: berth ports add 80=8080\n';
+  const rows = [
+    ['LISTEN', 'TARGET', 'VIA', 'CONNS', 'IN', 'OUT', 'STATE'],
+    ...ports.map((p) => [
+      formatListen(p.spec),
+      formatTarget(p.spec.target),
+      p.via ?? '-',
+      `${p.connections.active}/${p.connections.total}`,
+      human(p.bytes.in),
+      human(p.bytes.out),
+      stateText(p),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+/** `berth ports ...` through the running app; `connect` gives the control-socket client. */
+export async function portsCommand(argv: string[], io: CliIO, connect: () => Promise<BerthApi & { close(): void }>): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    io.out(PORTS_USAGE);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (sub !== 'ls' && sub !== 'add' && sub !== 'rm') throw new UsageError(`unknown ports command "${sub}"`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    io.out(PORTS_USAGE);
+    return EXIT.ok;
+  }
+  const expected = sub === 'ls' ? 0 : 1;
+  if (positionals.length !== expected) {
+    throw new UsageError(sub === 'ls' ? 'ports ls takes no arguments' : `ports ${sub} takes exactly one ${sub === 'add' ? 'mapping' : 'port'}`);
+  }
+  // Parse before connecting: a typo is a usage error whether or not Berth runs.
+  let request: (api: BerthApi) => Promise<number>;
+  try {
+    if (sub === 'add') {
+      const spec = parseMapping(positionals[0]!);
+      request = async (api) => {
+        const status = await api.call('ports.add', spec);
+        io.out(values.json ? `${JSON.stringify(status, null, 2)}\n` : `Published ${formatListen(spec)} -> ${formatTarget(spec.target)} (${status.via === 'helper' ? 'bound by the helper' : 'bound directly'}).\n`);
+        return EXIT.ok;
+      };
+    } else if (sub === 'rm') {
+      const key = parseListen(positionals[0]!);
+      request = async (api) => {
+        await api.call('ports.remove', key);
+        io.out(values.json ? `${JSON.stringify({ removed: formatListen(key) })}\n` : `Removed ${formatListen(key)}; the port is free.\n`);
+        return EXIT.ok;
+      };
+    } else {
+      request = async (api) => {
+        const { ports } = await api.call('state.get', {});
+        io.out(values.json ? `${JSON.stringify(ports, null, 2)}\n` : portsTable(ports));
+        return EXIT.ok;
+      };
+    }
+  } catch (error) {
+    // The parsers' errors are one sentence (ApiError INVALID): a usage error here.
+    if (error instanceof ApiError) throw new UsageError(error.message);
+    throw error;
+  }
+  let api;
+  try {
+    api = await connect();
+  } catch (error) {
+    io.err(`berth: ${(error as Error).message}\n`);
+    return EXIT.notRunning;
+  }
+  try {
+    return await request(api);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    io.err(`berth ports: ${error.message}\n`);
+    return error.code === 'INVALID' ? EXIT.usage : EXIT.error;
+  } finally {
+    api.close();
+  }
+}
