@@ -1,5 +1,6 @@
 /**
- * Berth's block in a hosts file, as pure functions over bytes.
+ * Berth's block in a hosts file, as pure functions over bytes. Shared: the
+ * helper edits the block, the app reads it (capabilities, diagnostics).
  *
  *     # BEGIN berth (managed)
  *     127.0.0.1 localhost
@@ -17,7 +18,7 @@
  * break away again (when nothing follows the block), so remove(ensure(x))
  * gives back x byte for byte.
  */
-import { ProtocolError } from '../../../common/protocol/errors';
+import { ProtocolError } from './protocol/errors';
 
 export const APP_HOSTNAME = 'berth.internal';
 export const BEGIN_MARKER = '# BEGIN berth (managed)';
@@ -229,4 +230,14 @@ export function blockEntries(content: Buffer, where = 'the hosts file'): HostsEn
     .filter((line) => line.number > block.begin.number && line.number < block.end.number)
     .map((line) => mapping(line.text))
     .flatMap((m) => (m === undefined ? [] : m.names.map((name) => ({ address: m.address, name }))));
+}
+
+/**
+ * Berth's block as its lines, markers included (for diagnostics: only our
+ * block, never the user's lines); undefined when there is none.
+ */
+export function blockLines(content: Buffer, where = 'the hosts file'): string[] | undefined {
+  const { lines, block } = parse(content, where);
+  if (block === undefined) return undefined;
+  return lines.filter((line) => line.number >= block.begin.number && line.number <= block.end.number).map((line) => line.text);
 }

@@ -22,7 +22,8 @@ Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 no
 not running / not allowed, 4 needs update, 5 the password prompt was cancelled or refused, 1 error.
 `;
 
-function exitFor(status: HelperStatus): number {
+/** The exit code for a helper state; `berth status` uses the same codes. */
+export function exitFor(status: Pick<HelperStatus, 'state'>): number {
   switch (status.state) {
     case 'running':
     case 'user-mode':

@@ -1,0 +1,267 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pkg from '../../../package.json';
+import { capabilitiesSchema, type Capabilities } from '../../../common/api/capabilities';
+import { cliToolTarget } from '../../../common/cli-tools';
+import { BEGIN_MARKER, END_MARKER } from '../../../common/hosts-block';
+import { DEFAULT_SETTINGS } from '../../../common/settings/schema';
+import { USER_MODE_LIMITS } from '../../../common/user-mode';
+import { runFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
+import { directLowPortBind, gatherCapabilities, hostsEntries, type GatherOptions } from './gather';
+import { NO_POLICY } from './sample-reports';
+
+const users = inject('users');
+
+const APP = '/opt/Berth';
+
+/** A world-readable scratch directory (the unprivileged user reads files in it). */
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-caps-'));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** A hosts file the test controls: never the machine's /etc/hosts. */
+function hostsFile(dir: string, content: string, mode = 0o644): string {
+  const path = join(dir, `hosts-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(path, content, { mode });
+  chmodSync(path, mode);
+  return path;
+}
+
+function options(dir: string, extra: Partial<GatherOptions> = {}): GatherOptions {
+  return {
+    settings: DEFAULT_SETTINGS,
+    helperSocketPath: join(dir, 'no-helper.sock'),
+    userModePath: join(dir, 'no-user-mode.json'),
+    hostsPath: hostsFile(dir, '127.0.0.1 localhost\n'),
+    appPath: APP,
+    userBinDir: join(dir, 'user-bin'),
+    systemBinDir: join(dir, 'system-bin'),
+    policy: NO_POLICY,
+    unprivilegedPortStartPath: portStart(dir, '1024'),
+    ...extra,
+  };
+}
+
+/** An ip_unprivileged_port_start stand-in the test controls. */
+function portStart(dir: string, value: string): string {
+  const path = join(dir, `port-start-${value.trim() || 'empty'}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(path, value, { mode: 0o644 });
+  return path;
+}
+
+/** The report as the unprivileged user's backend would see it. */
+function gatherAsUser(opts: GatherOptions): Promise<Capabilities> {
+  return runFixtureAs<Capabilities>(users.test, 'diagnostics', ['capabilities', JSON.stringify(opts)]);
+}
+
+describe('capabilities: the helper', () => {
+  let helper: HelperProcess;
+  let dir: string;
+  beforeAll(async () => {
+    helper = await startHelper({ allowUid: users.test.uid });
+    dir = scratch();
+  });
+  afterAll(async () => {
+    await helper.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with the real root helper running: running, its version and operations', async () => {
+    const report = capabilitiesSchema.parse(await gatherAsUser(options(dir, { helperSocketPath: helper.socketPath })));
+    expect(report.helper).toEqual({
+      state: 'running',
+      message: `the helper ${pkg.version} is running`,
+      version: pkg.version,
+      bundledVersion: pkg.version,
+      protocol: 1,
+      operations: expect.arrayContaining(['bindPort', 'traceProcesses', 'uninstall']),
+    });
+    expect(report.userMode).toBeNull();
+    expect(report.platform).toBe('linux');
+  });
+
+  it('with no helper: not installed, no version, no operations', async () => {
+    const report = capabilitiesSchema.parse(await gatherCapabilities(options(dir)));
+    expect(report.helper).toMatchObject({ state: 'not-installed', version: null, protocol: null, operations: [] });
+    expect(report.helper.message).toMatch(/the helper is not installed \(no socket at .*no-helper\.sock\)/);
+  });
+
+  it('with a user-mode record: user mode, for whom, its limits; the CLI links are judged against its app', async () => {
+    const record = join(dir, 'user-mode.json');
+    writeFileSync(record, JSON.stringify({ user: 'berth-test', uid: users.test.uid, appPath: '/opt/Admin/Berth', installedAt: '2026-01-01' }));
+    const bin = join(dir, 'um-bin');
+    mkdirSync(bin);
+    symlinkSync(cliToolTarget('/opt/Admin/Berth', 'berth'), join(bin, 'berth'));
+    const report = capabilitiesSchema.parse(
+      await gatherCapabilities(
+        options(dir, {
+          helperSocketPath: helper.socketPath,
+          userModePath: record,
+          appPath: undefined,
+          settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user' },
+          userBinDir: bin,
+        }),
+      ),
+    );
+    expect(report.helper).toMatchObject({ state: 'user-mode', version: null });
+    expect(report.userMode).toEqual({ user: 'berth-test', uid: users.test.uid, limits: [...USER_MODE_LIMITS] });
+    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked: ['berth'], missing: [] });
+  });
+
+  it('passes the policy through as given', async () => {
+    const policy: Capabilities['policy'] = {
+      state: 'valid',
+      reason: null,
+      organization: 'Acme',
+      version: 3,
+      expires: '2030-01-01T00:00:00Z',
+      lockedSettings: { hostsEntries: false },
+      allowedRegistries: ['registry.acme.example'],
+    };
+    expect((await gatherCapabilities(options(dir, { policy }))).policy).toEqual(policy);
+  });
+});
+
+describe('capabilities: direct low-port bind', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = scratch();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['1024\n', false, 'net.ipv4.ip_unprivileged_port_start = 1024: ports below 1024 need the helper'],
+    ['80\n', false, 'net.ipv4.ip_unprivileged_port_start = 80: ports below 80 need the helper; 80 to 1023 bind directly'],
+    ['0\n', true, 'net.ipv4.ip_unprivileged_port_start = 0: any user may bind any port'],
+    ['4096\n', false, 'net.ipv4.ip_unprivileged_port_start = 4096: ports below 1024 need the helper'],
+  ])('as an unprivileged user, ip_unprivileged_port_start %j', async (value, allowed, detail) => {
+    const report = await gatherAsUser(options(dir, { unprivilegedPortStartPath: portStart(dir, value) }));
+    expect(report.directLowPortBind).toEqual({ anyAddress: allowed, specificAddress: allowed, detail });
+  });
+
+  it('a missing or garbled setting is reported and taken as "needs the helper"', async () => {
+    const missing = await gatherAsUser(options(dir, { unprivilegedPortStartPath: join(dir, 'absent') }));
+    expect(missing.directLowPortBind).toEqual({
+      anyAddress: false,
+      specificAddress: false,
+      detail: `cannot read ${join(dir, 'absent')} (not found): ports below 1024 are assumed to need the helper`,
+    });
+    const garbled = portStart(dir, 'lots\n');
+    const report = await gatherAsUser(options(dir, { unprivilegedPortStartPath: garbled }));
+    expect(report.directLowPortBind.detail).toBe(`${garbled} holds "lots", not a port number: ports below 1024 are assumed to need the helper`);
+    expect(report.directLowPortBind.anyAddress).toBe(false);
+  });
+
+  it("reads the kernel's own setting by default", async () => {
+    const report = await gatherAsUser({ ...options(dir), unprivilegedPortStartPath: undefined });
+    expect(report.directLowPortBind.detail).toMatch(/^net\.ipv4\.ip_unprivileged_port_start = \d+: /);
+  });
+
+  it('a process with CAP_NET_BIND_SERVICE (this root test) may bind any port, whatever the setting', () => {
+    expect(directLowPortBind('linux', portStart(dir, '1024\n'))).toEqual({
+      anyAddress: true,
+      specificAddress: true,
+      detail: 'this process has CAP_NET_BIND_SERVICE, so it may bind any port (net.ipv4.ip_unprivileged_port_start = 1024)',
+    });
+  });
+
+  it("macOS: 0.0.0.0 yes, a specific address no, and the OS rule says why", () => {
+    const mac = directLowPortBind('darwin', '/nonexistent');
+    expect(mac).toMatchObject({ anyAddress: true, specificAddress: false });
+    expect(mac.detail).toMatch(/Mojave.*0\.0\.0\.0.*127\.0\.0\.1: those need the helper/);
+  });
+});
+
+describe('capabilities: CLI tools', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = scratch();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function binWith(make: (link: string) => void): string {
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    make(join(bin, 'berth'));
+    return bin;
+  }
+
+  it.each([
+    ['a link to this app', (link: string) => symlinkSync(cliToolTarget(APP, 'berth'), link), ['berth'], []],
+    ['no link', () => {}, [], ['berth']],
+    ['a link to another app', (link: string) => symlinkSync(cliToolTarget('/opt/Other', 'berth'), link), [], ['berth']],
+    ['a file of the user', (link: string) => writeFileSync(link, '#!/bin/sh\n'), [], ['berth']],
+    // Never followed: a link to a link to this app is not ours.
+    [
+      'a link to a link to this app',
+      (link: string) => {
+        symlinkSync(cliToolTarget(APP, 'berth'), `${link}-real`);
+        symlinkSync(`${link}-real`, link);
+      },
+      [],
+      ['berth'],
+    ],
+  ])('User location with %s', async (_what, make, linked, missing) => {
+    const bin = binWith(make);
+    const report = await gatherCapabilities(options(dir, { settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user' }, userBinDir: bin }));
+    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked, missing });
+  });
+
+  it('System location looks in the system bin directory', async () => {
+    const bin = binWith((link) => symlinkSync(cliToolTarget(APP, 'berth'), link));
+    const report = await gatherCapabilities(options(dir, { systemBinDir: bin }));
+    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [] });
+  });
+
+  it('defaults: /usr/local/bin for System', async () => {
+    const report = await gatherCapabilities({ ...options(dir), systemBinDir: undefined });
+    expect(report.cliTools.dir).toBe('/usr/local/bin');
+  });
+});
+
+describe('capabilities: hosts entries', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = scratch();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lists the entries of Berth's block, and only those", () => {
+    const path = hostsFile(
+      dir,
+      `127.0.0.1 localhost\n192.168.1.5 my-nas\n${BEGIN_MARKER}\n::1 localhost\n127.0.0.1 berth.internal\n${END_MARKER}\n`,
+    );
+    expect(hostsEntries(path)).toEqual({ present: true, entries: ['::1 localhost', '127.0.0.1 berth.internal'], error: null });
+  });
+
+  it('a hosts file without the block: absent, no error', async () => {
+    const report = await gatherCapabilities(options(dir, { hostsPath: hostsFile(dir, '127.0.0.1 localhost\n') }));
+    expect(report.hostsEntries).toEqual({ present: false, entries: [], error: null });
+  });
+
+  it('a malformed block is an error, not "absent"', () => {
+    const path = hostsFile(dir, `${BEGIN_MARKER}\n127.0.0.1 berth.internal\n`);
+    expect(hostsEntries(path)).toEqual({
+      present: false,
+      entries: [],
+      error: expect.stringMatching(/has a berth block starting on line 1 without "# END berth"/),
+    });
+  });
+
+  it('a missing file, and one the user may not read, say so', async () => {
+    expect(hostsEntries(join(dir, 'none')).error).toBe(`cannot read ${join(dir, 'none')}: not found`);
+    const secret = hostsFile(dir, '127.0.0.1 localhost\n', 0o600);
+    const report = await gatherAsUser(options(dir, { hostsPath: secret }));
+    expect(report.hostsEntries).toEqual({ present: false, entries: [], error: `cannot read ${secret}: not readable: EACCES` });
+  });
+
+  it('a FIFO at the path is refused without blocking', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(hostsEntries(fifo).error).toBe(`cannot read ${fifo}: not a regular file`);
+  });
+});

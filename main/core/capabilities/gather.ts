@@ -1,0 +1,152 @@
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { capabilitiesSchema, type Capabilities } from '../../../common/api/capabilities';
+import { CLI_TOOLS, cliToolTarget, SYSTEM_BIN_DIR } from '../../../common/cli-tools';
+import { blockEntries, blockLines } from '../../../common/hosts-block';
+import { HOSTS_PATH, systemPaths } from '../../../common/paths';
+import type { Settings } from '../../../common/settings/schema';
+import { readUserMode } from '../../../common/user-mode';
+import { userPaths } from '../../../common/user-paths';
+import { probeHelper } from '../helper-status';
+import { readRegularFile, unreadableReason } from '../diagnostics/read-file';
+
+export interface GatherOptions {
+  settings: Settings;
+  /** Default: the installed helper's socket. */
+  helperSocketPath?: string;
+  /** Default: the installed user-mode record. */
+  userModePath?: string;
+  /** Default: the system hosts file. */
+  hostsPath?: string;
+  /** The installed app, to tell our CLI links from others; default the user-mode record's app. */
+  appPath?: string;
+  /** Default: the user's ~/.berth/bin. */
+  userBinDir?: string;
+  /** Default: /usr/local/bin. */
+  systemBinDir?: string;
+  /** From the policy cache (main/core/policy readAppPolicy). */
+  policy: Capabilities['policy'];
+  platform?: NodeJS.Platform;
+  /** Default: /proc/sys/net/ipv4/ip_unprivileged_port_start (Linux). */
+  unprivilegedPortStartPath?: string;
+}
+
+export const UNPRIVILEGED_PORT_START_PATH = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
+const SYSCTL_NAME = 'net.ipv4.ip_unprivileged_port_start';
+/** Linux's CAP_NET_BIND_SERVICE bit in /proc/self/status CapEff. */
+const CAP_NET_BIND_SERVICE = 10n;
+/** Bigger than any hosts file we expect; a larger one is reported, not read whole. */
+const MAX_HOSTS_BYTES = 64 * 1024 * 1024;
+
+/** One report of what this machine and install mode allow; exactly common/api/capabilities.ts. */
+export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilities> {
+  const platform = opts.platform ?? process.platform;
+  const status = await probeHelper(opts.helperSocketPath ?? systemPaths(platform).socketPath, opts.userModePath);
+  const report: Capabilities = {
+    platform,
+    helper: {
+      state: status.state,
+      message: status.message,
+      version: status.helper?.helperVersion ?? null,
+      bundledVersion: status.bundledVersion,
+      protocol: status.helper?.protocol ?? null,
+      operations: status.helper?.capabilities ?? [],
+    },
+    userMode: status.userMode ? { user: status.userMode.user, uid: status.userMode.uid, limits: [...status.userMode.limits] } : null,
+    directLowPortBind: directLowPortBind(platform, opts.unprivilegedPortStartPath ?? UNPRIVILEGED_PORT_START_PATH),
+    cliTools: cliTools(opts, platform),
+    hostsEntries: hostsEntries(opts.hostsPath ?? HOSTS_PATH),
+    policy: opts.policy,
+  };
+  // Our own output, checked against the contract the UI and CLI parse it with.
+  return capabilitiesSchema.parse(report);
+}
+
+/** Can this process bind ports below 1024 (every one of them) without the helper? */
+export function directLowPortBind(platform: NodeJS.Platform, sysctlPath: string): Capabilities['directLowPortBind'] {
+  if (platform === 'darwin') {
+    return {
+      anyAddress: true,
+      specificAddress: false,
+      detail:
+        'macOS (10.14 Mojave and later) lets any user bind ports below 1024 on all addresses (0.0.0.0), ' +
+        'but not on a specific address such as 127.0.0.1: those need the helper',
+    };
+  }
+  if (platform !== 'linux') {
+    return { anyAddress: false, specificAddress: false, detail: `on ${platform}, ports below 1024 are assumed to need the helper` };
+  }
+  let start: number | undefined;
+  let problem: string | undefined;
+  try {
+    const text = readRegularFile(sysctlPath, { maxBytes: 64, follow: true }).bytes.toString('utf8');
+    if (/^\d{1,5}\n?$/.test(text)) start = Number(text.trim());
+    else problem = `${sysctlPath} holds "${text.trim().slice(0, 20)}", not a port number`;
+  } catch (error) {
+    problem = `cannot read ${sysctlPath} (${unreadableReason(error)})`;
+  }
+  const setting = start === undefined ? undefined : `${SYSCTL_NAME} = ${start}`;
+  // The sysctl is per-user policy; a process with CAP_NET_BIND_SERVICE (root) is not bound by it.
+  if (hasNetBindCapability()) {
+    const detail = `this process has CAP_NET_BIND_SERVICE, so it may bind any port${setting ? ` (${setting})` : ''}`;
+    return { anyAddress: true, specificAddress: true, detail };
+  }
+  if (start === undefined) {
+    return { anyAddress: false, specificAddress: false, detail: `${problem}: ports below 1024 are assumed to need the helper` };
+  }
+  // Linux applies one rule to every address: ports below the value need privilege.
+  if (start <= 1) return { anyAddress: true, specificAddress: true, detail: `${setting}: any user may bind any port` };
+  const below = Math.min(start, 1024);
+  const rest = start < 1024 ? `; ${start} to 1023 bind directly` : '';
+  return { anyAddress: false, specificAddress: false, detail: `${setting}: ports below ${below} need the helper${rest}` };
+}
+
+function hasNetBindCapability(): boolean {
+  try {
+    const match = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match !== null && ((BigInt(`0x${match[1]}`) >> CAP_NET_BIND_SERVICE) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** Which tools are linked in the chosen location and point at this app; lstat + readlink, never followed. */
+function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities['cliTools'] {
+  const location = opts.settings.cliToolsLocation;
+  const dir = location === 'system' ? (opts.systemBinDir ?? SYSTEM_BIN_DIR) : (opts.userBinDir ?? userPaths({ platform }).userBinDir);
+  const appPath = opts.appPath ?? readUserMode(opts.userModePath)?.appPath;
+  const linked: string[] = [];
+  const missing: string[] = [];
+  for (const tool of CLI_TOOLS) {
+    const ours = appPath !== undefined && linkTarget(join(dir, tool)) === cliToolTarget(appPath, tool, platform);
+    (ours ? linked : missing).push(tool);
+  }
+  return { location, dir, linked, missing };
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Berth's block in the hosts file; a malformed block or unreadable file is an error, not "absent". */
+export function hostsEntries(hostsPath: string): Capabilities['hostsEntries'] {
+  let content: Buffer;
+  try {
+    const read = readRegularFile(hostsPath, { maxBytes: MAX_HOSTS_BYTES, follow: true });
+    if (read.truncated) return { present: false, entries: [], error: `${hostsPath} is larger than 64 MiB; it was not read` };
+    content = read.bytes;
+  } catch (error) {
+    return { present: false, entries: [], error: `cannot read ${hostsPath}: ${unreadableReason(error)}` };
+  }
+  try {
+    const present = blockLines(content, hostsPath) !== undefined;
+    const entries = blockEntries(content, hostsPath).map((e) => `${e.address} ${e.name}`);
+    return { present, entries, error: null };
+  } catch (error) {
+    return { present: false, entries: [], error: (error as Error).message };
+  }
+}

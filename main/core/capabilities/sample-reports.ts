@@ -1,0 +1,35 @@
+// Test support only (imported by tests, never by the app): capabilities
+// reports for the formatters, which only turn a report into text.
+import type { Capabilities } from '../../../common/api/capabilities';
+import { BERTH_VERSION } from '../../../common/app-version';
+
+export const NO_POLICY: Capabilities['policy'] = {
+  state: 'none',
+  reason: null,
+  organization: null,
+  version: null,
+  expires: null,
+  lockedSettings: {},
+  allowedRegistries: null,
+};
+
+/** A report with the helper in `state`; everything else plain. */
+export function sampleReport(state: Capabilities['helper']['state'], overrides: Partial<Capabilities> = {}): Capabilities {
+  return {
+    platform: 'linux',
+    helper: {
+      state,
+      message: `the helper is ${state}`,
+      version: state === 'running' || state === 'needs-update' ? (state === 'running' ? BERTH_VERSION : '0.0.1') : null,
+      bundledVersion: BERTH_VERSION,
+      protocol: state === 'running' || state === 'needs-update' ? 1 : null,
+      operations: state === 'running' ? ['hello', 'bindPort'] : [],
+    },
+    userMode: null,
+    directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start = 1024: ports below 1024 need the helper' },
+    cliTools: { location: 'system', dir: '/usr/local/bin', linked: [], missing: ['berth'] },
+    hostsEntries: { present: false, entries: [], error: null },
+    policy: NO_POLICY,
+    ...overrides,
+  };
+}
