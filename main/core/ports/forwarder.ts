@@ -1,0 +1,246 @@
+import { closeSync, fstatSync } from 'node:fs';
+import net from 'node:net';
+import { errnoCode } from '../../../common/errno';
+
+/**
+ * The userland TCP forwarder behind a published port: it serves an already
+ * bound, listening socket (ours, or one the helper bound and handed over)
+ * and copies each accepted connection to the target and back.
+ *
+ * The per-connection path is kept lean on purpose (a benchmark holds it to
+ * socat's figures): two sockets, `pipe()` both ways for back-pressure, no
+ * per-chunk callbacks of our own, no logging, byte counts read from the
+ * sockets' own counters only when someone asks.
+ */
+
+export interface ForwardTarget {
+  host: string;
+  port: number;
+}
+
+export interface ForwarderStats {
+  /** Connections open now. */
+  active: number;
+  /** Connections accepted since the forwarder started. */
+  total: number;
+  /** Connections that could not reach the target. */
+  failed: number;
+  /** Bytes from clients to the target. */
+  bytesIn: number;
+  /** Bytes from the target back to clients. */
+  bytesOut: number;
+}
+
+export interface ForwarderEvents {
+  /** A connection opened or closed, or a target connection failed. Never called per chunk. */
+  onActivity?: () => void;
+}
+
+export interface ForwarderOptions extends ForwarderEvents {
+  /** A target that neither accepts nor refuses within this long counts as down. */
+  connectTimeoutMs?: number;
+}
+
+interface Pair {
+  client: net.Socket;
+  target: net.Socket;
+  open: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Where a host:port is shown to the user (IPv6 literals in brackets). */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** One sentence for a failed connection to the target; shown as the mapping's lastTargetError. */
+export function describeTargetError(error: unknown, target: ForwardTarget): string {
+  const where = hostPort(target.host, target.port);
+  switch (errnoCode(error)) {
+    case 'ECONNREFUSED':
+      return `nothing is listening on ${where}`;
+    case 'ENOTFOUND':
+    case 'EAI_NONAME':
+    case 'EAI_NODATA':
+      return `${target.host} could not be resolved to an address`;
+    case 'EAI_AGAIN':
+      return `${target.host} could not be resolved right now (DNS did not answer)`;
+    case 'ETIMEDOUT':
+      return `${where} did not answer`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} is unreachable from this machine`;
+    case 'EADDRNOTAVAIL':
+      return `${where} cannot be reached from this machine (no usable local address)`;
+    case 'EMFILE':
+    case 'ENFILE':
+      return `could not connect to ${where}: too many open files`;
+    default: {
+      const code = errnoCode(error);
+      return `could not connect to ${where}${code ? ` (${code})` : ''}`;
+    }
+  }
+}
+
+/** The other side failed: make this one go away too, with a reset when it was connected, as socat does. */
+function destroyPeer(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting || socket.pending) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+export class Forwarder {
+  private readonly pairs = new Set<Pair>();
+  private total = 0;
+  private failed = 0;
+  /** Bytes of connections already closed; open ones are read from their sockets. */
+  private closedIn = 0;
+  private closedOut = 0;
+  private lastError: string | null = null;
+  private acceptError: string | null = null;
+  private closing: Promise<void> | undefined;
+  private readonly connectTimeoutMs: number;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly target: ForwardTarget,
+    private readonly options: ForwarderOptions,
+  ) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    server.on('connection', (client: net.Socket) => this.onConnection(client));
+    // accept(2) can fail (EMFILE); libuv keeps listening, and so do we: an
+    // 'error' without a listener would take the whole backend down.
+    server.on('error', (error) => {
+      this.acceptError = `could not accept a connection (${errnoCode(error) ?? error.message})`;
+      this.options.onActivity?.();
+    });
+  }
+
+  /**
+   * Serves the listening socket `fd` (from bindSocket or the helper). Takes
+   * ownership of `fd`: it is closed by close(), or right away if listening fails.
+   */
+  static async listen(fd: number, target: ForwardTarget, options: ForwarderOptions = {}): Promise<Forwarder> {
+    // Checked first: past this point net owns the fd and closes it on any failure.
+    if (!fstatSync(fd).isSocket()) {
+      closeSync(fd);
+      throw new Error(`fd ${fd} is not a socket`);
+    }
+    const server = net.createServer({
+      // Half-close: a client that has sent everything (FIN) still gets the reply.
+      allowHalfOpen: true,
+      // The client is not read until its target connection is up: nothing is buffered for a target that is down.
+      pauseOnConnect: true,
+      noDelay: true,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      server.once('error', onError);
+      server.listen({ fd }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      server.close();
+      throw error;
+    });
+    return new Forwarder(server, target, options);
+  }
+
+  /** Where it listens (from the socket itself, so it shows what was really bound). */
+  address(): net.AddressInfo {
+    return this.server.address() as net.AddressInfo;
+  }
+
+  stats(): ForwarderStats {
+    let bytesIn = this.closedIn;
+    let bytesOut = this.closedOut;
+    for (const pair of this.pairs) {
+      bytesIn += pair.client.bytesRead;
+      bytesOut += pair.target.bytesRead;
+    }
+    return { active: this.pairs.size, total: this.total, failed: this.failed, bytesIn, bytesOut };
+  }
+
+  /**
+   * Bytes accepted from one side and not yet handed to the kernel for the
+   * other: what back-pressure keeps small. Computed on demand, for tests and diagnostics.
+   */
+  queuedBytes(): number {
+    let queued = 0;
+    for (const pair of this.pairs) queued += pair.client.writableLength + pair.target.writableLength;
+    return queued;
+  }
+
+  /** The last connection that could not reach the target, if any; the forwarder keeps listening. */
+  get lastTargetError(): string | null {
+    return this.lastError;
+  }
+
+  /** The last accept(2) failure (e.g. out of file descriptors), if any. */
+  get lastAcceptError(): string | null {
+    return this.acceptError;
+  }
+
+  /** Stops listening (the port is free when this resolves) and destroys every open connection. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const pair of this.pairs) {
+        pair.client.destroy();
+        pair.target.destroy();
+      }
+    });
+    return this.closing;
+  }
+
+  private onConnection(client: net.Socket): void {
+    if (this.closing) {
+      client.destroy();
+      return;
+    }
+    this.total++;
+    const target = net.connect({
+      host: this.target.host,
+      port: this.target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    const pair: Pair = { client, target, open: 2 };
+    this.pairs.add(pair);
+    target.setTimeout(this.connectTimeoutMs, () => {
+      if (target.connecting) target.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    });
+
+    let targetConnected = false;
+    client.on('error', () => destroyPeer(target));
+    target.on('error', (error) => {
+      if (!targetConnected) {
+        // The target is down: this connection is lost, the listener is not.
+        this.failed++;
+        this.lastError = describeTargetError(error, this.target);
+      }
+      destroyPeer(client);
+    });
+    target.once('connect', () => {
+      targetConnected = true;
+      target.setTimeout(0);
+      // pipe() gives back-pressure both ways (pause the reader while the writer is full)
+      // and, with allowHalfOpen, passes each side's FIN on to the other.
+      client.pipe(target);
+      target.pipe(client);
+      client.resume();
+    });
+    const onClose = (): void => {
+      if (--pair.open > 0) return;
+      this.pairs.delete(pair);
+      this.closedIn += client.bytesRead;
+      this.closedOut += target.bytesRead;
+      this.options.onActivity?.();
+    };
+    client.once('close', onClose);
+    target.once('close', onClose);
+    this.options.onActivity?.();
+  }
+}
