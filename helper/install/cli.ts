@@ -1,15 +1,21 @@
 import { parseArgs } from 'node:util';
 import { installLayout } from '../../common/paths';
 import { ProtocolError } from '../../common/protocol/errors';
+import { readConfigFile } from '../daemon/config-file';
+import { policyUrlProblem, policyUrlSchema } from '../daemon/config';
 import { readKeyFile } from '../daemon/org-key';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';
 import { installUserMode } from './user-mode';
 
-export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE]
+export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE] [--policy-url URL]
       Install (or upgrade) the helper for one user: root-only directories, the
       program, its config, an install record, and the service (standalone where
       no service manager runs). Run as root, normally through Berth's prompt.
+        --org-key FILE    the organization's Ed25519 public key; policies must be signed by it
+        --policy-url URL  where Berth fetches the signed policy (https, or http to
+                          localhost only; no credentials); needs an org key. On an
+                          upgrade it replaces the URL in the kept config.
   berth-helper install --user NAME --app PATH
       User mode, for managed machines (an admin or MDM runs it once): removes any
       earlier helper, links the CLI tools and adds the hosts entries for that one
@@ -33,14 +39,20 @@ export async function installCommand(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { app: { type: 'string' }, uid: { type: 'string' }, user: { type: 'string' }, 'org-key': { type: 'string' } },
+      options: {
+        app: { type: 'string' },
+        uid: { type: 'string' },
+        user: { type: 'string' },
+        'org-key': { type: 'string' },
+        'policy-url': { type: 'string' },
+      },
     }));
   } catch (error) {
     return fail(`${(error as Error).message}\nRun "berth-helper --help" for usage.`, INSTALL_EXIT.usage);
   }
   if (values.app === undefined || !values.app.startsWith('/')) return fail('install needs --app with an absolute path', INSTALL_EXIT.usage);
   if (values.user !== undefined) {
-    if (values.uid !== undefined || values['org-key'] !== undefined) {
+    if (values.uid !== undefined || values['org-key'] !== undefined || values['policy-url'] !== undefined) {
       return fail('--user installs no helper: it takes only --app', INSTALL_EXIT.usage);
     }
     if (process.getuid?.() !== 0) return fail('install --user must run as root (an admin or MDM runs it)', INSTALL_EXIT.notRoot);
@@ -64,9 +76,24 @@ export async function installCommand(argv: string[]): Promise<number> {
       return fail((error as Error).message, INSTALL_EXIT.usage);
     }
   }
+  let policyUrl: string | undefined;
+  if (values['policy-url'] !== undefined) {
+    const problem = policyUrlProblem(values['policy-url']);
+    if (problem !== undefined) return fail(`--policy-url ${problem}`, INSTALL_EXIT.usage);
+    policyUrl = policyUrlSchema.parse(values['policy-url']);
+    // Without an org key every fetched policy would be refused (NOT_CONFIGURED): say so now, not on every fetch.
+    if (orgPublicKey === undefined && !keptConfigHasOrgKey()) {
+      return fail('--policy-url needs --org-key FILE: without the organization key no fetched policy can be accepted', INSTALL_EXIT.usage);
+    }
+  }
   try {
     await installHelper(
-      { appPath: values.app, uid: Number(values.uid), ...(orgPublicKey !== undefined ? { orgPublicKey } : {}) },
+      {
+        appPath: values.app,
+        uid: Number(values.uid),
+        ...(orgPublicKey !== undefined ? { orgPublicKey } : {}),
+        ...(policyUrl !== undefined ? { policyUrl } : {}),
+      },
       installLayout(),
       currentProgram(),
       (line) => console.log(line),
@@ -75,6 +102,16 @@ export async function installCommand(argv: string[]): Promise<number> {
     return INSTALL_EXIT.ok;
   } catch (error) {
     return installFailure(error);
+  }
+}
+
+/** An upgrade keeps the existing config: its org key then counts for --policy-url. */
+function keptConfigHasOrgKey(): boolean {
+  try {
+    return readConfigFile(installLayout().configPath).orgPublicKey !== undefined;
+  } catch {
+    // Absent or unusable: install itself reports an unusable config; here it simply has no key.
+    return false;
   }
 }
 

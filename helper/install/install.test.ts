@@ -85,6 +85,76 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
   });
 });
 
+describe('berth-helper install --org-key / --policy-url (managed machines)', () => {
+  it('records the org key and the policy URL; an upgrade that names them replaces them and keeps the rest', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$FIXTURES/cli/berth.js" policy keygen --out /run/keys >/dev/null
+      node "$FIXTURES/cli/berth.js" policy keygen --out /run/keys2 >/dev/null
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID --org-key /run/keys/org-key.pub.pem --policy-url HTTPS://MDM.Example.com/berth/policy.json
+      echo "== key1"; cat /run/keys/org-key.pub.pem
+      echo "== key2"; cat /run/keys2/org-key.pub.pem
+      echo "== config"; cat /etc/berth/helper.json
+      echo "== upgrade"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID --policy-url http://127.0.0.1:8080/policy.json
+      echo "== config2"; cat /etc/berth/helper.json
+      echo "== rekey"; node "$HELPER" install --app /opt/Elsewhere --uid $OTHER_UID --org-key /run/keys2/org-key.pub.pem
+      echo "== config3"; cat /etc/berth/helper.json
+      echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      echo "== uninstall"; node "$HELPER" uninstall
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    const [key1, key2] = [section('key1'), section('key2')];
+    const config = JSON.parse(section('config')) as Record<string, unknown>;
+    expect(config).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth', policyUrl: 'https://mdm.example.com/berth/policy.json' });
+    expect(String(config.orgPublicKey).trim()).toBe(key1);
+    expect(run.stdout).toContain('policy URL: https://mdm.example.com/berth/policy.json');
+    // Upgrade naming only the URL: the URL changes, nothing else.
+    expect(section('upgrade')).toContain('set policyUrl in /etc/berth/helper.json');
+    const config2 = JSON.parse(section('config2')) as Record<string, unknown>;
+    expect(config2).toEqual({ ...config, policyUrl: 'http://127.0.0.1:8080/policy.json', linkDir: '/usr/local/bin', limits: expect.any(Object) });
+    // Upgrade naming a new org key: the key changes; who is served and where the app is stay as installed.
+    expect(section('rekey')).toContain('set orgPublicKey in /etc/berth/helper.json');
+    expect(section('rekey')).not.toContain('set policyUrl');
+    const config3 = JSON.parse(section('config3')) as Record<string, unknown>;
+    expect(String(config3.orgPublicKey).trim()).toBe(key2);
+    expect(config3).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth', policyUrl: 'http://127.0.0.1:8080/policy.json' });
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
+    expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
+  });
+
+  it('refuses a bad policy URL, one without an org key, and one in user mode, changing nothing', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$FIXTURES/cli/berth.js" policy keygen --out /run/keys >/dev/null
+      K=/run/keys/org-key.pub.pem
+      for args in "--policy-url http://mdm.example.com/p.json --org-key $K" "--policy-url https://admin:pw@mdm.example.com/p.json --org-key $K" "--policy-url ftp://mdm.example.com/p.json --org-key $K" "--policy-url https://mdm.example.com/p.json" "--policy-url https://mdm.example.com/p.json#x --org-key $K"; do
+        set +e; node "$HELPER" install --app /opt/Berth --uid $TEST_UID $args 2>&1; echo "== code $?"; set -e
+      done
+      set +e; node "$HELPER" install --user berth-test --app /opt/Berth --policy-url https://mdm.example.com/p.json 2>&1; echo "== code $?"; set -e
+      echo "== left"; { ${LIST} | grep -v '^/run/keys' || true; }
+      echo "== installed"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      cp /etc/berth/helper.json /run/config.before
+      set +e; node "$HELPER" install --app /opt/Berth --uid $TEST_UID --policy-url https://mdm.example.com/p.json 2>&1; echo "== code $?"; set -e
+      echo "== unchanged $(cmp -s /etc/berth/helper.json /run/config.before && echo yes || echo no)"
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stdout.match(/== code 64/g)).toHaveLength(7);
+    expect(run.stdout).toContain('--policy-url must use https; plain http is allowed only to this machine (localhost, 127.0.0.1, [::1])');
+    expect(run.stdout).toContain('--policy-url must not contain a user name or password');
+    expect(run.stdout).toContain('--policy-url must use https (not ftp:)');
+    expect(run.stdout).toContain('--policy-url must not have a #fragment');
+    expect(run.stdout.match(/--policy-url needs --org-key FILE: without the organization key no fetched policy can be accepted/g)).toHaveLength(2);
+    expect(run.stdout).toContain('--user installs no helper: it takes only --app');
+    expect(run.stdout.split('== left')[1]!.split('\n== ')[0]!.trim()).toBe('');
+    // An installed helper without an org key: a URL alone is refused and the config stays as it was.
+    expect(run.stdout).toContain('== unchanged yes');
+  });
+});
+
 describe('berth-helper install --user (user mode)', () => {
   it('links the CLI and adds the hosts entries for one account, runs no helper, and uninstalls cleanly', async () => {
     const run = await runIsolated(`

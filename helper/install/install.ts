@@ -18,6 +18,8 @@ export interface InstallRequest {
   uid: number;
   /** The organization's Ed25519 public key (PEM), if the machine is managed. */
   orgPublicKey?: string;
+  /** Where the backend fetches the signed policy (already validated by policyUrlSchema). */
+  policyUrl?: string;
 }
 
 export type Log = (line: string) => void;
@@ -81,24 +83,35 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     }
   });
 
+  const writeConfig = (content: object): HelperConfig => {
+    withTrustedDirectory(dirname(layout.configPath), (dir) =>
+      writeFileAtomically(dir, basename(layout.configPath), Buffer.from(JSON.stringify(content, null, 2) + '\n'), { mode: 0o644 }),
+    );
+    return readConfigFile(layout.configPath);
+  };
   let config: HelperConfig;
   if (existsSync(layout.configPath)) {
     config = readConfigFile(layout.configPath);
     log(`kept the existing config ${layout.configPath} (allowed uid ${config.allowUid})`);
+    // The app's own prompt never passes these; an admin who does means to change them
+    // (e.g. MDM taking over a machine whose user installed the helper first).
+    const managed = managedChanges(config, request);
+    if (managed.length > 0) {
+      config = writeConfig({ ...config, ...Object.fromEntries(managed.map(([key, value]) => [key, value])) });
+      for (const [key] of managed) log(`set ${key} in ${layout.configPath}`);
+    }
   } else {
-    const fresh = {
+    config = writeConfig({
       socketPath: layout.socketPath,
       allowUid: request.uid,
       auditLogPath: layout.auditLogPath,
       appPath: request.appPath,
       stateDir: layout.stateDir,
       ...(request.orgPublicKey !== undefined ? { orgPublicKey: request.orgPublicKey } : {}),
-    };
-    withTrustedDirectory(dirname(layout.configPath), (dir) =>
-      writeFileAtomically(dir, basename(layout.configPath), Buffer.from(JSON.stringify(fresh, null, 2) + '\n'), { mode: 0o644 }),
-    );
-    config = readConfigFile(layout.configPath);
+      ...(request.policyUrl !== undefined ? { policyUrl: request.policyUrl } : {}),
+    });
     log(`wrote ${layout.configPath} (root, 0644): serves uid ${request.uid}, app at ${request.appPath}`);
+    if (request.policyUrl !== undefined) log(`policy URL: ${request.policyUrl} (the app fetches it; the helper verifies what it hands over)`);
   }
 
   // What uninstall will remove: files first, then directories deepest first; merged with an earlier record.
@@ -136,4 +149,16 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     layout,
     log,
   );
+}
+
+/**
+ * The admin-managed fields an upgrade replaces when given explicitly: the
+ * org key and the policy URL. Everything else in the kept config (who is
+ * served, where the app is) stays as the first install wrote it.
+ */
+function managedChanges(config: HelperConfig, request: InstallRequest): Array<['orgPublicKey' | 'policyUrl', string]> {
+  const changes: Array<['orgPublicKey' | 'policyUrl', string]> = [];
+  if (request.orgPublicKey !== undefined && request.orgPublicKey !== config.orgPublicKey) changes.push(['orgPublicKey', request.orgPublicKey]);
+  if (request.policyUrl !== undefined && request.policyUrl !== config.policyUrl) changes.push(['policyUrl', request.policyUrl]);
+  return changes;
 }
