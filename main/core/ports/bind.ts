@@ -1,0 +1,182 @@
+import { closeSync } from 'node:fs';
+import { bindSocket } from '../../../native';
+import { ApiError } from '../../../common/api/backend-api';
+import { errnoCode } from '../../../common/errno';
+import { mappingKey, type MappingKey } from '../../../common/ports/mapping';
+import { formatListen } from '../../../common/ports/parse';
+import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailableError } from '../../helper-client';
+
+/**
+ * Getting a listening socket for a published port: bind it ourselves when
+ * the OS lets this user, and ask the root helper only when it does not
+ * (EACCES: a port below ip_unprivileged_port_start on Linux, or a specific
+ * address below 1024 on macOS). Every failure is an ApiError whose message
+ * says what to do.
+ */
+
+/**
+ * How the backend reaches the helper: a fresh connection, or undefined when
+ * the helper is not installed or not running (so callers can wait for it).
+ * Other failures (another account's helper, an impostor, a broken reply)
+ * are thrown as the helper client's errors.
+ */
+export type HelperSource = () => Promise<HelperClient | undefined>;
+
+export interface AcquireOptions {
+  helper: HelperSource;
+  /** The user's "privileged port mapping" setting: may Berth ask the helper at all? */
+  privilegedPortMapping: boolean;
+}
+
+export interface Listener {
+  /** A listening, close-on-exec TCP socket; the caller owns it. */
+  fd: number;
+  via: 'direct' | 'helper';
+}
+
+/** Backlog for sockets we bind ourselves; the helper uses the same. */
+export const LISTEN_BACKLOG = 511;
+
+/**
+ * The one place that says how Berth connects to the helper: the socket at
+ * `socketPath`, checked to be served by root (HelperClient does that), with
+ * "not installed" and "not running" meaning "no helper for now".
+ */
+export function helperAt(socketPath: string, clientName = 'berth-ports'): HelperSource {
+  return async () => {
+    try {
+      return await HelperClient.connect(socketPath, { clientName });
+    } catch (error) {
+      if (error instanceof HelperUnavailableError && (error.reason === 'not-installed' || error.reason === 'not-running')) {
+        return undefined;
+      }
+      throw error;
+    }
+  };
+}
+
+/** A direct bind's errno → the user's sentence. */
+function directBindError(key: MappingKey, error: unknown): ApiError {
+  const where = formatListen(key);
+  switch (errnoCode(error)) {
+    case 'EADDRINUSE':
+      return new ApiError('PORT_IN_USE', `${where} is already in use by another program`);
+    case 'EADDRNOTAVAIL':
+      return new ApiError('ADDRESS_UNAVAILABLE', `${key.address} is not an address of this machine`);
+    case 'EAFNOSUPPORT':
+      return new ApiError('ADDRESS_UNAVAILABLE', `${key.address} is an IPv6 address and IPv6 is turned off on this machine`);
+    case 'EINVAL':
+      return new ApiError('INVALID', `${where} is not a valid address and port`);
+    case 'EMFILE':
+    case 'ENFILE':
+      return new ApiError('FAILED', `cannot listen on ${where}: too many open files`);
+    default:
+      return new ApiError('FAILED', `cannot listen on ${where} (${errnoCode(error) ?? (error as Error).message})`);
+  }
+}
+
+/** The helper's own refusal (its protocol codes) → the user's sentence. */
+function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
+  const where = formatListen(key);
+  switch (error.code) {
+    case 'PORT_IN_USE':
+      return new ApiError('PORT_IN_USE', `${where} is already in use by another program`);
+    case 'ADDRESS_UNAVAILABLE':
+      return new ApiError('ADDRESS_UNAVAILABLE', `${key.address} is not an address of this machine`);
+    case 'LOCKED_BY_POLICY':
+      return new ApiError('LOCKED', `port ${key.port} needs the privileged helper, and your organization has turned privileged port mapping off`);
+    case 'UNAUTHORIZED':
+      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper was installed for another account, so it will not bind ${where} for you`);
+    case 'UNSUPPORTED_VERSION':
+    case 'UNKNOWN_OP':
+      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run \`berth helper install\`)`);
+    case 'BUSY':
+      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is busy; try ${where} again`);
+    case 'PERMISSION_DENIED':
+      return new ApiError('FAILED', `the system refused to let even the privileged helper bind ${where}`);
+    case 'BAD_REQUEST':
+      return new ApiError('INVALID', `the privileged helper refused ${where}: ${error.message}`);
+    default:
+      return new ApiError('FAILED', `the privileged helper could not bind ${where}: ${error.message}`);
+  }
+}
+
+/** Could not talk to the helper (not its refusal): what state it is in, in one sentence. */
+function helperUnreachable(key: MappingKey, error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HelperRequestError) return helperBindError(key, error);
+  if (error instanceof HelperUnavailableError || error instanceof HelperProtocolError) {
+    return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used: ${error.message}`);
+  }
+  return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used (${(error as Error).message})`);
+}
+
+const INSTALL_HINT = "install it from Berth's settings (or run `berth helper install`)";
+const TURN_ON_HINT = "turn on privileged port mapping in Berth's settings";
+
+/** HELPER_NEEDED, naming exactly what is missing: the helper, the setting, or both. */
+function helperNeeded(key: MappingKey, helperMissing: boolean, mappingOff: boolean): ApiError {
+  const what = `port ${key.port} needs the privileged helper`;
+  if (helperMissing && mappingOff) {
+    return new ApiError('HELPER_NEEDED', `${what}: ${INSTALL_HINT} and turn on privileged port mapping`);
+  }
+  if (helperMissing) return new ApiError('HELPER_NEEDED', `${what}, which is not installed or not running: ${INSTALL_HINT}`);
+  return new ApiError('HELPER_NEEDED', `${what}: ${TURN_ON_HINT} (the helper is installed)`);
+}
+
+/** Is the helper there? Only to word the error when the setting is off: never used to bind. */
+async function helperReachable(helper: HelperSource): Promise<boolean> {
+  try {
+    const client = await helper();
+    client?.close();
+    return client !== undefined;
+  } catch {
+    // Installed but unusable: "install it" is still the right advice next to "turn it on".
+    return false;
+  }
+}
+
+async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Listener> {
+  let client: HelperClient | undefined;
+  try {
+    client = await helper();
+  } catch (error) {
+    throw helperUnreachable(key, error);
+  }
+  if (client === undefined) throw helperNeeded(key, true, false);
+  try {
+    const bound = await client.bindPort({ address: key.address, port: key.port, protocol: 'tcp' });
+    // The helper echoes what it bound; anything else is not the socket we asked for.
+    if (bound.address !== key.address || bound.port !== key.port || bound.protocol !== 'tcp') {
+      closeSync(bound.fd);
+      throw new ApiError('HELPER_UNAVAILABLE', `the privileged helper bound something other than ${formatListen(key)}; refusing to use it`);
+    }
+    return { fd: bound.fd, via: 'helper' };
+  } catch (error) {
+    throw helperUnreachable(key, error);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * A listening TCP socket on `key`: bound directly, or by the helper when the
+ * direct bind fails with EACCES, the setting allows it and a helper answers.
+ */
+export async function acquireListener(key: MappingKey, options: AcquireOptions): Promise<Listener> {
+  // The native layer checks again; this keeps names and out-of-range ports from ever reaching it.
+  const checked = mappingKey.safeParse(key);
+  if (!checked.success) {
+    throw new ApiError('INVALID', `${JSON.stringify(key.address)} port ${JSON.stringify(key.port)} is not a literal IP address and a port 1-65535`);
+  }
+  try {
+    return { fd: bindSocket(checked.data.address, checked.data.port, 'tcp', LISTEN_BACKLOG), via: 'direct' };
+  } catch (error) {
+    // Only "not allowed" is the helper's business; every other failure would fail for root too.
+    if (errnoCode(error) !== 'EACCES') throw directBindError(checked.data, error);
+  }
+  if (!options.privilegedPortMapping) {
+    throw helperNeeded(checked.data, !(await helperReachable(options.helper)), true);
+  }
+  return bindViaHelper(checked.data, options.helper);
+}
