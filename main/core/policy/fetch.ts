@@ -79,9 +79,10 @@ function get(url: URL, maxBytes: number, signal: AbortSignal): Promise<Answer> {
       // Identity encoding: Node's client does not inflate, and a compressed body would only defeat the size cap.
       headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': `Berth/${BERTH_VERSION}` },
     });
-    req.once('error', reject);
+    // `on`, not `once`: a destroyed request may emit more than one error, and an unheard one would crash the app.
+    req.on('error', reject);
     req.once('response', (res: IncomingMessage) => {
-      res.once('error', reject);
+      res.on('error', reject);
       const status = res.statusCode ?? 0;
       const base = { status, statusText: res.statusMessage ?? '', location: res.headers.location };
       if (status !== 200) {
@@ -114,11 +115,12 @@ function get(url: URL, maxBytes: number, signal: AbortSignal): Promise<Answer> {
         }
         chunks.push(chunk);
       });
-      res.once('end', () => {
-        if (!res.complete) reject(new PolicyFetchError('network', 'the connection closed before the whole policy arrived'));
-        else resolve({ ...base, body: Buffer.concat(chunks) });
+      const cut = (): PolicyFetchError => new PolicyFetchError('network', 'the connection closed before the whole policy arrived');
+      res.once('end', () => (res.complete ? resolve({ ...base, body: Buffer.concat(chunks) }) : reject(cut())));
+      // Closed mid-body (a dropped connection, a server that lied about the length): never a partial document.
+      res.once('close', () => {
+        if (!res.complete) reject(cut());
       });
-      res.once('aborted', () => reject(new PolicyFetchError('network', 'the connection closed before the whole policy arrived')));
     });
     req.end();
   });
