@@ -3,7 +3,7 @@ import { bindSocket } from '../../../native';
 import { ApiError } from '../../../common/api/backend-api';
 import { errnoCode } from '../../../common/errno';
 import { mappingKey, type MappingKey } from '../../../common/ports/mapping';
-import { formatListen } from '../../../common/ports/parse';
+import { describeKeyProblem, formatListen } from '../../../common/ports/parse';
 import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailableError } from '../../helper-client';
 
 /**
@@ -165,10 +165,9 @@ async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Lis
  */
 export async function acquireListener(key: MappingKey, options: AcquireOptions): Promise<Listener> {
   // The native layer checks again; this keeps names and out-of-range ports from ever reaching it.
-  const checked = mappingKey.safeParse(key);
-  if (!checked.success) {
-    throw new ApiError('INVALID', `${JSON.stringify(key.address)} port ${JSON.stringify(key.port)} is not a literal IP address and a port 1-65535`);
-  }
+  const only = { address: key.address, port: key.port }; // a whole MappingSpec may be passed: only where to listen matters
+  const checked = mappingKey.safeParse(only);
+  if (!checked.success) throw new ApiError('INVALID', describeKeyProblem(only) ?? 'not a literal IP address and a port 1-65535');
   try {
     return { fd: bindSocket(checked.data.address, checked.data.port, 'tcp', LISTEN_BACKLOG), via: 'direct' };
   } catch (error) {
