@@ -1,0 +1,186 @@
+import type { BackendState } from '../../common/api/backend-api';
+import type { MappingStatus } from '../../common/ports/mapping';
+
+/**
+ * Realistic backend snapshots for the dev preview (renderer/dev/preview.tsx)
+ * and the renderer's tests. Each one is checked with `backendState.parse` in
+ * fixture-state.test.ts, so they cannot drift from the API.
+ */
+
+const USER_MODE_LIMITS = [
+  'only the account it was set up for can use Berth',
+  'ports below 1024 work only where the OS allows a direct bind',
+  'no privileged diagnostics trace is gathered',
+];
+
+function mapping(
+  address: string,
+  port: number,
+  host: string,
+  targetPort: number,
+  extra: Partial<Omit<MappingStatus, 'id' | 'spec'>> = {},
+): MappingStatus {
+  return {
+    id: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`,
+    spec: { address, port, target: { host, port: targetPort } },
+    state: 'listening',
+    via: 'direct',
+    error: null,
+    connections: { active: 0, total: 0, failed: 0 },
+    bytes: { in: 0, out: 0 },
+    lastTargetError: null,
+    ...extra,
+  };
+}
+
+function base(): BackendState {
+  return {
+    capabilities: {
+      platform: 'linux',
+      helper: {
+        state: 'running',
+        message: 'The helper runs as a systemd service',
+        version: '0.1.0',
+        bundledVersion: '0.1.0',
+        protocol: 1,
+        operations: ['hello', 'bindPort', 'installSymlinks', 'removeSymlinks', 'ensureHosts', 'removeHosts', 'trace'],
+      },
+      userMode: null,
+      directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start is 1024' },
+      cliTools: { location: 'system', dir: '/usr/local/bin', linked: ['berth'], missing: [] },
+      hostsEntries: { present: true, entries: ['127.0.0.1 localhost', '127.0.0.1 berth.internal'], error: null },
+      policy: {
+        state: 'none',
+        reason: null,
+        organization: null,
+        version: null,
+        expires: null,
+        lockedSettings: {},
+        allowedRegistries: null,
+      },
+    },
+    settings: {
+      privilegedPortMapping: true,
+      cliToolsLocation: 'system',
+      hostsEntries: true,
+      startAtLogin: false,
+      consent: 'install',
+      helperUpdateAskedFor: null,
+    },
+    locked: {},
+    ports: [],
+    diagnostics: { state: 'idle', step: null, progress: 0, path: null, error: null },
+    notices: [],
+    prompt: null,
+  };
+}
+
+/** The helper runs; two ports are published, one through the helper. */
+export function runningState(): BackendState {
+  const state = base();
+  state.ports = [
+    mapping('127.0.0.1', 80, 'localhost', 8080, {
+      via: 'helper',
+      connections: { active: 2, total: 148, failed: 0 },
+      bytes: { in: 1_482_113, out: 23_904_512 },
+    }),
+    mapping('0.0.0.0', 5173, 'localhost', 5173, {
+      connections: { active: 0, total: 12, failed: 1 },
+      bytes: { in: 20_480, out: 734_003 },
+      lastTargetError: 'connect ECONNREFUSED 127.0.0.1:5173',
+    }),
+  ];
+  return state;
+}
+
+/** First run: nothing installed and the consent screen not answered yet. */
+export function firstRunState(): BackendState {
+  const state = base();
+  state.capabilities.helper = {
+    ...state.capabilities.helper,
+    state: 'not-installed',
+    message: 'The helper is not installed',
+    version: null,
+    protocol: null,
+    operations: [],
+  };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: [], missing: ['berth'] };
+  state.capabilities.hostsEntries = { present: false, entries: [], error: null };
+  state.settings = { ...state.settings, consent: 'undecided' };
+  return state;
+}
+
+/** "Not now": limited mode after a cancelled prompt. */
+export function limitedState(): BackendState {
+  const state = firstRunState();
+  state.settings = { ...state.settings, consent: 'limited', cliToolsLocation: 'user', hostsEntries: false };
+  state.ports = [mapping('127.0.0.1', 3000, 'localhost', 3000, { connections: { active: 1, total: 3, failed: 0 }, bytes: { in: 5120, out: 88_000 } })];
+  state.notices = [{ id: 'prompt-cancelled', level: 'warning', text: 'The password prompt was cancelled, so Berth runs in limited mode.' }];
+  return state;
+}
+
+/** A machine an admin set up with `install --user=ada`: no helper, never a prompt. */
+export function userModeState(): BackendState {
+  const state = base();
+  state.capabilities.helper = {
+    ...state.capabilities.helper,
+    state: 'user-mode',
+    message: 'User mode: no helper runs on this machine',
+    version: null,
+    protocol: null,
+    operations: [],
+  };
+  state.capabilities.userMode = { user: 'ada', uid: 1000, limits: [...USER_MODE_LIMITS] };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [] };
+  state.settings = { ...state.settings, consent: 'undecided', cliToolsLocation: 'user' };
+  state.ports = [mapping('127.0.0.1', 8443, 'localhost', 443, { connections: { active: 0, total: 4, failed: 0 }, bytes: { in: 9000, out: 41_000 } })];
+  return state;
+}
+
+/** An organization's policy locks two settings and limits registries. */
+export function lockedPolicyState(): BackendState {
+  const state = runningState();
+  state.capabilities.policy = {
+    state: 'valid',
+    reason: null,
+    organization: 'Acme Corp',
+    version: 7,
+    expires: '2027-01-31',
+    lockedSettings: { privilegedPortMapping: false, cliToolsLocation: 'user' },
+    allowedRegistries: ['registry.acme.example', 'ghcr.io/acme'],
+  };
+  state.locked = { privilegedPortMapping: false, cliToolsLocation: 'user' };
+  state.settings = { ...state.settings, privilegedPortMapping: false, cliToolsLocation: 'user' };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [] };
+  state.ports = [state.ports[1]!];
+  state.notices = [{ id: 'policy-7', level: 'info', text: 'Acme Corp manages Berth on this computer: two settings are locked.' }];
+  return state;
+}
+
+/** Things going wrong at once: an old helper, a port that failed, another waiting, diagnostics running. */
+export function troubleState(): BackendState {
+  const state = runningState();
+  state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', message: 'The helper is older than this app' };
+  state.ports = [
+    mapping('127.0.0.1', 443, 'localhost', 8443, { state: 'waiting', via: null }),
+    mapping('192.168.1.20', 8080, 'localhost', 8080, {
+      state: 'error',
+      via: null,
+      error: { code: 'ADDRESS_UNAVAILABLE', message: '192.168.1.20 is not an address of this machine.' },
+    }),
+  ];
+  state.diagnostics = { state: 'running', step: 'privileged trace (3 of 5 s)', progress: 0.6, path: null, error: null };
+  state.notices = [{ id: 'hosts-failed', level: 'error', text: 'The hosts entries could not be written: /etc/hosts is read-only.' }];
+  return state;
+}
+
+export const FIXTURES = {
+  running: runningState,
+  'first-run': firstRunState,
+  limited: limitedState,
+  'user-mode': userModeState,
+  locked: lockedPolicyState,
+  trouble: troubleState,
+} as const;
+
+export type FixtureName = keyof typeof FIXTURES;

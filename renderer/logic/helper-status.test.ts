@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { firstRunState, limitedState, runningState, troubleState, userModeState } from '../dev/fixture-state';
+import { helperInstalled, INSTALL_LABEL, limitedModeLosses, needsConsent, summarizeHelper, UPDATE_LABEL } from './helper-status';
+
+describe('summarizeHelper', () => {
+  it('a running helper needs no action', () => {
+    const summary = summarizeHelper(runningState());
+    expect(summary).toMatchObject({ tone: 'ok', title: 'Helper running', primary: null, secondary: null });
+    expect(summary.detail).toContain('version 0.1.0');
+  });
+
+  it('limited mode offers the install, which says it asks for a password', () => {
+    expect(summarizeHelper(limitedState())).toMatchObject({ title: 'Limited mode', primary: { kind: 'install', label: INSTALL_LABEL } });
+  });
+
+  it('user mode offers nothing to install', () => {
+    const summary = summarizeHelper(userModeState());
+    expect(summary).toMatchObject({ tone: 'neutral', title: 'User mode', primary: null, secondary: null });
+    expect(summary.detail).toContain('ada');
+  });
+
+  it('an older helper offers the update and "Not now" once per bundled version', () => {
+    const state = troubleState();
+    expect(summarizeHelper(state)).toMatchObject({
+      title: 'Helper update available',
+      primary: { kind: 'update', label: UPDATE_LABEL },
+      secondary: { kind: 'decline-update' },
+    });
+    state.settings.helperUpdateAskedFor = state.capabilities.helper.bundledVersion;
+    expect(summarizeHelper(state).secondary).toBeNull();
+    expect(summarizeHelper(state).primary?.kind).toBe('update');
+  });
+
+  it.each([
+    ['not-running', 'Helper not running', 'install'],
+    ['no-permission', 'Helper refuses this account', 'install'],
+    ['error', 'Helper error', 'refresh'],
+  ] as const)('%s: "%s" with one fix (%s)', (helperState, title, kind) => {
+    const state = runningState();
+    state.capabilities.helper = { ...state.capabilities.helper, state: helperState, message: 'the reason' };
+    const summary = summarizeHelper(state);
+    expect(summary).toMatchObject({ title, detail: 'the reason', primary: { kind } });
+    // Whatever asks for a password says so on the button.
+    for (const action of [summary.primary, summary.secondary]) {
+      if (action?.kind === 'install') expect(action.label).toMatch(/\(asks for your password\)$/);
+    }
+  });
+});
+
+describe('needsConsent', () => {
+  it('asks on first run only', () => {
+    expect(needsConsent(firstRunState())).toBe(true);
+    expect(needsConsent(limitedState())).toBe(false);
+    expect(needsConsent(runningState())).toBe(false);
+  });
+
+  it('never asks on a user-mode machine, even undecided', () => {
+    const state = userModeState();
+    expect(state.settings.consent).toBe('undecided');
+    expect(needsConsent(state)).toBe(false);
+  });
+
+  it('does not ask when an admin already installed the helper', () => {
+    const state = runningState();
+    state.settings.consent = 'undecided';
+    expect(needsConsent(state)).toBe(false);
+  });
+});
+
+describe('helperInstalled and limitedModeLosses', () => {
+  it('tells installed from not installed', () => {
+    expect(helperInstalled(runningState())).toBe(true);
+    expect(helperInstalled(troubleState())).toBe(true);
+    expect(helperInstalled(firstRunState())).toBe(false);
+    expect(helperInstalled(userModeState())).toBe(false);
+  });
+
+  it('lists low ports only when the system forbids them', () => {
+    const state = firstRunState();
+    expect(limitedModeLosses(state)[0]).toMatch(/^Ports below 1024/);
+    state.capabilities.directLowPortBind = { anyAddress: true, specificAddress: false, detail: 'macOS' };
+    expect(limitedModeLosses(state)[0]).toMatch(/specific address/);
+    state.capabilities.directLowPortBind = { anyAddress: true, specificAddress: true, detail: 'sysctl 0' };
+    expect(limitedModeLosses(state).some((l) => l.includes('1024'))).toBe(false);
+  });
+});

@@ -1,0 +1,121 @@
+import type { BackendState } from '../../common/api/backend-api';
+
+/**
+ * The helper's state at a glance, and the one action that fixes it. One
+ * mapping for the popover and Settings, so both always say the same thing.
+ */
+
+/** What a button does; every kind that needs root says so in its label. */
+export type HelperActionKind = 'install' | 'update' | 'decline-update' | 'refresh';
+
+export interface HelperAction {
+  kind: HelperActionKind;
+  label: string;
+}
+
+export type Tone = 'ok' | 'neutral' | 'warning' | 'error';
+
+export interface HelperSummary {
+  tone: Tone;
+  title: string;
+  detail: string;
+  primary: HelperAction | null;
+  secondary: HelperAction | null;
+}
+
+export const INSTALL_LABEL = 'Install helper (asks for your password)';
+export const UPDATE_LABEL = 'Update helper (asks for your password)';
+export const START_LABEL = 'Start helper (asks for your password)';
+export const REINSTALL_LABEL = 'Reinstall helper (asks for your password)';
+export const CHECK_AGAIN_LABEL = 'Check again';
+
+/** Whether a helper is installed at all (so Settings offers Reinstall and Uninstall). */
+export function helperInstalled(state: BackendState): boolean {
+  const s = state.capabilities.helper.state;
+  return s !== 'not-installed' && s !== 'user-mode';
+}
+
+/** Show the consent screen: first run, not answered yet, and not a user-mode machine (which never prompts). */
+export function needsConsent(state: BackendState): boolean {
+  return (
+    state.settings.consent === 'undecided' &&
+    state.capabilities.userMode === null &&
+    state.capabilities.helper.state === 'not-installed'
+  );
+}
+
+export function summarizeHelper(state: BackendState): HelperSummary {
+  const helper = state.capabilities.helper;
+  const version = helper.version !== null ? `version ${helper.version}` : 'version unknown';
+  switch (helper.state) {
+    case 'running':
+      return { tone: 'ok', title: 'Helper running', detail: `${helper.message} (${version})`, primary: null, secondary: null };
+    case 'user-mode': {
+      const user = state.capabilities.userMode?.user;
+      return {
+        tone: 'neutral',
+        title: 'User mode',
+        detail: `An administrator set Berth up${user ? ` for ${user}` : ''} without a helper; nothing here asks for a password.`,
+        primary: null,
+        secondary: null,
+      };
+    }
+    case 'not-installed':
+      if (state.settings.consent === 'limited') {
+        return {
+          tone: 'neutral',
+          title: 'Limited mode',
+          detail: 'The helper is not installed: ports below 1024 work only where the system allows them, and CLI tools go in your own folder.',
+          primary: { kind: 'install', label: INSTALL_LABEL },
+          secondary: null,
+        };
+      }
+      return { tone: 'warning', title: 'Helper not installed', detail: helper.message, primary: { kind: 'install', label: INSTALL_LABEL }, secondary: null };
+    case 'not-running':
+      return { tone: 'warning', title: 'Helper not running', detail: helper.message, primary: { kind: 'install', label: START_LABEL }, secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL } };
+    case 'no-permission':
+      return {
+        tone: 'error',
+        title: 'Helper refuses this account',
+        detail: helper.message,
+        primary: { kind: 'install', label: REINSTALL_LABEL },
+        secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL },
+      };
+    case 'needs-update': {
+      // Asked once per bundled version: after "Not now", the update stays offered but the "Not now" goes away.
+      const declined = state.settings.helperUpdateAskedFor === helper.bundledVersion;
+      return {
+        tone: 'warning',
+        title: 'Helper update available',
+        detail: `The helper is ${version}; this app brings ${helper.bundledVersion}.`,
+        primary: { kind: 'update', label: UPDATE_LABEL },
+        secondary: declined ? null : { kind: 'decline-update', label: 'Not now' },
+      };
+    }
+    case 'error':
+      return {
+        tone: 'error',
+        title: 'Helper error',
+        detail: helper.message,
+        primary: { kind: 'refresh', label: CHECK_AGAIN_LABEL },
+        secondary: { kind: 'install', label: REINSTALL_LABEL },
+      };
+  }
+}
+
+/** What stops working in limited mode, for the consent screen's "Not now". */
+export function limitedModeLosses(state: BackendState): string[] {
+  const direct = state.capabilities.directLowPortBind;
+  const ports =
+    direct.anyAddress && direct.specificAddress
+      ? null
+      : direct.anyAddress
+        ? 'Ports below 1024 on a specific address such as 127.0.0.1 (the system allows them only on all addresses).'
+        : 'Ports below 1024, such as 80 and 443.';
+  return [
+    ...(ports ? [ports] : []),
+    'The berth command in /usr/local/bin: it goes in ~/.berth/bin instead, which you add to your PATH.',
+    'The localhost and berth.internal lines in /etc/hosts.',
+    'The privileged trace in diagnostics bundles.',
+  ];
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { firstRunState, limitedState, lockedPolicyState, runningState, userModeState } from '../dev/fixture-state';
+import { asSentence, checkDraft, EMPTY_DRAFT, privilegedAdvice, typedPort, type PortDraft } from './port-form';
+
+const draft = (over: Partial<PortDraft>): PortDraft => ({ ...EMPTY_DRAFT, port: '8080', targetPort: '3000', ...over });
+
+describe('checkDraft', () => {
+  it('a valid draft becomes the mapping spec the API takes', () => {
+    expect(checkDraft(draft({ address: ' 127.0.0.1 ', targetHost: 'web.local ' }))).toEqual({
+      spec: { address: '127.0.0.1', port: 8080, target: { host: 'web.local', port: 3000 } },
+      errors: {},
+    });
+    expect(checkDraft(draft({ address: '::1' })).spec?.address).toBe('::1');
+  });
+
+  it('says what is wrong with each field, in the shared schema words where it has them', () => {
+    const { spec, errors } = checkDraft({ address: 'localhost', port: '0', targetHost: 'bad host!', targetPort: 'http' });
+    expect(spec).toBeNull();
+    expect(errors).toEqual({
+      address: 'Must be a literal IPv4 or IPv6 address.',
+      port: 'Must be a whole number from 1 to 65535.',
+      targetHost: 'Must be a hostname or a literal IP address.',
+      targetPort: 'Must be a whole number from 1 to 65535.',
+    });
+  });
+
+  it('asks for missing values rather than reporting types', () => {
+    const { errors } = checkDraft({ address: '', port: '', targetHost: '', targetPort: ' ' });
+    expect(errors.address).toBe('Enter the address to listen on, e.g. 127.0.0.1.');
+    expect(errors.port).toBe('Enter a port from 1 to 65535.');
+    expect(errors.targetHost).toBe('The target host is empty.');
+    expect(errors.targetPort).toBe('Enter a port from 1 to 65535.');
+  });
+
+  it.each(['65536', '99999999', '-1', '1.5', '80a', '0x50'])('refuses port %j', (port) => {
+    expect(checkDraft(draft({ port })).errors.port).toBe('Must be a whole number from 1 to 65535.');
+  });
+
+  it('refuses zone ids, which the helper never binds', () => {
+    expect(checkDraft(draft({ address: 'fe80::1%eth0' })).errors.address).toBe('Must be a literal IPv4 or IPv6 address.');
+  });
+
+  it('refuses a second mapping on the same address and port before sending', () => {
+    const existing = runningState().ports;
+    const result = checkDraft(draft({ address: '127.0.0.1', port: '80' }), existing);
+    expect(result.spec).toBeNull();
+    expect(result.errors.port).toBe('127.0.0.1 port 80 is already published.');
+    expect(checkDraft(draft({ address: '127.0.0.1', port: '81' }), existing).spec).not.toBeNull();
+  });
+});
+
+describe('typedPort and asSentence', () => {
+  it('reads a whole port number, or nothing', () => {
+    expect(typedPort(draft({ port: ' 80 ' }))).toBe(80);
+    expect(typedPort(draft({ port: '0' }))).toBeNull();
+    expect(typedPort(draft({ port: 'eighty' }))).toBeNull();
+  });
+
+  it('capitalizes and ends a message once', () => {
+    expect(asSentence('must be x')).toBe('Must be x.');
+    expect(asSentence('Done.')).toBe('Done.');
+    expect(asSentence('  ')).toBe('');
+  });
+});
+
+describe('privilegedAdvice', () => {
+  it('says nothing about ports from 1024 up, or when the helper can do it', () => {
+    expect(privilegedAdvice('127.0.0.1', 8080, firstRunState())).toBeNull();
+    expect(privilegedAdvice('127.0.0.1', null, firstRunState())).toBeNull();
+    expect(privilegedAdvice('127.0.0.1', 80, runningState())).toBeNull();
+  });
+
+  it('says nothing where the system allows the bind itself', () => {
+    const state = limitedState();
+    state.capabilities.directLowPortBind = { anyAddress: true, specificAddress: false, detail: 'macOS allows 0.0.0.0' };
+    expect(privilegedAdvice('0.0.0.0', 80, state)).toBeNull();
+    expect(privilegedAdvice('::', 443, state)).toBeNull();
+    // …but not on a specific address: that still needs the helper.
+    expect(privilegedAdvice('127.0.0.1', 80, state)).toMatchObject({ fix: 'helper' });
+  });
+
+  it('points at the helper when it is not installed', () => {
+    expect(privilegedAdvice('127.0.0.1', 80, limitedState())).toEqual({
+      tone: 'warning',
+      text: 'Ports below 1024 need the helper, which is not installed. Install it first, or choose a port from 1024 up.',
+      fix: 'helper',
+    });
+  });
+
+  it('points at the setting when privileged port mapping is off', () => {
+    const state = runningState();
+    state.settings.privilegedPortMapping = false;
+    expect(privilegedAdvice('127.0.0.1', 80, state)).toMatchObject({ tone: 'warning', fix: 'settings' });
+  });
+
+  it('names the organization when its policy turned the mapping off', () => {
+    expect(privilegedAdvice('127.0.0.1', 80, lockedPolicyState())).toEqual({
+      tone: 'error',
+      text: 'Ports below 1024 are turned off by Acme Corp. Choose a port from 1024 up.',
+      fix: 'none',
+    });
+  });
+
+  it('in user mode, says why the port cannot work', () => {
+    const advice = privilegedAdvice('127.0.0.1', 80, userModeState());
+    expect(advice).toMatchObject({ tone: 'error', fix: 'none' });
+    expect(advice?.text).toContain('net.ipv4.ip_unprivileged_port_start is 1024');
+  });
+
+  it.each([
+    ['not-running', 'installed but not running'],
+    ['no-permission', 'does not accept this account'],
+    ['error', 'the socket is gone'],
+  ] as const)('a helper that is %s says so', (helperState, words) => {
+    const state = runningState();
+    state.capabilities.helper = { ...state.capabilities.helper, state: helperState, message: 'the socket is gone' };
+    expect(privilegedAdvice('127.0.0.1', 80, state)?.text).toContain(words);
+  });
+});

@@ -1,0 +1,153 @@
+import type { z } from 'zod';
+import type { BackendState } from '../../common/api/backend-api';
+import { mappingSpec, type MappingSpec, type MappingStatus } from '../../common/ports/mapping';
+
+/**
+ * The add-port form: text as typed, validated with the shared `mappingSpec`
+ * (the very schema the backend applies), so an error shows next to its field
+ * while the user types instead of after a round trip.
+ */
+
+export interface PortDraft {
+  address: string;
+  port: string;
+  targetHost: string;
+  targetPort: string;
+}
+export type PortField = keyof PortDraft;
+export type FieldErrors = Partial<Record<PortField, string>>;
+
+export const PORT_FIELDS: readonly PortField[] = ['address', 'port', 'targetHost', 'targetPort'];
+
+export const EMPTY_DRAFT: PortDraft = { address: '127.0.0.1', port: '', targetHost: 'localhost', targetPort: '' };
+
+/** Digits become a number; anything else stays text so the schema reports it; empty is missing. */
+function portValue(text: string): number | string | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  return /^\d{1,6}$/.test(trimmed) ? Number(trimmed) : trimmed;
+}
+
+const PORT_RANGE = 'must be a whole number from 1 to 65535';
+
+/**
+ * Friendlier words for zod's generic issues. Messages the shared schemas set
+ * themselves (e.g. "must be a literal IPv4 or IPv6 address") take precedence
+ * over this map, so the form says exactly what the backend would.
+ */
+const friendly: z.core.$ZodErrorMap = (issue) => {
+  const field = issue.path?.join('.');
+  const isPort = field === 'port' || field === 'target.port';
+  if (isPort) return issue.input === undefined ? 'enter a port from 1 to 65535' : PORT_RANGE;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (field === 'address' && issue.code === 'too_small') return 'enter the address to listen on, e.g. 127.0.0.1';
+  if (issue.code === 'too_big') return 'is too long';
+  return undefined;
+};
+
+function fieldOf(path: readonly PropertyKey[]): PortField | undefined {
+  const key = path.map(String).join('.');
+  if (key === 'address') return 'address';
+  if (key === 'port') return 'port';
+  if (key === 'target.host') return 'targetHost';
+  if (key === 'target.port') return 'targetPort';
+  return undefined;
+}
+
+/** "must be …" → "Must be …." for display next to a field. */
+export function asSentence(message: string): string {
+  const text = message.trim();
+  if (text === '') return text;
+  const capital = text[0]!.toUpperCase() + text.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
+export interface DraftCheck {
+  /** The mapping to send, when every field is valid. */
+  spec: MappingSpec | null;
+  errors: FieldErrors;
+}
+
+export function checkDraft(draft: PortDraft, existing: readonly MappingStatus[] = []): DraftCheck {
+  const candidate = {
+    address: draft.address.trim(),
+    port: portValue(draft.port),
+    target: { host: draft.targetHost.trim(), port: portValue(draft.targetPort) },
+  };
+  const parsed = mappingSpec.safeParse(candidate, { error: friendly });
+  if (!parsed.success) {
+    const errors: FieldErrors = {};
+    for (const issue of parsed.error.issues) {
+      const field = fieldOf(issue.path);
+      if (field !== undefined && errors[field] === undefined) errors[field] = asSentence(issue.message);
+    }
+    return { spec: null, errors };
+  }
+  const spec = parsed.data;
+  // The backend refuses a second listener on the same address and port; say so before sending.
+  if (existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
+    return { spec: null, errors: { port: `${spec.address} port ${spec.port} is already published.` } };
+  }
+  return { spec, errors: {} };
+}
+
+/** The port as typed, when it is a whole number (for advice shown while typing). */
+export function typedPort(draft: PortDraft): number | null {
+  const value = portValue(draft.port);
+  return typeof value === 'number' && value >= 1 && value <= 65535 ? value : null;
+}
+
+export interface PrivilegedAdvice {
+  tone: 'warning' | 'error';
+  text: string;
+  /** Where the fix is: the helper status card, or a setting. */
+  fix: 'helper' | 'settings' | 'none';
+}
+
+const isAnyAddress = (address: string): boolean => address === '0.0.0.0' || address === '::';
+
+/**
+ * A port below 1024 needs either a direct bind the OS allows for this address,
+ * or a running helper with privileged port mapping on. Said before submitting,
+ * so the user learns what to enable rather than meeting an error.
+ */
+export function privilegedAdvice(address: string, port: number | null, state: BackendState): PrivilegedAdvice | null {
+  if (port === null || port >= 1024) return null;
+  const caps = state.capabilities;
+  const direct = isAnyAddress(address.trim()) ? caps.directLowPortBind.anyAddress : caps.directLowPortBind.specificAddress;
+  if (direct) return null;
+  const why = caps.directLowPortBind.detail;
+  if (caps.userMode !== null) {
+    return {
+      tone: 'error',
+      text: `In user mode, ports below 1024 work only where the system allows them without a helper, and here it does not (${why}). Choose a port from 1024 up.`,
+      fix: 'none',
+    };
+  }
+  if (!state.settings.privilegedPortMapping) {
+    if (state.locked.privilegedPortMapping === false) {
+      const org = caps.policy.organization ?? 'your organization';
+      return { tone: 'error', text: `Ports below 1024 are turned off by ${org}. Choose a port from 1024 up.`, fix: 'none' };
+    }
+    return {
+      tone: 'warning',
+      text: 'Ports below 1024 need "Privileged port mapping". Turn it on in Settings, or choose a port from 1024 up.',
+      fix: 'settings',
+    };
+  }
+  switch (caps.helper.state) {
+    case 'running':
+    case 'needs-update':
+      return null;
+    case 'not-installed':
+      return { tone: 'warning', text: 'Ports below 1024 need the helper, which is not installed. Install it first, or choose a port from 1024 up.', fix: 'helper' };
+    case 'not-running':
+      return { tone: 'warning', text: 'Ports below 1024 need the helper, which is installed but not running. Start it first, or choose a port from 1024 up.', fix: 'helper' };
+    case 'no-permission':
+      return { tone: 'warning', text: 'Ports below 1024 need the helper, which does not accept this account. Reinstall it first, or choose a port from 1024 up.', fix: 'helper' };
+    case 'error':
+      return { tone: 'warning', text: `Ports below 1024 need the helper, which is not working: ${caps.helper.message}`, fix: 'helper' };
+    case 'user-mode':
+      return { tone: 'error', text: `Ports below 1024 are not available in user mode here (${why}). Choose a port from 1024 up.`, fix: 'none' };
+  }
+}

@@ -1,0 +1,122 @@
+import { useId } from 'react';
+import { ActionErrorText } from '../components/ActionErrorText';
+import { ShieldIcon } from '../components/icons';
+import { PromptStatus } from '../components/PromptStatus';
+import { helperInstalled, INSTALL_LABEL, limitedModeLosses, needsConsent, summarizeHelper } from '../logic/helper-status';
+import { useActions, useBerth } from '../state/context';
+
+export const LIMITED_LABEL = 'Not now — limited mode';
+
+/** Each privileged thing the helper does, and why, in the order the user meets them. */
+const DUTIES: ReadonlyArray<{ title: string; text: string }> = [
+  {
+    title: 'Ports below 1024',
+    text: 'Lets Berth publish ports such as 80 and 443. The helper opens the port and hands it to Berth; your traffic never passes through it.',
+  },
+  { title: 'Command-line tools', text: 'Links the berth command into /usr/local/bin, so it is on your PATH.' },
+  {
+    title: 'Hosts entries',
+    text: 'Keeps localhost and berth.internal in /etc/hosts, in one marked block that is never added twice.',
+  },
+  {
+    title: 'Organization policy',
+    text: 'If your organization manages Berth, keeps its signed policy in a place only root can change, so no app can quietly lift it.',
+  },
+  { title: 'Diagnostics', text: 'When you ask for a diagnostics bundle, adds a short privileged trace of the helper to it.' },
+  { title: 'Uninstall', text: 'Removes all of the above, leaving nothing behind, when you uninstall the helper.' },
+];
+
+/**
+ * First run: what the helper does and why, BEFORE any password prompt, and
+ * the two choices. Answered once; the backend remembers it and never asks again.
+ */
+export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
+  const headingId = useId();
+  const lossesId = useId();
+  const backend = useBerth((s) => s.backend);
+  const deciding = useBerth((s) => s.pending['consent.decide'] === true);
+  const error = useBerth((s) => s.errors['consent.decide']);
+  const { decideConsent } = useActions();
+  if (backend === null) return null;
+  const busy = deciding || backend.prompt !== null;
+  const Heading = headingLevel === 1 ? 'h1' : 'h2';
+  const Sub = headingLevel === 1 ? 'h2' : 'h3';
+  return (
+    <section className="consent" aria-labelledby={headingId}>
+      <Heading id={headingId} className="consent-title">
+        Set up the Berth helper
+      </Heading>
+      <p>
+        Berth runs as you. A few things developers need — such as port 80 — need administrator rights, so a small helper does exactly
+        those and nothing else. Before your system asks for your password, here is what it does:
+      </p>
+      <ul className="duties">
+        {DUTIES.map((duty) => (
+          <li key={duty.title}>
+            <Sub className="duty-title">{duty.title}</Sub>
+            <p className="muted">{duty.text}</p>
+          </li>
+        ))}
+      </ul>
+      <div className="callout">
+        <ShieldIcon className="callout-icon" />
+        <p>
+          <strong>Your containers and processes do not get root.</strong> The helper does only the list above, checks who is asking,
+          and records every action in an audit log you can read in Settings.
+        </p>
+      </div>
+      <PromptStatus />
+      <ActionErrorText error={error} />
+      <div className="choices">
+        <button type="button" className="button primary large" disabled={busy} onClick={() => void decideConsent('install')}>
+          {INSTALL_LABEL}
+        </button>
+        <button type="button" className="button large" disabled={busy} aria-describedby={lossesId} onClick={() => void decideConsent('limited')}>
+          {LIMITED_LABEL}
+        </button>
+      </div>
+      <div id={lossesId} className="losses">
+        <p>In limited mode, these do not work:</p>
+        <ul>
+          {limitedModeLosses(backend).map((loss) => (
+            <li key={loss}>{loss}</li>
+          ))}
+        </ul>
+        <p className="muted">Berth remembers your choice and does not ask again. You can install the helper from Settings at any time.</p>
+      </div>
+    </section>
+  );
+}
+
+/** The #consent window: the consent screen, or once answered, what came of it. */
+export function ConsentView() {
+  const backend = useBerth((s) => s.backend);
+  if (backend === null) return null;
+  const consent = backend.settings.consent;
+  let after: { title: string; text: string } | null = null;
+  if (needsConsent(backend)) {
+    after = null;
+  } else if (backend.capabilities.userMode !== null) {
+    after = { title: 'No setup needed', text: 'An administrator set Berth up for your account; it runs without a helper and never asks for a password.' };
+  } else if (consent === 'limited' && !helperInstalled(backend)) {
+    after = { title: 'Berth runs in limited mode', text: 'You can install the helper from Settings at any time. You can close this window.' };
+  } else if (backend.capabilities.helper.state === 'running') {
+    after = { title: 'The helper is installed', text: 'It is running. You can close this window; Berth lives in the menu bar.' };
+  } else {
+    const summary = summarizeHelper(backend);
+    after = { title: summary.title, text: `${summary.detail} The Berth menu shows what to do next.` };
+  }
+  return (
+    <main className="window consent-window">
+      {after === null ? (
+        <Consent headingLevel={1} />
+      ) : (
+        <section className="consent-done" aria-labelledby="consent-done-title">
+          <h1 id="consent-done-title">{after.title}</h1>
+          <p>{after.text}</p>
+          <PromptStatus />
+        </section>
+      )}
+    </main>
+  );
+}

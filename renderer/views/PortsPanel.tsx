@@ -1,0 +1,231 @@
+import { useEffect, useId, useMemo, useRef, type FormEvent } from 'react';
+import type { MappingStatus } from '../../common/ports/mapping';
+import { ActionErrorText } from '../components/ActionErrorText';
+import { Banner } from '../components/Banner';
+import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
+import { formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
+import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
+import { useOpenSettings } from '../navigation';
+import { useActions, useBerth } from '../state/context';
+import { ADD_PORT_KEY, visibleFields } from '../state/reducers';
+import { removeKey } from '../state/store';
+
+const STATE_TONE: Record<MappingStatus['state'], string> = { starting: 'neutral', listening: 'ok', waiting: 'warning', error: 'error' };
+
+function PortRow({ mapping }: { mapping: MappingStatus }) {
+  const pending = useBerth((s) => s.pending[removeKey(mapping.spec)] === true);
+  const error = useBerth((s) => s.errors[removeKey(mapping.spec)]);
+  const { removePort } = useActions();
+  const listen = hostPort(mapping.spec.address, mapping.spec.port);
+  const target = hostPort(mapping.spec.target.host, mapping.spec.target.port);
+  const { active, total, failed } = mapping.connections;
+  return (
+    <li className="port-row">
+      <span className={`status-dot dot-${STATE_TONE[mapping.state]}`} aria-hidden="true" />
+      <div className="port-main">
+        <p className="port-route">
+          <span className="mono">{listen}</span>
+          <ArrowIcon className="route-arrow" />
+          <span className="visually-hidden"> forwards to </span>
+          <span className="mono">{target}</span>
+        </p>
+        <p className="port-meta">
+          <span className={`state-label state-${mapping.state}`} aria-live="polite">
+            {MAPPING_STATE_LABEL[mapping.state]}
+          </span>
+          {mapping.via !== null && <span>via {mapping.via}</span>}
+          <span>
+            {active} active · {total} total{failed > 0 ? ` · ${failed} failed` : ''}
+          </span>
+          <span>
+            {formatBytes(mapping.bytes.in)} in · {formatBytes(mapping.bytes.out)} out
+          </span>
+        </p>
+        {mapping.error !== null && (
+          <p className="port-problem error-text">
+            {mapping.error.message} <code className="error-code">{mapping.error.code}</code>
+          </p>
+        )}
+        {mapping.lastTargetError !== null && <p className="port-problem warning-text">Last connection to the target failed: {mapping.lastTargetError}</p>}
+        <ActionErrorText error={error} />
+      </div>
+      <button
+        type="button"
+        className="icon-button danger"
+        aria-label={`Remove ${listen}`}
+        title={`Remove ${listen}`}
+        disabled={pending}
+        onClick={() => void removePort(mapping.spec)}
+      >
+        <TrashIcon />
+      </button>
+    </li>
+  );
+}
+
+const LABELS: Record<PortField, string> = { address: 'Address', port: 'Port', targetHost: 'Target host', targetPort: 'Target port' };
+const HINTS: Partial<Record<PortField, string>> = { address: '127.0.0.1, 0.0.0.0 or ::1' };
+
+function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
+  const base = useId();
+  const draft = useBerth((s) => s.portDraft);
+  const ports = useBerth((s) => s.backend?.ports);
+  const backend = useBerth((s) => s.backend);
+  const touched = useBerth((s) => s.portTouched);
+  const submitted = useBerth((s) => s.portSubmitted);
+  const shown = visibleFields(touched, submitted);
+  const serverError = useBerth((s) => s.errors[ADD_PORT_KEY]);
+  const sending = useBerth((s) => s.pending[ADD_PORT_KEY] === true);
+  const { editPortField, addPort } = useActions();
+  const openSettings = useOpenSettings();
+  const inputs = useRef<Partial<Record<PortField, HTMLInputElement | null>>>({});
+  const check = useMemo(() => checkDraft(draft, ports ?? []), [draft, ports]);
+  const advice = backend === null ? null : privilegedAdvice(draft.address, typedPort(draft), backend);
+
+  // Opening the form takes the keyboard to its first field.
+  useEffect(() => {
+    inputs.current.address?.focus();
+  }, []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (check.spec === null) {
+      // Every error shows now; focus goes to the first field that needs fixing.
+      const first = PORT_FIELDS.find((f) => check.errors[f] !== undefined);
+      if (first !== undefined) inputs.current[first]?.focus();
+    }
+    if (await addPort()) onClose();
+  }
+
+  const inputId = (name: PortField) => `${base}-${name}`;
+  const errorOf = (name: PortField) => (shown.includes(name) ? check.errors[name] : undefined);
+
+  const input = (name: PortField, className: string, inputMode: 'text' | 'numeric') => {
+    const error = errorOf(name);
+    const fieldId = inputId(name);
+    const describedBy = [error !== undefined ? `${fieldId}-error` : '', HINTS[name] !== undefined && error === undefined ? `${fieldId}-hint` : '']
+      .filter(Boolean)
+      .join(' ');
+    return (
+      <div className={`field ${className}`}>
+        <label htmlFor={fieldId}>{LABELS[name]}</label>
+        <input
+          id={fieldId}
+          ref={(el) => {
+            inputs.current[name] = el;
+          }}
+          type="text"
+          inputMode={inputMode}
+          autoComplete="off"
+          spellCheck={false}
+          value={draft[name]}
+          aria-invalid={error !== undefined}
+          aria-describedby={describedBy || undefined}
+          onChange={(e) => editPortField(name, e.target.value)}
+        />
+      </div>
+    );
+  };
+
+  /** A row's hints and errors go under the whole row, so a narrow field's message stays readable. */
+  const messages = (names: readonly PortField[]) => (
+    <div className="field-messages">
+      {names.map((name) => {
+        const error = errorOf(name);
+        const fieldId = inputId(name);
+        if (error !== undefined) {
+          return (
+            <p key={name} id={`${fieldId}-error`} className="field-error">
+              <strong>{LABELS[name]}:</strong> {error}
+            </p>
+          );
+        }
+        const hint = HINTS[name];
+        return hint === undefined ? null : (
+          <p key={name} id={`${fieldId}-hint`} className="field-hint">
+            {hint}
+          </p>
+        );
+      })}
+    </div>
+  );
+
+  const row = (legend: string, a: PortField, b: PortField) => (
+    <fieldset>
+      <legend>{legend}</legend>
+      <div className="field-row">
+        {input(a, 'grow', 'text')}
+        {input(b, 'narrow', 'numeric')}
+      </div>
+      {messages([a, b])}
+    </fieldset>
+  );
+
+  return (
+    <form id={id} className="port-form" aria-label="Add a port" noValidate onSubmit={(e) => void submit(e)}>
+      {row('Listen on this machine', 'address', 'port')}
+      {row('Forward to', 'targetHost', 'targetPort')}
+      {advice !== null && (
+        <Banner tone={advice.tone} title="Port below 1024">
+          <p>{advice.text}</p>
+          {advice.fix === 'settings' && (
+            <button type="button" className="button small" onClick={() => void openSettings()}>
+              Open Settings
+            </button>
+          )}
+        </Banner>
+      )}
+      <ActionErrorText error={serverError} />
+      <div className="button-row">
+        <button type="submit" className="button primary" disabled={sending}>
+          {sending ? 'Publishing…' : 'Publish port'}
+        </button>
+        <button type="button" className="button" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Published ports: the list with live state, and the add form. */
+export function PortsPanel() {
+  const headingId = useId();
+  const formId = useId();
+  const ports = useBerth((s) => s.backend?.ports);
+  const open = useBerth((s) => s.portFormOpen);
+  const { setPortFormOpen } = useActions();
+  const addButton = useRef<HTMLButtonElement>(null);
+  if (ports === undefined) return null;
+  const close = () => {
+    setPortFormOpen(false);
+    addButton.current?.focus();
+  };
+  return (
+    <section className="ports" aria-labelledby={headingId}>
+      <div className="section-head">
+        <h2 id={headingId}>Published ports</h2>
+        <button
+          ref={addButton}
+          type="button"
+          className="button small"
+          aria-expanded={open}
+          aria-controls={open ? formId : undefined}
+          onClick={() => (open ? close() : setPortFormOpen(true))}
+        >
+          <PlusIcon /> Add port
+        </button>
+      </div>
+      {ports.length === 0 ? (
+        <p className="empty muted">No published ports yet.</p>
+      ) : (
+        <ul className="port-list" aria-labelledby={headingId}>
+          {ports.map((m) => (
+            <PortRow key={m.id} mapping={m} />
+          ))}
+        </ul>
+      )}
+      {open && <PortForm id={formId} onClose={close} />}
+    </section>
+  );
+}

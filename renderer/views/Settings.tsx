@@ -1,0 +1,407 @@
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import type { BackendState, SettingChange } from '../../common/api/backend-api';
+import type { ToggleKey } from '../../common/settings/schema';
+import { ActionErrorText } from '../components/ActionErrorText';
+import { Banner } from '../components/Banner';
+import { BackIcon, LockIcon } from '../components/icons';
+import { Notices } from '../components/Notices';
+import { PromptStatus } from '../components/PromptStatus';
+import { onOff } from '../logic/format';
+import { helperInstalled, INSTALL_LABEL, REINSTALL_LABEL, summarizeHelper, UPDATE_LABEL } from '../logic/helper-status';
+import { useActions, useBerth } from '../state/context';
+import { settingKey } from '../state/store';
+
+export const TOGGLE_LABEL: Record<ToggleKey, string> = {
+  privilegedPortMapping: 'Privileged port mapping',
+  cliToolsLocation: 'CLI tools location',
+  hostsEntries: 'Hosts entries',
+  startAtLogin: 'Start at login',
+};
+
+export const UNINSTALL_LABEL = 'Uninstall helper…';
+export const CONFIRM_UNINSTALL_LABEL = 'Uninstall helper (asks for your password)';
+
+function lockedValue(key: ToggleKey, value: boolean | string): string {
+  if (key === 'cliToolsLocation') return value === 'system' ? 'System' : 'User';
+  return onOff(value === true);
+}
+
+/** "Locked by Acme": why a control cannot be changed, next to it. */
+function LockedNote({ id, settingKey: key, state }: { id: string; settingKey: ToggleKey; state: BackendState }) {
+  const value = state.locked[key];
+  if (value === undefined) return null;
+  const org = state.capabilities.policy.organization ?? 'your organization';
+  const version = state.capabilities.policy.version;
+  return (
+    <p id={id} className="locked-note">
+      <LockIcon /> <strong>Locked by {org}</strong>
+      <span>
+        {' '}
+        — its policy{version !== null ? ` (version ${version})` : ''} sets this to {lockedValue(key, value)} for everyone.
+      </span>
+    </p>
+  );
+}
+
+function ToggleRow(props: { settingKey: 'privilegedPortMapping' | 'hostsEntries' | 'startAtLogin'; description: string; status?: ReactNode }) {
+  const { settingKey: key, description, status } = props;
+  const id = useId();
+  const state = useBerth((s) => s.backend);
+  const pending = useBerth((s) => s.pending[settingKey(key)] === true);
+  const error = useBerth((s) => s.errors[settingKey(key)]);
+  const { setSetting } = useActions();
+  if (state === null) return null;
+  const locked = state.locked[key] !== undefined;
+  const describedBy = [`${id}-desc`, locked ? `${id}-locked` : ''].filter(Boolean).join(' ');
+  return (
+    <div className={locked ? 'setting-row locked' : 'setting-row'}>
+      <div className="setting-text">
+        <label htmlFor={id} className="setting-label">
+          {TOGGLE_LABEL[key]}
+        </label>
+        <p id={`${id}-desc`} className="muted">
+          {description}
+        </p>
+        {status}
+        <LockedNote id={`${id}-locked`} settingKey={key} state={state} />
+        <ActionErrorText error={error} />
+      </div>
+      <input
+        id={id}
+        type="checkbox"
+        className="switch"
+        checked={state.settings[key]}
+        disabled={locked || pending}
+        aria-describedby={describedBy}
+        onChange={(e) => void setSetting({ key, value: e.target.checked } as SettingChange)}
+      />
+    </div>
+  );
+}
+
+function CliLocationRow() {
+  const id = useId();
+  const state = useBerth((s) => s.backend);
+  const pending = useBerth((s) => s.pending[settingKey('cliToolsLocation')] === true);
+  const error = useBerth((s) => s.errors[settingKey('cliToolsLocation')]);
+  const { setSetting } = useActions();
+  if (state === null) return null;
+  const locked = state.locked.cliToolsLocation !== undefined;
+  const current = state.settings.cliToolsLocation;
+  const tools = state.capabilities.cliTools;
+  const options = [
+    { value: 'system', label: 'System', hint: '/usr/local/bin, linked by the helper; already on your PATH.' },
+    { value: 'user', label: 'User', hint: '~/.berth/bin, no password needed; add it to your PATH.' },
+  ] as const;
+  return (
+    <fieldset className={locked ? 'setting-row radio-row locked' : 'setting-row radio-row'} aria-describedby={locked ? `${id}-locked` : undefined}>
+      <legend className="setting-label">{TOGGLE_LABEL.cliToolsLocation}</legend>
+      <div className="radio-options">
+        {options.map((o) => (
+          <div key={o.value} className="radio-option">
+            <input
+              id={`${id}-${o.value}`}
+              type="radio"
+              name={`${id}-cli`}
+              value={o.value}
+              checked={current === o.value}
+              disabled={locked || pending}
+              aria-describedby={`${id}-${o.value}-hint`}
+              onChange={() => void setSetting({ key: 'cliToolsLocation', value: o.value })}
+            />
+            <div>
+              <label htmlFor={`${id}-${o.value}`}>{o.label}</label>
+              <p id={`${id}-${o.value}-hint`} className="muted">
+                {o.hint}
+              </p>
+            </div>
+          </div>
+        ))}
+      </div>
+      <p className="setting-status muted">
+        {tools.linked.length > 0 && (
+          <>
+            Linked in <span className="mono">{tools.dir}</span>: {tools.linked.join(', ')}.{' '}
+          </>
+        )}
+        {tools.missing.length > 0 && (
+          <>
+            Not linked in <span className="mono">{tools.dir}</span>: {tools.missing.join(', ')}.
+          </>
+        )}
+      </p>
+      <LockedNote id={`${id}-locked`} settingKey="cliToolsLocation" state={state} />
+      <ActionErrorText error={error} />
+    </fieldset>
+  );
+}
+
+function GeneralSection() {
+  const state = useBerth((s) => s.backend);
+  if (state === null) return null;
+  const caps = state.capabilities;
+  const hosts = caps.hostsEntries;
+  const helperUsable = caps.helper.state === 'running' || caps.helper.state === 'needs-update';
+  return (
+    <section className="settings-section" aria-labelledby="general-heading">
+      <h2 id="general-heading">General</h2>
+      <div className="card setting-list">
+        <ToggleRow
+          settingKey="privilegedPortMapping"
+          description="Ask the helper for ports below 1024 when the system does not allow them directly."
+          status={
+            caps.userMode !== null ? (
+              <p className="setting-status muted">User mode has no helper: ports below 1024 work only where the system allows them.</p>
+            ) : !helperUsable && state.settings.privilegedPortMapping ? (
+              <p className="setting-status warning-text">Takes effect once the helper runs.</p>
+            ) : undefined
+          }
+        />
+        <CliLocationRow />
+        <ToggleRow
+          settingKey="hostsEntries"
+          description="Keep localhost and berth.internal in /etc/hosts."
+          status={
+            <p className={hosts.error !== null ? 'setting-status error-text' : 'setting-status muted'}>
+              {hosts.error ?? (hosts.present ? `In /etc/hosts: ${hosts.entries.join(', ')}.` : 'Not in /etc/hosts.')}
+            </p>
+          }
+        />
+        <ToggleRow settingKey="startAtLogin" description="Open Berth in the menu bar when you log in." />
+      </div>
+    </section>
+  );
+}
+
+function UninstallDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const { uninstallHelper } = useActions();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog === null) return;
+    if (open && !dialog.open) dialog.showModal();
+    if (!open && dialog.open) dialog.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} className="dialog" aria-labelledby="uninstall-title" aria-describedby="uninstall-text" onClose={onClose}>
+      <h2 id="uninstall-title">Uninstall the helper?</h2>
+      <p id="uninstall-text">
+        Berth removes the helper, its command-line links in /usr/local/bin and its hosts entries. Ports below 1024 stop working until you
+        install it again; your other ports keep working.
+      </p>
+      <div className="button-row end">
+        <button type="button" className="button" onClick={onClose}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          className="button danger-fill"
+          onClick={() => {
+            onClose();
+            void uninstallHelper();
+          }}
+        >
+          {CONFIRM_UNINSTALL_LABEL}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+function HelperSection({ confirming, setConfirming }: { confirming: boolean; setConfirming: (open: boolean) => void }) {
+  const state = useBerth((s) => s.backend);
+  const pending = useBerth((s) => s.pending);
+  const errors = useBerth((s) => s.errors);
+  const { installHelper } = useActions();
+  if (state === null) return null;
+  const helper = state.capabilities.helper;
+  const summary = summarizeHelper(state);
+  const busy = state.prompt !== null || pending['helper.install'] === true || pending['helper.uninstall'] === true;
+  const installed = helperInstalled(state);
+  const installLabel = helper.state === 'needs-update' ? UPDATE_LABEL : installed ? REINSTALL_LABEL : INSTALL_LABEL;
+  return (
+    <section className="settings-section" aria-labelledby="helper-section-heading">
+      <h2 id="helper-section-heading">Helper</h2>
+      <div className={`card tone-${summary.tone}`}>
+        <div className="helper-line" aria-live="polite">
+          <span className={`status-dot dot-${summary.tone}`} aria-hidden="true" />
+          <div>
+            <p className="helper-title">{summary.title}</p>
+            <p className="muted">{helper.message}</p>
+          </div>
+        </div>
+        <dl className="facts">
+          <dt>Installed version</dt>
+          <dd>{helper.version ?? '—'}</dd>
+          <dt>This app brings</dt>
+          <dd>{helper.bundledVersion}</dd>
+          {helper.protocol !== null && (
+            <>
+              <dt>Protocol</dt>
+              <dd>{helper.protocol}</dd>
+            </>
+          )}
+        </dl>
+        {state.capabilities.userMode === null ? (
+          <div className="button-row">
+            <button type="button" className={installed && helper.state !== 'needs-update' ? 'button' : 'button primary'} disabled={busy} onClick={() => void installHelper()}>
+              {installLabel}
+            </button>
+            {installed && (
+              <button type="button" className="button danger" disabled={busy} aria-haspopup="dialog" aria-expanded={confirming} onClick={() => setConfirming(true)}>
+                {UNINSTALL_LABEL}
+              </button>
+            )}
+          </div>
+        ) : (
+          <p className="muted">In user mode your administrator manages Berth; there is no helper to install here.</p>
+        )}
+        <ActionErrorText error={errors['helper.install']} />
+        <ActionErrorText error={errors['helper.uninstall']} />
+      </div>
+    </section>
+  );
+}
+
+function UserModeSection() {
+  const userMode = useBerth((s) => s.backend?.capabilities.userMode ?? null);
+  if (userMode === null) return null;
+  return (
+    <section className="settings-section" aria-labelledby="user-mode-heading">
+      <h2 id="user-mode-heading">User mode</h2>
+      <div className="card">
+        <p>
+          An administrator set Berth up for <strong>{userMode.user}</strong> without a helper. In this mode:
+        </p>
+        <ul className="limits" aria-label="User mode limits">
+          {userMode.limits.map((limit) => (
+            <li key={limit}>{limit}</li>
+          ))}
+        </ul>
+      </div>
+    </section>
+  );
+}
+
+function PolicySection() {
+  const state = useBerth((s) => s.backend);
+  if (state === null) return null;
+  const policy = state.capabilities.policy;
+  const org = policy.organization ?? 'your organization';
+  const locked = (Object.keys(state.locked) as ToggleKey[]).filter((k) => state.locked[k] !== undefined);
+  let summary: ReactNode;
+  switch (policy.state) {
+    case 'none':
+      summary = <p>No organization policy applies: every setting is yours to change.</p>;
+      break;
+    case 'valid':
+      summary = (
+        <p>
+          Managed by <strong>{org}</strong>
+          {policy.version !== null ? `, policy version ${policy.version}` : ''}
+          {policy.expires !== null ? `, valid until ${policy.expires}` : ''}.
+        </p>
+      );
+      break;
+    case 'expired':
+      summary = (
+        <Banner tone="warning" title={`The policy from ${org} has expired`}>
+          {policy.expires !== null ? `It was valid until ${policy.expires}. ` : ''}Ask your administrator for a new one.
+        </Banner>
+      );
+      break;
+    case 'untrusted':
+      summary = (
+        <Banner tone="error" title="A policy was found and ignored">
+          {policy.reason ?? 'Its signature could not be verified.'}
+        </Banner>
+      );
+      break;
+  }
+  return (
+    <section className="settings-section" aria-labelledby="policy-heading">
+      <h2 id="policy-heading">Organization policy</h2>
+      <div className="card">
+        {summary}
+        {locked.length > 0 && (
+          <>
+            <h3>Locked settings</h3>
+            <ul className="plain-list" aria-label="Locked settings">
+              {locked.map((key) => (
+                <li key={key}>
+                  <LockIcon /> {TOGGLE_LABEL[key]}: {lockedValue(key, state.locked[key]!)}
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+        <h3 id="registries-heading">Allowed registries</h3>
+        {policy.allowedRegistries === null ? (
+          <p className="muted">Any registry: the policy sets no allowlist.</p>
+        ) : policy.allowedRegistries.length === 0 ? (
+          <p className="muted">None: the policy allows no registry.</p>
+        ) : (
+          <ul className="plain-list mono" aria-labelledby="registries-heading">
+            {policy.allowedRegistries.map((r) => (
+              <li key={r}>{r}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function AuditSection() {
+  const audit = useBerth((s) => s.audit);
+  const loading = useBerth((s) => s.pending['audit.tail'] === true);
+  const error = useBerth((s) => s.errors['audit.tail']);
+  const { loadAudit } = useActions();
+  useEffect(() => {
+    void loadAudit();
+  }, [loadAudit]);
+  return (
+    <section className="settings-section" aria-labelledby="audit-heading">
+      <div className="section-head">
+        <h2 id="audit-heading">Audit log</h2>
+        <button type="button" className="button small" disabled={loading} onClick={() => void loadAudit()}>
+          Refresh audit log
+        </button>
+      </div>
+      <p className="muted">Every privileged action the helper carried out, newest last.</p>
+      <ActionErrorText error={error} />
+      {audit.error !== null && <Banner tone="warning" title="The audit log could not be read">{audit.error}</Banner>}
+      {audit.loaded && audit.error === null && audit.lines.length === 0 && <p className="card muted">No privileged actions recorded yet.</p>}
+      {audit.lines.length > 0 && (
+        <pre className="audit card mono" tabIndex={0} aria-label="Audit log entries">
+          {audit.lines.join('\n')}
+        </pre>
+      )}
+    </section>
+  );
+}
+
+/** The Settings window (or, in a browser tab, the #settings view). */
+export function SettingsView({ browser }: { browser: boolean }) {
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <main className="window settings-window">
+      {browser && (
+        <a className="back-link" href="#popover">
+          <BackIcon /> Back to Berth
+        </a>
+      )}
+      <h1>Settings</h1>
+      <div className="stack">
+        <Notices />
+        <PromptStatus />
+        <HelperSection confirming={confirming} setConfirming={setConfirming} />
+        <GeneralSection />
+        <UserModeSection />
+        <PolicySection />
+        <AuditSection />
+      </div>
+      <UninstallDialog open={confirming} onClose={() => setConfirming(false)} />
+    </main>
+  );
+}
