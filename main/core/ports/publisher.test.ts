@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bindSocket } from '../../../native';
 import { ApiError } from '../../../common/api/backend-api';
-import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
+import { mappingStatus, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
 import type { HelperSource } from './bind';
 import { PortPublisher, type PortPublisherOptions } from './publisher';
 import { httpGet, unusedPort } from './test-support';
@@ -117,6 +117,8 @@ describe('PortPublisher', () => {
     expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from web' });
     expect(savedFile()).toEqual({ version: 1, mappings: [spec] });
     expect(publisher.list()).toHaveLength(1);
+    // What the backend API will carry: every status passes the shared schema.
+    expect(mappingStatus.array().safeParse(publisher.list()).success).toBe(true);
 
     await publisher.remove({ address: '127.0.0.1', port });
     expect(publisher.list()).toEqual([]);
@@ -224,6 +226,33 @@ describe('PortPublisher', () => {
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'CONFLICT' } });
     expect(savedFile()).toEqual({ version: 1, mappings: [spec] });
+  });
+
+  it('treats two spellings of one IPv6 address as one mapping', async () => {
+    const { publisher } = await openPublisher();
+    const port = unusedPort('::1');
+    const target = { host: 'localhost', port: 1 };
+    expect(await publisher.add({ address: '0:0:0:0:0:0:0:1', port, target })).toMatchObject({ id: `[::1]:${port}`, spec: { address: '::1' }, state: 'listening' });
+    expect(await refusal(publisher.add({ address: '::1', port, target: { host: '::1', port: 2 } }))).toMatchObject({
+      code: 'CONFLICT',
+      message: `[::1]:${port} is already published (to localhost:1)`,
+    });
+    expect(savedFile()).toEqual({ version: 1, mappings: [{ address: '::1', port, target }] });
+    await publisher.remove({ address: '0::1', port });
+    expect(publisher.list()).toEqual([]);
+    expect(portIsFree('::1', port)).toBe(true);
+  });
+
+  it('a mapping removed while it is still starting is never published, and its port is let go', async () => {
+    const { publisher } = await openPublisher();
+    const port = unusedPort();
+    const adding = publisher.add({ address: '127.0.0.1', port, target: { host: 'localhost', port: 1 } });
+    expect(publisher.list()).toMatchObject([{ state: 'starting' }]);
+    await publisher.remove({ address: '127.0.0.1', port });
+    expect(await refusal(adding)).toMatchObject({ code: 'CONFLICT', message: `127.0.0.1:${port} was removed while it was starting` });
+    expect(publisher.list()).toEqual([]);
+    expect(savedFile()).toBeUndefined();
+    expect(portIsFree('127.0.0.1', port)).toBe(true);
   });
 
   it('does not publish what it cannot save: the port is let go and nothing changes', async () => {

@@ -1,4 +1,5 @@
 import { closeSync } from 'node:fs';
+import { isIP, SocketAddress } from 'node:net';
 import { ApiError, type ApiErrorCode } from '../../../common/api/backend-api';
 import {
   mappingId,
@@ -63,6 +64,11 @@ const WAITING_CODES: ReadonlySet<ApiErrorCode> = new Set(['HELPER_NEEDED', 'HELP
 
 const DEFAULT_STATS_INTERVAL_MS = 500;
 
+/** The kernel's spelling of a literal address (`0:0::1` → `::1`, upper → lower case), as the socket reports it. */
+export function canonicalAddress(address: string): string {
+  return new SocketAddress({ address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' }).address;
+}
+
 function asApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   return new ApiError('FAILED', error instanceof Error ? error.message : String(error));
@@ -98,9 +104,11 @@ export class PortPublisher {
   static async open(options: PortPublisherOptions): Promise<{ publisher: PortPublisher; notice?: string }> {
     const loaded = loadMappings(options.mappingsPath, options.now);
     const publisher = new PortPublisher(options);
-    for (const spec of loaded.mappings) {
+    for (const saved of loaded.mappings) {
+      const spec = { ...saved, address: canonicalAddress(saved.address) };
       const entry: Entry = { id: mappingId(spec), spec, state: 'starting', via: null, error: null, forwarder: undefined, saved: true };
-      publisher.entries.set(entry.id, entry);
+      // A hand-edited file may spell one address two ways: the first wins, as for exact duplicates.
+      if (!publisher.entries.has(entry.id)) publisher.entries.set(entry.id, entry);
     }
     for (const entry of publisher.entries.values()) await publisher.start(entry);
     publisher.opening = false;
@@ -120,7 +128,9 @@ export class PortPublisher {
   async add(input: MappingSpec): Promise<MappingStatus> {
     const problem = describeSpecProblem(input);
     if (problem !== undefined) throw new ApiError('INVALID', problem);
-    const spec = mappingSpec.parse(input);
+    const parsed = mappingSpec.parse(input);
+    // One spelling per address ("0:0::1" is "::1"), so a duplicate is caught by its id, not by bind(2).
+    const spec = { ...parsed, address: canonicalAddress(parsed.address) };
     const id = mappingId(spec);
     const existing = this.entries.get(id);
     if (existing) {
@@ -139,6 +149,7 @@ export class PortPublisher {
         throw new ApiError('CONFLICT', `${id} was removed while it was starting`);
       }
       forwarder = await this.forward(entry, listener.fd);
+      if (!this.current(entry) || this.closed) throw new ApiError('CONFLICT', `${id} was removed while it was starting`);
       this.save(this.savedSpecs(entry), `${id} was not published`);
       Object.assign(entry, { state: 'listening', via: listener.via, forwarder, saved: true });
       this.changed();
@@ -155,7 +166,7 @@ export class PortPublisher {
   async remove(key: MappingKey): Promise<void> {
     const checked = mappingKey.safeParse(key);
     if (!checked.success) throw new ApiError('INVALID', describeKeyProblem(key) ?? 'not a valid address and port');
-    const id = mappingId(checked.data);
+    const id = mappingId({ ...checked.data, address: canonicalAddress(checked.data.address) });
     const entry = this.entries.get(id);
     if (!entry) throw new ApiError('NOT_FOUND', `${id} is not published`);
     // The file first: if it cannot be written, the mapping keeps running and nothing is lost.
@@ -235,7 +246,7 @@ export class PortPublisher {
       ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
     });
     const bound = forwarder.address();
-    if (bound.address !== entry.spec.address || bound.port !== entry.spec.port) {
+    if (canonicalAddress(bound.address) !== entry.spec.address || bound.port !== entry.spec.port) {
       await forwarder.close();
       throw new ApiError('FAILED', `the socket for ${entry.id} listens on ${bound.address}:${bound.port} instead; it was closed`);
     }
