@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BEGIN_MARKER, END_MARKER } from '../../../common/hosts-block';
+import { directorySource, fileSource, hostsBlockSource, MAX_FILE_BYTES, traceSource } from './sources';
+import { sampleReport } from '../capabilities/sample-reports';
+
+describe('diagnostics sources', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-sources-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a log directory: regular files only; a symlink is not followed, a FIFO not opened, odd names made plain', () => {
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'backend.log'), 'line\n');
+    writeFileSync(join(logs, 'we ird\nname'), 'x\n');
+    writeFileSync(join(dir, 'private-key'), 'not a log');
+    symlinkSync(join(dir, 'private-key'), join(logs, 'link.log'));
+    execFileSync('mkfifo', [join(logs, 'pipe.log')]);
+    const got = directorySource('app-logs', logs);
+    expect(got.entries.map((e) => [e.name, e.content])).toEqual([
+      ['app-logs/backend.log', 'line\n'],
+      ['app-logs/we_ird_name', 'x\n'],
+    ]);
+    expect(got.skipped).toEqual([
+      { name: 'app-logs/link.log', reason: `${join(logs, 'link.log')}: a symbolic link, not followed` },
+      { name: 'app-logs/pipe.log', reason: `${join(logs, 'pipe.log')}: not a regular file` },
+    ]);
+  });
+
+  it('a directory with too many files: the first ones, and the manifest says how many were left', () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    for (let i = 0; i < 40; i++) writeFileSync(join(many, `f${String(i).padStart(2, '0')}.log`), `${i}\n`);
+    const got = directorySource('helper-logs', many);
+    expect(got.entries).toHaveLength(32);
+    expect(got.skipped).toEqual([{ name: 'helper-logs/', reason: `${many}: 8 more files not taken (at most 32)` }]);
+  });
+
+  it('a log larger than the cap: its latest bytes, marked truncated', () => {
+    const big = join(dir, 'big.log');
+    writeFileSync(big, Buffer.concat([Buffer.alloc(1024, 'a'), Buffer.alloc(MAX_FILE_BYTES, 'b')]));
+    const [entry] = fileSource('big.log', big, 'lines').entries;
+    expect(entry!.truncated).toBe(true);
+    expect(entry!.content).toBe('b'.repeat(MAX_FILE_BYTES));
+  });
+
+  it("the hosts block: Berth's lines only; none, or a malformed one, is a reason", () => {
+    const hosts = join(dir, 'hosts');
+    writeFileSync(hosts, `10.0.0.1 mine\n${BEGIN_MARKER}\n127.0.0.1 berth.internal\n${END_MARKER}\n10.0.0.2 also-mine\n`);
+    expect(hostsBlockSource(hosts).entries[0]!.content).toBe(`${BEGIN_MARKER}\n127.0.0.1 berth.internal\n${END_MARKER}\n`);
+    writeFileSync(hosts, '10.0.0.1 mine\n');
+    expect(hostsBlockSource(hosts).skipped).toEqual([{ name: 'hosts-block.txt', reason: `${hosts} has no Berth block` }]);
+    writeFileSync(hosts, `${BEGIN_MARKER}\n${BEGIN_MARKER}\n${END_MARKER}\n`);
+    expect(hostsBlockSource(hosts).skipped[0]!.reason).toMatch(/has more than one berth block/);
+  });
+
+  it('the trace: skipped, with the reason, where no helper runs or none was asked for', async () => {
+    const trace = (state: Parameters<typeof sampleReport>[0], seconds = 1) =>
+      traceSource({ capabilities: sampleReport(state), helper: async () => undefined, seconds, onTick: () => {} });
+    expect((await trace('running', 0)).skipped).toEqual([{ name: 'trace.jsonl', reason: 'not asked for (trace seconds 0)' }]);
+    expect((await trace('not-running')).skipped[0]!.reason).toBe('no helper to run it: the helper is not-running');
+    expect((await trace('user-mode')).skipped[0]!.reason).toBe('user mode: no privileged diagnostics trace is gathered');
+    expect((await trace('running')).skipped[0]!.reason).toBe('the helper is not running');
+  });
+});
