@@ -46,3 +46,8 @@ for (const dir of new Set(entries.map(([, outfile]) => dirname(join(root, outfil
 }
 writeTrayIcons(join(root, 'dist/main/icons'));
 console.log(`build: ${entries.length} bundles in dist/`);
+
+// The renderer: Vite builds renderer/ into dist/renderer (its config says how).
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: join(root, 'renderer/vite.config.mts'), logLevel: 'warn' });
+console.log('build: renderer in dist/renderer/');
