@@ -1,5 +1,6 @@
 import { _electron, test as base, type Page } from '@playwright/test';
 import { writeFileSync, chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { TestUser } from '../../test/support/constants';
 import { APP, freshHome, resetMachine, startBackend, testUser, type RunningBackend } from './machine';
@@ -20,7 +21,8 @@ export interface Berth {
 
 /** Electron runs as the test user too: a wrapper that drops to that user with a clean environment. */
 function electronWrapper(user: TestUser, home: string): string {
-  const electron = require('electron') as unknown as string;
+  // The electron package's main export is the binary's path.
+  const electron = createRequire(__filename)('electron') as string;
   const wrapper = join(home, 'electron-as-user.sh');
   writeFileSync(
     wrapper,

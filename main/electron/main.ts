@@ -1,49 +1,173 @@
-// The Electron shell: a tray icon over the Electron-free core. No logic lives
-// here; it shows what the core reports and forwards the user's choices.
-import { app, ipcMain, Menu, nativeImage, Tray, type IpcMainInvokeEvent } from 'electron';
-import { probeHelper, type HelperStatus } from '../core/helper-status';
-import { systemPaths } from '../../common/paths';
+// The Electron shell: tray, windows and IPC over the Electron-free backend.
+// No logic lives here; it shows the backend's state and forwards the user's
+// commands, each checked for sender and validated by the backend's one gate.
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, screen, session, Tray, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BackendState } from '../../common/api/backend-api';
+import { BERTH_VERSION } from '../../common/app-version';
+import { startRuntime, type Runtime } from '../core/runtime';
+import { IPC, isOurPage, secureWebPreferences } from './web-preferences';
 
+const rendererDir = join(__dirname, '..', 'renderer');
+const rendererDirUrl = pathToFileURL(rendererDir).href;
+let runtime: Runtime | undefined;
 let tray: Tray | undefined;
+let popover: BrowserWindow | undefined;
+let settingsWindow: BrowserWindow | undefined;
 
-function menuFor(status: HelperStatus): Menu {
-  return Menu.buildFromTemplate([
-    { label: `Helper: ${status.state}`, enabled: false },
-    { label: status.message, enabled: false },
-    { type: 'separator' },
-    { label: 'Refresh', click: () => void refresh() },
-    { label: 'Quit Berth', role: 'quit' },
-  ]);
+/** Where this Berth is installed: what the helper's installer and the CLI links point at. */
+function appPath(): string {
+  if (!app.isPackaged) return app.getAppPath();
+  // macOS: /Applications/Berth.app/Contents/MacOS/Berth → the .app bundle; Linux: the install directory.
+  return process.platform === 'darwin' ? dirname(dirname(dirname(process.execPath))) : dirname(process.execPath);
 }
 
-async function refresh(): Promise<void> {
-  const status = await probeHelper(systemPaths().socketPath);
-  tray?.setToolTip(`Berth — helper ${status.state}`);
-  // Linux app indicators ignore clicks: the context menu is the UI there.
-  tray?.setContextMenu(menuFor(status));
+function trayIconName(state: BackendState): string {
+  switch (state.capabilities.helper.state) {
+    case 'running':
+      return 'running';
+    case 'user-mode':
+      return 'user-mode';
+    case 'error':
+    case 'no-permission':
+      return 'error';
+    case 'needs-update':
+      return 'attention';
+    default:
+      return state.settings.consent === 'limited' ? 'limited' : 'attention';
+  }
 }
 
-/** Only our own bundled pages may call the backend: not a navigated-away or injected frame. */
-function fromOurPage(event: IpcMainInvokeEvent): boolean {
-  const url = event.senderFrame?.url ?? '';
-  return url.startsWith('file://') && url.includes('/dist/renderer/');
+function createWindow(view: 'popover' | 'settings'): BrowserWindow {
+  const isPopover = view === 'popover';
+  const win = new BrowserWindow({
+    width: isPopover ? 380 : 680,
+    height: isPopover ? 560 : 760,
+    show: false,
+    frame: !isPopover,
+    resizable: !isPopover,
+    skipTaskbar: isPopover,
+    alwaysOnTop: isPopover,
+    title: isPopover ? 'Berth' : 'Berth Settings',
+    webPreferences: secureWebPreferences(join(__dirname, 'preload.js'), app.isPackaged),
+  });
+  void win.loadFile(join(rendererDir, 'index.html'), { hash: view });
+  if (isPopover) win.on('blur', () => win.hide());
+  return win;
 }
 
-// The preload's one call today; it takes no arguments, so there is nothing else to validate.
-ipcMain.handle('berth:helper-status', (event) => {
-  if (!fromOurPage(event)) throw new Error('refused: not a Berth page');
-  return probeHelper(systemPaths().socketPath);
-});
+function showPopover(): void {
+  popover ??= createWindow('popover');
+  if (tray !== undefined) {
+    // Under the menu-bar icon; clamped to the display's work area.
+    const icon = tray.getBounds();
+    const area = screen.getDisplayNearestPoint({ x: icon.x, y: icon.y }).workArea;
+    const [width, height] = popover.getSize() as [number, number];
+    const x = Math.min(Math.max(Math.round(icon.x + icon.width / 2 - width / 2), area.x), area.x + area.width - width);
+    const y = icon.y < area.y + area.height / 2 ? area.y : area.y + area.height - height;
+    popover.setPosition(x, y);
+  }
+  popover.show();
+  popover.focus();
+}
+
+function showSettings(): void {
+  if (settingsWindow === undefined || settingsWindow.isDestroyed()) {
+    settingsWindow = createWindow('settings');
+    settingsWindow.once('ready-to-show', () => settingsWindow?.show());
+  } else settingsWindow.show();
+}
+
+function updateTray(state: BackendState): void {
+  if (tray === undefined) return;
+  tray.setImage(nativeImage.createFromPath(join(__dirname, 'icons', `tray-${trayIconName(state)}.png`)));
+  tray.setToolTip(`Berth ${BERTH_VERSION} — ${state.capabilities.helper.message}`);
+}
+
+/** IPC from anything but our own top-level page is refused before the backend sees it. */
+function checkSender(event: IpcMainInvokeEvent | IpcMainEvent): void {
+  const frame = event.senderFrame;
+  if (frame === null || !isOurPage(frame.url, rendererDirUrl, frame === event.sender.mainFrame)) {
+    throw new Error('refused: not a Berth page');
+  }
+}
+
+function lockDown(): void {
+  // Berth's pages need no camera, notifications or anything else: every permission is refused.
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  app.on('web-contents-created', (_event, contents) => {
+    contents.on('will-navigate', (event) => event.preventDefault());
+    contents.on('will-redirect', (event) => event.preventDefault());
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+}
+
+function wireIpc(rt: Runtime): void {
+  ipcMain.handle(IPC.call, (event, method: unknown, params: unknown) => {
+    checkSender(event);
+    return rt.backend.call(method, params);
+  });
+  ipcMain.on(IPC.subscribe, (event) => {
+    try {
+      checkSender(event);
+    } catch {
+      return;
+    }
+    const contents = event.sender;
+    contents.send(IPC.state, rt.backend.state());
+    const unsubscribe = rt.backend.subscribe((state) => {
+      if (!contents.isDestroyed()) contents.send(IPC.state, state);
+    });
+    contents.once('destroyed', unsubscribe);
+  });
+}
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  app.dock?.hide();
+  lockDown();
+  runtime = await startRuntime({
+    appPath: appPath(),
+    loginItem: { set: (openAtLogin) => app.setLoginItemSettings({ openAtLogin }) },
+    onQuit: () => app.quit(),
+    onOpenSettings: () => showSettings(),
+  });
+  wireIpc(runtime);
+  tray = new Tray(nativeImage.createFromPath(join(__dirname, 'icons', 'tray-attention.png')));
+  tray.on('click', () => (popover?.isVisible() ? popover.hide() : showPopover()));
+  // Linux app indicators ignore clicks: the context menu is the way in there.
+  tray.setContextMenu(
+    Menu.buildFromTemplate([
+      { label: 'Open Berth', click: showPopover },
+      { label: 'Settings…', click: showSettings },
+      { type: 'separator' },
+      { label: 'Quit Berth', click: () => app.quit() },
+    ]),
+  );
+  const state = runtime.backend.state();
+  updateTray(state);
+  runtime.backend.subscribe(updateTray);
+  // First run (or a newer bundled helper, asked once): open the popover so the user sees the question.
+  const helper = state.capabilities.helper;
+  const needsAnswer =
+    (state.settings.consent === 'undecided' && helper.state !== 'user-mode' && helper.state !== 'running') ||
+    (helper.state === 'needs-update' && state.settings.helperUpdateAskedFor !== helper.bundledVersion);
+  if (needsAnswer) showPopover();
+}
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
+  app.on('second-instance', showPopover);
   app.on('window-all-closed', () => {
     // A menu-bar app keeps running with no windows.
   });
-  void app.whenReady().then(async () => {
-    app.dock?.hide();
-    tray = new Tray(nativeImage.createEmpty());
-    await refresh();
+  app.on('will-quit', () => void runtime?.close());
+  main().catch((error: unknown) => {
+    console.error(`Berth could not start: ${error instanceof Error ? error.message : String(error)}`);
+    app.exit(1);
   });
 }

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBrowserServer, hasRenderer } from '../core/browser/server';
+import { xdgAutostart } from '../core/login-item';
+import { startRuntime } from '../core/runtime';
+import { installLayout } from '../../common/paths';
+import { userPaths } from '../../common/user-paths';
+import { EXIT } from './exit-codes';
+import { UsageError, type CliIO } from './io';
+
+export const APP_USAGE = `Usage: berth app [--port N] [--open] [--json] [--helper-socket PATH]
+
+  Runs Berth without Electron: the backend (ports, settings, the helper) and its
+  window served on http://127.0.0.1 with a one-time token in the URL. It keeps
+  running until you press Ctrl-C. The CLI's other commands talk to it.
+
+  --port N   serve the window on this port (default: any free port)
+  --open     open the window in your browser (xdg-open / open)
+  --json     print {"url", "controlSocket"} as one JSON line instead of a sentence
+  --helper-socket PATH
+             use the helper on this socket instead of the installed one (tests,
+             side-by-side installs); it must still be served by root
+`;
+
+/** The install root: dist/cli/berth.js → the app directory above dist/. */
+function appRoot(): string {
+  return dirname(dirname(dirname(__filename)));
+}
+
+export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      open: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'helper-socket': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.out(APP_USAGE);
+    return EXIT.ok;
+  }
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535 (got ${values.port})`);
+  const root = appRoot();
+  const staticDir = join(root, 'dist/renderer');
+  if (!hasRenderer(staticDir)) {
+    io.err(`berth: the window is not built (no ${staticDir}/index.html); run "npm run build"\n`);
+    return EXIT.error;
+  }
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const quit = (): void => stop();
+  const helperSocket = values['helper-socket'];
+  if (helperSocket !== undefined && !helperSocket.startsWith('/')) throw new UsageError('--helper-socket needs an absolute path');
+  const paths = userPaths();
+  const layout = installLayout();
+  const runtime = await startRuntime({
+    appPath: root,
+    paths,
+    layout: helperSocket === undefined ? layout : { ...layout, socketPath: helperSocket, socketDir: dirname(helperSocket) },
+    loginItem: process.platform === 'linux' ? xdgAutostart(dirname(paths.configDir), [process.execPath, __filename, 'app']) : undefined,
+    echo: (line) => io.err(line),
+    onQuit: quit,
+  });
+  const browser = await startBrowserServer({ host: runtime.backend, staticDir, port }).catch(async (error: unknown) => {
+    await runtime.close();
+    throw error;
+  });
+  if (values.json) io.out(`${JSON.stringify({ url: browser.url, controlSocket: runtime.paths.controlSocketPath })}\n`);
+  else io.out(`Berth is running. Open ${browser.url} (keep this URL private: it holds the access token). Ctrl-C quits.\n`);
+  if (values.open) {
+    const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
+    spawn(opener, [browser.url], { stdio: 'ignore', detached: true }).on('error', () => io.err(`berth: could not run ${opener}; open the URL yourself\n`)).unref();
+  }
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
+  signal?.addEventListener('abort', quit);
+  await stopped;
+  process.off('SIGINT', quit);
+  process.off('SIGTERM', quit);
+  await browser.close();
+  await runtime.close();
+  return EXIT.ok;
+}
