@@ -241,7 +241,7 @@ describe('browser bridge over the real server', () => {
     const port = server.port;
     const reconnecting = connectionBecomes(b, 'reconnecting');
     await server.close();
-    expect((await reconnecting).detail).toBe('Lost the connection to Berth; reconnecting…');
+    expect((await reconnecting).detail).toBe('Lost the connection to Berth; what you see may be out of date until it is back.');
 
     api = createStaticApi({ ...runningState(), ports: [] });
     backend = hostOver(api);

@@ -68,7 +68,7 @@ const EVENT_SOURCE_CLOSED = 2;
 const DEFAULT_RETRY_DELAYS = [250, 1000, 2000, 5000, 10000] as const;
 const TOKEN_REFUSED = "This page's access token is not valid any more; open the link Berth printed again.";
 const UNREACHABLE = 'Berth is not reachable; is it still running?';
-const LOST = 'Lost the connection to Berth; reconnecting…';
+const LOST = 'Lost the connection to Berth; what you see may be out of date until it is back.';
 
 export interface HttpApi extends RendererApi {
   /** Closes the state stream and stops reconnecting. */

@@ -9,7 +9,7 @@ export type BannerTone = 'info' | 'warning' | 'error' | 'success';
  */
 export function Banner(props: {
   tone: BannerTone;
-  title?: string;
+  title?: ReactNode;
   children?: ReactNode;
   onDismiss?: () => void;
   dismissLabel?: string;

@@ -24,7 +24,15 @@ export function PromptStatus() {
   return (
     <div role="status" className="stack-tight live-slot">
       {prompt !== null && (
-        <Banner tone="info" title="Waiting for your password…" announce={false}>
+        <Banner
+          tone="info"
+          title={
+            <>
+              <span className="spinner" aria-hidden="true" /> Waiting for your password…
+            </>
+          }
+          announce={false}
+        >
           Berth asked your system for permission to {WAITING_FOR[prompt]}. Answer the password dialog to go on.
         </Banner>
       )}
