@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BackendState } from '../../common/api/backend-api';
 import { BERTH_VERSION } from '../../common/app-version';
+import { needsUserAnswer } from '../core/attention';
 import { startRuntime, type Runtime } from '../core/runtime';
 import { IPC, isOurPage, secureWebPreferences } from './web-preferences';
 
@@ -151,11 +152,7 @@ async function main(): Promise<void> {
   updateTray(state);
   runtime.backend.subscribe(updateTray);
   // First run (or a newer bundled helper, asked once): open the popover so the user sees the question.
-  const helper = state.capabilities.helper;
-  const needsAnswer =
-    (state.settings.consent === 'undecided' && helper.state !== 'user-mode' && helper.state !== 'running') ||
-    (helper.state === 'needs-update' && state.settings.helperUpdateAskedFor !== helper.bundledVersion);
-  if (needsAnswer) showPopover();
+  if (needsUserAnswer(state) !== null) showPopover();
 }
 
 if (!app.requestSingleInstanceLock()) {

@@ -1,4 +1,5 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -50,6 +51,12 @@ export default async function setup(project: TestProject): Promise<() => void> {
     for (const f of readdirSync(join(fixturesDir, dir))) chmodSync(join(fixturesDir, dir, f), 0o755);
   }
   for (const f of readdirSync(fixturesDir)) chmodSync(join(fixturesDir, f), 0o755);
+  // The app as installed (app/dist/{cli,helper,renderer}), for tests that run `berth app` as a user.
+  const appDist = join(fixturesDir, 'app/dist');
+  for (const dir of ['cli', 'helper', 'renderer']) {
+    if (existsSync(join(REPO_ROOT, 'dist', dir))) cpSync(join(REPO_ROOT, 'dist', dir), join(appDist, dir), { recursive: true });
+  }
+  execFileSync('chmod', ['-R', 'a+rX', join(fixturesDir, 'app')]);
 
   project.provide('fixturesDir', fixturesDir);
   project.provide('users', users);

@@ -1,0 +1,14 @@
+import type { BackendState } from '../../common/api/backend-api';
+
+/**
+ * Whether the app should open its window by itself at start: only for a
+ * question the user has not answered yet — the first-run consent, or an
+ * update to a newer bundled helper, asked once per version. Never otherwise:
+ * no prompt at every start.
+ */
+export function needsUserAnswer(state: Pick<BackendState, 'capabilities' | 'settings'>): 'consent' | 'update' | null {
+  const { helper } = state.capabilities;
+  if (helper.state === 'user-mode' || helper.state === 'running') return null;
+  if (helper.state === 'needs-update') return state.settings.helperUpdateAskedFor === helper.bundledVersion ? null : 'update';
+  return state.settings.consent === 'undecided' ? 'consent' : null;
+}

@@ -1,0 +1,282 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { backendState } from '../../common/api/backend-api';
+import { BERTH_VERSION } from '../../common/app-version';
+import { berthIn, freshHome, startApp, type RunningApp } from '../../test/support/app';
+import { startHelper, type HelperProcess } from '../../test/support/processes';
+
+/**
+ * The backend as users run it: `berth app` as the unprivileged test user with
+ * a home of its own, the real root helper, the CLI through the control
+ * socket, and the browser bridge over real HTTP.
+ */
+const users = inject('users');
+let helper: HelperProcess;
+let target: Server;
+let targetPort: number;
+
+/** A port below 1024 no other test file uses, so files running at once do not collide. */
+const LOW_PORT = 481;
+
+beforeAll(async () => {
+  helper = await startHelper({ allowUid: users.test.uid });
+  target = createHttpServer((_req, res) => res.end('hello from the target'));
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  targetPort = (target.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await helper.stop();
+  target.close();
+});
+
+async function withApp<T>(home: string, fn: (app: RunningApp) => Promise<T>): Promise<T> {
+  const app = await startApp(users.test, home, ['--helper-socket', helper.socketPath]);
+  try {
+    return await fn(app);
+  } finally {
+    await app.stop();
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+describe('berth app, with the CLI through the control socket', () => {
+  test(`publishes 127.0.0.1:${LOW_PORT} through the helper; requests reach the target; rm frees the port`, async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async () => {
+      const added = await berthIn(users.test, home, ['ports', 'add', `127.0.0.1:${LOW_PORT}=127.0.0.1:${targetPort}`]);
+      expect(added.stderr).toBe('');
+      expect(added.stdout).toBe(`Published 127.0.0.1:${LOW_PORT} -> 127.0.0.1:${targetPort} (bound by the helper).\n`);
+      expect(added.code).toBe(0);
+      const res = await fetch(`http://127.0.0.1:${LOW_PORT}/`);
+      expect(await res.text()).toBe('hello from the target');
+      expect(helper.auditEntries()).toContainEqual(expect.objectContaining({ op: 'bindPort', result: 'ok', args: { address: '127.0.0.1', port: LOW_PORT, protocol: 'tcp' } }));
+
+      const listed = await berthIn(users.test, home, ['ports', 'ls', '--json']);
+      const [status] = JSON.parse(listed.stdout) as Array<{ via: string; state: string; connections: { total: number } }>;
+      expect(status).toMatchObject({ via: 'helper', state: 'listening' });
+      expect(status!.connections.total).toBeGreaterThanOrEqual(1);
+
+      const removed = await berthIn(users.test, home, ['ports', 'rm', `127.0.0.1:${LOW_PORT}`]);
+      expect(removed.stdout).toBe(`Removed 127.0.0.1:${LOW_PORT}; the port is free.\n`);
+      expect(await portIsFree(LOW_PORT)).toBe(true);
+    });
+  });
+
+  test('published ports come back when the app restarts', async () => {
+    const home = freshHome(users.test);
+    const spec = { address: '127.0.0.1', port: 0, target: { host: '127.0.0.1', port: targetPort } };
+    // A free high port, found as root, then given back.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    spec.port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    await withApp(home, async (app) => {
+      const reply = await app.call('ports.add', spec);
+      expect(reply).toMatchObject({ ok: true, result: { state: 'listening', via: 'direct' } });
+    });
+    expect(await portIsFree(spec.port)).toBe(true);
+    await withApp(home, async (app) => {
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.ports.map((p) => [p.id, p.state])).toEqual([[`127.0.0.1:${spec.port}`, 'listening']]);
+      expect(await (await fetch(`http://127.0.0.1:${spec.port}/`)).text()).toBe('hello from the target');
+    });
+  });
+
+  test('bad input: each a clear error, and nothing saved', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const target = { host: '127.0.0.1', port: targetPort };
+      expect(await app.call('ports.add', { address: '127.0.0.1', port: 70000, target })).toMatchObject({
+        ok: false,
+        error: { code: 'INVALID' },
+      });
+      expect(await app.call('ports.add', { address: '127.0.0.1', port: 0, target })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
+      const named = await app.call('ports.add', { address: 'localhost', port: 8080, target });
+      expect(named).toMatchObject({ ok: false, error: { code: 'INVALID', message: expect.stringMatching(/address: must be a literal IPv4 or IPv6 address/) } });
+      expect(await app.call('settings.set', { key: 'telemetry', value: true })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
+      expect(await app.call('no.such.method')).toMatchObject({ ok: false, error: { code: 'INVALID', message: 'unknown method "no.such.method"' } });
+
+      const cli = await berthIn(users.test, home, ['ports', 'add', 'localhost:80=8080']);
+      expect(cli.code).toBe(64);
+      expect(cli.stderr).toMatch(/^berth: .*localhost.*\nRun "berth ports --help" for usage\.\n$/);
+
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.ports).toEqual([]);
+    });
+    expect(existsSync(join(home, '.config/berth/mappings.json'))).toBe(false);
+    expect(existsSync(join(home, '.config/berth/settings.json'))).toBe(false);
+  });
+
+  test('a duplicate mapping is refused and the first one keeps serving', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const spec = { address: '127.0.0.1', port: LOW_PORT + 1, target: { host: '127.0.0.1', port: targetPort } };
+      expect(await app.call('ports.add', spec)).toMatchObject({ ok: true });
+      const again = await app.call('ports.add', { ...spec, target: { host: '127.0.0.1', port: 9 } });
+      expect(again).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+      expect(await (await fetch(`http://127.0.0.1:${LOW_PORT + 1}/`)).text()).toBe('hello from the target');
+      await app.call('ports.remove', { address: '127.0.0.1', port: LOW_PORT + 1 });
+    });
+  });
+
+  test('a corrupt settings file is kept aside, defaults are used, and the user is told', async () => {
+    const home = freshHome(users.test);
+    const dir = join(home, '.config/berth');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'settings.json'), '{"hostsEntries": tru');
+    execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, join(home, '.config')]);
+    await withApp(home, async (app) => {
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.settings.hostsEntries).toBe(true);
+      const backup = readdirSync(dir).find((f) => f.startsWith('settings.json.corrupt-'));
+      expect(backup).toBeDefined();
+      expect(readFileSync(join(dir, backup!), 'utf8')).toBe('{"hostsEntries": tru');
+      expect(state.notices.map((n) => n.text).join('\n')).toContain(backup!);
+    });
+  });
+
+  test('consent "Not now" and a declined update are remembered across restarts', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      expect(await app.call('consent.decide', { choice: 'limited' })).toEqual({ ok: true, result: null });
+      expect(await app.call('helper.declineUpdate')).toEqual({ ok: true, result: { ok: true } });
+    });
+    await withApp(home, async (app) => {
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.settings.consent).toBe('limited');
+      expect(state.settings.helperUpdateAskedFor).toBe(BERTH_VERSION);
+    });
+  });
+
+  test('settings through the CLI go through the running app, which shows them at once', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const set = await berthIn(users.test, home, ['settings', 'set', 'privilegedPortMapping', 'off']);
+      expect(set.code).toBe(0);
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.settings.privilegedPortMapping).toBe(false);
+      // With mapping off, a low port is a clear error that says what to enable.
+      const low = await app.call('ports.add', { address: '127.0.0.1', port: LOW_PORT + 2, target: { host: '127.0.0.1', port: targetPort } });
+      expect(low).toMatchObject({ ok: false, error: { code: 'HELPER_NEEDED', message: expect.stringMatching(/privileged port mapping/i) } });
+    });
+  });
+});
+
+describe('who may drive the backend', () => {
+  function rawRequest(port: number, options: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string }) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path: options.path, method: options.method ?? 'GET', headers: { host: options.host, ...options.headers } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  }
+
+  test('the browser bridge refuses a wrong Host (DNS rebinding), a foreign Origin, and a missing or wrong token', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const port = Number(new URL(app.origin).port);
+      const host = `127.0.0.1:${port}`;
+      const call = JSON.stringify({ method: 'state.get', params: {} });
+      const json = { 'content-type': 'application/json' };
+      const auth = { authorization: `Bearer ${app.token}` };
+      expect((await rawRequest(port, { host: `evil.example:${port}`, path: '/' })).status).toBe(421);
+      expect((await rawRequest(port, { host: `evil.example:${port}`, path: '/api/call', method: 'POST', headers: { ...json, ...auth }, body: call })).status).toBe(421);
+      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: json, body: call })).status).toBe(401);
+      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, authorization: 'Bearer 00' }, body: call })).status).toBe(401);
+      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: 'https://evil.example' }, body: call })).status).toBe(403);
+      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: call })).status).toBe(415);
+      expect((await rawRequest(port, { host, path: '/api/events' })).status).toBe(401);
+      expect((await rawRequest(port, { host, path: '/../../etc/passwd' })).status).toBe(404);
+      const ok = await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: app.origin }, body: call });
+      expect(ok.status).toBe(200);
+      expect(backendState.safeParse((JSON.parse(ok.body) as { result: unknown }).result).success).toBe(true);
+    });
+  });
+
+  test('the page is served with a strict CSP and no referrer', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const res = await fetch(`${app.origin}/`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(await res.text()).toContain('<div id="root">');
+    });
+  });
+
+  test('state events stream over SSE with the token, and show a change', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const controller = new AbortController();
+      const res = await fetch(`${app.origin}/api/events?token=${app.token}`, { signal: controller.signal });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const next = async (): Promise<string> => {
+        for (;;) {
+          const end = text.indexOf('\n\n');
+          if (end >= 0) {
+            const event = text.slice(0, end);
+            text = text.slice(end + 2);
+            if (event.startsWith('event: state')) return event;
+            continue;
+          }
+          const { value } = await reader.read();
+          text += decoder.decode(value);
+        }
+      };
+      expect(await next()).toMatch(/^event: state\ndata: \{"capabilities"/);
+      await app.call('settings.set', { key: 'hostsEntries', value: false });
+      const changed = JSON.parse((await next()).split('\ndata: ')[1]!) as { settings: { hostsEntries: boolean } };
+      expect(changed.settings.hostsEntries).toBe(false);
+      controller.abort();
+    });
+  });
+
+  test('the control socket: another user cannot reach it, and root is refused by the peer check', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const other = await berthIn(users.other, home, ['ports', 'ls']);
+      expect(other.code).not.toBe(0);
+      expect(other.stdout).toBe('');
+      // Root gets through the file modes, but the backend checks the peer's uid and hangs up at once.
+      const reply = await new Promise<string>((resolve) => {
+        const socket = connect(app.controlSocket);
+        let data = '';
+        socket.on('data', (c) => (data += c.toString()));
+        socket.on('close', () => resolve(data));
+        socket.on('connect', () => socket.write(`${JSON.stringify({ id: 1, method: 'state.get', params: {} })}\n`));
+        socket.on('error', () => undefined);
+      });
+      expect(reply).toBe('');
+    });
+  });
+
+  test('berth ports without a running app: exit 7 and how to start it', async () => {
+    const home = freshHome(users.test);
+    const result = await berthIn(users.test, home, ['ports', 'ls']);
+    expect(result.code).toBe(7);
+    expect(result.stderr).toMatch(/^berth: Berth is not running .*; start it with "berth app"/);
+  });
+});
+

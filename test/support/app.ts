@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { TestUser } from './constants';
+import { finished, type Finished } from './processes';
+
+/** The app as installed for the test users (global-setup: app/dist/{cli,helper,renderer}). */
+export function appDir(): string {
+  return join(inject('fixturesDir'), 'app');
+}
+
+/** A fresh home for `user`: first run, no settings, no mappings. */
+export function freshHome(user: TestUser): string {
+  const home = mkdtempSync(join(tmpdir(), 'berth-home-'));
+  chownSync(home, user.uid, user.gid);
+  return home;
+}
+
+/** argv as `user` with a login-like environment of its own (not root's HOME or XDG dirs). */
+export function spawnInHome(user: TestUser, home: string, argv: string[]): ChildProcess {
+  return spawn(
+    'setpriv',
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--',
+      'env', '-i', `HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8', ...argv],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
+  );
+}
+
+/** `berth ARGS` as `user` in `home`, to completion. */
+export function berthIn(user: TestUser, home: string, args: string[]): Promise<Finished> {
+  return finished(spawnInHome(user, home, [process.execPath, join(appDir(), 'dist/cli/berth.js'), ...args]));
+}
+
+export interface RunningApp {
+  url: string;
+  origin: string;
+  token: string;
+  controlSocket: string;
+  home: string;
+  stderr(): string;
+  /** Calls the backend API the way the browser page does. */
+  call(method: string, params?: unknown): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }>;
+  stop(): Promise<void>;
+}
+
+/** `berth app --json` as `user`: the real backend (and browser-mode server); resolves once it serves. */
+export function startApp(user: TestUser, home: string, extraArgs: string[] = []): Promise<RunningApp> {
+  const child = spawnInHome(user, home, [process.execPath, join(appDir(), 'dist/cli/berth.js'), 'app', '--json', ...extraArgs]);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const end = stdout.indexOf('\n');
+      if (end < 0) return;
+      const { url, controlSocket } = JSON.parse(stdout.slice(0, end)) as { url: string; controlSocket: string };
+      const parsed = new URL(url);
+      const token = parsed.searchParams.get('token') ?? '';
+      resolve({
+        url,
+        origin: parsed.origin,
+        token,
+        controlSocket,
+        home,
+        stderr: () => stderr,
+        async call(method, params = {}) {
+          const res = await fetch(`${parsed.origin}/api/call`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ method, params }),
+          });
+          return (await res.json()) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        },
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`berth app exited (${code}) before it served:\n${stderr}`)));
+  });
+}
