@@ -3,6 +3,7 @@ import { nullAuditLog, openAuditLog } from './daemon/audit';
 import { HelperServer } from './daemon/server';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
+import { loadBinding } from '../native/loader';
 
 /** systemd's first passed fd; the variables count only when they name this very process. */
 const SD_LISTEN_FDS_START = 3;
@@ -25,6 +26,14 @@ export async function serve(config: HelperConfig): Promise<number> {
   if (process.getuid?.() !== 0) {
     console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
     return 77;
+  }
+  // The addon checks every client's credentials: without it no request could
+  // be served, so a broken install refuses to start instead of listening.
+  try {
+    loadBinding();
+  } catch (error) {
+    console.error(`berth-helper: ${(error as Error).message}`);
+    return 1;
   }
   // Signal handlers first, so a stop that races start-up is still a clean stop;
   // `on`, not `once`: a repeated signal must not kill us halfway through cleanup.

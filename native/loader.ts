@@ -91,13 +91,15 @@ function isSingleExecutable(): boolean {
  * user chose.
  */
 export function addonSearchPaths(): string[] {
+  // A single executable ships its addon beside the binary and loads it from
+  // there only (never a build/ folder, never a copy extracted to a temp dir):
+  // it runs as root, and that directory adds no one who could not already
+  // replace the binary itself.
+  if (isSingleExecutable()) return [path.join(path.dirname(process.execPath), ADDON_FILE)];
   const dir = moduleDirectory();
   const candidates: string[] = [];
   if (dir !== undefined) {
     candidates.push(path.join(dir, ADDON_FILE), path.join(dir, 'build', 'Release', ADDON_FILE));
-  }
-  if (isSingleExecutable()) {
-    candidates.push(path.join(path.dirname(process.execPath), ADDON_FILE));
   }
   return candidates;
 }
@@ -132,6 +134,10 @@ export function loadBinding(): NativeBinding {
     }
     binding = exported as NativeBinding;
     return binding;
+  }
+  if (isSingleExecutable()) {
+    // An end user's install is incomplete: "npm ci" would be the wrong advice.
+    throw new Error(`Berth native addon not found: ${tried.join(', ')} must sit beside this binary; reinstall Berth`);
   }
   throw new Error(`Berth native addon not found; run \`npm ci\` to build it (looked in: ${tried.join(', ')})`);
 }

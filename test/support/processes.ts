@@ -25,6 +25,10 @@ export interface HelperOptions {
   extraArgs?: string[];
   /** Reuse a directory (to test stale sockets); default a new root-owned 0755 one. */
   dir?: string;
+  /** Run this helper executable (e.g. the SEA) instead of node + dist/helper/berth-helper.js. */
+  executable?: string;
+  /** Variables set on top of this process's environment. */
+  env?: Record<string, string>;
 }
 
 /** The real helper bundle, as root, in the foreground; resolves once it listens. */
@@ -36,10 +40,12 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
   }
   const socketPath = join(dir, 'helper.sock');
   const auditLogPath = join(dir, 'audit.log');
+  const [program, ...entry] =
+    options.executable !== undefined ? [options.executable] : [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js')];
   const child = spawn(
-    process.execPath,
+    program!,
     [
-      join(REPO_ROOT, 'dist/helper/berth-helper.js'),
+      ...entry,
       'serve',
       '--socket',
       socketPath,
@@ -49,7 +55,7 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
       auditLogPath,
       ...(options.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let stderr = '';
   child.stderr!.setEncoding('utf8');

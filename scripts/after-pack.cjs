@@ -1,0 +1,115 @@
+'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS file: electron-builder loads its hooks with require(). */
+// electron-builder afterPack hook (electron-builder.yml: afterPack). Runs once
+// per packaged platform/arch, after the app and extraResources are in place
+// and before signing. It refuses a package whose helper is missing or built
+// for another platform or arch (the SEA is a copy of the building machine's
+// node), then sets the Electron fuses and reads them back.
+const fs = require('node:fs');
+const path = require('node:path');
+const { flipFuses, getCurrentFuseWire } = require('@electron/fuses');
+const { fuseConfig } = require('./fuses.cjs');
+
+const HELPER_FILES = ['berth-helper', 'berth_native.node'];
+/** electron-builder's Arch enum (builder-util), by value. */
+const ARCH_NAMES = { 0: 'ia32', 1: 'x64', 2: 'armv7l', 3: 'arm64', 4: 'universal' };
+/** ELF e_machine values. */
+const ELF_MACHINES = { 0x03: 'ia32', 0x28: 'armv7l', 0x3e: 'x64', 0xb7: 'arm64' };
+/** Mach-O cputype values. */
+const MACHO_CPUS = { 0x01000007: 'x64', 0x0100000c: 'arm64' };
+/** @electron/fuses' FuseState byte values. */
+const FUSE_ENABLED = 0x31;
+const FUSE_DISABLED = 0x30;
+
+class PackagingError extends Error {}
+
+/** Where electron-builder put the Electron binary and the resources folder. */
+function layout(context) {
+  const { appOutDir, electronPlatformName, packager } = context;
+  if (electronPlatformName === 'darwin' || electronPlatformName === 'mas') {
+    const app = path.join(appOutDir, `${packager.appInfo.productFilename}.app`);
+    return { electron: app, resources: path.join(app, 'Contents', 'Resources'), format: 'mach-o' };
+  }
+  if (electronPlatformName === 'linux') {
+    return { electron: path.join(appOutDir, packager.executableName), resources: path.join(appOutDir, 'resources'), format: 'elf' };
+  }
+  throw new PackagingError(`Berth is packaged for macOS and Linux only, not ${electronPlatformName}`);
+}
+
+/** 'elf' or 'mach-o' and the architectures of an executable, from its header. */
+function binaryArchitectures(file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const header = Buffer.alloc(4096);
+    const length = fs.readSync(fd, header, 0, header.length, 0);
+    if (length >= 20 && header.readUInt32BE(0) === 0x7f454c46) {
+      const little = header[5] === 1;
+      const machine = little ? header.readUInt16LE(18) : header.readUInt16BE(18);
+      return { format: 'elf', archs: [ELF_MACHINES[machine] ?? `machine 0x${machine.toString(16)}`] };
+    }
+    if (length >= 8 && header.readUInt32LE(0) === 0xfeedfacf) {
+      const cpu = header.readUInt32LE(4);
+      return { format: 'mach-o', archs: [MACHO_CPUS[cpu] ?? `cpu 0x${cpu.toString(16)}`] };
+    }
+    if (length >= 8 && header.readUInt32BE(0) === 0xcafebabe) {
+      // A universal (fat) Mach-O: one 20-byte record per slice.
+      const count = Math.min(header.readUInt32BE(4), Math.floor((length - 8) / 20));
+      const archs = [];
+      for (let i = 0; i < count; i++) {
+        const cpu = header.readUInt32BE(8 + i * 20);
+        archs.push(MACHO_CPUS[cpu] ?? `cpu 0x${cpu.toString(16)}`);
+      }
+      return { format: 'mach-o', archs };
+    }
+    return { format: 'unknown', archs: [] };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The helper SEA and its addon, outside app.asar, runnable on the target. */
+function checkHelper(resources, format, arch) {
+  const dir = path.join(resources, 'helper');
+  for (const name of HELPER_FILES) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) {
+      throw new PackagingError(`${file} is missing: run "npm run build:helper" before electron-builder`);
+    }
+  }
+  const binary = path.join(dir, 'berth-helper');
+  // The installer runs it directly (and the deb's polkit action names it).
+  if ((fs.statSync(binary).mode & 0o111) === 0) throw new PackagingError(`${binary} is not executable`);
+  const found = binaryArchitectures(binary);
+  const wanted = arch === 'universal' ? ['x64', 'arm64'] : [arch];
+  if (found.format !== format || !wanted.every((a) => found.archs.includes(a))) {
+    const what = found.format === 'unknown' ? 'not an executable' : `${found.format} ${found.archs.join('+')}`;
+    throw new PackagingError(
+      `${binary} is ${what}, but this package is ${format} ${arch}: build the helper (npm run build:helper) on a ${arch} machine of the target platform`,
+    );
+  }
+}
+
+/** Fails unless every fuse we set reads back as set. */
+async function verifyFuses(electron, config) {
+  const wire = await getCurrentFuseWire(electron);
+  for (const [index, enabled] of Object.entries(config)) {
+    if (!/^\d+$/.test(index)) continue;
+    const expected = enabled ? FUSE_ENABLED : FUSE_DISABLED;
+    if (wire[index] !== expected) {
+      throw new PackagingError(`Electron fuse ${index} reads ${wire[index]} after flipping, not ${expected}: is this Electron's fuse wire newer than @electron/fuses?`);
+    }
+  }
+}
+
+async function afterPack(context) {
+  const arch = ARCH_NAMES[context.arch];
+  if (arch === undefined) throw new PackagingError(`unknown electron-builder arch ${context.arch}`);
+  const { electron, resources, format } = layout(context);
+  checkHelper(resources, format, arch);
+  const config = fuseConfig(context.electronPlatformName, arch);
+  await flipFuses(electron, config);
+  await verifyFuses(electron, config);
+  console.log(`  • berth: helper checked (${format} ${arch}); Electron fuses set in ${electron}`);
+}
+
+module.exports = { afterPack, default: afterPack, PackagingError };
