@@ -374,7 +374,9 @@ function readTail(path: string, lines: number): ApiResult<'audit.tail'> {
     fd = openSync(path, 'r');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { lines: [], error: code === 'ENOENT' ? 'no privileged actions recorded yet' : `the audit log cannot be read (${code})` };
+    // No log yet is not an error: nothing privileged has happened.
+    if (code === 'ENOENT') return { lines: [], error: null };
+    return { lines: [], error: `the audit log at ${path} cannot be read (${code})` };
   }
   try {
     const size = fstatSync(fd).size;
