@@ -68,6 +68,17 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(run.stderr).toContain('run install again');
   });
 
+  it('starts the daemon with a clean environment: NODE_OPTIONS and friends never reach root code', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      NODE_OPTIONS=--no-warnings OPENSSL_CONF=/nonexistent BERTH_MARK=1 node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      echo "== env"; tr '\\0' '\\n' < /proc/$(cat /run/berth/helper.pid)/environ | sort
+      node "$HELPER" uninstall >/dev/null
+    `);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.split('== env')[1]!.trim().split('\n')).toEqual(['PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
+  });
+
   it('refuses bad arguments before anything else', async () => {
     const run = await runIsolated(`
       for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force" "--app /opt/B --uid 5 --org-key /etc/passwd"; do

@@ -16,7 +16,14 @@ const START_WAIT_MS = 10_000;
 
 export async function startStandalone(command: readonly string[], layout: InstallLayout): Promise<number> {
   const log = openSync(`${layout.logDir}/helper.log`, 'a', 0o644);
-  const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', log, log], cwd: '/' });
+  // A clean environment: the helper is Node, and NODE_OPTIONS, OPENSSL_CONF and friends in the
+  // installer's environment would run code or change TLS in a root daemon (systemd and launchd do the same).
+  const child = spawn(command[0]!, command.slice(1), {
+    detached: true,
+    stdio: ['ignore', log, log],
+    cwd: '/',
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
   closeSync(log);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${command[0]}`);

@@ -17,11 +17,19 @@ export function bundledHelperCommand(): string[] {
   return [process.execPath, bundle];
 }
 
+/**
+ * Every elevated command starts with an empty environment: the helper is a
+ * Node program, and NODE_OPTIONS (or OPENSSL_CONF, NODE_EXTRA_CA_CERTS...)
+ * left in it would run code as root. pkexec clears it already; osascript's
+ * `with administrator privileges` may not.
+ */
+export const CLEAN_ENVIRONMENT = ['/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'] as const;
+
 /** One prompt, one fixed command: install (or upgrade) the helper for this user. */
 export function installHelperElevated(appPath: string, uid: number = process.getuid?.() ?? -1): Promise<ElevationOutcome> {
-  return runElevated([...bundledHelperCommand(), 'install', '--app', appPath, '--uid', String(uid)], { name: 'Berth' });
+  return runElevated([...CLEAN_ENVIRONMENT, ...bundledHelperCommand(), 'install', '--app', appPath, '--uid', String(uid)], { name: 'Berth' });
 }
 
 export function uninstallHelperElevated(): Promise<ElevationOutcome> {
-  return runElevated([...bundledHelperCommand(), 'uninstall'], { name: 'Berth' });
+  return runElevated([...CLEAN_ENVIRONMENT, ...bundledHelperCommand(), 'uninstall'], { name: 'Berth' });
 }
