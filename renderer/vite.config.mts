@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
@@ -6,8 +7,8 @@ import { defineConfig, type Plugin } from 'vite';
 /**
  * The renderer build: renderer/index.html → dist/renderer (loaded by Electron
  * from file:// and served by the backend in browser mode). `--mode preview`
- * builds the dev-only preview page (renderer/dev/) into dist/renderer-preview
- * instead; it is never part of the app build.
+ * builds the dev-only preview page (renderer/dev/) into a temp folder instead
+ * (never under dist/, so it can never be packaged with the app).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -43,7 +44,7 @@ export default defineConfig(({ mode }) => {
       alias: { 'node:net': join(here, 'shims/node-net.ts') },
     },
     build: {
-      outDir: join(repo, preview ? 'dist/renderer-preview' : 'dist/renderer'),
+      outDir: preview ? join(tmpdir(), 'berth-renderer-preview') : join(repo, 'dist/renderer'),
       emptyOutDir: true,
       sourcemap: false,
       target: 'chrome120',

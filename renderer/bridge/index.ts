@@ -7,6 +7,8 @@ export type TransportChoice = { ok: true; api: RendererApi } | { ok: false; mess
 export const NO_TOKEN_MESSAGE =
   'This page needs the link Berth printed when it started (the link carries a one-time key). Open that link again.';
 
+export const WRONG_PRELOAD_MESSAGE = "This window's connection to Berth is not the one this version expects; reinstall Berth.";
+
 /** A tab whose storage is off (privacy settings) still works until it is reloaded. */
 function tabStorage(win: Window & typeof globalThis): TokenStorage {
   try {
@@ -26,6 +28,8 @@ function tabStorage(win: Window & typeof globalThis): TokenStorage {
 export function connectTransport(win: Window & typeof globalThis): TransportChoice {
   const preload = asPreloadBridge(win.berth);
   if (preload !== undefined) return { ok: true, api: createPreloadApi(preload) };
+  // Something is on window.berth but not our bridge: a mismatched preload, never a reason to trust it.
+  if (win.berth !== undefined) return { ok: false, message: WRONG_PRELOAD_MESSAGE };
 
   const { token, cleanUrl } = takeToken(win.location.href, tabStorage(win));
   // Out of the address bar, the history and any screenshot of the window.

@@ -42,6 +42,8 @@ export interface UiState {
   /** A prompt that did not end in "approved": shown until dismissed, never retried on its own. */
   promptResult: PromptResult | null;
   audit: AuditView;
+  /** The app quit at the user's request: the page says so instead of "reconnecting" forever. */
+  ended: boolean;
 }
 
 const UNTOUCHED: Record<PortField, boolean> = { address: false, port: false, targetHost: false, targetPort: false };
@@ -58,6 +60,7 @@ export function initialUiState(): UiState {
     portFormOpen: false,
     promptResult: null,
     audit: { lines: [], error: null, loaded: false },
+    ended: false,
   };
 }
 

@@ -141,6 +141,14 @@ describe('renderer store', () => {
     expect(store.getState().backend?.settings.helperUpdateAskedFor).toBe('0.2.0');
   });
 
+  it('after Quit, the page knows the app ended (and does not wait for it)', async () => {
+    const { store, actions, calls } = setup();
+    expect(store.getState().ended).toBe(false);
+    await actions.quit();
+    expect(calls).toContain('app.quit');
+    expect(store.getState().ended).toBe(true);
+  });
+
   it('outside Electron, Settings opens in this page without a call', async () => {
     const { actions, calls } = setup();
     expect(await actions.openSettings()).toBe(false);

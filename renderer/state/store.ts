@@ -138,7 +138,8 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
         if (result.ok) update((s) => setAudit(s, { lines: result.value.lines, error: result.value.error, loaded: true }));
       },
       async quit() {
-        await run('app.quit', () => api.call('app.quit', {}));
+        const result = await run('app.quit', () => api.call('app.quit', {}));
+        if (result.ok) set({ ended: true });
       },
       async openSettings() {
         // Only Electron has other windows; a browser tab shows Settings itself.

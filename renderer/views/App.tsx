@@ -29,6 +29,8 @@ function Shell({ route }: { route: Route }) {
   const ready = useBerth((s) => s.backend !== null);
   const connection = useBerth((s) => s.connection);
   const kind = useBerth((s) => s.kind);
+  const ended = useBerth((s) => s.ended);
+  if (ended) return <FatalScreen title="Berth has quit" message="You can close this window. Start Berth again to publish ports." tone="neutral" />;
   if (!ready) {
     if (connection.status === 'failed') return <FatalScreen title="Berth cannot connect" message={connection.detail ?? 'The connection to Berth failed.'} />;
     return (

@@ -1,7 +1,7 @@
-/** When the page cannot reach Berth at all: what happened and what to do, in place of the app. */
-export function FatalScreen({ title, message }: { title: string; message: string }) {
+/** In place of the app: it cannot reach Berth (error), or Berth has quit (neutral). What happened and what to do. */
+export function FatalScreen({ title, message, tone = 'error' }: { title: string; message: string; tone?: 'error' | 'neutral' }) {
   return (
-    <main className="window fatal" role="alert">
+    <main className={`window fatal fatal-${tone}`} role={tone === 'error' ? 'alert' : 'status'}>
       <h1>{title}</h1>
       <p>{message}</p>
     </main>

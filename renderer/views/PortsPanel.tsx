@@ -12,6 +12,9 @@ import { removeKey } from '../state/store';
 
 const STATE_TONE: Record<MappingStatus['state'], string> = { starting: 'neutral', listening: 'ok', waiting: 'warning', error: 'error' };
 
+/** Read aloud, not shown: a screen reader hears one sentence where the eye sees spaced parts. */
+const Comma = () => <span className="visually-hidden">, </span>;
+
 function PortRow({ mapping }: { mapping: MappingStatus }) {
   const pending = useBerth((s) => s.pending[removeKey(mapping.spec)] === true);
   const error = useBerth((s) => s.errors[removeKey(mapping.spec)]);
@@ -33,12 +36,19 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
           <span className={`state-label state-${mapping.state}`} aria-live="polite">
             {MAPPING_STATE_LABEL[mapping.state]}
           </span>
-          {mapping.via !== null && <span>via {mapping.via}</span>}
+          {mapping.via !== null && (
+            <span>
+              <Comma />
+              via {mapping.via}
+            </span>
+          )}
           <span>
-            {active} active · {total} total{failed > 0 ? ` · ${failed} failed` : ''}
+            <Comma />
+            {`${active} active · ${total} total${failed > 0 ? ` · ${failed} failed` : ''}`}
           </span>
           <span>
-            {formatBytes(mapping.bytes.in)} in · {formatBytes(mapping.bytes.out)} out
+            <Comma />
+            {`${formatBytes(mapping.bytes.in)} in · ${formatBytes(mapping.bytes.out)} out`}
           </span>
         </p>
         {mapping.error !== null && (
@@ -64,6 +74,7 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
 }
 
 const LABELS: Record<PortField, string> = { address: 'Address', port: 'Port', targetHost: 'Target host', targetPort: 'Target port' };
+const HIDDEN_PREFIX: Partial<Record<PortField, string>> = { address: 'Listen ', port: 'Listen ' };
 const HINTS: Partial<Record<PortField, string>> = { address: '127.0.0.1, 0.0.0.0 or ::1' };
 
 function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
@@ -108,7 +119,11 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
       .join(' ');
     return (
       <div className={`field ${className}`}>
-        <label htmlFor={fieldId}>{LABELS[name]}</label>
+        <label htmlFor={fieldId}>
+          {/* "Listen port" and "Target port": distinct names for assistive tech (and for tests that find fields by name). */}
+          {HIDDEN_PREFIX[name] !== undefined && <span className="visually-hidden">{HIDDEN_PREFIX[name]}</span>}
+          {LABELS[name]}
+        </label>
         <input
           id={fieldId}
           ref={(el) => {
