@@ -217,6 +217,17 @@ describe('capabilities: CLI tools', () => {
     expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [] });
   });
 
+  it("without an app path, the app the helper's config records is Berth", async () => {
+    const bin = binWith((link) => symlinkSync(cliToolTarget('/opt/Installed/Berth', 'berth'), link));
+    const config = join(dir, 'helper.json');
+    writeFileSync(config, JSON.stringify({ socketPath: '/run/berth/helper.sock', allowUid: 1000, appPath: '/opt/Installed/Berth' }));
+    const report = await gatherCapabilities(options(dir, { appPath: undefined, helperConfigPath: config, systemBinDir: bin }));
+    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [] });
+    // No record anywhere: no link can be known to be ours.
+    const none = await gatherCapabilities(options(dir, { appPath: undefined, helperConfigPath: join(dir, 'absent.json'), systemBinDir: bin }));
+    expect(none.cliTools).toEqual({ location: 'system', dir: bin, linked: [], missing: ['berth'] });
+  });
+
   it('defaults: /usr/local/bin for System', async () => {
     const report = await gatherCapabilities({ ...options(dir), systemBinDir: undefined });
     expect(report.cliTools.dir).toBe('/usr/local/bin');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { capabilitiesSchema, type Capabilities } from '../../../common/api/capabilities';
 import { CLI_TOOLS, cliToolTarget, SYSTEM_BIN_DIR } from '../../../common/cli-tools';
 import { blockEntries, blockLines } from '../../../common/hosts-block';
-import { HOSTS_PATH, systemPaths } from '../../../common/paths';
+import { HOSTS_PATH, installLayout, systemPaths } from '../../../common/paths';
 import type { Settings } from '../../../common/settings/schema';
 import { readUserMode } from '../../../common/user-mode';
 import { userPaths } from '../../../common/user-paths';
@@ -18,8 +18,13 @@ export interface GatherOptions {
   userModePath?: string;
   /** Default: the system hosts file. */
   hostsPath?: string;
-  /** The installed app, to tell our CLI links from others; default the user-mode record's app. */
+  /**
+   * The installed app, to tell our CLI links from others. Default: the app
+   * the install recorded (the user-mode record, else the helper's config).
+   */
   appPath?: string;
+  /** The installed helper's config (root-owned, world-readable); default the install layout's. */
+  helperConfigPath?: string;
   /** Default: the user's ~/.berth/bin. */
   userBinDir?: string;
   /** Default: /usr/local/bin. */
@@ -114,7 +119,8 @@ function hasNetBindCapability(): boolean {
 function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities['cliTools'] {
   const location = opts.settings.cliToolsLocation;
   const dir = location === 'system' ? (opts.systemBinDir ?? SYSTEM_BIN_DIR) : (opts.userBinDir ?? userPaths({ platform }).userBinDir);
-  const appPath = opts.appPath ?? readUserMode(opts.userModePath)?.appPath;
+  const appPath =
+    opts.appPath ?? readUserMode(opts.userModePath)?.appPath ?? recordedAppPath(opts.helperConfigPath ?? installLayout(platform).configPath);
   const linked: string[] = [];
   const missing: string[] = [];
   for (const tool of CLI_TOOLS) {
@@ -122,6 +128,16 @@ function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities[
     (ours ? linked : missing).push(tool);
   }
   return { location, dir, linked, missing };
+}
+
+/** The app location the installer wrote into the helper's config: what the helper links the System tools to. */
+function recordedAppPath(configPath: string): string | undefined {
+  try {
+    const config = JSON.parse(readRegularFile(configPath, { maxBytes: 64 * 1024 }).bytes.toString('utf8')) as { appPath?: unknown };
+    return typeof config.appPath === 'string' && config.appPath.startsWith('/') ? config.appPath : undefined;
+  } catch {
+    return undefined; // not installed, or not readable: no link can be known to be ours
+  }
 }
 
 function linkTarget(path: string): string | undefined {
