@@ -20,6 +20,8 @@ mountpoint -q /mnt || mount -t tmpfs -o mode=0755 berth-e2e-scratch /mnt
 mkdir -p "$scratch"
 cp -a /etc "$scratch/etc" && mount --bind "$scratch/etc" /etc
 for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=0755 berth-e2e "$d"; done
+# As on any machine: the system bin directory the CLI links go into exists.
+mkdir -p /usr/local/bin
 
 # The app as a user would have it installed: root-owned, readable by everyone.
 export BERTH_E2E_APP="$scratch/app"

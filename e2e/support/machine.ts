@@ -1,11 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
 import { installLayout } from '../../common/paths';
+import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/policy';
 
 /**
  * The real parts an end-to-end spec drives: the app as installed (root-owned,
@@ -118,4 +119,36 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
 export function isListening(address: string, port: number): boolean {
   const result = spawnSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' });
   return result.stdout.trim().length > 0;
+}
+
+/**
+ * As the organization's admin: an org key, a signed policy served over HTTP
+ * on loopback, and the installed helper re-configured (root, as MDM would)
+ * with that key and the policy URL. The app fetches the policy when it starts.
+ */
+export async function managePolicy(user: TestUser, payload: PolicyPayload): Promise<{ close(): Promise<void> }> {
+  const keys = generateKeyPair();
+  const document = signPolicy(payload, keys.privateKeyPem);
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(document);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/policy.json`;
+  const dir = mkdtempSync('/tmp/berth-e2e-org-');
+  const keyFile = join(dir, 'org-key.pub.pem');
+  writeFileSync(keyFile, keys.publicKeyPem);
+  const result = spawnSync(
+    process.execPath,
+    [HELPER, 'install', '--app', APP, '--uid', String(user.uid), '--org-key', keyFile, '--policy-url', url],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`berth-helper install --org-key --policy-url failed: ${result.stdout}${result.stderr}`);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -23,7 +23,7 @@ describe('berth CLI: usage', () => {
   it('prints help and the version', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(EXIT.ok);
-    expect(help.out).toContain('helper status');
+    for (const command of ['status', 'ports', 'run', 'app', 'settings', 'helper', 'diagnose', 'registry check', 'policy']) expect(help.out).toMatch(new RegExp(`^  ${command} `, 'm'));
     expect((await run(['--version'])).out).toBe(`${pkg.version}\n`);
     const helperHelp = await run(['helper', 'status', '--help']);
     expect(helperHelp.code).toBe(EXIT.ok);

@@ -49,7 +49,7 @@ export function summarizeHelper(state: BackendState): HelperSummary {
   const version = helper.version !== null ? `version ${helper.version}` : 'version unknown';
   switch (helper.state) {
     case 'running':
-      return { tone: 'ok', title: 'Helper running', detail: `${helper.message} (${version})`, primary: null, secondary: null };
+      return { tone: 'ok', title: 'Helper running', detail: `${version} is running and answering`, primary: null, secondary: null };
     case 'user-mode': {
       const user = state.capabilities.userMode?.user;
       return {

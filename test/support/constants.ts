@@ -1,6 +1,7 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The checkout's root; __dirname works both under Vitest and under Playwright's CommonJS loader. */
+export const REPO_ROOT = join(__dirname, '../..');
 
 export const TEST_USERS = { test: 'berth-test', other: 'berth-other' } as const;
 

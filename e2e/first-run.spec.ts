@@ -1,0 +1,38 @@
+import { setPolkitRule } from '../test/support/polkit';
+import { expect, test } from './support/fixtures';
+import { httpGet, isListening, startTarget } from './support/machine';
+
+test('first run: consent, install through the real prompt, publish 127.0.0.1:80, a real request, remove', async ({ berth }) => {
+  const undo = setPolkitRule(berth.user.name, 'YES');
+  const target = await startTarget('hello through Berth');
+  try {
+    const page = berth.page;
+    await berth.open('popover');
+    // First run: the consent screen comes before any OS prompt.
+    await expect(page.getByRole('heading', { name: 'Set up the Berth helper' })).toBeVisible();
+    await expect(page.getByText('Your containers and processes do not get root.')).toBeVisible();
+    await page.getByRole('button', { name: 'Install helper (asks for your password)' }).click();
+
+    // sudo-prompt → pkexec → polkitd (rule: yes) → the real installer, as root; the helper runs.
+    await berth.open('popover');
+    await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
+
+    await page.getByRole('button', { name: 'Add port' }).click();
+    await page.getByLabel('Listen port').fill('80');
+    await page.getByLabel('Target port').fill(String(target.port));
+    await page.getByRole('button', { name: 'Publish port' }).click();
+    const row = page.getByRole('listitem').filter({ hasText: '127.0.0.1:80' });
+    await expect(row).toContainText('helper');
+    await expect(row).toContainText('listening', { ignoreCase: true });
+
+    // A real request from outside the page, through the port the helper bound.
+    expect(await httpGet('http://127.0.0.1:80/')).toEqual({ status: 200, body: 'hello through Berth' });
+
+    await row.getByRole('button', { name: 'Remove 127.0.0.1:80' }).click();
+    await expect(page.getByText('No published ports yet.')).toBeVisible();
+    expect(isListening('127.0.0.1', 80)).toBe(false);
+  } finally {
+    await target.close();
+    undo();
+  }
+});

@@ -1,0 +1,75 @@
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { setPolkitRule } from '../test/support/polkit';
+import { expect, test, type Berth } from './support/fixtures';
+import { APP, managePolicy } from './support/machine';
+
+const DAY = 24 * 3600 * 1000;
+const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+async function installThroughTheApp(berth: Berth): Promise<void> {
+  const page = berth.page;
+  await berth.open('popover');
+  await page.getByRole('button', { name: 'Install helper (asks for your password)' }).click();
+  await berth.open('popover');
+  await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
+}
+
+function berthBlock(): boolean {
+  return readFileSync('/etc/hosts', 'utf8').includes('# BEGIN berth');
+}
+
+test('settings: CLI tools location, hosts entries, and uninstall from settings', async ({ berth }) => {
+  const undo = setPolkitRule(berth.user.name, 'YES');
+  try {
+    await installThroughTheApp(berth);
+    const page = berth.page;
+    await berth.open('settings');
+    await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
+    // Installing applied the defaults: System links and the hosts block.
+    expect(readlinkSync('/usr/local/bin/berth')).toBe(join(APP, 'resources/bin/berth'));
+    expect(berthBlock()).toBe(true);
+
+    await page.getByRole('radio', { name: /^User/ }).check();
+    await expect.poll(() => readlinkSync(join(berth.home, '.berth/bin/berth'))).toBe(join(APP, 'resources/bin/berth'));
+    await expect.poll(() => lstatSync('/usr/local/bin/berth', { throwIfNoEntry: false })).toBeUndefined();
+
+    await page.getByRole('checkbox', { name: /Hosts entries/ }).click();
+    await expect.poll(berthBlock).toBe(false);
+    await page.getByRole('checkbox', { name: /Hosts entries/ }).click();
+    await expect.poll(berthBlock).toBe(true);
+
+    await page.getByRole('button', { name: 'Uninstall helper…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Uninstall helper (asks for your password)' }).click();
+    await berth.open('popover');
+    await expect(page.getByText('Helper not installed', { exact: false }).first()).toBeVisible();
+    expect(berthBlock()).toBe(false);
+  } finally {
+    undo();
+  }
+});
+
+test('settings under an organization policy: the locked setting is shown locked, the allowlist read-only', async ({ berth }) => {
+  const undo = setPolkitRule(berth.user.name, 'YES');
+  let policy: { close(): Promise<void> } | undefined;
+  try {
+    await installThroughTheApp(berth);
+    policy = await managePolicy(berth.user, {
+      organization: 'Example Corp',
+      version: 3,
+      issued: iso(Date.now() - DAY),
+      expires: iso(Date.now() + 365 * DAY),
+      allowedRegistries: ['registry.example.com/team'],
+      lockedSettings: { hostsEntries: true },
+    });
+    await berth.restart();
+    const page = berth.page;
+    await berth.open('settings');
+    await expect(page.getByText('Locked by Example Corp', { exact: false }).first()).toBeVisible();
+    await expect(page.getByRole('checkbox', { name: /Hosts entries/ })).toBeDisabled();
+    await expect(page.getByText('registry.example.com/team')).toBeVisible();
+  } finally {
+    await policy?.close();
+    undo();
+  }
+});
