@@ -1,6 +1,6 @@
 // `npm start`: build, then launch the Electron app. Where Electron cannot run
 // (its binary is missing and cannot be downloaded), say so in one line and
-// say what to run instead, rather than failing with a stack trace.
+// fall back to browser mode (`berth app`): the same UI and backend on 127.0.0.1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,11 +31,12 @@ if (built.status !== 0) process.exit(built.status ?? 1);
 
 const electron = electronBinary();
 if (!electron) {
-  console.error(
-    'Berth: Electron cannot start here (its binary is not installed and could not be downloaded); ' +
-      'use the CLI instead: node dist/cli/berth.js helper status',
-  );
-  process.exit(69);
+  // Browser mode: the same UI and backend, served on 127.0.0.1; `berth app` prints the URL (with its one-time token).
+  console.error('Berth: Electron cannot start here (its binary is not installed and could not be downloaded); running in browser mode instead.');
+  const app = spawn(process.execPath, [join(root, 'dist/cli/berth.js'), 'app', ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => app.kill(signal));
+  app.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  const child = spawn(electron, [root, ...process.argv.slice(2)], { stdio: 'inherit' });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
-const child = spawn(electron, [root, ...process.argv.slice(2)], { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
