@@ -61,3 +61,14 @@ export const capabilitiesSchema = z.strictObject({
   }),
 });
 export type Capabilities = z.infer<typeof capabilitiesSchema>;
+
+/** No policy in force: nothing locked, every registry allowed. */
+export const NO_POLICY: Capabilities['policy'] = {
+  state: 'none',
+  reason: null,
+  organization: null,
+  version: null,
+  expires: null,
+  lockedSettings: {},
+  allowedRegistries: null,
+};

@@ -1,10 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
+import { spawnInHome } from '../../test/support/user-home';
+
+export { freshHome } from '../../test/support/user-home';
 import { installLayout } from '../../common/paths';
 import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/policy';
 
@@ -21,23 +24,6 @@ export function testUser(): TestUser {
   return ensureUser(TEST_USERS.test);
 }
 
-/** A fresh home for the test user: first run, no settings. */
-export function freshHome(user: TestUser): string {
-  const home = mkdtempSync('/tmp/berth-e2e-home-');
-  chownSync(home, user.uid, user.gid);
-  return home;
-}
-
-/** Runs argv as the user with a clean environment, as a login would give it (no root's HOME or XDG dirs). */
-export function spawnUser(user: TestUser, home: string, argv: string[]): ChildProcess {
-  return spawn(
-    'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--',
-      'env', '-i', `HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', ...argv],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
-  );
-}
-
 export interface RunningBackend {
   url: string;
   controlSocket: string;
@@ -48,7 +34,7 @@ export interface RunningBackend {
 
 /** `berth app` as the user: the real backend with the browser-mode UI; resolves with its one-time URL. */
 export function startBackend(user: TestUser, home: string): Promise<RunningBackend> {
-  const child = spawnUser(user, home, [process.execPath, CLI, 'app', '--json']);
+  const child = spawnInHome(user, home, [process.execPath, CLI, 'app', '--json']);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   return new Promise((resolve, reject) => {

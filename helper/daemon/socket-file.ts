@@ -1,7 +1,7 @@
-import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoCode } from '../../common/errno';
-import { somethingAnswers } from '../../common/socket-probe';
+import { clearStaleSocket } from '../../common/socket-probe';
 
 /**
  * Makes the socket path ready to listen on, or throws a message for the
@@ -12,23 +12,7 @@ import { somethingAnswers } from '../../common/socket-probe';
 export async function prepareSocketPath(socketPath: string): Promise<void> {
   const dir = dirname(socketPath);
   ensureTrustedDirectory(dir);
-  let st;
-  try {
-    st = lstatSync(socketPath);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return;
-    throw error;
-  }
-  // Never delete something that is not a socket: the path may have been
-  // mistyped to point at a file that matters.
-  if (!st.isSocket()) {
-    throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-  }
-  if (await somethingAnswers(socketPath)) {
-    throw new Error(`another helper is already serving on ${socketPath}; stop it first`);
-  }
-  // A socket nobody answers on is a leftover of a crash: safe to replace.
-  unlinkSync(socketPath);
+  await clearStaleSocket(socketPath, `another helper is already serving on ${socketPath}; stop it first`);
 }
 
 function ensureTrustedDirectory(dir: string): void {

@@ -272,6 +272,16 @@ describe('who may drive the backend', () => {
     });
   });
 
+  test('a second berth app for the same user says the first one runs, and leaves it serving', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const second = await berthIn(users.test, home, ['app', '--json', '--helper-socket', helper.socketPath]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`berth: Berth is already running for this user (${app.controlSocket} answers)`);
+      expect((await app.call('state.get')).ok).toBe(true);
+    });
+  });
+
   test('berth ports without a running app: exit 7 and how to start it', async () => {
     const home = freshHome(users.test);
     const result = await berthIn(users.test, home, ['ports', 'ls']);

@@ -1,5 +1,6 @@
 import type { BackendState } from '../../common/api/backend-api';
 import type { MappingStatus } from '../../common/ports/mapping';
+import { NO_POLICY } from '../../common/api/capabilities';
 
 /**
  * Realistic backend snapshots for the dev preview (renderer/dev/preview.tsx)
@@ -49,15 +50,7 @@ function base(): BackendState {
       directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start is 1024' },
       cliTools: { location: 'system', dir: '/usr/local/bin', linked: ['berth'], missing: [] },
       hostsEntries: { present: true, entries: ['127.0.0.1 localhost', '127.0.0.1 berth.internal'], error: null },
-      policy: {
-        state: 'none',
-        reason: null,
-        organization: null,
-        version: null,
-        expires: null,
-        lockedSettings: {},
-        allowedRegistries: null,
-      },
+      policy: NO_POLICY,
     },
     settings: {
       privilegedPortMapping: true,

@@ -1,31 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { TestUser } from './constants';
 import { finished, type Finished } from './processes';
+import { spawnInHome } from './user-home';
+
+export { freshHome, spawnInHome } from './user-home';
 
 /** The app as installed for the test users (global-setup: app/dist/{cli,helper,renderer}). */
 export function appDir(): string {
   return join(inject('fixturesDir'), 'app');
-}
-
-/** A fresh home for `user`: first run, no settings, no mappings. */
-export function freshHome(user: TestUser): string {
-  const home = mkdtempSync(join(tmpdir(), 'berth-home-'));
-  chownSync(home, user.uid, user.gid);
-  return home;
-}
-
-/** argv as `user` with a login-like environment of its own (not root's HOME or XDG dirs). */
-export function spawnInHome(user: TestUser, home: string, argv: string[]): ChildProcess {
-  return spawn(
-    'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--',
-      'env', '-i', `HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8', ...argv],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
-  );
 }
 
 /** `berth ARGS` as `user` in `home`, to completion. */

@@ -1,17 +1,9 @@
 // Test support only (imported by tests, never by the app): capabilities
 // reports for the formatters, which only turn a report into text.
-import type { Capabilities } from '../../../common/api/capabilities';
+import { NO_POLICY, type Capabilities } from '../../../common/api/capabilities';
 import { BERTH_VERSION } from '../../../common/app-version';
 
-export const NO_POLICY: Capabilities['policy'] = {
-  state: 'none',
-  reason: null,
-  organization: null,
-  version: null,
-  expires: null,
-  lockedSettings: {},
-  allowedRegistries: null,
-};
+export { NO_POLICY };
 
 /** A report with the helper in `state`; everything else plain. */
 export function sampleReport(state: Capabilities['helper']['state'], overrides: Partial<Capabilities> = {}): Capabilities {

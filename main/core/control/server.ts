@@ -1,10 +1,9 @@
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { peerCredentials } from '../../../native';
-import { errnoCode } from '../../../common/errno';
-import { somethingAnswers } from '../../../common/socket-probe';
+import { clearStaleSocket } from '../../../common/socket-probe';
 import { ensurePrivateDirectory } from '../fs/user-file';
 import { readJsonLines, writeJsonLine } from './lines';
 import type { ApiHost } from '../api/dispatch';
@@ -36,7 +35,7 @@ export class ControlServer {
 
   static async listen(options: ControlServerOptions): Promise<ControlServer> {
     ensurePrivateDirectory(dirname(options.socketPath));
-    await clearStaleSocket(options.socketPath);
+    await clearStaleSocket(options.socketPath, `Berth is already running for this user (${options.socketPath} answers)`);
     const server = createServer((socket) => serveConnection(socket, options));
     server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
@@ -60,19 +59,6 @@ export class ControlServer {
   }
 }
 
-/** A socket left by a crash is replaced; a live one means Berth already runs; anything else is not ours to delete. */
-async function clearStaleSocket(socketPath: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(socketPath);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return;
-    throw error;
-  }
-  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-  if (await somethingAnswers(socketPath)) throw new Error(`Berth is already running for this user (${socketPath} answers)`);
-  unlinkSync(socketPath);
-}
 
 /** The connected socket's fd, to ask the kernel who is on the other end. */
 function socketFd(socket: Socket): number | undefined {

@@ -24,6 +24,7 @@ import { BERTH_VERSION } from '../../../common/app-version';
 import { errnoCode } from '../../../common/errno';
 import { HOSTS_PATH, installLayout, type InstallLayout } from '../../../common/paths';
 import type { HelperClient } from '../../helper-client';
+import { fsyncDirectory } from '../fs/user-file';
 import { redactFileContent } from './redact';
 import {
   directorySource,
@@ -305,13 +306,4 @@ function placeWithoutOverwrite(temp: string, wanted: string): string {
     }
   }
   throw new ApiError('FAILED', `${MAX_NAME_ATTEMPTS} archives named ${wanted} already exist; remove some`);
-}
-
-function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

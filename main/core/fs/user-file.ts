@@ -49,7 +49,8 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode = 0
   fsyncDirectory(dir);
 }
 
-function fsyncDirectory(dir: string): void {
+/** Makes a rename or create in `dir` durable. */
+export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     fsyncSync(fd);

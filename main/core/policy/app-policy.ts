@@ -1,3 +1,4 @@
+import { NO_POLICY as NO_POLICY_REPORT } from '../../../common/api/capabilities';
 import { lstatSync } from 'node:fs';
 import type { z } from 'zod';
 import type { capabilitiesSchema } from '../../../common/api/capabilities';
@@ -24,15 +25,7 @@ export interface AppPolicyOptions {
 }
 
 /** No policy in force: nothing locked, every registry allowed. */
-export const NO_POLICY: AppPolicy = {
-  state: 'none',
-  reason: null,
-  organization: null,
-  version: null,
-  expires: null,
-  lockedSettings: {},
-  allowedRegistries: null,
-};
+export const NO_POLICY: AppPolicy = NO_POLICY_REPORT;
 
 /** The installed config, or why it cannot be used; `absent` on a machine without the helper (or in user mode). */
 export type ConfigRead = { state: 'absent' } | { state: 'unusable'; reason: string } | { state: 'ok'; config: HelperConfig };
