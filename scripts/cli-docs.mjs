@@ -1,5 +1,5 @@
 // `npm run docs:cli`: rewrites the generated usage sections of docs/CLI.md
-// from the CLI's own usage constants (scripts/cli-docs.ts). The TypeScript is
+// from the CLI's own usage constants (scripts/cli-docs.sections.ts). The TypeScript is
 // bundled with esbuild into a private temp dir, as scripts/build.mjs bundles
 // the CLI, so no TS loader is needed.
 import { build } from 'esbuild';
@@ -14,7 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-cli-docs-'));
 try {
   const outfile = join(dir, 'cli-docs.cjs');
   await build({
-    entryPoints: [join(root, 'scripts/cli-docs.ts')],
+    entryPoints: [join(root, 'scripts/cli-docs.sections.ts')],
     outfile,
     bundle: true,
     platform: 'node',
