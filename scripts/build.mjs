@@ -16,6 +16,7 @@ const entries = [
   ['main/electron/main.ts', 'dist/main/electron.js', { external: ['electron'] }],
   ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
   ['bench/helper-rtt.ts', 'dist/bench/helper-rtt.js', {}],
+  ['bench/forwarder.ts', 'dist/bench/forwarder.js', {}],
 ];
 
 if (!existsSync(addon)) {
