@@ -1,4 +1,4 @@
-import type { ApiErrorCode, BackendState, PromptOutcome } from '../../common/api/backend-api';
+import type { ApiErrorCode, BackendState, PromptOutcome, SettingChange } from '../../common/api/backend-api';
 import type { Settings } from '../../common/settings/schema';
 import type { Connection } from '../bridge/types';
 import { EMPTY_DRAFT, PORT_FIELDS, type PortDraft, type PortField } from '../logic/port-form';
@@ -33,6 +33,11 @@ export interface UiState {
   pending: Readonly<Record<string, true>>;
   /** The last failure of each action, by the same key; cleared when it runs again. */
   errors: Readonly<Record<string, ActionError>>;
+  /**
+   * Settings the user just changed, shown as chosen while the backend applies them: a radio or
+   * switch that snapped back until the answer came would look like the click did nothing.
+   */
+  requestedSettings: Readonly<Partial<Record<SettingChange['key'], SettingChange['value']>>>;
   portDraft: PortDraft;
   /** Fields the user has typed in: their errors show as they type. */
   portTouched: Readonly<Record<PortField, boolean>>;
@@ -54,6 +59,7 @@ export function initialUiState(): UiState {
     connection: { status: 'connecting', detail: null },
     pending: {},
     errors: {},
+    requestedSettings: {},
     portDraft: { ...EMPTY_DRAFT },
     portTouched: { ...UNTOUCHED },
     portSubmitted: false,
@@ -89,6 +95,22 @@ export function finishCall(state: UiState, key: string, error?: ActionError): Ui
 export function clearError(state: UiState, key: string): UiState {
   if (state.errors[key] === undefined) return state;
   return { ...state, errors: without(state.errors, key) };
+}
+
+export function requestSetting(state: UiState, change: SettingChange): UiState {
+  return { ...state, requestedSettings: { ...state.requestedSettings, [change.key]: change.value } };
+}
+
+/** The change was applied or refused: from now on the backend's value shows (a refusal reverts it). */
+export function settleSetting(state: UiState, key: SettingChange['key']): UiState {
+  return { ...state, requestedSettings: without(state.requestedSettings, key) };
+}
+
+/** What a setting's control shows: the value being applied, else the backend's. */
+export function shownSetting<K extends SettingChange['key']>(state: UiState, key: K): Settings[K] | undefined {
+  const requested = state.requestedSettings[key];
+  if (requested !== undefined) return requested as Settings[K];
+  return state.backend?.settings[key];
 }
 
 /** The backend's answer to settings.set: its settings right now, until the next snapshot says more. */

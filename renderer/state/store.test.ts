@@ -4,7 +4,7 @@ import type { PromptOutcome } from '../../common/api/backend-api';
 import type { RendererApi } from '../bridge/types';
 import { firstRunState, limitedState, lockedPolicyState, runningState } from '../dev/fixture-state';
 import { createStaticApi } from '../dev/static-api';
-import { ADD_PORT_KEY } from './reducers';
+import { ADD_PORT_KEY, shownSetting } from './reducers';
 import { createBerthStore, removeKey, settingKey } from './store';
 
 /** The store over the in-page API (the preview's), with every call it makes recorded. */
@@ -111,6 +111,24 @@ describe('renderer store', () => {
     await actions.setSetting({ key: 'startAtLogin', value: true });
     expect(store.getState().backend?.settings.startAtLogin).toBe(true);
     expect(store.getState().pending).toEqual({});
+  });
+
+  it('a changed setting shows as chosen while it is applied; a refusal puts the backend value back', async () => {
+    const { store: running, actions: runningActions } = setup();
+    expect(running.getState().backend?.settings.cliToolsLocation).toBe('system');
+    const applied = runningActions.setSetting({ key: 'cliToolsLocation', value: 'user' });
+    expect(shownSetting(running.getState(), 'cliToolsLocation')).toBe('user');
+    await applied;
+    expect(running.getState().backend?.settings.cliToolsLocation).toBe('user');
+    expect(running.getState().requestedSettings).toEqual({});
+
+    const { store, actions } = setup(lockedPolicyState());
+    const backendValue = store.getState().backend?.settings.privilegedPortMapping;
+    const refused = actions.setSetting({ key: 'privilegedPortMapping', value: !backendValue });
+    expect(shownSetting(store.getState(), 'privilegedPortMapping')).toBe(!backendValue);
+    await refused;
+    expect(shownSetting(store.getState(), 'privilegedPortMapping')).toBe(backendValue);
+    expect(store.getState().errors[settingKey('privilegedPortMapping')]?.code).toBe('LOCKED');
   });
 
   it('removes a port; removing it again reports NOT_FOUND under that port', async () => {

@@ -7,6 +7,8 @@ import { checkDraft, type PortField } from '../logic/port-form';
 import {
   ADD_PORT_KEY,
   applySettings,
+  requestSetting,
+  settleSetting,
   applySnapshot,
   beginCall,
   clearError,
@@ -108,8 +110,10 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
         await run('capabilities.refresh', () => api.call('capabilities.refresh', {}));
       },
       async setSetting(change) {
+        if (get().pending[settingKey(change.key)]) return;
+        update((s) => requestSetting(s, change));
         const result = await run(settingKey(change.key), () => api.call('settings.set', change));
-        if (result.ok) update((s) => applySettings(s, result.value));
+        update((s) => settleSetting(result.ok ? applySettings(s, result.value) : s, change.key));
       },
       async dismissNotice(id) {
         await run(noticeKey(id), () => api.call('notices.dismiss', { id }));

@@ -9,6 +9,7 @@ import { PromptStatus } from '../components/PromptStatus';
 import { onOff } from '../logic/format';
 import { helperInstalled, INSTALL_LABEL, REINSTALL_LABEL, summarizeHelper, UPDATE_LABEL } from '../logic/helper-status';
 import { useActions, useBerth } from '../state/context';
+import { shownSetting } from '../state/reducers';
 import { settingKey } from '../state/store';
 
 export const TOGGLE_LABEL: Record<ToggleKey, string> = {
@@ -49,6 +50,7 @@ function ToggleRow(props: { settingKey: 'privilegedPortMapping' | 'hostsEntries'
   const state = useBerth((s) => s.backend);
   const pending = useBerth((s) => s.pending[settingKey(key)] === true);
   const error = useBerth((s) => s.errors[settingKey(key)]);
+  const checked = useBerth((s) => shownSetting(s, key) === true);
   const { setSetting } = useActions();
   if (state === null) return null;
   const locked = state.locked[key] !== undefined;
@@ -70,7 +72,7 @@ function ToggleRow(props: { settingKey: 'privilegedPortMapping' | 'hostsEntries'
         id={id}
         type="checkbox"
         className="switch"
-        checked={state.settings[key]}
+        checked={checked}
         disabled={locked || pending}
         aria-describedby={describedBy}
         onChange={(e) => void setSetting({ key, value: e.target.checked } as SettingChange)}
@@ -84,10 +86,10 @@ function CliLocationRow() {
   const state = useBerth((s) => s.backend);
   const pending = useBerth((s) => s.pending[settingKey('cliToolsLocation')] === true);
   const error = useBerth((s) => s.errors[settingKey('cliToolsLocation')]);
+  const current = useBerth((s) => shownSetting(s, 'cliToolsLocation'));
   const { setSetting } = useActions();
   if (state === null) return null;
   const locked = state.locked.cliToolsLocation !== undefined;
-  const current = state.settings.cliToolsLocation;
   const tools = state.capabilities.cliTools;
   const options = [
     { value: 'system', label: 'System', hint: '/usr/local/bin, linked by the helper; already on your PATH.' },
