@@ -50,6 +50,8 @@ interface Hop {
   /** The processes that carry the traffic (empty for direct): their CPU and memory are this hop's. */
   pids(): number[];
   close(): Promise<void>;
+  /** Measured no sooner than this (ms since the epoch); see settle(). */
+  notBefore?: number;
 }
 
 interface Path {
@@ -98,13 +100,13 @@ function paths(dir: string): Path[] {
       hop: async (targetPort, target) => {
         if (target === 'iperf3') return { port: targetPort, pids: () => [], close: async () => undefined };
         // A fresh nginx binding its own port, started and stopped like the `berth run` row's, so that
-        // the two differ only in who bound the socket (a just-started nginx is seen ~0.5 ms slower at p99).
+        // the two differ only in who bound the socket (and `berth run`'s own process, idle once started).
         const port = await freePort();
         alias(port, '$DIRECT_PORT');
         writeFileSync(join(dir, 'direct.conf'), nginxConf(dir, 'direct', port));
         const child = start(['nginx', '-e', join(dir, 'direct-error.log'), '-c', join(dir, 'direct.conf'), '-g', 'daemon off;']);
         await waitForHttp(`http://127.0.0.1:${port}/`, child);
-        return { ...processHop(child, port), pids: () => [] }; // direct: no forwarding process to measure
+        return processHop(child, port);
       },
     },
     {
@@ -137,12 +139,16 @@ function paths(dir: string): Path[] {
         const port = await freePort();
         alias(port, '$RUN_PORT');
         writeFileSync(join(dir, 'run.conf'), nginxConf(dir, 'run', port));
+        const startedAt = Date.now();
         const child = start(
           [process.execPath, BERTH_CLI, 'run', '-p', `127.0.0.1:${port}`, '--', 'nginx', '-e', join(dir, 'run-error.log'), '-c', join(dir, 'run.conf'), '-g', 'daemon off;'],
           { NGINX: '3;' },
         );
         await waitForHttp(`http://127.0.0.1:${port}/`, child);
-        return processHop(child, port);
+        // berth's own Node process stays as CMD's parent (signals, exit status) and is idle but for one
+        // garbage collection ~8 s after it started (V8's memory reducer, seen with --trace-gc: 50-90 ms
+        // of CPU). Measured from 10 s on: the steady state of a `berth run` that serves for a while.
+        return { ...processHop(child, port), notBefore: startedAt + 10_000 };
       },
     },
   ];
@@ -154,6 +160,22 @@ const median = (values: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+
+/**
+ * Waits until the hop's `notBefore`, then until its processes have used no CPU for 0.5 s (at most
+ * 10 s). On 2 cores a process still starting steals from the measurement: `berth run`'s own Node
+ * process finishing its start-up cost that row 0.1-2 ms of keep-alive p99 in 6 of 6 fresh pairs,
+ * and nothing once it had settled. Every row waits the same way.
+ */
+async function settle(hop: Hop): Promise<void> {
+  if (hop.notBefore !== undefined) await sleep(Math.max(0, hop.notBefore - Date.now()));
+  const cpu = (): number => hop.pids().reduce((sum, pid) => sum + safeCpu(pid), 0);
+  for (let i = 0; i < 20; i++) {
+    const before = cpu();
+    await sleep(500);
+    if (cpu() - before < 0.005) return;
+  }
+}
 
 /** Runs `measure` while counting the hop's CPU; returns its result and the CPU as % of one core. */
 async function withCpu<T>(hop: Hop, measure: () => Promise<T>): Promise<[T, number]> {
@@ -211,6 +233,7 @@ async function measurePath(path: Path, ports: { nginx: number; iperf3: number },
   const iperfHop = await path.hop(ports.iperf3, 'iperf3');
   if (iperfHop) {
     try {
+      await settle(iperfHop);
       const [gbs, cpu] = await withCpu(iperfHop, () => iperf3(iperfHop.port, SECONDS));
       results.add(path.key, 'iperf3', gbs);
       results.addCpu(path.key, 'iperf3', cpu);
@@ -221,6 +244,7 @@ async function measurePath(path: Path, ports: { nginx: number; iperf3: number },
   }
   const hop = (await path.hop(ports.nginx, 'nginx'))!;
   try {
+    await settle(hop);
     const base = `http://127.0.0.1:${hop.port}`;
     const [gbs, dlCpu] = await withCpu(hop, () => download(`${base}/big.bin`, SECONDS));
     results.add(path.key, 'download', gbs);
@@ -252,7 +276,7 @@ interface IdleMemory {
 async function idleMemory(path: Path, nginxPort: number): Promise<IdleMemory> {
   const hop = (await path.hop(nginxPort, 'nginx'))!;
   try {
-    await sleep(500);
+    await settle(hop);
     const baseSockets = openSockets(hop.pids());
     const before = memory(hop.pids());
     const clients: net.Socket[] = [];
