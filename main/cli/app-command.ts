@@ -46,6 +46,9 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
   }
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535 (got ${values.port})`);
+  // Usage is checked before anything about this machine, so bad usage always answers 64.
+  const helperSocket = values['helper-socket'];
+  if (helperSocket !== undefined && !helperSocket.startsWith('/')) throw new UsageError('--helper-socket needs an absolute path');
   const root = appRoot();
   const staticDir = join(root, 'dist/renderer');
   if (!hasRenderer(staticDir)) {
@@ -55,8 +58,6 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const quit = (): void => stop();
-  const helperSocket = values['helper-socket'];
-  if (helperSocket !== undefined && !helperSocket.startsWith('/')) throw new UsageError('--helper-socket needs an absolute path');
   const paths = userPaths();
   const layout = installLayout();
   const runtime = await startRuntime({

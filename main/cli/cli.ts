@@ -57,12 +57,17 @@ async function settingsAccess(): Promise<SettingsAccess & { close(): void }> {
   return {
     async get() {
       const state = await backend.call('state.get', {});
-      return { settings: state.settings, locked: state.locked, lockedBy: state.capabilities.policy.organization };
+      // Named as the file path names it ("Example Corp policy v3"): one answer whichever way the CLI reads.
+      const { organization, version } = state.capabilities.policy;
+      return { settings: state.settings, locked: state.locked, lockedBy: organization === null ? null : `${organization} policy v${version ?? '?'}` };
     },
     set: (change) => backend.call('settings.set', change),
     close: () => backend.close(),
   };
 }
+
+/** The commands `runCli` knows: a usage error under one of them points to its own --help. */
+const COMMANDS = new Set(['status', 'ports', 'run', 'app', 'settings', 'helper', 'diagnose', 'registry', 'policy']);
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
@@ -118,7 +123,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`berth: ${(error as Error).message}\nRun "berth ${command !== undefined && !command.startsWith('-') ? `${command} ` : ''}--help" for usage.\n`);
+      // "berth launch --help" would only fail again: an unknown command points to the top-level help.
+      const helpFor = command !== undefined && COMMANDS.has(command) ? `${command} ` : '';
+      io.err(`berth: ${(error as Error).message}\nRun "berth ${helpFor}--help" for usage.\n`);
       return EXIT.usage;
     }
     io.err(`berth: ${(error as Error).message}\n`);

@@ -186,6 +186,7 @@ describe('berth --help and bad usage, command by command', () => {
 
   it.each([
     [['--bogus'], '', /unknown command "--bogus"/],
+    [['launch', '--now'], '', /unknown command "launch"/],
     [['status', '--bogus'], 'status', /Unknown option '--bogus'/],
     [['status', 'extra'], 'status', /Unexpected argument 'extra'/],
     [['ports', 'lst'], 'ports', /unknown ports command "lst"/],
@@ -202,6 +203,7 @@ describe('berth --help and bad usage, command by command', () => {
     [['run', '-p', '80', '--helper-socket', 'rel.sock', '--', 'true'], 'run', /--helper-socket must be an absolute path/],
     [['app', '--bogus'], 'app', /Unknown option '--bogus'/],
     [['app', '--port', 'x'], 'app', /--port must be 0-65535/],
+    [['app', '--helper-socket', 'rel.sock'], 'app', /--helper-socket needs an absolute path/],
     [['settings', 'bogus'], 'settings', /unknown settings command "bogus"/],
     [['settings', 'get', '--bogus'], 'settings', /Unknown option '--bogus'/],
     [['settings', 'get', 'a', 'b'], 'settings', /get takes at most one KEY/],
