@@ -1,8 +1,8 @@
 // Port forwarding on loopback, side by side in one run: a direct connection
 // to the target, socat (`TCP-LISTEN,fork`, backlog 511), a naive Node pipe()
-// forwarder, Berth's Forwarder (each forwarder in a process of its own; once
-// more with glibc's heap trimming raised, as a diagnostic), and `berth run`
-// (nginx serving the socket Berth bound and handed over as fd 3).
+// forwarder (glibc's default heap trimming), Berth's Forwarder (which raises
+// it: main/core/ports/forwarder.ts), each forwarder in a process of its own,
+// and `berth run` (nginx serving the socket Berth bound and handed over as fd 3).
 // Figures: single-stream throughput (iperf3), bulk HTTP download over one
 // connection (curl, a 128 MiB file from nginx), HTTP requests/s and p99 with
 // keep-alive and with `Connection: close` (wrk -t1 -c50 against nginx), the
@@ -74,20 +74,12 @@ function processHop(child: ReturnType<typeof start>, port: number): Hop {
   };
 }
 
-/**
- * glibc returns freed heap to the OS once 128 KiB are free at its top, and Node
- * allocates a fresh 64 KiB buffer for every socket read: a forwarder then
- * page-faults on most of the bytes it moves (seen: 20-150 minor faults per MB,
- * throughput halved). This diagnostic row runs the same code with trimming
- * raised to 256 MiB, to show how much of the gap to direct is that.
- */
-const NO_TRIM = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=268435456' };
 
-async function nodeForwarder(kind: 'berth' | 'naive', targetPort: number, env?: Record<string, string>): Promise<Hop> {
+async function nodeForwarder(kind: 'berth' | 'naive', targetPort: number): Promise<Hop> {
   const port = await freePort();
   alias(port, `$${kind.toUpperCase()}_PORT`);
   const prof = kind === 'berth' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = start([process.execPath, ...prof, __filename, 'serve', kind, String(port), String(targetPort)], env);
+  const child = start([process.execPath, ...prof, __filename, 'serve', kind, String(port), String(targetPort)]);
   await waitForPort(port, child);
   return processHop(child, port);
 }
@@ -124,11 +116,6 @@ function paths(dir: string): Path[] {
     },
     { key: 'naive', label: 'naive Node `pipe()` forwarder', hop: (targetPort) => nodeForwarder('naive', targetPort) },
     { key: 'berth', label: "Berth's Forwarder", hop: (targetPort) => nodeForwarder('berth', targetPort) },
-    {
-      key: 'berth-notrim',
-      label: "Berth's Forwarder, glibc trim threshold 256 MiB (diagnostic: not how Berth runs)",
-      hop: (targetPort) => nodeForwarder('berth', targetPort, NO_TRIM),
-    },
     {
       key: 'run',
       label: '`berth run` (nginx on the fd Berth bound)',
@@ -371,7 +358,7 @@ async function main(): Promise<void> {
   let idle: IdleMemory[] = [];
   const selected = process.env.BENCH_PATHS?.split(',').map((p) => p.trim());
   const all = paths(dir).filter((p) => !selected || selected.includes(p.key));
-  if (all.length === 0) throw new Error('BENCH_PATHS names no path: direct, socat, naive, berth, berth-notrim, run');
+  if (all.length === 0) throw new Error('BENCH_PATHS names no path: direct, socat, naive, berth, run');
   try {
     const nginxPort = await freePort();
     alias(nginxPort, '$NGINX_PORT');
@@ -423,7 +410,7 @@ async function main(): Promise<void> {
   p();
   p('| path | iperf3 | HTTP download | keep-alive | `Connection: close` |');
   p('| --- | --- | --- | --- | --- |');
-  for (const path of all.filter((x) => ['socat', 'naive', 'berth', 'berth-notrim'].includes(x.key))) {
+  for (const path of all.filter((x) => ['socat', 'naive', 'berth'].includes(x.key))) {
     const c = (f: CpuFigure): string => fix(results.getCpu(path.key, f), 0);
     p(`| ${path.label} | ${c('iperf3')} | ${c('download')} | ${c('ka')} | ${c('close')} |`);
   }

@@ -12,6 +12,7 @@
         "src/errors.c",
         "src/fdutil.c",
         "src/fileinfo.c",
+        "src/heap.c",
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",

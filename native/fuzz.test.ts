@@ -133,6 +133,8 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     pollStart: [fd, events, maybe(fc.func(fc.anything()))],
     pollUpdate: [handle, events],
     pollStop: [handle],
+    // Sets this test process's malloc trim threshold: harmless here, and the bounds are what is under test.
+    setHeapTrimThreshold: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 30 + 1 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)))],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).

@@ -192,3 +192,17 @@ export function pollStop(handle: PollHandle): void {
   checkHandle(handle);
   loadBinding().pollStop(handle);
 }
+
+/** Most freed memory a process may be asked to keep (native/src/heap.c holds the same bound). */
+export const MAX_HEAP_TRIM_THRESHOLD = 1024 * 1024 * 1024;
+
+/**
+ * Keep up to `bytes` of freed memory at the top of glibc's heap instead of
+ * giving it back to the kernel at once (mallopt M_TRIM_THRESHOLD; see
+ * native/src/heap.c for why the forwarder wants it). Process-wide. True when
+ * set; false where the C library is not glibc.
+ */
+export function setHeapTrimThreshold(bytes: number): boolean {
+  checkInteger(bytes, 'bytes', 0, MAX_HEAP_TRIM_THRESHOLD);
+  return loadBinding().setHeapTrimThreshold(bytes);
+}

@@ -27,6 +27,7 @@ export interface NativeBinding {
   unlinkAt(dirfd: number, name: string): void;
   openFileAt(dirfd: number, name: string, mode: OpenFileMode, permissions?: number): number;
   fsyncDirectory(dirfd: number): void;
+  setHeapTrimThreshold(bytes: number): boolean;
 }
 
 const ADDON_FILE = 'berth_native.node';
@@ -52,6 +53,7 @@ export const BINDING_FUNCTIONS = [
   'pollStart',
   'pollUpdate',
   'pollStop',
+  'setHeapTrimThreshold',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

@@ -45,6 +45,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_enumerable, NULL},
       {"fsyncDirectory", NULL, berth_fsync_directory, NULL, NULL, NULL,
        napi_enumerable, NULL},
+      {"setHeapTrimThreshold", NULL, berth_set_heap_trim_threshold, NULL, NULL,
+       NULL, napi_enumerable, NULL},
       {"POLL_READABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"POLL_WRITABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"MAX_FDS", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -130,5 +130,7 @@ napi_value berth_rename_at(napi_env env, napi_callback_info info);
 napi_value berth_unlink_at(napi_env env, napi_callback_info info);
 napi_value berth_open_file_at(napi_env env, napi_callback_info info);
 napi_value berth_fsync_directory(napi_env env, napi_callback_info info);
+napi_value berth_set_heap_trim_threshold(napi_env env,
+                                         napi_callback_info info);
 
 #endif /* BERTH_H */

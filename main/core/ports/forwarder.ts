@@ -1,6 +1,7 @@
 import { closeSync, fstatSync } from 'node:fs';
 import net from 'node:net';
 import { errnoCode } from '../../../common/errno';
+import { setHeapTrimThreshold } from '../../../native';
 
 /**
  * The userland TCP forwarder behind a published port: it serves an already
@@ -48,6 +49,23 @@ interface Pair {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Freed memory this process keeps for reuse instead of returning it to the kernel
+ * at once. Forwarding reads into 64 KiB buffers that V8 frees in batches; with
+ * glibc's default each batch went back and came again as page faults, and one
+ * stream ran at a third of socat's speed (docs/BENCHMARKS.md, "Port forwarding").
+ * The cost: up to this much more resident memory after a burst.
+ */
+export const FORWARDING_HEAP_TRIM_THRESHOLD = 64 * 1024 * 1024;
+let heapTuned = false;
+
+/** Once per process, before the first forwarder serves (a no-op off glibc). */
+function tuneHeapForForwarding(): void {
+  if (heapTuned) return;
+  heapTuned = true;
+  setHeapTrimThreshold(FORWARDING_HEAP_TRIM_THRESHOLD);
+}
 
 /** Where a host:port is shown to the user (IPv6 literals in brackets). */
 function hostPort(host: string, port: number): string {
@@ -127,6 +145,7 @@ export class Forwarder {
       closeSync(fd);
       throw new Error(`fd ${fd} is not a socket`);
     }
+    tuneHeapForForwarding();
     const server = net.createServer({
       // Half-close: a client that has sent everything (FIN) still gets the reply.
       allowHalfOpen: true,
