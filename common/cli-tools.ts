@@ -9,8 +9,23 @@ export type CliTool = (typeof CLI_TOOLS)[number];
 /** The CLI tools location "System": where the helper links the tools (its config's default linkDir). */
 export const SYSTEM_BIN_DIR = '/usr/local/bin';
 
+/** The packaged app's resources directory (where electron-builder puts extraResources). */
+export function appResourcesDir(appPath: string, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'darwin' ? `${appPath}/Contents/Resources` : `${appPath}/resources`;
+}
+
 /** Where, inside the installed app, each tool lives. */
 export function cliToolTarget(appPath: string, tool: CliTool, platform: NodeJS.Platform = process.platform): string {
-  const resources = platform === 'darwin' ? `${appPath}/Contents/Resources` : `${appPath}/resources`;
-  return `${resources}/bin/${tool}`;
+  return `${appResourcesDir(appPath, platform)}/bin/${tool}`;
+}
+
+/**
+ * The app a packaged tool belongs to, from the tool's own path (the inverse of
+ * cliToolTarget); undefined when the path is not inside an app's resources/bin.
+ */
+export function appPathOfCliTool(toolPath: string, platform: NodeJS.Platform = process.platform): string | undefined {
+  const suffix = platform === 'darwin' ? '/Contents/Resources/bin/' : '/resources/bin/';
+  const at = toolPath.lastIndexOf(suffix);
+  if (at <= 0 || toolPath.slice(at + suffix.length).includes('/')) return undefined;
+  return toolPath.slice(0, at);
 }

@@ -74,7 +74,7 @@ function moduleDirectory(): string | undefined {
  * 20.16+, and Electron), which works from CommonJS and ESM alike. Anything
  * missing means "not a SEA".
  */
-function isSingleExecutable(): boolean {
+export function isSingleExecutable(): boolean {
   try {
     const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
     if (typeof getBuiltin !== 'function') return false;

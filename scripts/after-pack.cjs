@@ -2,15 +2,25 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS file: electron-builder loads its hooks with require(). */
 // electron-builder afterPack hook (electron-builder.yml: afterPack). Runs once
 // per packaged platform/arch, after the app and extraResources are in place
-// and before signing. It refuses a package whose helper is missing or built
-// for another platform or arch (the SEA is a copy of the building machine's
-// node), then sets the Electron fuses and reads them back.
+// and before signing. It refuses a package whose helper or CLI is missing or
+// built for another platform or arch (each SEA is a copy of the building
+// machine's node), then sets the Electron fuses and reads them back.
 const fs = require('node:fs');
 const path = require('node:path');
 const { flipFuses, getCurrentFuseWire } = require('@electron/fuses');
 const { fuseConfig } = require('./fuses.cjs');
 
-const HELPER_FILES = ['berth-helper', 'berth_native.node'];
+/**
+ * The single executables the package ships outside app.asar, each with the
+ * addon beside it (the only place a SEA loads it from): the helper, which the
+ * installer runs directly (and the deb's polkit action names), and the CLI,
+ * which the CLI links in /usr/local/bin point to (common/cli-tools.ts).
+ */
+const EXECUTABLES = [
+  { dir: 'helper', binary: 'berth-helper', what: 'the helper' },
+  { dir: 'bin', binary: 'berth', what: 'the CLI' },
+];
+const ADDON_FILE = 'berth_native.node';
 /** electron-builder's Arch enum (builder-util), by value. */
 const ARCH_NAMES = { 0: 'ia32', 1: 'x64', 2: 'armv7l', 3: 'arm64', 4: 'universal' };
 /** ELF e_machine values. */
@@ -67,24 +77,21 @@ function binaryArchitectures(file) {
   }
 }
 
-/** The helper SEA and its addon, outside app.asar, runnable on the target. */
-function checkHelper(resources, format, arch) {
-  const dir = path.join(resources, 'helper');
-  for (const name of HELPER_FILES) {
-    const file = path.join(dir, name);
+/** One single executable and its addon, outside app.asar, runnable on the target. */
+function checkExecutable(resources, { dir, binary: name, what }, format, arch) {
+  for (const file of [name, ADDON_FILE].map((f) => path.join(resources, dir, f))) {
     if (!fs.existsSync(file)) {
       throw new PackagingError(`${file} is missing: run "npm run build:helper" before electron-builder`);
     }
   }
-  const binary = path.join(dir, 'berth-helper');
-  // The installer runs it directly (and the deb's polkit action names it).
+  const binary = path.join(resources, dir, name);
   if ((fs.statSync(binary).mode & 0o111) === 0) throw new PackagingError(`${binary} is not executable`);
   const found = binaryArchitectures(binary);
   const wanted = arch === 'universal' ? ['x64', 'arm64'] : [arch];
   if (found.format !== format || !wanted.every((a) => found.archs.includes(a))) {
-    const what = found.format === 'unknown' ? 'not an executable' : `${found.format} ${found.archs.join('+')}`;
+    const kind = found.format === 'unknown' ? 'not an executable' : `${found.format} ${found.archs.join('+')}`;
     throw new PackagingError(
-      `${binary} is ${what}, but this package is ${format} ${arch}: build the helper (npm run build:helper) on a ${arch} machine of the target platform`,
+      `${binary} is ${kind}, but this package is ${format} ${arch}: build ${what} (npm run build:helper) on a ${arch} machine of the target platform`,
     );
   }
 }
@@ -105,11 +112,11 @@ async function afterPack(context) {
   const arch = ARCH_NAMES[context.arch];
   if (arch === undefined) throw new PackagingError(`unknown electron-builder arch ${context.arch}`);
   const { electron, resources, format } = layout(context);
-  checkHelper(resources, format, arch);
+  for (const executable of EXECUTABLES) checkExecutable(resources, executable, format, arch);
   const config = fuseConfig(context.electronPlatformName, arch);
   await flipFuses(electron, config);
   await verifyFuses(electron, config);
-  console.log(`  • berth: helper checked (${format} ${arch}); Electron fuses set in ${electron}`);
+  console.log(`  • berth: helper and CLI checked (${format} ${arch}); Electron fuses set in ${electron}`);
 }
 
 module.exports = { afterPack, default: afterPack, PackagingError };

@@ -24,6 +24,7 @@ const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
 const ARCH = { x64: 1, arm64: 3 } as const;
 const HOST_ARCH = process.arch === 'arm64' ? ARCH.arm64 : ARCH.x64;
 const OTHER_ARCH = process.arch === 'arm64' ? ARCH.x64 : ARCH.arm64;
+const HOST_ARCH_NAME = process.arch === 'arm64' ? 'arm64' : 'x64';
 /** Electron's own defaults for the 9 fuses of its current wire ('1' on, '0' off). */
 const ELECTRON_DEFAULT_WIRE = '101100011';
 
@@ -47,17 +48,22 @@ function fakeElectron(file: string, wire = ELECTRON_DEFAULT_WIRE): Buffer {
   return bytes;
 }
 
-/** A linux-unpacked layout: ./berth and resources/helper/{berth-helper, berth_native.node}. */
-function linuxApp(options: { helper?: boolean } = {}): { context: PackContext; electron: string; helperDir: string } {
+/** A linux-unpacked layout: ./berth, resources/helper/{berth-helper, berth_native.node} and resources/bin/{berth, berth_native.node}. */
+function linuxApp(options: { helper?: boolean } = {}): { context: PackContext; electron: string; helperDir: string; binDir: string } {
   const electron = join(out, 'berth');
   fakeElectron(electron);
   const helperDir = join(out, 'resources/helper');
-  mkdirSync(helperDir, { recursive: true });
-  if (options.helper !== false) {
+  const binDir = join(out, 'resources/bin');
+  for (const [dir, name] of [
+    [helperDir, 'berth-helper'],
+    [binDir, 'berth'],
+  ] as const) {
+    mkdirSync(dir, { recursive: true });
+    if (dir === helperDir && options.helper === false) continue;
     // This machine's node: an ELF executable of the host arch, as the SEA is.
-    copyFileSync(process.execPath, join(helperDir, 'berth-helper'));
-    chmodSync(join(helperDir, 'berth-helper'), 0o755);
-    writeFileSync(join(helperDir, 'berth_native.node'), 'addon');
+    copyFileSync(process.execPath, join(dir, name));
+    chmodSync(join(dir, name), 0o755);
+    writeFileSync(join(dir, 'berth_native.node'), 'addon');
   }
   return {
     context: {
@@ -68,6 +74,7 @@ function linuxApp(options: { helper?: boolean } = {}): { context: PackContext; e
     },
     electron,
     helperDir,
+    binDir,
   };
 }
 
@@ -99,10 +106,14 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     const app = join(out, 'Berth.app/Contents');
     const framework = join(app, 'Frameworks/Electron Framework.framework/Electron Framework');
     fakeElectron(framework);
-    const helperDir = join(app, 'Resources/helper');
-    mkdirSync(helperDir, { recursive: true });
-    writeFileSync(join(helperDir, 'berth-helper'), machOHeader(0x01000007), { mode: 0o755 });
-    writeFileSync(join(helperDir, 'berth_native.node'), 'addon');
+    for (const [dir, name] of [
+      ['Resources/helper', 'berth-helper'],
+      ['Resources/bin', 'berth'],
+    ] as const) {
+      mkdirSync(join(app, dir), { recursive: true });
+      writeFileSync(join(app, dir, name), machOHeader(0x01000007), { mode: 0o755 });
+      writeFileSync(join(app, dir, 'berth_native.node'), 'addon');
+    }
     // x64: arm64 would also re-sign ad hoc with codesign, which only macOS has.
     await afterPack({
       appOutDir: out,
@@ -158,6 +169,18 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     await expect(afterPack(context)).rejects.toThrow(`${join(helperDir, 'berth-helper')} is mach-o arm64, but this package is elf`);
     writeFileSync(join(helperDir, 'berth-helper'), '#!/bin/sh\n', { mode: 0o755 });
     await expect(afterPack(context)).rejects.toThrow(`${join(helperDir, 'berth-helper')} is not an executable, but this package is elf`);
+    expect(readFileSync(electron)).toEqual(before);
+  });
+
+  it('refuses a package without the CLI the links point to, or with a CLI for another platform', async () => {
+    const { context, electron, binDir } = linuxApp();
+    const before = readFileSync(electron);
+    rmSync(join(binDir, 'berth'));
+    await expect(afterPack(context)).rejects.toThrow(`${join(binDir, 'berth')} is missing: run "npm run build:helper" before electron-builder`);
+    writeFileSync(join(binDir, 'berth'), machOHeader(0x0100000c), { mode: 0o755 });
+    await expect(afterPack(context)).rejects.toThrow(
+      `${join(binDir, 'berth')} is mach-o arm64, but this package is elf ${HOST_ARCH_NAME}: build the CLI (npm run build:helper) on a ${HOST_ARCH_NAME} machine of the target platform`,
+    );
     expect(readFileSync(electron)).toEqual(before);
   });
 

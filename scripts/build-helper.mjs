@@ -1,9 +1,12 @@
 // Makes the root helper a Node single executable application (SEA):
-// dist/helper-sea/berth-helper with the native addon beside it.
+// dist/helper-sea/berth-helper with the native addon beside it; with
+// --target cli, the same for the `berth` CLI: dist/cli-sea/berth (the packaged
+// app's resources/bin/berth, which the CLI links in /usr/local/bin point to).
 //
 //   node scripts/build-helper.mjs                 bundle everything (scripts/build.mjs), then the SEA
 //   node scripts/build-helper.mjs --from DIR      use an existing bundle: DIR/berth-helper.js + DIR/berth_native.node
 //                                 --out DIR       write there instead of dist/helper-sea
+//                                 --target cli    the CLI instead (DIR/berth.js; dist/cli-sea)
 //
 // The addon is never embedded: native/loader.ts loads it, in a SEA, only from
 // the file beside the binary (nothing is extracted to a temp dir; it runs as
@@ -36,9 +39,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * The name must start with "berth-helper": that is how the installer knows it
  * runs as a SEA (helper/install/install.ts).
  */
-const SEA_BINARY = 'berth-helper';
+const TARGETS = {
+  helper: { binary: 'berth-helper', bundle: 'berth-helper.js', from: 'dist/helper', out: 'dist/helper-sea' },
+  // electron-builder.yml: dist/cli-sea/ -> resources/bin/ (common/cli-tools.ts cliToolTarget).
+  cli: { binary: 'berth', bundle: 'berth.js', from: 'dist/cli', out: 'dist/cli-sea' },
+};
+let SEA_BINARY = TARGETS.helper.binary;
 const ADDON_FILE = 'berth_native.node';
-const BUNDLE_FILE = 'berth-helper.js';
+let BUNDLE_FILE = TARGETS.helper.bundle;
+let DEFAULT_FROM = TARGETS.helper.from;
 const expectedVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 /** Node's documented fuse for SEA blobs (postject flips it in the copy of node). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -49,7 +58,7 @@ const log = (line) => console.log(`build:helper: ${line}`);
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 function usage() {
-  return 'usage: node scripts/build-helper.mjs [--from DIR] [--out DIR]';
+  return 'usage: node scripts/build-helper.mjs [--target helper|cli] [--from DIR] [--out DIR]';
 }
 
 /** Runs a tool quietly; on failure its output is shown with what we were doing. */
@@ -83,7 +92,7 @@ function checkTools() {
 
 /** The bundle and the addon beside it. */
 function checkInputs(from) {
-  const dir = from ?? join(root, 'dist/helper');
+  const dir = from ?? join(root, DEFAULT_FROM);
   const hint = from === undefined ? 'scripts/build.mjs did not produce it' : `--from must hold ${BUNDLE_FILE} and ${ADDON_FILE} (run "npm run build")`;
   const bundle = join(dir, BUNDLE_FILE);
   const addon = join(dir, ADDON_FILE);
@@ -167,10 +176,10 @@ function buildSea({ bundle, addon }, postject, out) {
     try {
       version = execFileSync(binary, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     } catch (error) {
-      throw new BuildError(`the built helper does not start: ${error.stderr || error.message}`);
+      throw new BuildError(`the built ${SEA_BINARY} does not start: ${error.stderr || error.message}`);
     }
     if (version !== expectedVersion) {
-      throw new BuildError(`the built helper reports version ${version}, package.json says ${expectedVersion}: ${bundle} is stale; run "npm run build"`);
+      throw new BuildError(`the built ${SEA_BINARY} reports version ${version}, package.json says ${expectedVersion}: ${bundle} is stale; run "npm run build"`);
     }
     replaceDirectory(staging, out);
     return { version, size: statSync(join(out, SEA_BINARY)).size };
@@ -183,11 +192,22 @@ function buildSea({ bundle, addon }, postject, out) {
 function main(argv) {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { from: { type: 'string' }, out: { type: 'string' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { from: { type: 'string' }, out: { type: 'string' }, target: { type: 'string', default: 'helper' } },
+    }));
   } catch (error) {
     console.error(`build:helper: ${error.message}\n${usage()}`);
     return 64;
   }
+  const target = Object.hasOwn(TARGETS, values.target) ? TARGETS[values.target] : undefined;
+  if (target === undefined) {
+    console.error(`build:helper: --target must be helper or cli (got "${values.target}")\n${usage()}`);
+    return 64;
+  }
+  ({ binary: SEA_BINARY, bundle: BUNDLE_FILE, from: DEFAULT_FROM } = target);
   for (const name of ['from', 'out']) {
     if (values[name] === '') {
       console.error(`build:helper: --${name} must not be empty\n${usage()}`);
@@ -195,7 +215,7 @@ function main(argv) {
     }
   }
   const from = values.from === undefined ? undefined : resolve(values.from);
-  const out = resolve(values.out ?? join(root, 'dist/helper-sea'));
+  const out = resolve(values.out ?? join(root, target.out));
   try {
     const postject = checkTools();
     checkOutput(out);

@@ -3,13 +3,13 @@
 // once here (a few seconds) from the bundle the global setup snapshotted,
 // into a temp dir, so dist/ is never touched while other tests use it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BERTH_VERSION } from '../common/app-version';
 import { REPO_ROOT } from '../test/support/constants';
-import { runFixtureAs, startHelper } from '../test/support/processes';
+import { finished, runFixtureAs, spawnAs, startHelper } from '../test/support/processes';
 
 const users = inject('users');
 const SCRIPT = join(REPO_ROOT, 'scripts/build-helper.mjs');
@@ -108,7 +108,10 @@ describe('npm run build:helper (scripts/build-helper.mjs)', () => {
     const unknown = buildHelper(['--output', seaDir]);
     expect(unknown.status).toBe(64);
     expect(unknown.stderr).toContain("Unknown option '--output'");
-    expect(unknown.stderr).toContain('usage: node scripts/build-helper.mjs [--from DIR] [--out DIR]');
+    expect(unknown.stderr).toContain('usage: node scripts/build-helper.mjs [--target helper|cli] [--from DIR] [--out DIR]');
+    const target = buildHelper(['--target', 'gui']);
+    expect(target.status).toBe(64);
+    expect(target.stderr).toContain('build:helper: --target must be helper or cli (got "gui")');
     const empty = buildHelper(['--out', '']);
     expect(empty.status).toBe(64);
     expect(empty.stderr).toContain('build:helper: --out must not be empty');
@@ -179,5 +182,46 @@ describe('the helper SEA', () => {
     expect(readdirSync(socketDir)).toEqual([]);
     rmSync(lonely, { recursive: true });
     rmSync(socketDir, { recursive: true });
+  });
+});
+
+describe('the CLI SEA (npm run build:helper -- --target cli), where the packaged app ships it', () => {
+  // <app>/resources/bin/berth as electron-builder lays it out, run the way users do: through a link on their PATH.
+  let app: string;
+  let link: string;
+  beforeAll(() => {
+    app = join(scratch, 'Berth');
+    mkdirSync(join(app, 'resources'), { recursive: true, mode: 0o755 });
+    const built = buildHelper(['--target', 'cli', '--from', join(inject('fixturesDir'), 'cli'), '--out', join(app, 'resources/bin')]);
+    if (built.status !== 0) throw new Error(`build-helper --target cli failed (${built.status}): ${built.stdout}${built.stderr}`);
+    expect(built.stdout).toMatch(new RegExp(`${app}/resources/bin/berth \\(\\d+\\.\\d MiB, reports ${BERTH_VERSION.replaceAll('.', '\\.')}\\) with berth_native.node beside it`));
+    mkdirSync(join(scratch, 'links'), { mode: 0o755 });
+    link = join(scratch, 'links/berth');
+    symlinkSync(join(app, 'resources/bin/berth'), link);
+  }, 120_000);
+
+  it('answers --version as the user, through the link, with no banner', async () => {
+    expect(readdirSync(join(app, 'resources/bin')).sort()).toEqual(['berth', 'berth_native.node']);
+    expect(await finished(spawnAs(users.test, [link, '--version']))).toEqual({ code: 0, stdout: `${BERTH_VERSION}\n`, stderr: '' });
+  });
+
+  it('knows the app it belongs to from its own path (berth app looks for the window there)', async () => {
+    const result = await finished(spawnAs(users.test, [link, 'app', '--port', '0']));
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `berth: the window is not built (no ${app}/dist/renderer/index.html); run "npm run build"\n`,
+    });
+  });
+
+  it('talks to the helper with the addon beside it', async () => {
+    const helper = await startHelper({ allowUid: users.test.uid });
+    try {
+      const result = await finished(spawnAs(users.test, [link, 'helper', 'status', '--socket', helper.socketPath, '--json']));
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'running', helper: { helperVersion: BERTH_VERSION } });
+    } finally {
+      await helper.stop();
+    }
   });
 });

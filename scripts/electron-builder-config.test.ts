@@ -29,12 +29,14 @@ import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/confi
 import { resolveFunction } from 'app-builder-lib/out/util/resolve';
 import { DebugLogger } from 'builder-util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliToolTarget } from '../common/cli-tools';
 import { bundledHelperCommand } from '../main/install/helper-install';
 import { REPO_ROOT } from '../test/support/constants';
 import { FUSES } from './fuses.cjs';
 
 const POLICY_FILE = 'build/linux/dev.berth.helper.policy';
 const HELPER_FILES = ['berth-helper', 'berth_native.node'];
+const CLI_FILES = ['berth', 'berth_native.node'];
 
 let config: Configuration;
 beforeAll(async () => {
@@ -100,8 +102,11 @@ describe("Berth's packaging invariants", () => {
     expect(patterns).toContain('!node_modules/**');
   });
 
-  it('ships the helper SEA and its addon outside app.asar, where the installer runs it from', () => {
-    expect(asFileSets(config.extraResources)).toEqual([{ from: 'dist/helper-sea/', to: 'helper/', filter: HELPER_FILES }]);
+  it('ships the helper and CLI SEAs with their addon outside app.asar, where the installer and the CLI links find them', () => {
+    expect(asFileSets(config.extraResources)).toEqual([
+      { from: 'dist/helper-sea/', to: 'helper/', filter: HELPER_FILES },
+      { from: 'dist/cli-sea/', to: 'bin/', filter: CLI_FILES },
+    ]);
   });
 
   it('macOS: dmg and zip, no dock icon, hardened runtime with allow-jit only for the app and everything nested', () => {
@@ -161,6 +166,7 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     mkdirSync(join(dist, 'main'), { recursive: true });
     mkdirSync(join(dist, 'renderer'));
     mkdirSync(join(dist, 'helper-sea'));
+    mkdirSync(join(dist, 'cli-sea'));
     mkdirSync(join(dist, 'helper'));
     writeFileSync(join(dist, 'main/electron.js'), '// main bundle\n');
     writeFileSync(join(dist, 'main/electron.js.map'), '{}');
@@ -172,6 +178,9 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     chmodSync(join(dist, 'helper-sea/berth-helper'), 0o755);
     copyFileSync(stubAddon, join(dist, 'helper-sea/berth_native.node'));
     writeFileSync(join(dist, 'helper-sea/sea-prep.blob'), 'stray');
+    copyFileSync(process.execPath, join(dist, 'cli-sea/berth'));
+    chmodSync(join(dist, 'cli-sea/berth'), 0o755);
+    copyFileSync(stubAddon, join(dist, 'cli-sea/berth_native.node'));
     writeFileSync(join(dist, 'helper/berth-helper.js'), '// the JS bundle: not what ships');
 
     const electronDist = join(scratch, 'electron-dist');
@@ -202,7 +211,7 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
 
   it('packages without the network, running our afterPack hook', () => {
     expect(result.status, result.output).toBe(0);
-    expect(result.output).toContain(`berth: helper checked (elf ${process.arch})`);
+    expect(result.output).toContain(`berth: helper and CLI checked (elf ${process.arch})`);
   });
 
   it('puts the helper and its addon, runnable, outside app.asar under resources/helper/', () => {
@@ -211,6 +220,12 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     expect(statSync(join(helperDir, 'berth-helper')).mode & 0o111).toBe(0o111);
     // It still runs after packaging (the stand-in is node, so it prints node's version).
     expect(execFileSync(join(helperDir, 'berth-helper'), ['--version'], { encoding: 'utf8' }).trim()).toBe(process.version);
+  });
+
+  it('puts the CLI where the CLI links point (common/cli-tools.ts), runnable, its addon beside it', () => {
+    expect(readdirSync(join(unpacked, 'resources/bin')).sort()).toEqual(CLI_FILES);
+    expect(cliToolTarget(unpacked, 'berth', 'linux')).toBe(join(unpacked, 'resources/bin/berth'));
+    expect(execFileSync(join(unpacked, 'resources/bin/berth'), ['--version'], { encoding: 'utf8' }).trim()).toBe(process.version);
   });
 
   it('is what main/install/helper-install.ts runs in a packaged app', () => {

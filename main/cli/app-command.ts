@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cliAppPath } from '../install/app-location';
 import { startBrowserServer, hasRenderer } from '../core/browser/server';
 import { xdgAutostart } from '../core/login-item';
 import { startRuntime } from '../core/runtime';
@@ -23,10 +24,7 @@ export const APP_USAGE = `Usage: berth app [--port N] [--open] [--json] [--helpe
              side-by-side installs); it must still be served by root
 `;
 
-/** The install root: dist/cli/berth.js → the app directory above dist/. */
-function appRoot(): string {
-  return dirname(dirname(dirname(__filename)));
-}
+
 
 export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
   const { values } = parseArgs({
@@ -49,7 +47,7 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
   // Usage is checked before anything about this machine, so bad usage always answers 64.
   const helperSocket = values['helper-socket'];
   if (helperSocket !== undefined && !helperSocket.startsWith('/')) throw new UsageError('--helper-socket needs an absolute path');
-  const root = appRoot();
+  const root = cliAppPath();
   const staticDir = join(root, 'dist/renderer');
   if (!hasRenderer(staticDir)) {
     io.err(`berth: the window is not built (no ${staticDir}/index.html); run "npm run build"\n`);

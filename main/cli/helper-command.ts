@@ -1,5 +1,5 @@
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cliAppPath } from '../install/app-location';
 import { describeOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
 import { probeHelper, type HelperStatus } from '../core/helper-status';
@@ -84,7 +84,7 @@ async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io:
     io.out(HELPER_USAGE);
     return EXIT.ok;
   }
-  const app = typeof values.app === 'string' ? values.app : defaultAppPath();
+  const app = typeof values.app === 'string' ? values.app : cliAppPath();
   if (sub === 'install' && !app.startsWith('/')) throw new UsageError('--app needs an absolute path');
   const outcome = sub === 'install' ? await installHelperElevated(app) : await uninstallHelperElevated();
   if (outcome.kind === 'approved') {
@@ -96,7 +96,4 @@ async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io:
   return outcome.kind === 'failed' || outcome.kind === 'unavailable' ? EXIT.error : EXIT.promptRefused;
 }
 
-/** The app this CLI belongs to: the install root above dist/ (or resources/). */
-function defaultAppPath(): string {
-  return dirname(dirname(dirname(__filename)));
-}
+

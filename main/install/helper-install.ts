@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { packagedResourcesDir } from './app-location';
 import { runElevated, type ElevationOutcome } from './elevate';
 
 /**
  * The bundled helper, as the argv prefix the elevated prompt runs. It must
  * sit outside app.asar (an elevated process cannot read inside it): the
- * packaged app ships it under resources/helper/; from a checkout or the CLI
- * bundle it is dist/helper/berth-helper.js, run by this same Node.
+ * packaged app (and its packaged CLI) ships it under resources/helper/; from a
+ * checkout or the CLI bundle it is dist/helper/berth-helper.js, run by this same Node.
  */
 export function bundledHelperCommand(): string[] {
-  const resources = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath;
+  const resources = packagedResourcesDir();
   const packaged = resources !== undefined ? join(resources, 'helper', 'berth-helper') : undefined;
   if (packaged !== undefined && existsSync(packaged)) return [packaged];
   const bundle = join(dirname(__dirname), 'helper', 'berth-helper.js');

@@ -1,0 +1,33 @@
+import { dirname } from 'node:path';
+import { appPathOfCliTool, appResourcesDir } from '../../common/cli-tools';
+import { isSingleExecutable } from '../../native';
+
+/**
+ * The packaged app's resources directory when this process runs from one:
+ * Electron says so (process.resourcesPath); the packaged CLI is a single
+ * executable at <resources>/bin/berth and knows it from process.execPath (the
+ * real file, whichever symlink in /usr/local/bin ran it). Undefined from a
+ * checkout or a build, where everything sits under dist/.
+ */
+export function packagedResourcesDir(): string | undefined {
+  const electron = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath;
+  if (electron !== undefined) return electron;
+  if (!isSingleExecutable()) return undefined;
+  const appPath = appPathOfCliTool(process.execPath);
+  return appPath === undefined ? undefined : appResourcesDir(appPath);
+}
+
+/**
+ * The app the running CLI belongs to (what `berth helper install` records and
+ * `berth app` serves): the app around the packaged CLI, else the directory
+ * above dist/ of this build.
+ */
+export function cliAppPath(): string {
+  if (isSingleExecutable()) {
+    const appPath = appPathOfCliTool(process.execPath);
+    // A copy of the CLI moved out of the app cannot know which app it belongs to.
+    if (appPath === undefined) throw new Error(`berth runs from ${process.execPath}, outside an app's resources/bin; run the one inside Berth's app (or pass --app)`);
+    return appPath;
+  }
+  return dirname(dirname(dirname(__filename)));
+}
