@@ -29,6 +29,10 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
     // Installing applied the defaults: System links and the hosts block.
     expect(readlinkSync('/usr/local/bin/berth')).toBe(join(APP, 'resources/bin/berth'));
     expect(berthBlock()).toBe(true);
+    // The helper's audit log, read for a person: what it did on install.
+    const audit = page.getByRole('region', { name: 'Audit log entries' });
+    await expect(audit.getByRole('row').filter({ hasText: 'Linked CLI tools' })).toContainText('berth');
+    await expect(audit.getByRole('row').filter({ hasText: 'Added hosts entries' })).toContainText('Done');
 
     await page.getByRole('radio', { name: /^User/ }).check();
     await expect.poll(() => readlinkSync(join(berth.home, '.berth/bin/berth'))).toBe(join(APP, 'resources/bin/berth'));

@@ -6,6 +6,7 @@ import { Banner } from '../components/Banner';
 import { BackIcon, LockIcon } from '../components/icons';
 import { Notices } from '../components/Notices';
 import { PromptStatus } from '../components/PromptStatus';
+import { formatAuditTime, parseAuditLine } from '../logic/audit';
 import { onOff } from '../logic/format';
 import { helperInstalled, INSTALL_LABEL, REINSTALL_LABEL, summarizeHelper, UPDATE_LABEL } from '../logic/helper-status';
 import { useActions, useBerth } from '../state/context';
@@ -375,9 +376,28 @@ function AuditSection() {
       {audit.error !== null && <Banner tone="warning" title="The audit log could not be read">{audit.error}</Banner>}
       {audit.loaded && audit.error === null && audit.lines.length === 0 && <p className="card muted">No privileged actions recorded yet.</p>}
       {audit.lines.length > 0 && (
-        <pre className="audit card mono" tabIndex={0} aria-label="Audit log entries">
-          {audit.lines.join('\n')}
-        </pre>
+        <div className="audit card" tabIndex={0} role="region" aria-label="Audit log entries">
+          <table className="audit-table">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Action</th>
+                <th scope="col">On</th>
+                <th scope="col">Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.lines.map(parseAuditLine).map((row, i) => (
+                <tr key={i} title={row.raw}>
+                  <td className="mono nowrap">{formatAuditTime(row.time)}</td>
+                  <td>{row.action}</td>
+                  <td className="mono">{row.detail}</td>
+                  <td className={row.ok ? 'audit-ok' : 'audit-refused'}>{row.outcome}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );

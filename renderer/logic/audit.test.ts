@@ -1,0 +1,74 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openAuditLog, type AuditEntry } from '../../helper/daemon/audit';
+import { formatAuditTime, parseAuditLine } from './audit';
+
+const peer = { uid: 1000, gid: 1000, pid: 4242 };
+let dir: string | undefined;
+afterEach(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/** Lines as the helper's own audit writer puts them in the file, so the two cannot drift apart. */
+function written(...entries: AuditEntry[]): string[] {
+  dir = mkdtempSync(join(tmpdir(), 'berth-audit-view-'));
+  const path = join(dir, 'audit.log');
+  const log = openAuditLog(path);
+  for (const entry of entries) log.write(entry);
+  log.close();
+  return readFileSync(path, 'utf8').trimEnd().split('\n');
+}
+
+describe('the audit log, read for a person', () => {
+  it('names each action and what it acted on', () => {
+    const rows = written(
+      { peer, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'ok' },
+      { peer, op: 'bindPort', args: { address: '::1', port: 443, protocol: 'tcp' }, result: 'ok' },
+      { peer, op: 'installSymlinks', args: { names: ['berth'] }, result: 'ok' },
+      { peer, op: 'ensureHosts', args: {}, result: 'ok' },
+      // The connection logs a policy's size and hash, never its text (helper/daemon/connection.ts).
+      { peer, op: 'storePolicy', args: { bytes: 31, sha256: 'ab'.repeat(32) }, result: 'ok' },
+      { peer, op: 'traceProcesses', args: { seconds: 5 }, result: 'ok' },
+    ).map(parseAuditLine);
+    expect(rows.map((r) => [r.action, r.detail, r.ok, r.outcome])).toEqual([
+      ['Bound a port', '127.0.0.1:80 TCP', true, 'Done'],
+      ['Bound a port', '[::1]:443 TCP', true, 'Done'],
+      ['Linked CLI tools', 'berth', true, 'Done'],
+      ['Added hosts entries', '', true, 'Done'],
+      ['Stored the organization policy', '31 bytes', true, 'Done'],
+      ['Gathered a performance trace', '5 s', true, 'Done'],
+    ]);
+    for (const row of rows) expect(row.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('a refusal shows its code and message; a refused connection names who tried', () => {
+    const [port, stranger] = written(
+      { peer, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'EADDRINUSE', message: 'port 80 is in use' },
+      { peer: { uid: 1001, gid: 1001, pid: 7 }, op: 'connect', result: 'UNAUTHORIZED' },
+    ).map(parseAuditLine);
+    expect(port).toMatchObject({ ok: false, outcome: 'EADDRINUSE: port 80 is in use' });
+    expect(stranger).toMatchObject({ action: 'Refused a connection', detail: 'from uid 1001 (pid 7)', ok: false, outcome: 'UNAUTHORIZED' });
+  });
+
+  it('an operation this version does not know shows under its own name, its arguments as written', () => {
+    const [row] = written({ peer, op: 'rotateKeys', args: { keep: 2, label: 'x' }, result: 'ok' }).map(parseAuditLine);
+    expect(row).toMatchObject({ action: 'rotateKeys', detail: 'keep: 2, label: x', ok: true });
+  });
+
+  it.each(['{"time":"2026-11-28T04:42:09.263Z","peer":{"uid":99', 'not json', '{"op":5,"result":"ok"}', '[]'])(
+    'a line that does not parse (%j) is shown whole, never dropped',
+    (raw) => {
+      expect(parseAuditLine(raw)).toEqual({ time: null, action: 'Unreadable entry', detail: raw, ok: false, outcome: '—', raw });
+    },
+  );
+
+  it('times read in the viewer’s zone, one width for every row', () => {
+    const at = new Date(2026, 10, 28, 4, 2, 9);
+    expect(formatAuditTime(at.toISOString())).toBe('2026-11-28 04:02:09');
+    expect(formatAuditTime(null)).toBe('—');
+    expect(formatAuditTime('yesterday')).toBe('yesterday');
+  });
+});
