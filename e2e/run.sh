@@ -27,6 +27,10 @@ mkdir -p /usr/local/bin
 export BERTH_E2E_APP="$scratch/app"
 mkdir -p "$BERTH_E2E_APP"
 cp -a dist "$BERTH_E2E_APP/dist"
+# The CLI as the packaged app ships it: a single executable at resources/bin/berth,
+# where the links the helper makes in /usr/local/bin point.
+mkdir -p "$BERTH_E2E_APP/resources"
+node scripts/build-helper.mjs --target cli --from dist/cli --out "$BERTH_E2E_APP/resources/bin" >/dev/null
 chmod -R a+rX "$BERTH_E2E_APP"
 
 # Whatever the helper started in standalone mode ends with the suite.

@@ -2,7 +2,7 @@ import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPolkitRule } from '../test/support/polkit';
 import { expect, test, type Berth } from './support/fixtures';
-import { APP, managePolicy } from './support/machine';
+import { APP, berthOnPath, managePolicy } from './support/machine';
 
 const DAY = 24 * 3600 * 1000;
 const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -29,6 +29,10 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
     // Installing applied the defaults: System links and the hosts block.
     expect(readlinkSync('/usr/local/bin/berth')).toBe(join(APP, 'resources/bin/berth'));
     expect(berthBlock()).toBe(true);
+    // The link works: the packaged CLI, typed by name, sees the helper the app installed.
+    const status = await berthOnPath(berth.user, berth.home, ['status', '--json']);
+    expect(status).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(status.stdout)).toMatchObject({ helper: { state: 'running' }, cliTools: { location: 'system', linked: ['berth'] } });
     // The helper's audit log, read for a person: what it did on install.
     const audit = page.getByRole('region', { name: 'Audit log entries' });
     await expect(audit.getByRole('row').filter({ hasText: 'Linked CLI tools' })).toContainText('berth');

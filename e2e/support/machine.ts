@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
+import { finished, type Finished } from '../../test/support/finished';
 import { spawnInHome } from '../../test/support/user-home';
 
 export { freshHome } from '../../test/support/user-home';
@@ -30,6 +31,11 @@ export interface RunningBackend {
   home: string;
   log(): string;
   stop(): Promise<void>;
+}
+
+/** `berth ARGS` as the user types it: found on PATH (/usr/local/bin, where the helper links the packaged CLI). */
+export function berthOnPath(user: TestUser, home: string, args: string[]): Promise<Finished> {
+  return finished(spawnInHome(user, home, ['berth', ...args]));
 }
 
 /** `berth app` as the user: the real backend with the browser-mode UI; resolves with its one-time URL. */

@@ -101,6 +101,7 @@ export class Backend implements ApiHost {
       mappingsPath: options.paths.mappingsPath,
       helper: () => backend.connectHelper(),
       privilegedPortMapping: () => backend.settings.get().privilegedPortMapping,
+      userMode: () => backend.capabilities.userMode !== null,
       onChange: () => backend.changed(),
       helperSocketPath: options.layout.socketPath,
     });

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { REPO_ROOT, type TestUser } from './constants';
+import { finished, type Finished } from './finished';
+
+export { finished, type Finished };
 
 export interface HelperProcess {
   readonly socketPath: string;
@@ -98,11 +101,6 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
   };
 }
 
-export interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Spawns `argv` as an unprivileged user: setpriv drops every privilege (uid, gid, groups, capabilities). */
 export function spawnAs(user: TestUser, argv: string[]): ChildProcess {
@@ -117,13 +115,6 @@ export function spawnFixtureAs(user: TestUser, fixture: string, args: string[]):
   return spawnAs(user, [process.execPath, join(inject('fixturesDir'), `${fixture}.js`), ...args]);
 }
 
-export function finished(child: ChildProcess): Promise<Finished> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Runs a fixture to completion as `user` and parses the one JSON line it prints. */
 export async function runFixtureAs<T = Record<string, unknown>>(

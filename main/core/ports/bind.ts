@@ -26,6 +26,11 @@ export interface AcquireOptions {
   helper: HelperSource;
   /** The user's "privileged port mapping" setting: may Berth ask the helper at all? */
   privilegedPortMapping: boolean;
+  /**
+   * The machine is set up in user mode (berth-helper install --user): there is no
+   * helper to install or turn on, so a refused low port says so instead.
+   */
+  userMode?: boolean;
 }
 
 export interface Listener {
@@ -173,6 +178,13 @@ export async function acquireListener(key: MappingKey, options: AcquireOptions):
   } catch (error) {
     // Only "not allowed" is the helper's business; every other failure would fail for root too.
     if (errnoCode(error) !== 'EACCES') throw directBindError(checked.data, error);
+  }
+  if (options.userMode === true) {
+    // "Install the helper" would be wrong advice: the administrator chose a machine without one.
+    throw new ApiError(
+      'HELPER_NEEDED',
+      `port ${checked.data.port} is not allowed without the privileged helper, and this machine is set up in user mode (no helper): choose a port from 1024 up, or ask your administrator`,
+    );
   }
   if (!options.privilegedPortMapping) {
     throw helperNeeded(checked.data, !(await helperReachable(options.helper)), true);

@@ -219,9 +219,16 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       'HELPER_UNAVAILABLE',
       expect.stringMatching(/^port 80 needs the privileged helper, which cannot be used: .*installed for another account/),
     ],
-  ])('%s', async (_what, socket, privileged, code, message) => {
+    [
+      'the machine is in user mode (no helper by design)',
+      () => join(helper.dir, 'none', 'helper.sock'),
+      true,
+      'HELPER_NEEDED',
+      'port 80 is not allowed without the privileged helper, and this machine is set up in user mode (no helper): choose a port from 1024 up, or ask your administrator',
+    ],
+  ])('%s', async (what, socket, privileged, code, message) => {
     const publisher = publisherIn();
-    await publisher.call('open', { mappingsPath, helperSocket: socket(), privileged });
+    await publisher.call('open', { mappingsPath, helperSocket: socket(), privileged, userMode: what.includes('user mode') });
     expect(await publisher.call('add', { spec })).toMatchObject({ ok: false, code, message });
     expect(savedFile()).toBeUndefined();
     expect((await publisher.call('list')).list).toEqual([]);

@@ -11,7 +11,7 @@ import {
 } from '../../../common/ports/mapping';
 import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../common/ports/parse';
 import { errnoCode } from '../../../common/errno';
-import { acquireListener, type HelperSource, type Listener } from './bind';
+import { acquireListener, type AcquireOptions, type HelperSource, type Listener } from './bind';
 import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
@@ -29,6 +29,8 @@ export interface PortPublisherOptions {
   helper: HelperSource;
   /** The "privileged port mapping" setting, read at every bind. */
   privilegedPortMapping: () => boolean;
+  /** Is the machine in user mode (no helper by design)? Read at every bind, to word a refusal. */
+  userMode?: () => boolean;
   /**
    * Something in list() changed (not called during open(), which returns the list itself).
    * State changes call it at once; connection and byte counters at most every statsIntervalMs.
@@ -143,7 +145,7 @@ export class PortPublisher {
     this.changed();
     let forwarder: Forwarder | undefined;
     try {
-      const listener = await acquireListener(spec, { helper: this.options.helper, privilegedPortMapping: this.options.privilegedPortMapping() });
+      const listener = await acquireListener(spec, this.bindOptions());
       if (!this.current(entry) || this.closed) {
         closeSync(listener.fd);
         throw new ApiError('CONFLICT', `${id} was removed while it was starting`);
@@ -211,13 +213,14 @@ export class PortPublisher {
     await Promise.all([...this.entries.values()].map((entry) => entry.forwarder?.close()));
   }
 
+  private bindOptions(): AcquireOptions {
+    return { helper: this.options.helper, privilegedPortMapping: this.options.privilegedPortMapping(), userMode: this.options.userMode?.() ?? false };
+  }
+
   /** Binds and forwards a saved entry; failures become its state instead of an exception. */
   private async start(entry: Entry): Promise<void> {
     try {
-      const listener = await acquireListener(entry.spec, {
-        helper: this.options.helper,
-        privilegedPortMapping: this.options.privilegedPortMapping(),
-      });
+      const listener = await acquireListener(entry.spec, this.bindOptions());
       if (!this.current(entry) || this.closed) {
         closeSync(listener.fd);
         return;
