@@ -1,16 +1,7 @@
-import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  helperDir,
-  httpGet,
-  NetNamespace,
-  spawnFixture,
-  startHelperIn,
-  unusedPort,
-  type JsonLines,
-  type NsHelper,
-} from '../core/ports/test-support';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { helperInNamespace, httpGet, spawnFixture, unusedPort, type JsonLines, type NetNamespace } from '../core/ports/test-support';
 import { EXIT } from './exit-codes';
 import type { CliIO } from './io';
 import { runCommand } from './run-command';
@@ -92,32 +83,20 @@ describe('berth run: usage', () => {
 });
 
 describe('berth run through the real helper, as the unprivileged user', () => {
-  let ns: NetNamespace;
-  let dir: string;
-  let helper: NsHelper;
-  beforeAll(async () => {
-    ns = await NetNamespace.create(); // port 80 of our own; ip_unprivileged_port_start is the default 1024 here
-    dir = helperDir();
-    helper = await startHelperIn(ns, users.test.uid, dir);
-  });
-  afterAll(async () => {
-    await helper.stop();
-    await ns.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const machine = helperInNamespace(users.test.uid);
 
   it('hands CMD 127.0.0.1:80 as fd 3 with LISTEN_FDS and its own LISTEN_PID, keeps no copy, and exits with its status', async () => {
-    const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', helper.socketPath, '--', ...fdServer()], ns);
+    const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', machine.helper.socketPath, '--', ...fdServer()], machine.ns);
     const ready = await berth.next((line) => 'ready' in line);
     expect(ready).toMatchObject({ ready: true, uid: users.test.uid, listenFds: '1', fdNames: '127.0.0.1_80' });
     // LISTEN_PID names CMD itself (not a shell, not berth).
     expect(ready.listenPid).toBe(String(ready.pid));
     expect(ready.pid).not.toBe(berth.child.pid);
 
-    const answer = await httpGet('http://127.0.0.1:80/', ns);
+    const answer = await httpGet('http://127.0.0.1:80/', machine.ns);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body!)).toMatchObject({ pid: ready.pid, uid: users.test.uid, listenPid: String(ready.pid) });
-    expect(helper.auditEntries()).toContainEqual(
+    expect(machine.helper.auditEntries()).toContainEqual(
       expect.objectContaining({ op: 'bindPort', peer: expect.objectContaining({ uid: users.test.uid }), args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'ok' }),
     );
 
@@ -126,20 +105,20 @@ describe('berth run through the real helper, as the unprivileged user', () => {
     expect(listening).toMatch(/^socket:\[\d+\]$/);
     expect(socketLinks(berth.child.pid!)).not.toContain(listening);
 
-    expect((await httpGet('http://127.0.0.1:80/exit/7', ns)).status).toBe(200);
+    expect((await httpGet('http://127.0.0.1:80/exit/7', machine.ns)).status).toBe(200);
     expect(await berth.exited).toEqual({ code: 7, signal: null });
     // Gone with CMD: nothing listens on 127.0.0.1:80 any more.
-    expect((await httpGet('http://127.0.0.1:80/', ns)).error).toBe('ECONNREFUSED');
+    expect((await httpGet('http://127.0.0.1:80/', machine.ns)).error).toBe('ECONNREFUSED');
   });
 
   it('fails before starting CMD when the port is taken, and says so', async () => {
-    const squatter = spawnFixture('ports-http', ['serve', '127.0.0.1', '80'], { ns });
+    const squatter = spawnFixture('ports-http', ['serve', '127.0.0.1', '80'], { ns: machine.ns });
     cleanups.push(async () => {
       squatter.child.kill('SIGTERM');
       await squatter.exited;
     });
     await squatter.next((line) => line.ready === true);
-    const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', helper.socketPath, '--', 'sh', '-c', 'echo CMD-RAN'], ns);
+    const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', machine.helper.socketPath, '--', 'sh', '-c', 'echo CMD-RAN'], machine.ns);
     expect((await berth.exited).code).toBe(EXIT.error);
     expect(berth.stderr).toBe('berth run: 127.0.0.1:80 is already in use by another program\n');
     expect(berth.lines).toEqual([]); // CMD never ran

@@ -204,7 +204,10 @@ export class Backend implements ApiHost {
     if (previous[change.key] !== settings[change.key]) {
       this.options.log.info(`setting ${change.key} = ${JSON.stringify(change.value)}`);
       await this.applySettings([change.key]);
-      if (change.key === 'privilegedPortMapping' && change.value) await this.publisher.retryWaiting();
+      if (change.key === 'privilegedPortMapping') {
+        if (change.value) await this.publisher.retryWaiting();
+        else await this.publisher.releaseHelperBound();
+      }
     }
     return settings;
   }

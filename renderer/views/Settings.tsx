@@ -151,7 +151,7 @@ function GeneralSection() {
       <div className="card setting-list">
         <ToggleRow
           settingKey="privilegedPortMapping"
-          description="Ask the helper for ports below 1024 when the system does not allow them directly."
+          description="Ask the helper for ports below 1024 when the system does not allow them directly. Turning it off closes the ports the helper opened; they come back when you turn it on."
           status={
             caps.userMode !== null ? (
               <p className="setting-status muted">User mode has no helper: ports below 1024 work only where the system allows them.</p>

@@ -7,6 +7,7 @@ import type { MappingStatus } from '../../../common/ports/mapping';
 import { startHelper, type HelperProcess } from '../../../test/support/processes';
 import {
   helperDir,
+  helperInNamespace,
   httpGet,
   NetNamespace,
   PublisherFixture,
@@ -14,7 +15,6 @@ import {
   startHelperIn,
   unusedPort,
   userScratch,
-  type NsHelper,
 } from './test-support';
 
 // The backend runs as the user; these tests run the real PortPublisher as the
@@ -50,35 +50,25 @@ const bindPortRequests = (helper: { auditEntries(): Array<Record<string, unknown
   helper.auditEntries().filter((entry) => entry.op === 'bindPort');
 
 describe('port 80 through the real helper, as the unprivileged user', () => {
-  let ns: NetNamespace;
-  let dir: string;
-  let helper: NsHelper;
-  beforeAll(async () => {
-    ns = await NetNamespace.create();
-    expect(ns.sysctl('net/ipv4/ip_unprivileged_port_start')).toBe('1024');
-    dir = helperDir();
-    helper = await startHelperIn(ns, users.test.uid, dir);
-  });
-  afterAll(async () => {
-    await helper.stop();
-    await ns.close();
-    rmSync(dir, { recursive: true, force: true });
+  const machine = helperInNamespace(users.test.uid);
+  beforeAll(() => {
+    expect(machine.ns.sysctl('net/ipv4/ip_unprivileged_port_start')).toBe('1024');
   });
 
   it('publishes 127.0.0.1:80 to a local HTTP server; real requests succeed; remove frees the port', async () => {
-    const target = await serveTarget(ns, '127.0.0.1');
+    const target = await serveTarget(machine.ns, '127.0.0.1');
     cleanups.push(() => target.stop());
-    const publisher = publisherIn(ns);
-    const opened = await publisher.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    const publisher = publisherIn(machine.ns);
+    const opened = await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
     expect(opened).toMatchObject({ ok: true, notice: null, list: [], uid: users.test.uid });
 
     const spec = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
     const added = await publisher.call('add', { spec });
     expect(added).toMatchObject({ ok: true, status: { id: '127.0.0.1:80', state: 'listening', via: 'helper', error: null } });
     for (let i = 0; i < 3; i++) {
-      expect(await httpGet('http://127.0.0.1:80/', ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
+      expect(await httpGet('http://127.0.0.1:80/', machine.ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
     }
-    expect(bindPortRequests(helper)).toContainEqual(
+    expect(bindPortRequests(machine.helper)).toContainEqual(
       expect.objectContaining({ peer: expect.objectContaining({ uid: users.test.uid }), args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'ok' }),
     );
     expect(savedFile()).toEqual({ version: 1, mappings: [spec] });
@@ -87,15 +77,15 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
     expect(await publisher.call('remove', { key: { address: '127.0.0.1', port: 80 } })).toEqual({ id: expect.any(Number), ok: true });
     expect(savedFile()).toEqual({ version: 1, mappings: [] });
     // Free: a root server takes 127.0.0.1:80 in the same namespace right away.
-    const after = await serveTarget(ns, '127.0.0.1', 80);
+    const after = await serveTarget(machine.ns, '127.0.0.1', 80);
     await after.stop();
   });
 
   it("maps the helper's own refusal: a port in use is PORT_IN_USE, and nothing is saved", async () => {
-    const squatter = await serveTarget(ns, '127.0.0.1', 80);
+    const squatter = await serveTarget(machine.ns, '127.0.0.1', 80);
     cleanups.push(() => squatter.stop());
-    const publisher = publisherIn(ns);
-    await publisher.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    const publisher = publisherIn(machine.ns);
+    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
     const added = await publisher.call('add', { spec: { address: '127.0.0.1', port: 80, target: { host: 'localhost', port: 8080 } } });
     expect(added).toMatchObject({ ok: false, code: 'PORT_IN_USE', message: '127.0.0.1:80 is already in use by another program' });
     expect(savedFile()).toBeUndefined();
@@ -103,16 +93,16 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
   });
 
   it('a mapping restored while the setting is off waits, and binds once it is turned on', async () => {
-    const target = await serveTarget(ns, '127.0.0.1');
+    const target = await serveTarget(machine.ns, '127.0.0.1');
     cleanups.push(() => target.stop());
     const spec = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
-    const first = publisherIn(ns);
-    await first.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    const first = publisherIn(machine.ns);
+    await first.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
     await first.call('add', { spec });
     await first.stop();
 
-    const second = publisherIn(ns);
-    const opened = await second.call('open', { mappingsPath, helperSocket: helper.socketPath, privileged: false });
+    const second = publisherIn(machine.ns);
+    const opened = await second.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, privileged: false });
     expect((opened.list as MappingStatus[])[0]).toMatchObject({
       state: 'waiting',
       via: null,
@@ -125,7 +115,42 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
     await second.call('privileged', { value: true });
     const retried = await second.call('retry');
     expect((retried.list as MappingStatus[])[0]).toMatchObject({ state: 'listening', via: 'helper', error: null });
-    expect(await httpGet('http://127.0.0.1:80/', ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
+    expect(await httpGet('http://127.0.0.1:80/', machine.ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
+  });
+});
+
+describe('turning privileged port mapping off', () => {
+  const machine = helperInNamespace(users.test.uid);
+
+  it('stops the ports the helper bound, frees them and keeps them saved; ports the user bound keep serving', async () => {
+    const target = await serveTarget(machine.ns, '127.0.0.1');
+    cleanups.push(() => target.stop());
+    const low = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
+    const high = { address: '127.0.0.1', port: unusedPort(), target: { host: '127.0.0.1', port: target.port } };
+    const publisher = publisherIn(machine.ns);
+    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    expect(await publisher.call('add', { spec: low })).toMatchObject({ ok: true, status: { via: 'helper' } });
+    expect(await publisher.call('add', { spec: high })).toMatchObject({ ok: true, status: { via: 'direct' } });
+
+    await publisher.call('privileged', { value: false });
+    const released = await publisher.call('release');
+    expect(released.list).toMatchObject([
+      {
+        state: 'waiting',
+        via: null,
+        error: { code: 'HELPER_NEEDED', message: "port 80 needs the privileged helper: turn on privileged port mapping in Berth's settings (the helper is installed)" },
+      },
+      { state: 'listening', via: 'direct', error: null },
+    ]);
+    expect(savedFile()).toEqual({ version: 1, mappings: [low, high] });
+    expect(await httpGet(`http://127.0.0.1:${high.port}/`, machine.ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
+    // Port 80 is free: a root server takes it in the same namespace right away.
+    const squatter = await serveTarget(machine.ns, '127.0.0.1', 80);
+    await squatter.stop();
+
+    await publisher.call('privileged', { value: true });
+    expect(((await publisher.call('retry')).list as MappingStatus[])[0]).toMatchObject({ state: 'listening', via: 'helper' });
+    expect(await httpGet('http://127.0.0.1:80/', machine.ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });
   });
 });
 

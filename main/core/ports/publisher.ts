@@ -204,6 +204,23 @@ export class PortPublisher {
     return this.retrying;
   }
 
+  /**
+   * "Privileged port mapping" was turned off: the mappings the helper bound stop
+   * (their ports are freed) and wait, still saved, until it is turned on again.
+   * The setting says whether Berth may use root for ports at all, not only for
+   * the next one.
+   */
+  async releaseHelperBound(): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.via !== 'helper' || !this.current(entry) || this.closed) continue;
+      const forwarder = entry.forwarder;
+      Object.assign(entry, { state: 'starting', via: null, forwarder: undefined, error: null });
+      await forwarder?.close();
+      // Bound again under the current setting: with it off, a port the user cannot bind waits (and says why).
+      if (this.current(entry) && !this.closed) await this.start(entry);
+    }
+  }
+
   /** Stops every listener and connection (the mappings stay saved for the next start). */
   async close(): Promise<void> {
     this.closed = true;

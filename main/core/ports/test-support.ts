@@ -15,7 +15,7 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, readFileSync,
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { bindSocket } from '../../../native';
 import type { MappingStatus } from '../../../common/ports/mapping';
 import { REPO_ROOT, type TestUser } from '../../../test/support/constants';
@@ -171,6 +171,38 @@ export interface NsHelper {
 }
 
 /** A root-owned 0755 directory for a helper's socket and audit log, kept across helper restarts. */
+/**
+ * For a describe block: a network namespace of its own, with the real helper
+ * serving `uid` inside it, made before the block's tests and gone after them.
+ */
+export function helperInNamespace(uid: number): { readonly ns: NetNamespace; readonly helper: NsHelper } {
+  let ns: NetNamespace | undefined;
+  let helper: NsHelper | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    ns = await NetNamespace.create(); // port 80 of its own; ip_unprivileged_port_start is the default 1024 there
+    dir = helperDir();
+    helper = await startHelperIn(ns, uid, dir);
+  });
+  afterAll(async () => {
+    await helper?.stop();
+    await ns?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  const made = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is made in beforeAll: use it inside a test`);
+    return value;
+  };
+  return {
+    get ns() {
+      return made(ns, 'the namespace');
+    },
+    get helper() {
+      return made(helper, 'the helper');
+    },
+  };
+}
+
 export function helperDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-ports-helper-'));
   chmodSync(dir, 0o755);
