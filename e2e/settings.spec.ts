@@ -2,7 +2,7 @@ import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPolkitRule } from '../test/support/polkit';
 import { expect, test, type Berth } from './support/fixtures';
-import { APP, berthOnPath, managePolicy } from './support/machine';
+import { APP, berthOnPath, isListening, managePolicy, startTarget } from './support/machine';
 
 const DAY = 24 * 3600 * 1000;
 const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -63,27 +63,45 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
   }
 });
 
-test('settings under an organization policy: the locked setting is shown locked, the allowlist read-only', async ({ berth }) => {
+test('settings under an organization policy: the locked settings are shown locked, the allowlist read-only, and a port the policy forbids closes', async ({ berth }) => {
   const undo = setPolkitRule(berth.user.name, 'YES');
+  const target = await startTarget('hello through Berth');
   let policy: { close(): Promise<void> } | undefined;
   try {
     await installThroughTheApp(berth);
+    let page = berth.page;
+    await page.getByRole('button', { name: 'Add port' }).click();
+    await page.getByLabel('Listen port').fill('80');
+    await page.getByLabel('Target port').fill(String(target.port));
+    await page.getByRole('button', { name: 'Publish port' }).click();
+    await expect(page.getByRole('listitem').filter({ hasText: '127.0.0.1:80' })).toContainText('listening', { ignoreCase: true });
+    expect(isListening('127.0.0.1', 80)).toBe(true);
+
     policy = await managePolicy(berth.user, {
       organization: 'Example Corp',
       version: 3,
       issued: iso(Date.now() - DAY),
       expires: iso(Date.now() + 365 * DAY),
       allowedRegistries: ['registry.example.com/team'],
-      lockedSettings: { hostsEntries: true },
+      lockedSettings: { hostsEntries: true, privilegedPortMapping: false },
     });
     await berth.restart();
-    const page = berth.page;
+    page = berth.page; // a restart opens a new page
     await berth.open('settings');
     await expect(page.getByText('Locked by Example Corp', { exact: false }).first()).toBeVisible();
     await expect(page.getByRole('checkbox', { name: /Hosts entries/ })).toBeDisabled();
+    await expect(page.getByRole('checkbox', { name: /Privileged port mapping/ })).toBeDisabled();
+    await expect(page.getByRole('checkbox', { name: /Privileged port mapping/ })).not.toBeChecked();
     await expect(page.getByText('registry.example.com/team')).toBeVisible();
+
+    // The mapping is kept, but waits with the reason, and port 80 is free: the policy is in force.
+    await berth.open('popover');
+    const row = page.getByRole('listitem').filter({ hasText: '127.0.0.1:80' });
+    await expect(row).toContainText('turned off by Example Corp policy v3');
+    await expect.poll(() => isListening('127.0.0.1', 80)).toBe(false);
   } finally {
     await policy?.close();
+    await target.close();
     undo();
   }
 });

@@ -205,12 +205,12 @@ describe('the CLI SEA (npm run build:helper -- --target cli), where the packaged
     expect(await finished(spawnAs(users.test, [link, '--version']))).toEqual({ code: 0, stdout: `${BERTH_VERSION}\n`, stderr: '' });
   });
 
-  it('knows the app it belongs to from its own path (berth app looks for the window there)', async () => {
+  it('knows the app it belongs to from its own path, and that berth app is not for it', async () => {
     const result = await finished(spawnAs(users.test, [link, 'app', '--port', '0']));
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: `berth: the window is not built (no ${app}/dist/renderer/index.html); run "npm run build"\n`,
+      stderr: `berth: berth app runs Berth from a build of it; this is the CLI of the installed app (${app}): open Berth itself instead\n`,
     });
   });
 

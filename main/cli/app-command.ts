@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isSingleExecutable } from '../../native';
 import { cliAppPath } from '../install/app-location';
 import { startBrowserServer, hasRenderer } from '../core/browser/server';
 import { xdgAutostart } from '../core/login-item';
@@ -50,7 +51,12 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
   const root = cliAppPath();
   const staticDir = join(root, 'dist/renderer');
   if (!hasRenderer(staticDir)) {
-    io.err(`berth: the window is not built (no ${staticDir}/index.html); run "npm run build"\n`);
+    // The packaged CLI ships without the browser-mode window: the app it belongs to is the window there.
+    io.err(
+      isSingleExecutable()
+        ? `berth: berth app runs Berth from a build of it; this is the CLI of the installed app (${root}): open Berth itself instead\n`
+        : `berth: the window is not built (no ${staticDir}/index.html); run "npm run build"\n`,
+    );
     return EXIT.error;
   }
   let stop!: () => void;

@@ -102,6 +102,8 @@ export class Backend implements ApiHost {
       helper: () => backend.connectHelper(),
       privilegedPortMapping: () => backend.settings.get().privilegedPortMapping,
       userMode: () => backend.capabilities.userMode !== null,
+      privilegedPortMappingLockedBy: () =>
+        policyLocks(backend.policy).privilegedPortMapping === false ? (policySource(backend.policy) ?? 'your organization') : null,
       onChange: () => backend.changed(),
       helperSocketPath: options.layout.socketPath,
     });
@@ -204,10 +206,6 @@ export class Backend implements ApiHost {
     if (previous[change.key] !== settings[change.key]) {
       this.options.log.info(`setting ${change.key} = ${JSON.stringify(change.value)}`);
       await this.applySettings([change.key]);
-      if (change.key === 'privilegedPortMapping') {
-        if (change.value) await this.publisher.retryWaiting();
-        else await this.publisher.releaseHelperBound();
-      }
     }
     return settings;
   }
@@ -223,6 +221,11 @@ export class Backend implements ApiHost {
       loginItem: this.options.loginItem,
     });
     for (const problem of problems) this.notify('warning', problem);
+    if (keys.includes('privilegedPortMapping')) {
+      // Whether the user turned it or a policy now holds it: on, waiting ports bind; off, the helper's ports close.
+      if (this.settings.get().privilegedPortMapping) await this.publisher?.retryWaiting();
+      else await this.publisher?.releaseHelperBound();
+    }
     await this.refresh();
   }
 

@@ -31,6 +31,11 @@ export interface AcquireOptions {
    * helper to install or turn on, so a refused low port says so instead.
    */
   userMode?: boolean;
+  /**
+   * Who holds "privileged port mapping" off by policy ("Example Corp policy v3"), if
+   * anyone: then "turn it on in settings" would be advice the user cannot follow.
+   */
+  lockedBy?: string | null;
 }
 
 export interface Listener {
@@ -187,6 +192,12 @@ export async function acquireListener(key: MappingKey, options: AcquireOptions):
     );
   }
   if (!options.privilegedPortMapping) {
+    if (typeof options.lockedBy === 'string') {
+      throw new ApiError(
+        'HELPER_NEEDED',
+        `port ${checked.data.port} needs the privileged helper, and privileged port mapping is turned off by ${options.lockedBy}: choose a port from 1024 up`,
+      );
+    }
     throw helperNeeded(checked.data, !(await helperReachable(options.helper)), true);
   }
   return bindViaHelper(checked.data, options.helper);

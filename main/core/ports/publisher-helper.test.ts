@@ -251,9 +251,22 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       'HELPER_NEEDED',
       'port 80 is not allowed without the privileged helper, and this machine is set up in user mode (no helper): choose a port from 1024 up, or ask your administrator',
     ],
+    [
+      'privileged port mapping is locked off by the organization',
+      () => helper.socketPath,
+      false,
+      'HELPER_NEEDED',
+      'port 80 needs the privileged helper, and privileged port mapping is turned off by Example Corp policy v3: choose a port from 1024 up',
+    ],
   ])('%s', async (what, socket, privileged, code, message) => {
     const publisher = publisherIn();
-    await publisher.call('open', { mappingsPath, helperSocket: socket(), privileged, userMode: what.includes('user mode') });
+    await publisher.call('open', {
+      mappingsPath,
+      helperSocket: socket(),
+      privileged,
+      userMode: what.includes('user mode'),
+      lockedBy: what.includes('organization') ? 'Example Corp policy v3' : null,
+    });
     expect(await publisher.call('add', { spec })).toMatchObject({ ok: false, code, message });
     expect(savedFile()).toBeUndefined();
     expect((await publisher.call('list')).list).toEqual([]);

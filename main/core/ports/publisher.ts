@@ -31,6 +31,8 @@ export interface PortPublisherOptions {
   privilegedPortMapping: () => boolean;
   /** Is the machine in user mode (no helper by design)? Read at every bind, to word a refusal. */
   userMode?: () => boolean;
+  /** Who holds the setting off by policy, if anyone (see AcquireOptions.lockedBy). Read at every bind. */
+  privilegedPortMappingLockedBy?: () => string | null;
   /**
    * Something in list() changed (not called during open(), which returns the list itself).
    * State changes call it at once; connection and byte counters at most every statsIntervalMs.
@@ -231,7 +233,12 @@ export class PortPublisher {
   }
 
   private bindOptions(): AcquireOptions {
-    return { helper: this.options.helper, privilegedPortMapping: this.options.privilegedPortMapping(), userMode: this.options.userMode?.() ?? false };
+    return {
+      helper: this.options.helper,
+      privilegedPortMapping: this.options.privilegedPortMapping(),
+      userMode: this.options.userMode?.() ?? false,
+      lockedBy: this.options.privilegedPortMappingLockedBy?.() ?? null,
+    };
   }
 
   /** Binds and forwards a saved entry; failures become its state instead of an exception. */
