@@ -27,12 +27,10 @@ export function unsafeReason(component: PathComponent): string | undefined {
   return undefined;
 }
 
-/**
- * Opens `path` and checks every component from '/'. Every later step is an
- * *at() call on the returned fd, so a component swapped for a symlink after
- * this check changes nothing for us.
- */
-export function openTrustedDirectory(path: string, hint = ''): TrustedDirectory {
+type Checked = { fd: number } | { missing: true } | { unsafe: string };
+
+/** Opens `path` without following symlinks and checks every component from '/'. */
+function openChecked(path: string): Checked {
   let opened;
   try {
     opened = openDirectoryNoFollow(path);
@@ -41,25 +39,51 @@ export function openTrustedDirectory(path: string, hint = ''): TrustedDirectory 
     const culprit = (error as { path?: unknown }).path;
     const where = typeof culprit === 'string' && culprit.length > 0 ? culprit : path;
     // A symlink on the way would let whoever controls its target choose where root writes.
-    if (code === 'ELOOP' || code === 'ENOTDIR') {
-      throw new ProtocolError('UNSAFE_PATH', `${where} is a symlink or not a directory; refusing to write under it as root${hint}`);
-    }
-    if (code === 'ENOENT') throw new ProtocolError('NOT_FOUND', `${path} does not exist; nothing was changed`);
+    if (code === 'ELOOP' || code === 'ENOTDIR') return { unsafe: `${where} is a symlink or not a directory` };
+    if (code === 'ENOENT') return { missing: true };
     throw error;
   }
   for (const component of opened.components) {
     const reason = unsafeReason(component);
     if (reason !== undefined) {
       closeSync(opened.fd);
-      throw new ProtocolError('UNSAFE_PATH', `${reason}; refusing to write under it as root, nothing was changed${hint}`);
+      return { unsafe: reason };
     }
+  }
+  return { fd: opened.fd };
+}
+
+/**
+ * Why `path` is not root's alone, 'missing' when it does not exist, or
+ * undefined when every component is root-owned, not group/world-writable and
+ * no symlink. Nothing stays open.
+ */
+export function untrustedReason(path: string): string | 'missing' | undefined {
+  const checked = openChecked(path);
+  if ('fd' in checked) {
+    closeSync(checked.fd);
+    return undefined;
+  }
+  return 'missing' in checked ? 'missing' : checked.unsafe;
+}
+
+/**
+ * Opens `path` and checks every component from '/'. Every later step is an
+ * *at() call on the returned fd, so a component swapped for a symlink after
+ * this check changes nothing for us.
+ */
+export function openTrustedDirectory(path: string, hint = ''): TrustedDirectory {
+  const checked = openChecked(path);
+  if ('missing' in checked) throw new ProtocolError('NOT_FOUND', `${path} does not exist; nothing was changed`);
+  if ('unsafe' in checked) {
+    throw new ProtocolError('UNSAFE_PATH', `${checked.unsafe}; refusing to write under it as root, nothing was changed${hint}`);
   }
   let open = true;
   return {
     path,
-    fd: opened.fd,
+    fd: checked.fd,
     close() {
-      if (open) closeSync(opened.fd);
+      if (open) closeSync(checked.fd);
       open = false;
     },
   };

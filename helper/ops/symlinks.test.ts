@@ -125,6 +125,40 @@ describe('installSymlinks / removeSymlinks', () => {
     expect(readdirSync(linkDir)).toEqual([]);
   });
 
+  it.each([
+    ['owned by the user (an app in their own folder)', (app: string) => lchownSync(app, users.test.uid, users.test.gid), /Berth is owned by uid \d+, not root/],
+    ['writable by its group', (app: string) => chmodSync(join(app, 'resources/bin'), 0o775), /resources\/bin is writable by its group/],
+    [
+      'not there yet under a folder everyone can write (an AppImage mount gone, /tmp)',
+      () => undefined,
+      /\/tmp is writable by everyone/,
+      '/tmp/.mount_BerthXYZ',
+    ],
+    [
+      'reached through a symlink',
+      (app: string) => {
+        rmSync(join(app, 'resources'), { recursive: true });
+        symlinkSync(join(root, 'elsewhere'), join(app, 'resources'));
+      },
+      /resources is a symlink or not a directory/,
+    ],
+  ])('refuses to link an app %s: the link would run what others can change; nothing is linked', async (_what, spoil, reason, elsewhere?: string) => {
+    const app = elsewhere ?? appPath;
+    spoil(app);
+    const error = await refusal(() => installSymlinks({ names: ['berth'] }, context({ appPath: app })));
+    expect(error.code).toBe('UNSAFE_PATH');
+    expect(error.message).toMatch(reason);
+    expect(error.message).toContain(`the link would run ${cliToolTarget(app, 'berth')}`);
+    expect(error.message).toContain('~/.berth/bin');
+    expect(readdirSync(linkDir)).toEqual([]);
+  });
+
+  it('links an app that is not there yet when only root could create it', async () => {
+    const later = join(root, 'Later/Berth');
+    const result = await installSymlinks({ names: ['berth'] }, context({ appPath: later }));
+    expect(result.result.links).toEqual([{ name: 'berth', target: cliToolTarget(later, 'berth'), action: 'created' }]);
+  });
+
   it('needs the app location from the install', async () => {
     const error = await refusal(() => installSymlinks({ names: ['berth'] }, opContext({ linkDir, stateDir })));
     expect(error.code).toBe('NOT_CONFIGURED');

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } from '../../native';
 import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
@@ -5,7 +6,7 @@ import { ProtocolError, type OperationResult } from '../../common/protocol';
 import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { openStateDir } from '../fs/state-dir';
-import { withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
+import { untrustedReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
 import type { HelperConfig } from '../daemon/config';
 import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
@@ -85,9 +86,33 @@ function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
   }
 }
 
+/**
+ * A link in the system bin directory runs its target for everyone who types the
+ * name, root included (`sudo berth`). So the target must be root's alone: its
+ * directory, or the deepest part of it that exists yet, is checked from '/' as
+ * root-owned, not group/world-writable and free of symlinks. An app in a user's
+ * folder (or an AppImage's per-run mount) gets the User location instead.
+ */
+function assertTargetIsRoots(target: string): void {
+  let dir = dirname(target);
+  let reason = untrustedReason(dir);
+  // Not there yet: what matters is who could create it, so look further up.
+  while (reason === 'missing' && dir !== '/') {
+    dir = dirname(dir);
+    reason = untrustedReason(dir);
+  }
+  if (reason === undefined) return;
+  throw new ProtocolError(
+    'UNSAFE_PATH',
+    `the link would run ${target}, but ${reason === 'missing' ? 'no part of its path exists' : reason}: whoever can change it would run code as anyone who types "berth"; nothing was changed. ` +
+      "Install Berth where only root can write, or choose the User location (~/.berth/bin) in Berth's settings: it needs no helper",
+  );
+}
+
 export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { config }) => {
   assertNotLocked(config, 'cliToolsLocation', (where) => where === 'system', 'the CLI tools location');
   const app = appPath(config);
+  for (const name of args.names) assertTargetIsRoots(cliToolTarget(app, name));
   const record = readRecord(config);
   const result: OperationResult<'installSymlinks'> = withTrustedDirectory(
     config.linkDir,

@@ -4,7 +4,7 @@
  *
  * Why: the app's port forwarder moves data in the 64 KiB buffers Node reads
  * sockets into; V8 frees them in batches at garbage collection. With glibc's
- * default (128 KiB, raised dynamically only up to 32 MiB) each batch is
+ * default (128 KiB, raised dynamically with the mmap threshold) each batch is
  * returned with brk() and taken back with fresh page faults on the next
  * burst: bench/forwarder measured a single stream at a third of socat's
  * throughput, and ~3x socat with the threshold at 64 MiB. No maintained
