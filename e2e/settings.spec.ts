@@ -39,9 +39,11 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
     expect(status).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(status.stdout)).toMatchObject({ helper: { state: 'running' }, cliTools: { location: 'system', linked: ['berth'] } });
     // The helper's audit log, read for a person: what it did on install.
+    // The link and the hosts block are there (checked above), so their entries are written: read the log now.
+    await page.getByRole('button', { name: 'Refresh audit log' }).click();
     const audit = page.getByRole('region', { name: 'Audit log entries' });
-    await expect(audit.getByRole('row').filter({ hasText: 'Linked CLI tools' })).toContainText('berth');
-    await expect(audit.getByRole('row').filter({ hasText: 'Added hosts entries' })).toContainText('Done');
+    await expect(audit.getByRole('row').filter({ hasText: 'Linked CLI tools' }).first()).toContainText('berth');
+    await expect(audit.getByRole('row').filter({ hasText: 'Added hosts entries' }).first()).toContainText('Done');
 
     await page.getByRole('radio', { name: /^User/ }).check();
     // The radio shows the choice at once; the link follows when the backend has applied it.

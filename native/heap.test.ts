@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FORWARDING_HEAP_TRIM_THRESHOLD } from '../main/core/ports/forwarder';
 import { MAX_HEAP_TRIM_THRESHOLD, setHeapTrimThreshold } from './index';
 import { loadBinding } from './loader';
@@ -8,6 +8,9 @@ const glibc = process.report.getReport() as { header?: { glibcVersionRuntime?: s
 const onGlibc = typeof glibc.header?.glibcVersionRuntime === 'string';
 
 describe('setHeapTrimThreshold', () => {
+  // The setting is process-wide: this worker goes back to what a forwarding process uses.
+  afterAll(() => setHeapTrimThreshold(FORWARDING_HEAP_TRIM_THRESHOLD));
+
   it('sets the threshold where the C library is glibc, says false elsewhere', () => {
     expect(setHeapTrimThreshold(FORWARDING_HEAP_TRIM_THRESHOLD)).toBe(onGlibc);
     expect(setHeapTrimThreshold(0)).toBe(onGlibc);

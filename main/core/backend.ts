@@ -150,7 +150,9 @@ export class Backend implements ApiHost {
     this.policy = this.readPolicy();
     // A new or lifted policy changes the effective settings: apply what it changed.
     const relocked = this.settings.reevaluateLocks();
-    if (relocked.length > 0) void this.applySettings(relocked);
+    if (relocked.length > 0) {
+      this.applySettings(relocked).catch((error: unknown) => this.options.log.warn(`applying the policy's settings failed: ${(error as Error).message}`));
+    }
     const before = this.capabilities?.helper.state;
     this.capabilities = await this.gather();
     if (before !== 'running' && this.capabilities.helper.state === 'running') await this.publisher?.retryWaiting();

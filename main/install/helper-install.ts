@@ -13,6 +13,10 @@ export function bundledHelperCommand(): string[] {
   const resources = packagedResourcesDir();
   const packaged = resources !== undefined ? join(resources, 'helper', 'berth-helper') : undefined;
   if (packaged !== undefined && existsSync(packaged)) return [packaged];
+  // The packaged CLI has no bundle to fall back to: its app is incomplete.
+  if (resources !== undefined && !('resourcesPath' in process)) {
+    throw new Error(`the helper is missing from the installed app (looked for ${packaged}); reinstall Berth`);
+  }
   const bundle = join(dirname(__dirname), 'helper', 'berth-helper.js');
   if (!existsSync(bundle)) throw new Error(`the bundled helper is missing (looked for ${bundle}); run "npm run build"`);
   return [process.execPath, bundle];

@@ -56,6 +56,8 @@ describe('the audit log, read for a person', () => {
   it('an operation this version does not know shows under its own name, its arguments as written', () => {
     const [row] = written({ peer, op: 'rotateKeys', args: { keep: 2, label: 'x' }, result: 'ok' }).map(parseAuditLine);
     expect(row).toMatchObject({ action: 'rotateKeys', detail: 'keep: 2, label: x', ok: true });
+    const [named] = written({ peer, op: 'constructor', result: 'UNKNOWN_OP' }).map(parseAuditLine);
+    expect(named).toMatchObject({ action: 'constructor', ok: false, outcome: 'UNKNOWN_OP' });
   });
 
   it.each(['{"time":"2026-11-28T04:42:09.263Z","peer":{"uid":99', 'not json', '{"op":5,"result":"ok"}', '[]'])(

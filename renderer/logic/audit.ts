@@ -69,7 +69,8 @@ export function parseAuditLine(raw: string): AuditRow {
   const ok = parsed.result === 'ok';
   return {
     time: parsed.time ?? null,
-    action: ACTION[parsed.op] ?? parsed.op,
+    // Own keys only: an op named "constructor" is shown as written, not as Object's function.
+    action: Object.hasOwn(ACTION, parsed.op) ? ACTION[parsed.op]! : parsed.op,
     detail: describeArgs(parsed.op, parsed.args, parsed.peer),
     ok,
     outcome: ok ? 'Done' : parsed.message !== undefined ? `${parsed.result}: ${parsed.message}` : parsed.result,

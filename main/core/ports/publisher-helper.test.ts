@@ -250,6 +250,7 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       true,
       'HELPER_NEEDED',
       'port 80 is not allowed without the privileged helper, and this machine is set up in user mode (no helper): choose a port from 1024 up, or ask your administrator',
+      { userMode: true },
     ],
     [
       'privileged port mapping is locked off by the organization',
@@ -257,16 +258,11 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       false,
       'HELPER_NEEDED',
       'port 80 needs the privileged helper, and privileged port mapping is turned off by Example Corp policy v3: choose a port from 1024 up',
+      { lockedBy: 'Example Corp policy v3' },
     ],
-  ])('%s', async (what, socket, privileged, code, message) => {
+  ] as Array<[string, () => string, boolean, string, unknown, { userMode?: boolean; lockedBy?: string }?]>)('%s', async (_what, socket, privileged, code, message, machine = {}) => {
     const publisher = publisherIn();
-    await publisher.call('open', {
-      mappingsPath,
-      helperSocket: socket(),
-      privileged,
-      userMode: what.includes('user mode'),
-      lockedBy: what.includes('organization') ? 'Example Corp policy v3' : null,
-    });
+    await publisher.call('open', { mappingsPath, helperSocket: socket(), privileged, ...machine });
     expect(await publisher.call('add', { spec })).toMatchObject({ ok: false, code, message });
     expect(savedFile()).toBeUndefined();
     expect((await publisher.call('list')).list).toEqual([]);

@@ -216,11 +216,15 @@ export class PortPublisher {
     for (const entry of [...this.entries.values()]) {
       if (entry.via !== 'helper' || !this.current(entry) || this.closed) continue;
       const forwarder = entry.forwarder;
-      Object.assign(entry, { state: 'starting', via: null, forwarder: undefined, error: null });
+      Object.assign(entry, { state: 'starting', via: null, error: null });
+      // The forwarder stays on the entry until it is closed: a remove() meanwhile waits for the same close.
       await forwarder?.close();
+      if (entry.forwarder === forwarder) entry.forwarder = undefined;
       // Bound again under the current setting: with it off, a port the user cannot bind waits (and says why).
       if (this.current(entry) && !this.closed) await this.start(entry);
     }
+    // Turned on again while this ran: what now waits is bound again at once, not at the next poll.
+    if (this.options.privilegedPortMapping() && !this.closed) await this.retryWaiting();
   }
 
   /** Stops every listener and connection (the mappings stay saved for the next start). */
@@ -247,6 +251,12 @@ export class PortPublisher {
       const listener = await acquireListener(entry.spec, this.bindOptions());
       if (!this.current(entry) || this.closed) {
         closeSync(listener.fd);
+        return;
+      }
+      if (listener.via === 'helper' && !this.options.privilegedPortMapping()) {
+        // Turned off while the helper was binding it: not used, and bound again under the setting as it is now.
+        closeSync(listener.fd);
+        await this.start(entry);
         return;
       }
       const forwarder = await this.forward(entry, listener.fd);

@@ -170,7 +170,6 @@ export interface NsHelper {
   stop(): Promise<void>;
 }
 
-/** A root-owned 0755 directory for a helper's socket and audit log, kept across helper restarts. */
 /**
  * For a describe block: a network namespace of its own, with the real helper
  * serving `uid` inside it, made before the block's tests and gone after them.
@@ -203,6 +202,7 @@ export function helperInNamespace(uid: number): { readonly ns: NetNamespace; rea
   };
 }
 
+/** A root-owned 0755 directory for a helper's socket and audit log, kept across helper restarts. */
 export function helperDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-ports-helper-'));
   chmodSync(dir, 0o755);
