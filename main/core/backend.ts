@@ -223,11 +223,7 @@ export class Backend implements ApiHost {
       loginItem: this.options.loginItem,
     });
     for (const problem of problems) this.notify('warning', problem);
-    if (keys.includes('privilegedPortMapping')) {
-      // Whether the user turned it or a policy now holds it: on, waiting ports bind; off, the helper's ports close.
-      if (this.settings.get().privilegedPortMapping) await this.publisher?.retryWaiting();
-      else await this.publisher?.releaseHelperBound();
-    }
+    if (keys.includes('privilegedPortMapping')) await this.publisher?.privilegedSettingChanged();
     await this.refresh();
   }
 

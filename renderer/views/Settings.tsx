@@ -3,10 +3,10 @@ import type { BackendState, SettingChange } from '../../common/api/backend-api';
 import type { ToggleKey } from '../../common/settings/schema';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
+import { AuditSection } from './AuditSection';
 import { BackIcon, LockIcon } from '../components/icons';
 import { Notices } from '../components/Notices';
 import { PromptStatus } from '../components/PromptStatus';
-import { formatAuditTime, parseAuditLine } from '../logic/audit';
 import { onOff } from '../logic/format';
 import { helperInstalled, INSTALL_LABEL, REINSTALL_LABEL, summarizeHelper, UPDATE_LABEL } from '../logic/helper-status';
 import { useActions, useBerth } from '../state/context';
@@ -351,54 +351,6 @@ function PolicySection() {
           </ul>
         )}
       </div>
-    </section>
-  );
-}
-
-function AuditSection() {
-  const audit = useBerth((s) => s.audit);
-  const loading = useBerth((s) => s.pending['audit.tail'] === true);
-  const error = useBerth((s) => s.errors['audit.tail']);
-  const { loadAudit } = useActions();
-  useEffect(() => {
-    void loadAudit();
-  }, [loadAudit]);
-  return (
-    <section className="settings-section" aria-labelledby="audit-heading">
-      <div className="section-head">
-        <h2 id="audit-heading">Audit log</h2>
-        <button type="button" className="button small" disabled={loading} onClick={() => void loadAudit()}>
-          Refresh audit log
-        </button>
-      </div>
-      <p className="muted">Every privileged action the helper carried out, newest last.</p>
-      <ActionErrorText error={error} />
-      {audit.error !== null && <Banner tone="warning" title="The audit log could not be read">{audit.error}</Banner>}
-      {audit.loaded && audit.error === null && audit.lines.length === 0 && <p className="card muted">No privileged actions recorded yet.</p>}
-      {audit.lines.length > 0 && (
-        <div className="audit card" tabIndex={0} role="region" aria-label="Audit log entries">
-          <table className="audit-table">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Action</th>
-                <th scope="col">On</th>
-                <th scope="col">Result</th>
-              </tr>
-            </thead>
-            <tbody>
-              {audit.lines.map(parseAuditLine).map((row, i) => (
-                <tr key={i} title={row.raw}>
-                  <td className="mono nowrap">{formatAuditTime(row.time)}</td>
-                  <td>{row.action}</td>
-                  <td className="mono">{row.detail}</td>
-                  <td className={row.ok ? 'audit-ok' : 'audit-refused'}>{row.outcome}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
     </section>
   );
 }

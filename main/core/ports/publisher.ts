@@ -206,6 +206,12 @@ export class PortPublisher {
     return this.retrying;
   }
 
+  /** The setting changed (the user's switch or a policy's lock): on, waiting ports bind; off, the helper's ports close. */
+  async privilegedSettingChanged(): Promise<void> {
+    if (this.options.privilegedPortMapping()) await this.retryWaiting();
+    else await this.releaseHelperBound();
+  }
+
   /**
    * "Privileged port mapping" was turned off: the mappings the helper bound stop
    * (their ports are freed) and wait, still saved, until it is turned on again.
