@@ -155,7 +155,14 @@ export function troubleState(): BackendState {
   const state = runningState();
   state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', message: 'The helper is older than this app' };
   state.ports = [
-    mapping('127.0.0.1', 443, 'localhost', 8443, { state: 'waiting', via: null }),
+    mapping('127.0.0.1', 443, 'localhost', 8443, {
+      state: 'waiting',
+      via: null,
+      error: {
+        code: 'HELPER_NEEDED',
+        message: 'port 443 needs the privileged helper, and privileged port mapping is turned off by Example Corp policy v3: choose a port from 1024 up',
+      },
+    }),
     mapping('192.168.1.20', 8080, 'localhost', 8080, {
       state: 'error',
       via: null,

@@ -24,7 +24,8 @@ export function hostPort(address: string, port: number): string {
 export const MAPPING_STATE_LABEL: Record<MappingStatus['state'], string> = {
   starting: 'Starting',
   listening: 'Listening',
-  waiting: 'Waiting for the helper',
+  // The line under it says what for: the helper, the setting, or an organization's policy.
+  waiting: 'Waiting',
   error: 'Error',
 };
 
@@ -44,4 +45,12 @@ export const ERROR_TITLE: Record<ApiErrorCode, string> = {
 
 export function onOff(value: boolean): string {
   return value ? 'On' : 'Off';
+}
+
+/** A backend message (written to follow "berth: " in a terminal) as a sentence on its own: capital first, full stop last. */
+export function asSentence(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return trimmed;
+  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }

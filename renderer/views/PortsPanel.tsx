@@ -3,7 +3,7 @@ import type { MappingStatus } from '../../common/ports/mapping';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
 import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
-import { formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
+import { asSentence, formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
 import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
 import { useOpenSettings } from '../navigation';
 import { useActions, useBerth } from '../state/context';
@@ -52,8 +52,9 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
           </span>
         </p>
         {mapping.error !== null && (
-          <p className="port-problem error-text">
-            {mapping.error.message} <code className="error-code">{mapping.error.code}</code>
+          // Waiting clears up by itself (helper back, setting on); an error needs the user.
+          <p className={mapping.state === 'waiting' ? 'port-problem warning-text' : 'port-problem error-text'}>
+            {asSentence(mapping.error.message)} <code className="error-code">{mapping.error.code}</code>
           </p>
         )}
         {mapping.lastTargetError !== null && <p className="port-problem warning-text">Last connection to the target failed: {mapping.lastTargetError}</p>}
