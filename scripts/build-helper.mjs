@@ -44,10 +44,7 @@ const TARGETS = {
   // electron-builder.yml: dist/cli-sea/ -> resources/bin/ (common/cli-tools.ts cliToolTarget).
   cli: { binary: 'berth', bundle: 'berth.js', from: 'dist/cli', out: 'dist/cli-sea' },
 };
-let SEA_BINARY = TARGETS.helper.binary;
 const ADDON_FILE = 'berth_native.node';
-let BUNDLE_FILE = TARGETS.helper.bundle;
-let DEFAULT_FROM = TARGETS.helper.from;
 const expectedVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 /** Node's documented fuse for SEA blobs (postject flips it in the copy of node). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -91,10 +88,10 @@ function checkTools() {
 }
 
 /** The bundle and the addon beside it. */
-function checkInputs(from) {
-  const dir = from ?? join(root, DEFAULT_FROM);
-  const hint = from === undefined ? 'scripts/build.mjs did not produce it' : `--from must hold ${BUNDLE_FILE} and ${ADDON_FILE} (run "npm run build")`;
-  const bundle = join(dir, BUNDLE_FILE);
+function checkInputs(target, from) {
+  const dir = from ?? join(root, target.from);
+  const hint = from === undefined ? 'scripts/build.mjs did not produce it' : `--from must hold ${target.bundle} and ${ADDON_FILE} (run "npm run build")`;
+  const bundle = join(dir, target.bundle);
   const addon = join(dir, ADDON_FILE);
   requireFile(bundle, hint);
   requireFile(addon, hint);
@@ -116,18 +113,18 @@ function replaceDirectory(staging, out) {
 }
 
 /** The output is replaced whole, so it may only be new, empty, or an earlier build (never, say, --out /tmp). */
-function checkOutput(out) {
+function checkOutput(target, out) {
   // The parent must exist already: a refused build creates nothing.
   if (!existsSync(dirname(out))) throw new BuildError(`${dirname(out)} does not exist; create it or choose another --out`);
   if (!existsSync(out)) return;
   if (!lstatSync(out).isDirectory()) throw new BuildError(`${out} exists and is not a directory; choose another --out`);
-  const foreign = readdirSync(out).filter((name) => name !== SEA_BINARY && name !== ADDON_FILE);
+  const foreign = readdirSync(out).filter((name) => name !== target.binary && name !== ADDON_FILE);
   if (foreign.length > 0) {
     throw new BuildError(`${out} holds files this build did not make (${foreign.join(', ')}); choose an empty or new --out`);
   }
 }
 
-function buildSea({ bundle, addon }, postject, out) {
+function buildSea(target, { bundle, addon }, postject, out) {
   // Staged beside the output (same file system, so the final rename is atomic).
   const staging = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
   try {
@@ -149,7 +146,7 @@ function buildSea({ bundle, addon }, postject, out) {
     log(`preparing the SEA blob from ${bundle}`);
     run('node --experimental-sea-config', process.execPath, ['--experimental-sea-config', config]);
 
-    const binary = join(staging, SEA_BINARY);
+    const binary = join(staging, target.binary);
     log(`injecting it into a copy of node ${process.version} (${process.execPath})`);
     copyFileSync(process.execPath, binary);
     chmodSync(binary, 0o755);
@@ -176,13 +173,13 @@ function buildSea({ bundle, addon }, postject, out) {
     try {
       version = execFileSync(binary, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     } catch (error) {
-      throw new BuildError(`the built ${SEA_BINARY} does not start: ${error.stderr || error.message}`);
+      throw new BuildError(`the built ${target.binary} does not start: ${error.stderr || error.message}`);
     }
     if (version !== expectedVersion) {
-      throw new BuildError(`the built ${SEA_BINARY} reports version ${version}, package.json says ${expectedVersion}: ${bundle} is stale; run "npm run build"`);
+      throw new BuildError(`the built ${target.binary} reports version ${version}, package.json says ${expectedVersion}: ${bundle} is stale; run "npm run build"`);
     }
     replaceDirectory(staging, out);
-    return { version, size: statSync(join(out, SEA_BINARY)).size };
+    return { version, size: statSync(join(out, target.binary)).size };
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     throw error;
@@ -207,7 +204,6 @@ function main(argv) {
     console.error(`build:helper: --target must be helper or cli (got "${values.target}")\n${usage()}`);
     return 64;
   }
-  ({ binary: SEA_BINARY, bundle: BUNDLE_FILE, from: DEFAULT_FROM } = target);
   for (const name of ['from', 'out']) {
     if (values[name] === '') {
       console.error(`build:helper: --${name} must not be empty\n${usage()}`);
@@ -218,13 +214,13 @@ function main(argv) {
   const out = resolve(values.out ?? join(root, target.out));
   try {
     const postject = checkTools();
-    checkOutput(out);
+    checkOutput(target, out);
     if (from === undefined) {
       log('bundling helper/bin.ts and the other entries (scripts/build.mjs)');
       run('scripts/build.mjs', process.execPath, [join(root, 'scripts/build.mjs')]);
     }
-    const { version, size } = buildSea(checkInputs(from), postject, out);
-    log(`${join(out, SEA_BINARY)} (${mib(size)}, reports ${version}) with ${ADDON_FILE} beside it`);
+    const { version, size } = buildSea(target, checkInputs(target, from), postject, out);
+    log(`${join(out, target.binary)} (${mib(size)}, reports ${version}) with ${ADDON_FILE} beside it`);
     return 0;
   } catch (error) {
     if (!(error instanceof BuildError)) throw error;

@@ -4,7 +4,7 @@ import { HOSTS_PATH, installLayout } from '../../common/paths';
 import { userPaths } from '../../common/user-paths';
 import { gatherCapabilities } from '../core/capabilities/gather';
 import { helperConnector } from '../core/diagnostics/sources';
-import { readAppPolicy } from '../core/policy/app-policy';
+import { policySource, readAppPolicy } from '../core/policy/app-policy';
 import { appCommand } from './app-command';
 import { connectBackend, requireBackend } from './backend-access';
 import { diagnoseCommand } from './diagnose-command';
@@ -58,8 +58,7 @@ async function settingsAccess(): Promise<SettingsAccess & { close(): void }> {
     async get() {
       const state = await backend.call('state.get', {});
       // Named as the file path names it ("Example Corp policy v3"): one answer whichever way the CLI reads.
-      const { organization, version } = state.capabilities.policy;
-      return { settings: state.settings, locked: state.locked, lockedBy: organization === null ? null : `${organization} policy v${version ?? '?'}` };
+      return { settings: state.settings, locked: state.locked, lockedBy: policySource(state.capabilities.policy) };
     },
     set: (change) => backend.call('settings.set', change),
     close: () => backend.close(),

@@ -12,9 +12,13 @@ import { isSingleExecutable } from '../../native';
 export function packagedResourcesDir(): string | undefined {
   const electron = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath;
   if (electron !== undefined) return electron;
-  if (!isSingleExecutable()) return undefined;
-  const appPath = appPathOfCliTool(process.execPath);
+  const appPath = packagedCliApp();
   return appPath === undefined ? undefined : appResourcesDir(appPath);
+}
+
+/** The app around the packaged CLI (a single executable in its resources/bin); undefined for any other process. */
+function packagedCliApp(): string | undefined {
+  return isSingleExecutable() ? appPathOfCliTool(process.execPath) : undefined;
 }
 
 /**
@@ -24,7 +28,7 @@ export function packagedResourcesDir(): string | undefined {
  */
 export function cliAppPath(): string {
   if (isSingleExecutable()) {
-    const appPath = appPathOfCliTool(process.execPath);
+    const appPath = packagedCliApp();
     // A copy of the CLI moved out of the app cannot know which app it belongs to.
     if (appPath === undefined) throw new Error(`berth runs from ${process.execPath}, outside an app's resources/bin; run the one inside Berth's app (or pass --app)`);
     return appPath;

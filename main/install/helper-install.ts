@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isSingleExecutable } from '../../native';
 import { packagedResourcesDir } from './app-location';
 import { runElevated, type ElevationOutcome } from './elevate';
 
@@ -14,7 +15,7 @@ export function bundledHelperCommand(): string[] {
   const packaged = resources !== undefined ? join(resources, 'helper', 'berth-helper') : undefined;
   if (packaged !== undefined && existsSync(packaged)) return [packaged];
   // The packaged CLI has no bundle to fall back to: its app is incomplete.
-  if (resources !== undefined && !('resourcesPath' in process)) {
+  if (resources !== undefined && isSingleExecutable()) {
     throw new Error(`the helper is missing from the installed app (looked for ${packaged}); reinstall Berth`);
   }
   const bundle = join(dirname(__dirname), 'helper', 'berth-helper.js');
