@@ -1,11 +1,13 @@
-import { existsSync, lchownSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
 import { opContext } from '../../test/support/op-context';
-import { runFixtureAs, startHelper } from '../../test/support/processes';
+import { finished, runFixtureAs, spawnFixtureAs, startHelper } from '../../test/support/processes';
 import { bindMount } from '../../test/support/namespace';
 import { safeScratchDir } from '../../test/support/scratch';
+import { generateKeyPair, signPolicy } from '../../common/policy';
+import { HelperClient } from '../../main/helper-client';
 import { ensureHostsBlock } from './hosts';
 import { installSymlinks } from './symlinks';
 import { uninstallEverything } from './uninstall';
@@ -142,3 +144,74 @@ describe('uninstall through the real helper', () => {
     await helper.stop();
   });
 });
+
+describe('a managed install (an organization key recorded)', () => {
+  it("refuses the allowed user's uninstall and keeps the policy, its locks, the audit log, links and hosts entries", async () => {
+    const org = generateKeyPair();
+    const policy = signPolicy(
+      {
+        organization: 'Example Corp',
+        version: 4,
+        issued: new Date(Date.now() - 86_400_000).toISOString(),
+        expires: new Date(Date.now() + 86_400_000).toISOString(),
+        allowedRegistries: ['registry.example.com'],
+        lockedSettings: { hostsEntries: true, cliToolsLocation: 'system' },
+      },
+      org.privateKeyPem,
+    );
+    for (const dir of ['etc', 'run', 'log']) mkdirSync(join(root, dir), { mode: 0o755 });
+    const configPath = join(root, 'etc/helper.json');
+    const auditLogPath = join(root, 'log/audit.log');
+    const managed = { ...config, orgPublicKey: org.publicKeyPem, socketPath: join(root, 'run/helper.sock'), auditLogPath, allowUid: users.test.uid };
+    writeFileSync(configPath, JSON.stringify(managed), { mode: 0o644 });
+    writeFileSync(join(config.stateDir, 'policy.json'), policy, { mode: 0o644 });
+    // The install record lists the config and the audit log, as a real install's does.
+    const record = JSON.parse(readFileSync(join(config.stateDir, INSTALL_RECORD_NAME), 'utf8')) as InstallRecord;
+    record.paths.unshift({ path: configPath, kind: 'file' }, { path: auditLogPath, kind: 'file' });
+    writeFileSync(join(config.stateDir, INSTALL_RECORD_NAME), JSON.stringify(record), { mode: 0o644 });
+    // The helper edits the constant /etc/hosts: this namespace's own copy, with Berth's block in it.
+    writeFileSync(join(root, 'etc-hosts'), USER_HOSTS);
+    ensureHostsBlock(join(root, 'etc-hosts'));
+    const undo = bindMount(join(root, 'etc-hosts'), '/etc/hosts');
+    const helper = await startHelper({ allowUid: users.test.uid, configFile: configPath });
+    try {
+      const registry = async (): Promise<Record<string, unknown>> => {
+        const run = await finished(spawnFixtureAs(users.test, 'policy-settings', ['registry', configPath, 'check', 'docker.io/library/nginx', '--json']));
+        return { exit: run.code, ...(JSON.parse(run.stdout) as Record<string, unknown>) };
+      };
+      const before = { registry: await registry(), files: snapshot([configPath, join(config.stateDir, 'policy.json'), '/etc/hosts']) };
+      expect(before.registry).toMatchObject({ exit: 1, allowed: false });
+
+      const reply = await runFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'uninstall', '{}']);
+      expect(reply).toMatchObject({ ok: false, code: 'LOCKED_BY_POLICY', message: expect.stringContaining('managed by Example Corp') });
+      expect(reply.message).toContain('only an administrator can remove it');
+
+      // Nothing was touched: key, cache, hosts, link, audit log; the locks and the allowlist answer as before.
+      expect(snapshot([configPath, join(config.stateDir, 'policy.json'), '/etc/hosts'])).toEqual(before.files);
+      expect(lstatSync(join(root, 'bin/berth')).isSymbolicLink()).toBe(true);
+      expect(await registry()).toEqual(before.registry);
+      const removeHosts = await runFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'removeHosts', '{}']);
+      expect(removeHosts).toMatchObject({ ok: false, code: 'LOCKED_BY_POLICY' });
+      expect(helper.auditEntries()).toContainEqual(
+        expect.objectContaining({ op: 'uninstall', result: 'LOCKED_BY_POLICY', peer: expect.objectContaining({ uid: users.test.uid }) }),
+      );
+      expect(helper.child.exitCode).toBeNull();
+
+      // Root (the admin, MDM, the app's password prompt) still removes it all.
+      const client = await HelperClient.connect(helper.socketPath);
+      const removed = await client.request('uninstall', {});
+      client.close();
+      expect(removed.removed).toEqual(expect.arrayContaining([configPath, join(config.stateDir, 'policy.json'), join(root, 'bin/berth')]));
+      await expect.poll(() => helper.child.exitCode).toBe(0);
+      expect(readFileSync('/etc/hosts', 'utf8')).toBe(USER_HOSTS);
+    } finally {
+      undo();
+      await helper.stop();
+    }
+  });
+});
+
+/** Each file's bytes, to show nothing changed. */
+function snapshot(paths: string[]): Record<string, string> {
+  return Object.fromEntries(paths.map((p) => [p, readFileSync(p, 'utf8')]));
+}

@@ -8,7 +8,7 @@ import { ProtocolError, type OperationResult } from '../../common/protocol';
 import type { HelperConfig } from '../daemon/config';
 import { readInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../fs/trusted-directory';
-import { POLICY_CACHE_NAME } from '../../common/policy';
+import { POLICY_CACHE_NAME, policyInForce, readCachedPolicy } from '../../common/policy';
 import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
 import { removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
@@ -89,7 +89,27 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
   return outcome;
 }
 
+/**
+ * Who runs the organization's install. A managed helper (an org key was
+ * recorded at install) is the admin's: removing it would delete the only copy
+ * of the org key, so the kept policy cache could no longer be verified and
+ * every lock and the registry allowlist would silently stop applying; it
+ * would also erase the audit log and the hosts entries and links the locks
+ * require. So only root (the admin, MDM, or the app's password prompt) may
+ * uninstall it; the allowed user is refused before anything is touched.
+ */
+function assertMayUninstall(peerUid: number, config: HelperConfig): void {
+  if (peerUid === 0 || config.orgPublicKey === undefined) return;
+  const organization = policyInForce(readCachedPolicy(config.stateDir, config.orgPublicKey))?.organization ?? 'your organization';
+  throw new ProtocolError(
+    'LOCKED_BY_POLICY',
+    `Berth's helper is managed by ${organization}, so only an administrator can remove it: ` +
+      "uninstall it from Berth's settings with an administrator's password, or ask your IT department",
+  );
+}
+
 export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, afterReply }) => {
+  assertMayUninstall(peer.uid, config);
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
   // The socket goes with the helper: it exits once the caller has the answer.
   result.removed.push(config.socketPath);

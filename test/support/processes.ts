@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
 import { REPO_ROOT, type TestUser } from './constants';
 import { finished, type Finished } from './finished';
@@ -32,34 +32,37 @@ export interface HelperOptions {
   executable?: string;
   /** Variables set on top of this process's environment. */
   env?: Record<string, string>;
+  /**
+   * Serve as an installed helper does, from this root-owned config file
+   * (`serve --config`); its socketPath and auditLogPath are used, and
+   * allowUid/extraArgs/dir are ignored.
+   */
+  configFile?: string;
 }
 
 /** The real helper bundle, as root, in the foreground; resolves once it listens. */
 export async function startHelper(options: HelperOptions): Promise<HelperProcess> {
-  let dir = options.dir;
+  const installed =
+    options.configFile === undefined
+      ? undefined
+      : (JSON.parse(readFileSync(options.configFile, 'utf8')) as { socketPath: string; auditLogPath: string });
+  let dir = installed === undefined ? options.dir : dirname(installed.socketPath);
   if (dir === undefined) {
     dir = mkdtempSync(join(tmpdir(), 'berth-helper-'));
     chmodSync(dir, 0o755);
   }
-  const socketPath = join(dir, 'helper.sock');
-  const auditLogPath = join(dir, 'audit.log');
+  const socketPath = installed?.socketPath ?? join(dir, 'helper.sock');
+  const auditLogPath = installed?.auditLogPath ?? join(dir, 'audit.log');
   const [program, ...entry] =
     options.executable !== undefined ? [options.executable] : [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js')];
-  const child = spawn(
-    program!,
-    [
-      ...entry,
-      'serve',
-      '--socket',
-      socketPath,
-      '--allow-uid',
-      String(options.allowUid),
-      '--audit-log',
-      auditLogPath,
-      ...(options.extraArgs ?? []),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
-  );
+  const serveArgs =
+    options.configFile !== undefined
+      ? ['serve', '--config', options.configFile]
+      : ['serve', '--socket', socketPath, '--allow-uid', String(options.allowUid), '--audit-log', auditLogPath, ...(options.extraArgs ?? [])];
+  const child = spawn(program!, [...entry, ...serveArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -95,7 +98,7 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const code = await exited;
-      if (options.dir === undefined) rmSync(dir!, { recursive: true, force: true });
+      if (options.dir === undefined && installed === undefined) rmSync(dir!, { recursive: true, force: true });
       return code;
     },
   };
