@@ -138,8 +138,11 @@ async function main(): Promise<void> {
     return { exchange: async () => void (await c.request('hello', { protocol: [1, 1], client: 'bench' })), close: () => c.close() };
   };
   const bindClient = async (i: number) => {
-    const c = await HelperClient.connect(join(dir, 'helper.sock'));
-    const port = 20_000 + i;
+    // The helper binds only what its caller cannot (root gets NOT_NEEDED): connect as the allowed
+    // user (uid 65534, an effective uid is what the peer check sees) and ask for ports below 1024.
+    process.seteuid!(65534);
+    const c = await HelperClient.connect(join(dir, 'helper.sock')).finally(() => process.seteuid!(0));
+    const port = 900 + i;
     return {
       exchange: async () => {
         const bound = await c.bindPort({ address: '127.0.0.1', port, protocol: 'tcp' });

@@ -2,7 +2,7 @@ import { closeSync, readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { POLL_READABLE, bindSocket, pollStart, pollStop, receiveMessage, type ReceivedMessage } from './index';
+import { POLL_READABLE, bindSocket, pollStart, probeBind, pollStop, receiveMessage, type ReceivedMessage } from './index';
 import {
   CHILD_PRELUDE,
   O_CLOEXEC,
@@ -194,5 +194,25 @@ describe('bindSocket', () => {
       expect.objectContaining({ code: 'EACCES', syscall: 'bind' }),
       expect.objectContaining({ code: 'EACCES', syscall: 'bind' }),
     ]);
+  });
+});
+
+describe('probeBind', () => {
+  it('says a free port is free, leaving nothing bound and never listening', () => {
+    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    expect(probeBind('127.0.0.1', port, 'tcp')).toBe(true);
+    expect(probeBind('::1', port, 'udp')).toBe(true);
+    expect(procNetEntries('tcp').filter((e) => e.port === port)).toEqual([]);
+    // Free again at once: the probe closed its socket.
+    expect(probeBind('127.0.0.1', port, 'tcp')).toBe(true);
+  });
+
+  it('throws EADDRINUSE where anyone holds the port, wildcards included, and EINVAL for a name', () => {
+    const fd = bound('127.0.0.1', 0 + 41_234, 'tcp', 16);
+    expect(fd).toBeGreaterThan(2);
+    expectSystemError(() => probeBind('127.0.0.1', 41_234, 'tcp'), 'EADDRINUSE');
+    expectSystemError(() => probeBind('0.0.0.0', 41_234, 'tcp'), 'EADDRINUSE');
+    expect(probeBind('::1', 41_234, 'tcp')).toBe(true);
+    expectSystemError(() => probeBind('localhost', 41_234, 'tcp'), 'EINVAL');
   });
 });

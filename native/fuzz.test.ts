@@ -130,6 +130,7 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
       maybe(fc.constantFrom('tcp', 'udp', 'TCP', 'sctp', 'tcp\0')),
       maybe(fc.integer({ min: 0, max: 4097 })),
     ],
+    probeBind: [address, maybe(fc.integer({ min: 0, max: 65536 })), maybe(fc.constantFrom('tcp', 'udp', 'TCP', 'sctp', 'tcp\0'))],
     pollStart: [fd, events, maybe(fc.func(fc.anything()))],
     pollUpdate: [handle, events],
     pollStop: [handle],

@@ -163,6 +163,18 @@ export function bindSocket(address: string, port: number, protocol: SocketProtoc
 }
 
 /**
+ * Whether `address`:`port` is free for `protocol`: binds a socket without
+ * SO_REUSEADDR and without listening, then closes it. True when free;
+ * throws with the errno otherwise (EADDRINUSE: someone holds it).
+ */
+export function probeBind(address: string, port: number, protocol: SocketProtocol): boolean {
+  if (typeof address !== 'string') throw typeError('address must be a string');
+  checkInteger(port, 'port', 1, 65535);
+  if (protocol !== 'tcp' && protocol !== 'udp') throw typeError("protocol must be 'tcp' or 'udp'");
+  return loadBinding().probeBind(address, port, protocol);
+}
+
+/**
  * Watch `fd` on Node's event loop for POLL_READABLE and/or POLL_WRITABLE
  * (events 1..3); `callback(null, events)` runs on the JS thread for each
  * readiness, or `callback(error, 0)` when the OS reports an error (polling

@@ -16,6 +16,7 @@ export interface NativeBinding {
   sendMessage(fd: number, data: Buffer, fds: readonly number[]): number;
   receiveMessage(fd: number, maxBytes: number, maxFds: number): ReceivedMessage | null;
   bindSocket(address: string, port: number, protocol: SocketProtocol, backlog: number): number;
+  probeBind(address: string, port: number, protocol: SocketProtocol): boolean;
   pollStart(fd: number, events: number, callback: PollCallback): PollHandle;
   pollUpdate(handle: PollHandle, events: number): void;
   pollStop(handle: PollHandle): void;
@@ -50,6 +51,7 @@ export const BINDING_FUNCTIONS = [
   'sendMessage',
   'receiveMessage',
   'bindSocket',
+  'probeBind',
   'pollStart',
   'pollUpdate',
   'pollStop',

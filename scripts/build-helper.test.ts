@@ -139,7 +139,7 @@ describe('the helper SEA', () => {
       ]);
       expect(hello).toMatchObject({ ok: true, uid: users.test.uid, info: { helperVersion: BERTH_VERSION } });
       const bound = await runFixtureAs(users.test, 'helper-client', ['bind', helper.socketPath, '127.0.0.1', '987', 'tcp']);
-      expect(bound).toEqual({ ok: true, address: '127.0.0.1', port: 987, protocol: 'tcp' });
+      expect(bound).toEqual({ ok: true, address: '127.0.0.1', port: 987, protocol: 'tcp', owner: users.test.uid });
 
       const pid = helper.child.pid!;
       // The running program is the SEA itself, not node plus a script.

@@ -4,3 +4,4 @@ export * from './keys';
 export * from './registry';
 export * from './schema';
 export * from './sign';
+export * from './port-rules';

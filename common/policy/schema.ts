@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { lockedSettingsSchema } from '../settings/schema';
+import { portRulesSchema } from './port-rules';
 
 /**
  * The organization policy: what an admin signs and ships. Two layers:
@@ -83,6 +84,8 @@ export const policyPayloadSchema = z
     expires: utcInstant,
     allowedRegistries: z.array(registryEntrySchema).max(MAX_ALLOWED_REGISTRIES),
     lockedSettings: lockedSettingsSchema,
+    /** Which ports may be published, where, and UDP (port-rules.ts); absent: no limits beyond the helper's own. */
+    portRules: portRulesSchema.optional(),
   })
   .refine((p) => Date.parse(p.expires) > Date.parse(p.issued), {
     message: 'must be later than issued',

@@ -25,6 +25,10 @@ export const ERROR_CODES = [
   'POLICY_EXPIRED',
   /** The organization policy locks the setting this operation would change. */
   'LOCKED_BY_POLICY',
+  /** The caller can do this without the helper (a port it may bind itself); nothing was done. */
+  'NOT_NEEDED',
+  /** The helper's own rules refuse it (privileged UDP off loopback without a policy that allows it). */
+  'NOT_ALLOWED',
   /** Nothing matched (e.g. no Berth process of the caller to trace). */
   'NOT_FOUND',
   /** The file system refused the write (read-only); nothing was changed. */

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { generateKeyPair, signPolicy } from '../../common/policy';
 import type { LockedSettings } from '../../common/settings/schema';
 import { opContext } from '../../test/support/op-context';
@@ -12,17 +12,21 @@ import { storePolicy } from './store-policy';
 import { installSymlinks, removeSymlinks } from './symlinks';
 
 const org = generateKeyPair();
+const users = inject('users');
 const DAY = 86_400_000;
 let root: string;
 
 /** A context whose state dir holds a verified policy locking `locked`. */
 async function lockedContext(locked: LockedSettings) {
-  const context = opContext({
+  const context = opContext(
+    {
     appPath: join(root, 'Berth'),
     linkDir: join(root, 'bin'),
     stateDir: join(root, 'state'),
-    orgPublicKey: org.publicKeyPem,
-  });
+      orgPublicKey: org.publicKeyPem,
+    },
+    users.test.uid,
+  );
   const policy = signPolicy(
     {
       organization: 'Acme',
@@ -62,7 +66,7 @@ describe('organization locks bind the helper, not just the app', () => {
 
   it('lets through what the locks allow', async () => {
     const context = await lockedContext({ privilegedPortMapping: true, cliToolsLocation: 'system' });
-    const { fds } = await bindPort({ address: '127.0.0.1', port: 8081, protocol: 'tcp' }, context);
+    const { fds } = await bindPort({ address: '127.0.0.1', port: 81, protocol: 'tcp' }, context);
     expect(fds).toHaveLength(1);
     closeSync(fds![0]!);
     expect((await installSymlinks({ names: ['berth'] }, context)).result.links[0]!.action).toBe('created');
@@ -70,8 +74,8 @@ describe('organization locks bind the helper, not just the app', () => {
 
   it('ignores a cache it cannot verify (no org key recorded): nothing is locked', async () => {
     const context = await lockedContext({ privilegedPortMapping: false });
-    const unkeyed = opContext({ ...context.config, orgPublicKey: undefined });
-    const { fds } = await bindPort({ address: '127.0.0.1', port: 8082, protocol: 'tcp' }, unkeyed);
+    const unkeyed = opContext({ ...context.config, orgPublicKey: undefined }, users.test.uid);
+    const { fds } = await bindPort({ address: '127.0.0.1', port: 82, protocol: 'tcp' }, unkeyed);
     closeSync(fds![0]!);
     expect(fds).toHaveLength(1);
   });

@@ -1,4 +1,4 @@
-import { policyInForce, readCachedPolicy } from '../../common/policy';
+import { policyInForce, readCachedPolicy, type VerifiedPolicy } from '../../common/policy';
 import { ProtocolError } from '../../common/protocol/errors';
 import type { LockedSettings, ToggleKey } from '../../common/settings/schema';
 import type { HelperConfig } from '../daemon/config';
@@ -9,8 +9,13 @@ import type { HelperConfig } from '../daemon/config';
  * Only a cache that verifies with the org key recorded at install counts.
  */
 export function lockedSettings(config: HelperConfig): LockedSettings {
-  if (config.orgPublicKey === undefined) return {};
-  return policyInForce(readCachedPolicy(config.stateDir, config.orgPublicKey))?.lockedSettings ?? {};
+  return policyFor(config)?.lockedSettings ?? {};
+}
+
+/** The organization policy the helper enforces: a cache that verifies with the recorded org key, or none. */
+export function policyFor(config: HelperConfig): VerifiedPolicy | null {
+  if (config.orgPublicKey === undefined) return null;
+  return policyInForce(readCachedPolicy(config.stateDir, config.orgPublicKey));
 }
 
 /** Refuses when the policy locks `key` to a value other than `wanted`. */

@@ -24,6 +24,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_enumerable, NULL},
       {"bindSocket", NULL, berth_bind_socket, NULL, NULL, NULL, napi_enumerable,
        NULL},
+      {"probeBind", NULL, berth_probe_bind, NULL, NULL, NULL, napi_enumerable,
+       NULL},
       {"pollStart", NULL, berth_poll_start, NULL, NULL, NULL, napi_enumerable,
        NULL},
       {"pollUpdate", NULL, berth_poll_update, NULL, NULL, NULL,

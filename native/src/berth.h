@@ -118,6 +118,7 @@ napi_value berth_connect_unix(napi_env env, napi_callback_info info);
 napi_value berth_send_message(napi_env env, napi_callback_info info);
 napi_value berth_receive_message(napi_env env, napi_callback_info info);
 napi_value berth_bind_socket(napi_env env, napi_callback_info info);
+napi_value berth_probe_bind(napi_env env, napi_callback_info info);
 napi_value berth_poll_start(napi_env env, napi_callback_info info);
 napi_value berth_poll_update(napi_env env, napi_callback_info info);
 napi_value berth_poll_stop(napi_env env, napi_callback_info info);

@@ -73,7 +73,7 @@ static bool get_protocol(napi_env env, napi_value value, int *type) {
 /* Create, configure, bind and listen; returns the fd or -1 with errno and
  * *syscall naming the step that failed. Closes the socket on failure. */
 static int make_socket(const parsed_address *addr, int type, int backlog,
-                       const char **syscall) {
+                       bool probe, const char **syscall) {
   int fd, on = 1;
   *syscall = "socket";
   /* Blocking mode on purpose: whoever receives the fd (Node, or a child via
@@ -85,7 +85,7 @@ static int make_socket(const parsed_address *addr, int type, int backlog,
   /* SO_REUSEADDR lets us rebind past TIME_WAIT. Never SO_REUSEPORT: a
    * root-created SO_REUSEPORT socket could share a port with another root
    * service and steal part of its traffic. */
-  if (type == SOCK_STREAM &&
+  if (!probe && type == SOCK_STREAM &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
     goto fail;
   /* Bind exactly the address asked: "::" must not also grab IPv4. */
@@ -95,7 +95,8 @@ static int make_socket(const parsed_address *addr, int type, int backlog,
   *syscall = "bind";
   if (bind(fd, (const struct sockaddr *)&addr->storage, addr->len) != 0)
     goto fail;
-  if (type == SOCK_STREAM) {
+  /* A probe never listens: nobody may connect to it, even for an instant. */
+  if (!probe && type == SOCK_STREAM) {
     *syscall = "listen";
     if (listen(fd, backlog) != 0)
       goto fail;
@@ -132,13 +133,52 @@ napi_value berth_bind_socket(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  fd = make_socket(&addr, type, (int)backlog, &syscall);
+  fd = make_socket(&addr, type, (int)backlog, false, &syscall);
   if (fd < 0) {
     berth_throw_errno(env, errno, syscall);
     return NULL;
   }
   if (napi_create_int32(env, fd, &result) != napi_ok) {
     close(fd);
+    berth_throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  return result;
+}
+
+/*
+ * probeBind(address, port, protocol): whether anyone holds the port on that
+ * address: bind without SO_REUSEADDR and without listening, then close.
+ * Returns true when the bind worked; throws the errno (EADDRINUSE: held)
+ * otherwise. The helper probes sibling addresses before handing a port out.
+ */
+napi_value berth_probe_bind(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  char text[ADDRESS_CAP];
+  size_t len = 0;
+  bool too_long = false, has_nul = false;
+  int64_t port;
+  int type = 0, fd;
+  const char *syscall = "bind";
+  parsed_address addr;
+
+  if (!berth_get_args(env, info, 3, argv) ||
+      !berth_get_string(env, argv[0], "address", text, sizeof(text), &len,
+                        &too_long, &has_nul) ||
+      !berth_get_int(env, argv[1], "port", 1, 65535, &port) ||
+      !get_protocol(env, argv[2], &type))
+    return NULL;
+  if (too_long || has_nul || len == 0 || !parse_address(text, (int)port, &addr)) {
+    berth_throw_errno(env, EINVAL, "inet_pton");
+    return NULL;
+  }
+  fd = make_socket(&addr, type, 1, true, &syscall);
+  if (fd < 0) {
+    berth_throw_errno(env, errno, syscall);
+    return NULL;
+  }
+  close(fd);
+  if (napi_get_boolean(env, true, &result) != napi_ok) {
     berth_throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }

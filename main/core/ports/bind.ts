@@ -94,7 +94,15 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
     case 'ADDRESS_UNAVAILABLE':
       return new ApiError('ADDRESS_UNAVAILABLE', `${key.address} is not an address of this machine`);
     case 'LOCKED_BY_POLICY':
-      return new ApiError('LOCKED', `port ${key.port} needs the privileged helper, and your organization has turned privileged port mapping off`);
+      // Either privileged port mapping is off, or a port rule refused: the helper's sentence names the rule.
+      return error.message.startsWith('privileged port mapping')
+        ? new ApiError('LOCKED', `port ${key.port} needs the privileged helper, and your organization has turned privileged port mapping off`)
+        : new ApiError('LOCKED', error.message);
+    case 'NOT_ALLOWED':
+      return new ApiError('LOCKED', error.message);
+    case 'NOT_NEEDED':
+      // We asked only because our own bind was refused; the helper disagrees, so the machine changed under us.
+      return new ApiError('FAILED', `${where} was refused to Berth but needs no privileges; try again`);
     case 'UNAUTHORIZED':
       return new ApiError('HELPER_UNAVAILABLE', `the privileged helper was installed for another account, so it will not bind ${where} for you`);
     case 'UNSUPPORTED_VERSION':
