@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { portRulesSchema } from '../policy/port-rules';
 import { lockedSettingsSchema } from '../settings/schema';
 
 /**
@@ -58,6 +59,8 @@ export const capabilitiesSchema = z.strictObject({
     expires: z.string().nullable(),
     lockedSettings: lockedSettingsSchema,
     allowedRegistries: z.array(z.string()).nullable(),
+    /** The policy's port rules; null when it has none (or no policy is in force). */
+    portRules: portRulesSchema.nullable(),
   }),
 });
 export type Capabilities = z.infer<typeof capabilitiesSchema>;
@@ -71,4 +74,5 @@ export const NO_POLICY: Capabilities['policy'] = {
   expires: null,
   lockedSettings: {},
   allowedRegistries: null,
+  portRules: null,
 };

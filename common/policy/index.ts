@@ -5,3 +5,4 @@ export * from './registry';
 export * from './schema';
 export * from './sign';
 export * from './port-rules';
+export * from './port-rule-check';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isLoopbackAddress, isWildcardAddress, portEntrySchema, portRuleRefusal, portRulesSchema, type PortEntry } from './port-rules';
+import { isLoopbackAddress, isWildcardAddress, portRuleRefusal } from './port-rule-check';
+import { portEntrySchema, portRulesSchema, type PortEntry } from './port-rules';
 
 const port = fc.integer({ min: 1, max: 65535 });
 const entry: fc.Arbitrary<PortEntry> = fc.oneof(

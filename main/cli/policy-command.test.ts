@@ -23,6 +23,7 @@ const payload: PolicyPayload = {
   expires: '2099-01-01T00:00:00Z',
   allowedRegistries: ['registry.acme.com/team', 'docker.io/library'],
   lockedSettings: { hostsEntries: true, cliToolsLocation: 'user' },
+  portRules: { allow: [80, '8000-8999'], deny: [8081], wildcardAddresses: false, udp: 'loopback' },
 };
 
 let dir: string;
@@ -107,6 +108,7 @@ describe('berth policy', () => {
     expect(verified.out).toMatch(/^ {2}registry\.acme\.com\/team$/m);
     expect(verified.out).toMatch(/^ {2}hostsEntries = true$/m);
     expect(verified.out).toMatch(/^ {2}cliToolsLocation = "user"$/m);
+    expect(verified.out).toMatch(/^Port rules:\n {2}Allowed ports: 80, 8000-8999\n {2}Denied ports: 8081\n {2}Every address \(0\.0\.0\.0, ::\): not allowed, only specific addresses\n {2}UDP: on loopback addresses only/m);
 
     const json = await run(['policy', 'verify', '--key', join(keys, PUBLIC_KEY_FILE), '--in', policyPath, '--json']);
     expect(JSON.parse(json.out)).toEqual({ valid: true, ...payload, keyId: keyIdOf(readFileSync(join(keys, PUBLIC_KEY_FILE), 'utf8')) });

@@ -13,6 +13,7 @@ import {
   type PolicyPayload,
   type VerifiedPolicy,
 } from '../../common/policy';
+import { describePortRules } from '../../common/policy/port-rules';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
@@ -191,7 +192,8 @@ function describe(policy: VerifiedPolicy): string {
       ['Key id', policy.keyId],
     ]) +
     `Allowed registries:\n${policy.allowedRegistries.length === 0 ? '  (none: every image is refused)\n' : policy.allowedRegistries.map((r) => `  ${r}\n`).join('')}` +
-    `Locked settings:\n${locked.length === 0 ? '  (none)\n' : locked.map(([k, v]) => `  ${k} = ${JSON.stringify(v)}\n`).join('')}`
+    `Locked settings:\n${locked.length === 0 ? '  (none)\n' : locked.map(([k, v]) => `  ${k} = ${JSON.stringify(v)}\n`).join('')}` +
+    `Port rules:\n${policy.portRules === undefined ? '  (none)\n' : describePortRules(policy.portRules).map((line) => `  ${line}\n`).join('')}`
   );
 }
 
@@ -235,6 +237,7 @@ function verify(argv: string[], io: CliIO): number {
       keyId: policy.keyId,
       allowedRegistries: policy.allowedRegistries,
       lockedSettings: policy.lockedSettings,
+      portRules: policy.portRules ?? null,
     };
     io.out(JSON.stringify(summary, null, 2) + '\n');
   } else {

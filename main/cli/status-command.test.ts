@@ -98,6 +98,7 @@ describe('berth status: exit codes and the table', () => {
         expires: '2030-01-01T00:00:00Z',
         lockedSettings: { hostsEntries: false, cliToolsLocation: 'user' },
         allowedRegistries: ['registry.acme.example', 'ghcr.io/acme'],
+        portRules: { allow: [80, '8000-8999'], deny: [8081], wildcardAddresses: false },
       },
     });
     const { out } = await run([], async () => report);

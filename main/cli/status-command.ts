@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Capabilities } from '../../common/api/capabilities';
+import { describePortRules } from '../../common/policy/port-rules';
 import { EXIT } from './exit-codes';
 import { exitFor } from './helper-command';
 import type { CliIO } from './io';
@@ -65,6 +66,7 @@ export function formatStatus(report: Capabilities): string {
     const locked = Object.entries(policy.lockedSettings).map(([key, value]) => `${key} = ${String(value)}`);
     rows.push(['Locked settings', listOr(locked, 'none')]);
     rows.push(['Allowed registries', policy.allowedRegistries === null ? 'any' : listOr(policy.allowedRegistries, 'none')]);
+    rows.push(['Port rules', policy.portRules === null ? 'none' : describePortRules(policy.portRules)]);
   }
   const width = Math.max(...rows.map(([key]) => key.length));
   const lines: string[] = [];

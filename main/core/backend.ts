@@ -19,7 +19,7 @@ import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/
 import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
 import type { Logger } from './log';
-import { policyLocks, policySource, readAppPolicy } from './policy/app-policy';
+import { policyLocks, policyPortRules, policySource, readAppPolicy } from './policy/app-policy';
 import { policyUrlFromConfig, refreshPolicy } from './policy/fetch';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
@@ -104,6 +104,7 @@ export class Backend implements ApiHost {
       userMode: () => backend.capabilities.userMode !== null,
       privilegedPortMappingLockedBy: () =>
         policyLocks(backend.policy).privilegedPortMapping === false ? (policySource(backend.policy) ?? 'your organization') : null,
+      portRules: () => policyPortRules(backend.policy),
       onChange: () => backend.changed(),
       helperSocketPath: options.layout.socketPath,
     });

@@ -141,6 +141,7 @@ export function lockedPolicyState(): BackendState {
     expires: '2027-01-31',
     lockedSettings: { privilegedPortMapping: false, cliToolsLocation: 'user' },
     allowedRegistries: ['registry.acme.example', 'ghcr.io/acme'],
+    portRules: { allow: [80, 443, '3000-3999', '8000-8999'], wildcardAddresses: false },
   };
   state.locked = { privilegedPortMapping: false, cliToolsLocation: 'user' };
   state.settings = { ...state.settings, privilegedPortMapping: false, cliToolsLocation: 'user' };

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { BackendState, SettingChange } from '../../common/api/backend-api';
+import { describePortRules } from '../../common/policy/port-rules';
 import type { ToggleKey } from '../../common/settings/schema';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
@@ -347,6 +348,16 @@ function PolicySection() {
           <ul className="plain-list mono" aria-labelledby="registries-heading">
             {policy.allowedRegistries.map((r) => (
               <li key={r}>{r}</li>
+            ))}
+          </ul>
+        )}
+        <h3 id="port-rules-heading">Ports</h3>
+        {policy.portRules === null ? (
+          <p className="muted">Any port: the policy sets no port rules.</p>
+        ) : (
+          <ul className="plain-list" aria-labelledby="port-rules-heading">
+            {describePortRules(policy.portRules).map((line) => (
+              <li key={line}>{line}</li>
             ))}
           </ul>
         )}

@@ -122,6 +122,7 @@ describe('capabilities: the helper', () => {
       expires: '2030-01-01T00:00:00Z',
       lockedSettings: { hostsEntries: false },
       allowedRegistries: ['registry.acme.example'],
+      portRules: { deny: [25], udp: 'none' },
     };
     expect((await gatherCapabilities(options(dir, { policy }))).policy).toEqual(policy);
   });

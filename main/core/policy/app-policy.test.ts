@@ -13,6 +13,7 @@ import {
   readAppPolicy,
   readHelperConfig,
   readPolicyState,
+  policyPortRules,
   registryDecision,
   type AppPolicy,
 } from './app-policy';
@@ -49,7 +50,12 @@ describe('readAppPolicy', () => {
       expires: payload.expires,
       lockedSettings: { cliToolsLocation: 'user', hostsEntries: true },
       allowedRegistries: ['registry.example.com/team', 'docker.io/library', 'mirror.example.com:5000'],
+      portRules: null,
     });
+    expect(policyPortRules(policy)).toBeNull();
+    // A policy's port rules reach the app as signed, with who set them.
+    machine.writeCache(policyPayload({ version: 4, portRules: { deny: [25], udp: 'none' } }));
+    expect(policyPortRules(read())).toEqual({ rules: { deny: [25], udp: 'none' }, source: 'Example Corp policy v4' });
     // Strict: no extra field could slip into the capabilities report.
     expect(capabilitiesSchema.shape.policy.parse(policy)).toEqual(policy);
     expect(policyEnforced(policy)).toBe(true);

@@ -5,6 +5,7 @@ import type { capabilitiesSchema } from '../../../common/api/capabilities';
 import { installLayout } from '../../../common/paths';
 import { entryMatches, parseImageReference, readCachedPolicy, type CachedPolicy, type ImageReference } from '../../../common/policy';
 import type { LockedSettings } from '../../../common/settings/schema';
+import type { PortRulesInForce } from '../ports/bind';
 import { readConfigFile } from '../../../helper/daemon/config-file';
 import type { HelperConfig } from '../../../helper/daemon/config';
 
@@ -94,6 +95,7 @@ export function readPolicyState(options: AppPolicyOptions = {}): PolicyState {
     expires: verified.expires,
     lockedSettings: { ...verified.lockedSettings },
     allowedRegistries: [...verified.allowedRegistries],
+    portRules: verified.portRules ?? null,
   };
   return { policy, config, document: verified.document };
 }
@@ -106,6 +108,12 @@ export function policyEnforced(policy: AppPolicy): boolean {
 /** The settings the policy locks ({} when none is in force). */
 export function policyLocks(policy: AppPolicy): LockedSettings {
   return policyEnforced(policy) ? policy.lockedSettings : {};
+}
+
+/** The port rules in force and who set them, for binding and messages; null when there are none. */
+export function policyPortRules(policy: AppPolicy): PortRulesInForce | null {
+  if (!policyEnforced(policy) || policy.portRules === null) return null;
+  return { rules: policy.portRules, source: policySource(policy) ?? 'your organization' };
 }
 
 /** "Example Corp policy v3": who locked a setting, for messages; null when no policy is in force. */

@@ -2,6 +2,8 @@ import { closeSync } from 'node:fs';
 import { bindSocket } from '../../../native';
 import { ApiError } from '../../../common/api/backend-api';
 import { errnoCode } from '../../../common/errno';
+import { portRuleRefusal } from '../../../common/policy/port-rule-check';
+import type { PortRules } from '../../../common/policy/port-rules';
 import { mappingKey, type MappingKey } from '../../../common/ports/mapping';
 import { describeKeyProblem, formatListen } from '../../../common/ports/parse';
 import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailableError } from '../../helper-client';
@@ -36,6 +38,14 @@ export interface AcquireOptions {
    * anyone: then "turn it on in settings" would be advice the user cannot follow.
    */
   lockedBy?: string | null;
+  /** The organization's port rules, checked before any bind (the helper checks them again for its ports). */
+  portRules?: PortRulesInForce | null;
+}
+
+/** The policy's port rules and who set them ("Example Corp policy v3"). */
+export interface PortRulesInForce {
+  rules: PortRules;
+  source: string;
 }
 
 export interface Listener {
@@ -186,6 +196,11 @@ export async function acquireListener(key: MappingKey, options: AcquireOptions):
   const only = { address: key.address, port: key.port }; // a whole MappingSpec may be passed: only where to listen matters
   const checked = mappingKey.safeParse(only);
   if (!checked.success) throw new ApiError('INVALID', describeKeyProblem(only) ?? 'not a literal IP address and a port 1-65535');
+  // The organization's port rules apply to every port Berth publishes, not only the helper's.
+  if (options.portRules) {
+    const refusal = portRuleRefusal(options.portRules.rules, { ...checked.data, protocol: 'tcp' });
+    if (refusal !== undefined) throw new ApiError('LOCKED', `${formatListen(checked.data)} is not allowed by ${options.portRules.source}: ${refusal}`);
+  }
   try {
     return { fd: bindSocket(checked.data.address, checked.data.port, 'tcp', LISTEN_BACKLOG), via: 'direct' };
   } catch (error) {

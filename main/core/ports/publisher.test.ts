@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bindSocket } from '../../../native';
 import { ApiError } from '../../../common/api/backend-api';
 import { mappingStatus, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
-import type { HelperSource } from './bind';
+import type { HelperSource, PortRulesInForce } from './bind';
 import { PortPublisher, type PortPublisherOptions } from './publisher';
 import { httpGet, unusedPort } from './test-support';
 
@@ -124,6 +124,28 @@ describe('PortPublisher', () => {
     expect(publisher.list()).toEqual([]);
     expect(savedFile()).toEqual({ version: 1, mappings: [] });
     expect(portIsFree('127.0.0.1', port)).toBe(true);
+  });
+
+  it("refuses a port the organization's port rules forbid, saying whose rule, and binds the ports they allow", async () => {
+    const denied = unusedPort();
+    const allowed = unusedPort();
+    let rules: PortRulesInForce | null = { rules: { deny: [denied], wildcardAddresses: false }, source: 'Example Corp policy v4' };
+    const { publisher } = await openPublisher({ portRules: () => rules });
+    const target = { host: '127.0.0.1', port: await httpTarget('web') };
+    await expect(publisher.add({ address: '127.0.0.1', port: denied, target })).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: `127.0.0.1:${denied} is not allowed by Example Corp policy v4: port ${denied} is on its list of denied ports`,
+    });
+    expect(portIsFree('127.0.0.1', denied)).toBe(true);
+    await expect(publisher.add({ address: '0.0.0.0', port: allowed, target })).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('every address'),
+    });
+    expect(portIsFree('0.0.0.0', allowed)).toBe(true);
+    expect(await publisher.add({ address: '127.0.0.1', port: allowed, target })).toMatchObject({ state: 'listening' });
+    expect((savedFile() as { mappings: unknown[] }).mappings).toHaveLength(1);
+    rules = null;
+    expect(await publisher.add({ address: '127.0.0.1', port: denied, target })).toMatchObject({ state: 'listening' });
   });
 
   it('reports connections and bytes through onChange as they happen', async () => {

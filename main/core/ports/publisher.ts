@@ -11,7 +11,7 @@ import {
 } from '../../../common/ports/mapping';
 import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../common/ports/parse';
 import { errnoCode } from '../../../common/errno';
-import { acquireListener, type AcquireOptions, type HelperSource, type Listener } from './bind';
+import { acquireListener, type AcquireOptions, type HelperSource, type Listener, type PortRulesInForce } from './bind';
 import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
@@ -33,6 +33,8 @@ export interface PortPublisherOptions {
   userMode?: () => boolean;
   /** Who holds the setting off by policy, if anyone (see AcquireOptions.lockedBy). Read at every bind. */
   privilegedPortMappingLockedBy?: () => string | null;
+  /** The organization's port rules in force, if any. Read at every bind. */
+  portRules?: () => PortRulesInForce | null;
   /**
    * Something in list() changed (not called during open(), which returns the list itself).
    * State changes call it at once; connection and byte counters at most every statsIntervalMs.
@@ -248,6 +250,7 @@ export class PortPublisher {
       privilegedPortMapping: this.options.privilegedPortMapping(),
       userMode: this.options.userMode?.() ?? false,
       lockedBy: this.options.privilegedPortMappingLockedBy?.() ?? null,
+      portRules: this.options.portRules?.() ?? null,
     };
   }
 
