@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { endianness } from 'node:os';
 import { probeBind } from '../../../native';
 import { errnoCode } from '../../../common/errno';
-import { isLoopbackAddress, isWildcardAddress } from '../../../common/policy/port-rules';
+import { isLoopbackAddress, isWildcardAddress } from '../../../common/policy/port-rule-check';
 
 /**
  * Who already serves a port, and whether a new socket would shadow them.

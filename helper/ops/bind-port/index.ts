@@ -2,7 +2,7 @@ import { closeSync, fchownSync } from 'node:fs';
 import { bindSocket } from '../../../native';
 import { ProtocolError, type ErrorCode } from '../../../common/protocol';
 import { errnoCode } from '../../../common/errno';
-import { DEFAULT_PRIVILEGED_UDP, portRuleRefusal } from '../../../common/policy/port-rules';
+import { DEFAULT_PRIVILEGED_UDP, portRuleRefusal } from '../../../common/policy/port-rule-check';
 import { assertNotLocked, policyFor } from '../policy-locks';
 import { findShadowed } from './holders';
 import { notNeededReason } from './need';

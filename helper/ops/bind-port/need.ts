@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isWildcardAddress } from '../../../common/policy/port-rules';
+import { isWildcardAddress } from '../../../common/policy/port-rule-check';
 
 /**
  * Which ports the helper binds: only those the caller cannot bind itself.
