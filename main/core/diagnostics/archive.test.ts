@@ -79,7 +79,8 @@ describe('diagnostics archive (in process)', () => {
       expect(archive.files.get('hosts-block.txt')).toBe('# BEGIN berth (managed)\n::1 localhost\n127.0.0.1 berth.internal\n# END berth\n');
       expect([...archive.files.values()].some((text) => text.includes(machine.userHostsLine))).toBe(false);
       expect(JSON.parse(archive.files.get('capabilities.json')!)).toMatchObject({ helper: { state: 'not-installed' } });
-      expect(JSON.parse(archive.files.get('settings.json')!)).toEqual({ privilegedPortMapping: false, extra: '' });
+      // Only the keys the settings know: the planted `extra` is left out.
+      expect(JSON.parse(archive.files.get('settings.json')!)).toEqual({ privilegedPortMapping: false });
 
       const manifest = JSON.parse(archive.files.get('manifest.json')!) as {
         files: Array<{ name: string; source: string }>;
@@ -120,6 +121,29 @@ describe('diagnostics archive (in process)', () => {
         }
       }),
       { numRuns: 6 },
+    );
+  });
+
+  it('settings.json in the archive holds only the keys the settings know, whatever the others hold', async () => {
+    // Words no rule could tell from ordinary text: only leaving the key out keeps them out.
+    const opaque = fc.array(fc.constantFrom('correct', 'horse', 'battery', 'staple', 'blue', 'seven'), { minLength: 4, maxLength: 8 }).map((w) => w.join(' '));
+    const unknownKey = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,20}$/).filter((k) => !(k in DEFAULT_SETTINGS));
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(unknownKey, opaque, { minKeys: 1, maxKeys: 4 }), async (unknown) => {
+        const machine = makeMachine();
+        try {
+          const known = { cliToolsLocation: 'user', hostsEntries: false, helperUpdateAskedFor: '0.2.0' };
+          writeFileSync(machine.userPaths.settingsPath, JSON.stringify({ ...unknown, ...known }));
+          const archive = extract((await createDiagnosticsArchive(await optionsFor(machine))).path);
+          expect(JSON.parse(archive.files.get('settings.json')!)).toEqual(known);
+          for (const value of Object.values(unknown)) {
+            for (const [name, text] of archive.files) expect(text, name).not.toContain(value);
+          }
+        } finally {
+          machine.cleanup();
+        }
+      }),
+      { numRuns: 15 },
     );
   });
 
