@@ -32,6 +32,7 @@ import {
   helperLogsSource,
   hostsBlockSource,
   installStateSource,
+  settingsSource,
   textEntry,
   traceSource,
   type Entry,
@@ -143,7 +144,7 @@ async function create(opts: DiagnosticsOptions): Promise<DiagnosticsResult> {
 
   const steps: Step[] = [
     { label: 'capabilities', weight: 1, run: () => textEntry('capabilities.json', JSON.stringify(opts.capabilities), 'json', 'capabilities') },
-    { label: 'settings', weight: 1, run: () => fileSource('settings.json', opts.settingsPath, 'json', true) },
+    { label: 'settings', weight: 1, run: () => settingsSource(opts.settingsPath) },
     {
       label: 'mappings',
       weight: 1,

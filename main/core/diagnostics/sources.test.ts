@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEGIN_MARKER, END_MARKER } from '../../../common/hosts-block';
-import { directorySource, fileSource, hostsBlockSource, MAX_FILE_BYTES, traceSource } from './sources';
+import { directorySource, fileSource, hostsBlockSource, MAX_FILE_BYTES, settingsSource, traceSource } from './sources';
 import { sampleReport } from '../capabilities/sample-reports';
 
 describe('diagnostics sources', () => {
@@ -58,6 +58,24 @@ describe('diagnostics sources', () => {
     expect(hostsBlockSource(hosts).skipped).toEqual([{ name: 'hosts-block.txt', reason: `${hosts} has no Berth block` }]);
     writeFileSync(hosts, `${BEGIN_MARKER}\n${BEGIN_MARKER}\n${END_MARKER}\n`);
     expect(hostsBlockSource(hosts).skipped[0]!.reason).toMatch(/has more than one berth block/);
+  });
+
+  it('the settings: only the keys the settings know, the number of others in the source; a file that is no JSON object is left out', () => {
+    const settings = join(dir, 'settings.json');
+    writeFileSync(settings, JSON.stringify({ hostsEntries: false, proxyPassword: 'opaque words', cliToolsLocation: 'user', 'a newer key': { deep: 1 } }));
+    const [entry] = settingsSource(settings).entries;
+    expect(JSON.parse(entry!.content)).toEqual({ hostsEntries: false, cliToolsLocation: 'user' });
+    expect(entry!.source).toBe(`${settings} (2 keys the settings do not know left out)`);
+    writeFileSync(settings, JSON.stringify({ startAtLogin: true }));
+    expect(settingsSource(settings).entries[0]!.source).toBe(settings);
+    // A known key keeps even a value the settings would refuse: that is what diagnostics are for (and it is redacted).
+    writeFileSync(settings, JSON.stringify({ cliToolsLocation: 'sytem' }));
+    expect(JSON.parse(settingsSource(settings).entries[0]!.content)).toEqual({ cliToolsLocation: 'sytem' });
+    for (const bad of ['not json token=abc', '["hostsEntries"]', '"hostsEntries"', '{"__proto__": {"x": 1}}']) {
+      writeFileSync(settings, bad);
+      expect(settingsSource(settings)).toEqual({ entries: [], skipped: [{ name: 'settings.json', reason: `${settings} is not a JSON object Berth can read, so it was left out` }] });
+    }
+    expect(settingsSource(join(dir, 'missing.json')).skipped).toEqual([{ name: 'settings.json', reason: `${join(dir, 'missing.json')}: not found` }]);
   });
 
   it('the trace: skipped, with the reason, where no helper runs or none was asked for', async () => {

@@ -5,7 +5,9 @@ import { BERTH_VERSION } from '../../../common/app-version';
 import { blockLines } from '../../../common/hosts-block';
 import { INSTALL_RECORD_NAME } from '../../../common/install-record';
 import type { InstallLayout } from '../../../common/paths';
+import { parseJson } from '../../../common/protocol/messages';
 import { HelperClient, HelperUnavailableError } from '../../helper-client';
+import { isSettingKey } from '../settings/keys';
 import { readRegularFile, unreadableReason } from './read-file';
 
 /**
@@ -61,6 +63,39 @@ export function fileSource(name: string, path: string, kind: Entry['kind'], foll
   } catch (error) {
     return { entries: [], skipped: [{ name, reason: `${path}: ${unreadableReason(error)}` }] };
   }
+}
+
+/**
+ * The user's settings file, with only the keys the settings schema knows.
+ * Berth keeps other keys in the file but never reads them (a newer Berth's
+ * settings, or anything a user or a tool put there), so they say nothing
+ * about Berth's behaviour and may hold anything at all: no redaction rule
+ * could vouch for them. Their number is recorded, not their names.
+ */
+export function settingsSource(path: string): Gathered {
+  const name = 'settings.json';
+  const got = fileSource(name, path, 'json', true);
+  const [entry] = got.entries;
+  if (entry === undefined) return got;
+  let value: unknown;
+  try {
+    // The settings store's own parser: strict UTF-8, bounded nesting, no __proto__ keys.
+    value = parseJson(Buffer.from(entry.content));
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    // Its keys cannot be told apart, so none of it is taken (Berth moves such a file aside when it starts).
+    return { entries: [], skipped: [{ name, reason: `${path} is not a JSON object Berth can read, so it was left out` }] };
+  }
+  const known: Record<string, unknown> = {};
+  let left = 0;
+  for (const [key, item] of Object.entries(value)) {
+    if (isSettingKey(key)) known[key] = item;
+    else left++;
+  }
+  const source = left === 0 ? path : `${path} (${left} key${left === 1 ? '' : 's'} the settings do not know left out)`;
+  return { entries: [{ ...entry, content: JSON.stringify(known), source }], skipped: [] };
 }
 
 /** A file name as an archive member: printable and plain, whatever the directory held. */
