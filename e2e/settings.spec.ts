@@ -86,6 +86,7 @@ test('settings under an organization policy: the locked settings are shown locke
       expires: iso(Date.now() + 365 * DAY),
       allowedRegistries: ['registry.example.com/team'],
       lockedSettings: { hostsEntries: true, privilegedPortMapping: false },
+      portRules: { deny: [25], wildcardAddresses: false },
     });
     await berth.restart();
     page = berth.page; // a restart opens a new page
@@ -95,6 +96,9 @@ test('settings under an organization policy: the locked settings are shown locke
     await expect(page.getByRole('checkbox', { name: /Privileged port mapping/ })).toBeDisabled();
     await expect(page.getByRole('checkbox', { name: /Privileged port mapping/ })).not.toBeChecked();
     await expect(page.getByText('registry.example.com/team')).toBeVisible();
+    const ports = page.getByRole('list', { name: 'Ports' });
+    await expect(ports).toContainText('Denied ports: 25');
+    await expect(ports).toContainText('Every address (0.0.0.0, ::): not allowed');
 
     // The mapping is kept, but waits with the reason, and port 80 is free: the policy is in force.
     await berth.open('popover');
