@@ -41,6 +41,9 @@ function fakeInstall(): void {
 beforeEach(async () => {
   root = safeScratchDir('berth-uninstall');
   mkdirSync(join(root, 'bin'), { mode: 0o755 });
+  // The program the link runs, root's alone (installSymlinks checks it).
+  mkdirSync(join(root, 'Berth/resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, 'Berth/resources/bin/berth'), '#!/bin/sh\n', { mode: 0o755 });
   const context = opContext({ appPath: join(root, 'Berth'), linkDir: join(root, 'bin'), stateDir: join(root, 'state') });
   config = context.config;
   hostsPath = join(root, 'hosts');
