@@ -13,6 +13,8 @@ Usage:
   berth-helper serve --socket PATH --allow-uid UID [--audit-log PATH]
                      [--app PATH] [--link-dir DIR] [--org-key FILE] [--state-dir DIR]
                      [--max-connections N] [--frame-deadline-ms N] [--idle-timeout-ms N]
+                     [--audit-files N] [--audit-file-bytes N] [--audit-repeat-window-ms N]
+                     [--audit-refusals-per-window N]
       Run the helper in the foreground (development and tests). Must run as root.
       Only root and UID may talk to it; the socket is created 0600, owned by UID,
       in a directory that must be root-owned and not group/world-writable.
@@ -20,6 +22,12 @@ Usage:
         --link-dir DIR   system directory for CLI links (default /usr/local/bin)
         --org-key FILE   the organization's Ed25519 public key (PEM); policies must be signed by it
         --state-dir DIR  root-owned directory for the policy cache (default /var/lib/berth)
+        --audit-files N, --audit-file-bytes N
+                         the audit log rotates within its directory: at most N files
+                         (default 4) of at most N bytes (default 8 MiB) each
+        --audit-repeat-window-ms N, --audit-refusals-per-window N
+                         identical successes within N ms (default 60000) are one line
+                         and a count; a client gets N refusal lines (default 64) per window
   berth-helper serve --config FILE
       Run with the settings the installer wrote (a root-owned JSON file); this is
       how the installed service starts.
@@ -74,6 +82,10 @@ export async function main(argv: string[]): Promise<number> {
         'max-connections': { type: 'string' },
         'frame-deadline-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
+        'audit-files': { type: 'string' },
+        'audit-file-bytes': { type: 'string' },
+        'audit-repeat-window-ms': { type: 'string' },
+        'audit-refusals-per-window': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -116,6 +128,10 @@ export async function main(argv: string[]): Promise<number> {
         maxConnections: integerFlag('max-connections', values['max-connections']),
         frameDeadlineMs: integerFlag('frame-deadline-ms', values['frame-deadline-ms']),
         idleTimeoutMs: integerFlag('idle-timeout-ms', values['idle-timeout-ms']),
+        auditFiles: integerFlag('audit-files', values['audit-files']),
+        auditFileBytes: integerFlag('audit-file-bytes', values['audit-file-bytes']),
+        auditRepeatWindowMs: integerFlag('audit-repeat-window-ms', values['audit-repeat-window-ms']),
+        auditRefusalsPerWindow: integerFlag('audit-refusals-per-window', values['audit-refusals-per-window']),
       },
     });
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { HelperConfig } from './daemon/config';
-import { nullAuditLog, openAuditLog } from './daemon/audit';
+import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
+import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
@@ -41,16 +42,32 @@ export async function serve(config: HelperConfig): Promise<number> {
     process.on('SIGTERM', () => resolve());
     process.on('SIGINT', () => resolve());
   });
-  const audit = config.auditLogPath !== undefined ? openAuditLog(config.auditLogPath) : nullAuditLog;
-  const server = new HelperServer(config, audit);
+  // The server writes through this: the log is opened once we listen (below).
+  let audit: AuditLog = nullAuditLog;
+  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() });
   const activated = activationFd();
   try {
     if (activated !== undefined) await server.listenOn(activated);
     else await server.listen();
   } catch (error) {
     console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
-    audit.close();
     return 1;
+  }
+  // After listen, so a bad socket directory is the error reported first; no
+  // connection is handled before this runs (accepting takes a turn of the event loop).
+  if (config.auditLogPath !== undefined) {
+    const { limits } = config;
+    try {
+      audit = throttleAuditLog(openAuditLog(config.auditLogPath, { files: limits.auditFiles, fileBytes: limits.auditFileBytes }), {
+        windowMs: limits.auditRepeatWindowMs,
+        refusalsPerWindow: limits.auditRefusalsPerWindow,
+      });
+    } catch (error) {
+      // Root's actions must be on record: no log, no helper.
+      console.error(`berth-helper: cannot open the audit log ${config.auditLogPath}: ${(error as Error).message}`);
+      await server.close();
+      return 1;
+    }
   }
   console.error(
     `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,

@@ -43,6 +43,12 @@ export const capabilitiesSchema = z.strictObject({
     /** Tools linked there that point at this app. */
     linked: z.array(z.string()),
     missing: z.array(z.string()),
+    /**
+     * System links to this app whose program is not root's alone (another
+     * owner, group/world-writable, a symlink, gone): root runs it too (`sudo
+     * berth`), so they are not reported as linked. Why, one sentence each.
+     */
+    unsafe: z.array(z.strictObject({ name: z.string(), reason: z.string() })),
   }),
   hostsEntries: z.strictObject({
     present: z.boolean(),

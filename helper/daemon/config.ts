@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadPublicKey } from '../../common/policy/keys';
+import { MAX_AUDIT_FILES } from './audit';
 
 function isEd25519PublicKey(pem: string): boolean {
   try {
@@ -21,6 +22,18 @@ export const helperLimits = z.strictObject({
   frameDeadlineMs: z.number().int().min(10).max(600_000).default(5_000),
   /** A connection silent this long is closed; the client reconnects when it needs to. */
   idleTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+  /**
+   * Audit log files kept, the current one included; the oldest is dropped when the
+   * current one is full. With auditFileBytes, the most root's disk gives the log
+   * (4 x 8 MiB by default), whatever the allowed user sends.
+   */
+  auditFiles: z.number().int().min(2).max(MAX_AUDIT_FILES).default(4),
+  /** Largest audit log file; at least a few of the longest lines (4 KiB). */
+  auditFileBytes: z.number().int().min(16 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Identical successes within this window of the first are one line plus a count; also the span of a peer's refusal budget. */
+  auditRepeatWindowMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** Refusal lines per peer uid per window, across all its connections; the rest are counted. */
+  auditRefusalsPerWindow: z.number().int().min(1).max(100_000).default(64),
 });
 
 export type HelperLimits = z.infer<typeof helperLimits>;

@@ -1,5 +1,6 @@
 import { closeSync } from 'node:fs';
-import { openDirectoryNoFollow, type PathComponent } from '../../native';
+import { basename, dirname } from 'node:path';
+import { openDirectoryNoFollow, statAt, type PathComponent } from '../../native';
 // errors, not the protocol index: the hosts crash-test fixture starts a process
 // running this module a thousand times, and the index pulls in every zod schema.
 import { ProtocolError } from '../../common/protocol/errors';
@@ -65,6 +66,41 @@ export function untrustedReason(path: string): string | 'missing' | undefined {
     return undefined;
   }
   return 'missing' in checked ? 'missing' : checked.unsafe;
+}
+
+/**
+ * Why the file at `path` is not root's alone, or undefined when it is: its
+ * folders as {@link untrustedReason} checks them, then the file itself, read
+ * with fstatat(AT_SYMLINK_NOFOLLOW) relative to its folder's fd, must be a
+ * regular file owned by root and not group/world-writable. For a program that
+ * root runs (the CLI link's target): whoever can change it runs code as root.
+ * A missing file is a reason too: whoever creates it first decides what runs.
+ * Never throws; a folder we may not read is a reason (as the user, the app
+ * cannot vouch for what it cannot see).
+ */
+export function untrustedFileReason(path: string): string | undefined {
+  const dir = dirname(path);
+  let checked: Checked;
+  try {
+    checked = openChecked(dir);
+  } catch (error) {
+    return `${dir} cannot be checked (${errnoCode(error) ?? (error as Error).message})`;
+  }
+  if ('missing' in checked) return `${dir} does not exist`;
+  if ('unsafe' in checked) return checked.unsafe;
+  let st;
+  try {
+    st = statAt(checked.fd, basename(path));
+  } catch (error) {
+    return `${path} cannot be checked (${errnoCode(error) ?? (error as Error).message})`;
+  } finally {
+    closeSync(checked.fd);
+  }
+  if (st === null) return `${path} does not exist`;
+  // Running a link runs what it points at, which nobody checked.
+  if (st.type === 'symlink') return `${path} is a symlink`;
+  if (st.type !== 'file') return `${path} is a ${st.type}, not a file`;
+  return unsafeReason({ path, uid: st.uid, gid: st.gid, mode: st.mode });
 }
 
 /**

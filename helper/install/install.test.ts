@@ -169,7 +169,8 @@ describe('berth-helper install --org-key / --policy-url (managed machines)', () 
 describe('berth-helper install --user (user mode)', () => {
   it('links the CLI and adds the hosts entries for one account, runs no helper, and uninstalls cleanly', async () => {
     const run = await runIsolated(`
-      mkdir -p /usr/local/bin /opt/Berth
+      mkdir -p /usr/local/bin /opt/Berth/resources/bin
+      install -m 0755 /dev/null /opt/Berth/resources/bin/berth
       printf '127.0.0.1 localhost\\n# mine\\n' > /etc/hosts
       cp /etc/hosts /run/hosts.before
       node "$HELPER" install --user berth-test --app /opt/Berth

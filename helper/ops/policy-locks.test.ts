@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, readdirSync } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { generateKeyPair, signPolicy } from '../../common/policy';
@@ -45,6 +45,9 @@ async function lockedContext(locked: LockedSettings) {
 beforeEach(() => {
   root = safeScratchDir('berth-locks');
   mkdirSync(join(root, 'bin'), { mode: 0o755 });
+  // The program the link runs, root's alone (installSymlinks checks it).
+  mkdirSync(join(root, 'Berth/resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, 'Berth/resources/bin/berth'), '#!/bin/sh\n', { mode: 0o755 });
 });
 
 describe('organization locks bind the helper, not just the app', () => {

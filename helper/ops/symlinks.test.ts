@@ -1,4 +1,4 @@
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { cliToolTarget } from '../../common/cli-tools';
@@ -34,14 +34,19 @@ function snapshot(dir: string): string {
 }
 
 
+/** An installed app as root leaves it: root-owned folders and a root-owned 0755 program. */
+function makeApp(app: string): void {
+  mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(app, 'resources/bin/berth'), '#!/bin/sh\necho berth\n', { mode: 0o755 });
+}
+
 beforeEach(() => {
   root = safeScratchDir('berth-links');
   linkDir = join(root, 'bin');
   stateDir = join(root, 'state');
   appPath = join(root, 'Berth');
   mkdirSync(linkDir, { mode: 0o755 });
-  mkdirSync(join(appPath, 'resources/bin'), { recursive: true, mode: 0o755 });
-  writeFileSync(join(appPath, 'resources/bin/berth'), '#!/bin/sh\necho berth\n', { mode: 0o755 });
+  makeApp(appPath);
 });
 
 describe('installSymlinks / removeSymlinks', () => {
@@ -62,6 +67,7 @@ describe('installSymlinks / removeSymlinks', () => {
   it('replaces its own stale link atomically when the app moved', async () => {
     await installSymlinks({ names: ['berth'] }, context());
     const moved = join(root, 'Berth-2');
+    makeApp(moved);
     const second = await installSymlinks({ names: ['berth'] }, context({ appPath: moved }));
     expect(second.result.links[0]).toMatchObject({ action: 'replaced', target: cliToolTarget(moved, 'berth') });
     expect(readlinkSync(join(linkDir, 'berth'))).toBe(cliToolTarget(moved, 'berth'));
@@ -96,6 +102,7 @@ describe('installSymlinks / removeSymlinks', () => {
     const decoy = join(root, 'decoy');
     writeFileSync(decoy, 'untouched');
     symlinkSync(decoy, join(linkDir, '.berth.berth-0000000000000000'));
+    makeApp(join(root, 'Berth-2'));
     await installSymlinks({ names: ['berth'] }, context({ appPath: join(root, 'Berth-2') }));
     expect(readFileSync(decoy, 'utf8')).toBe('untouched');
     expect(readlinkSync(join(linkDir, '.berth.berth-0000000000000000'))).toBe(decoy);
@@ -131,7 +138,7 @@ describe('installSymlinks / removeSymlinks', () => {
     [
       'not there yet under a folder everyone can write (an AppImage mount gone, /tmp)',
       () => undefined,
-      /\/tmp is writable by everyone/,
+      /\/tmp\/\.mount_BerthXYZ\/resources\/bin does not exist/,
       '/tmp/.mount_BerthXYZ',
     ],
     [
@@ -153,10 +160,40 @@ describe('installSymlinks / removeSymlinks', () => {
     expect(readdirSync(linkDir)).toEqual([]);
   });
 
-  it('links an app that is not there yet when only root could create it', async () => {
+  it.each([
+    ['owned by the user', (file: string) => lchownSync(file, users.test.uid, users.test.gid), /resources\/bin\/berth is owned by uid \d+, not root/],
+    ['writable by its group', (file: string) => chmodSync(file, 0o775), /resources\/bin\/berth is writable by its group/],
+    ['writable by everyone', (file: string) => chmodSync(file, 0o757), /resources\/bin\/berth is writable by everyone/],
+    [
+      'a symlink (to a file the user owns)',
+      (file: string) => {
+        const mine = join(root, 'mine');
+        writeFileSync(mine, '#!/bin/sh\n');
+        lchownSync(mine, users.test.uid, users.test.gid);
+        rmSync(file);
+        symlinkSync(mine, file);
+      },
+      /resources\/bin\/berth is a symlink/,
+    ],
+    ['a directory', (file: string) => (rmSync(file), mkdirSync(file, { mode: 0o755 })), /resources\/bin\/berth is a directory, not a file/],
+    ['missing', (file: string) => rmSync(file), /resources\/bin\/berth does not exist/],
+  ])('refuses to link a program file %s, in folders that are all root’s: root would run it (sudo berth); nothing is linked', async (_what, spoil, reason) => {
+    spoil(cliToolTarget(appPath, 'berth'));
+    const before = snapshot(linkDir);
+    const error = await refusal(() => installSymlinks({ names: ['berth'] }, context()));
+    expect(error.code).toBe('UNSAFE_PATH');
+    expect(error.message).toMatch(reason);
+    expect(error.message).toContain(`the link would run ${cliToolTarget(appPath, 'berth')}`);
+    expect(error.message).toContain('~/.berth/bin');
+    expect(snapshot(linkDir)).toBe(before);
+    expect(existsSync(join(stateDir, 'links.json'))).toBe(false);
+  });
+
+  it('refuses an app that is not there yet, even where only root could create it', async () => {
     const later = join(root, 'Later/Berth');
-    const result = await installSymlinks({ names: ['berth'] }, context({ appPath: later }));
-    expect(result.result.links).toEqual([{ name: 'berth', target: cliToolTarget(later, 'berth'), action: 'created' }]);
+    const error = await refusal(() => installSymlinks({ names: ['berth'] }, context({ appPath: later })));
+    expect(error).toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/Later\/Berth\/resources\/bin does not exist/) });
+    expect(readdirSync(linkDir)).toEqual([]);
   });
 
   it('needs the app location from the install', async () => {

@@ -1,4 +1,3 @@
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } from '../../native';
 import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
@@ -6,7 +5,7 @@ import { ProtocolError, type OperationResult } from '../../common/protocol';
 import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { openStateDir } from '../fs/state-dir';
-import { untrustedReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
+import { untrustedFileReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
 import type { HelperConfig } from '../daemon/config';
 import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
@@ -88,23 +87,19 @@ function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
 
 /**
  * A link in the system bin directory runs its target for everyone who types the
- * name, root included (`sudo berth`). So the target must be root's alone: its
- * directory, or the deepest part of it that exists yet, is checked from '/' as
- * root-owned, not group/world-writable and free of symlinks. An app in a user's
- * folder (or an AppImage's per-run mount) gets the User location instead.
+ * name, root included (`sudo berth`). So the target must be root's alone: the
+ * program file itself (a root-owned regular file, not group/world-writable, not
+ * a symlink) and every folder above it from '/' (root-owned, not
+ * group/world-writable, no symlinks). A target that does not exist is refused
+ * too: whoever creates it first would choose what root runs. An app in a
+ * user's folder (or an AppImage's per-run mount) gets the User location instead.
  */
 function assertTargetIsRoots(target: string): void {
-  let dir = dirname(target);
-  let reason = untrustedReason(dir);
-  // Not there yet: what matters is who could create it, so look further up.
-  while (reason === 'missing' && dir !== '/') {
-    dir = dirname(dir);
-    reason = untrustedReason(dir);
-  }
+  const reason = untrustedFileReason(target);
   if (reason === undefined) return;
   throw new ProtocolError(
     'UNSAFE_PATH',
-    `the link would run ${target}, but ${reason === 'missing' ? 'no part of its path exists' : reason}: whoever can change it would run code as anyone who types "berth"; nothing was changed. ` +
+    `the link would run ${target}, but ${reason}: root runs it too (sudo berth), so only root may be able to change it; nothing was changed. ` +
       "Install Berth where only root can write, or choose the User location (~/.berth/bin) in Berth's settings: it needs no helper",
   );
 }

@@ -43,6 +43,9 @@ function fakeInstall(): void {
 beforeEach(async () => {
   root = safeScratchDir('berth-uninstall');
   mkdirSync(join(root, 'bin'), { mode: 0o755 });
+  // The program the link runs, root's alone (installSymlinks checks it).
+  mkdirSync(join(root, 'Berth/resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, 'Berth/resources/bin/berth'), '#!/bin/sh\n', { mode: 0o755 });
   const context = opContext({ appPath: join(root, 'Berth'), linkDir: join(root, 'bin'), stateDir: join(root, 'state') });
   config = context.config;
   hostsPath = join(root, 'hosts');
@@ -68,6 +71,17 @@ describe('uninstall', () => {
 
     const second = uninstallEverything(config, { hostsPath, removePolicy: true });
     expect(second).toEqual({ removed: [], kept: [] });
+  });
+
+  it("removes the audit log's rotated files too, and nothing beside them", () => {
+    const logDir = join(root, 'log');
+    mkdirSync(logDir, { mode: 0o755 });
+    for (const name of ['audit.log', 'audit.log.1', 'audit.log.3', 'audit.log.bak', 'helper.log']) writeFileSync(join(logDir, name), 'x\n');
+    const withLog = { ...config, auditLogPath: join(logDir, 'audit.log') };
+    const outcome = uninstallEverything(withLog, { hostsPath, removePolicy: true });
+    expect(outcome.removed).toEqual(expect.arrayContaining([join(logDir, 'audit.log.1'), join(logDir, 'audit.log.3')]));
+    // The current file and the helper log go by the install record (not written by this fake install); others' files stay.
+    expect(readdirSync(logDir).sort()).toEqual(['audit.log', 'audit.log.bak', 'helper.log']);
   });
 
   it('leaves foreign files alone and says why', () => {

@@ -1,6 +1,7 @@
-import { existsSync, rmdirSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { statAt, unlinkAt } from '../../native';
+import { auditLogGeneration } from '../../common/audit-log-files';
 import { CLI_TOOLS } from '../../common/cli-tools';
 import { HOSTS_PATH } from '../../common/paths';
 import { INSTALL_RECORD_NAME } from '../../common/install-record';
@@ -84,6 +85,21 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
   const policyPath = `${config.stateDir}/${POLICY_CACHE_NAME}`;
   if (options.removePolicy) removeRecorded(policyPath, 'file', outcome);
   else if (existsSync(policyPath)) outcome.kept.push({ path: policyPath, reason: 'the organization policy stays: only root may remove it' });
+  // The audit log's rotated files (audit.log.1, …): the helper made them as it ran; the record lists only the current one.
+  if (config.auditLogPath !== undefined) {
+    const logDir = dirname(config.auditLogPath);
+    const base = basename(config.auditLogPath);
+    let present: string[] = [];
+    try {
+      present = readdirSync(logDir);
+    } catch {
+      // No log directory: nothing rotated in it.
+    }
+    for (const name of present) {
+      const generation = auditLogGeneration(base, name);
+      if (generation !== undefined && generation > 0) removeRecorded(join(logDir, name), 'file', outcome);
+    }
+  }
   for (const entry of record?.paths ?? []) removeRecorded(entry.path, entry.kind, outcome);
   removeRecorded(config.stateDir, 'directory', outcome);
   return outcome;

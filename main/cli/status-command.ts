@@ -58,6 +58,8 @@ export function formatStatus(report: Capabilities): string {
     ['CLI tools', `${cliTools.location} (${cliTools.dir})`],
     ['CLI tools linked', listOr(cliTools.linked)],
     ['CLI tools missing', listOr(cliTools.missing)],
+    // Only when there are some: a link root would follow into a program a user can change.
+    ...(cliTools.unsafe.length > 0 ? ([['CLI tools unsafe', cliTools.unsafe.map((u) => `${u.name}: ${u.reason}`)]] as Array<[string, string[]]>) : []),
     ['Hosts entries', hosts.error !== null ? `error: ${hosts.error}` : hosts.present ? 'present' : 'absent'],
     ...(hosts.entries.length > 0 ? ([['Hosts block', hosts.entries]] as Array<[string, string[]]>) : []),
     ['Policy', policyLine(policy)],

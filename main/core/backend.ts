@@ -1,4 +1,3 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
   type ApiResult,
   type BackendState,
@@ -15,6 +14,7 @@ import type { UserPaths } from '../../common/user-paths';
 import { HelperClient, HelperUnavailableError } from '../helper-client';
 import { describeOutcome, type ElevationOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
+import { readAuditTail } from './audit-tail';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
@@ -184,7 +184,7 @@ export class Backend implements ApiHost {
         return { ok: true as const };
       },
       diagnose: () => this.diagnose(),
-      'audit.tail': async (params) => readTail(this.options.layout.auditLogPath, params.lines),
+      'audit.tail': async (params) => readAuditTail(this.options.layout.auditLogPath, params.lines),
       'app.quit': async () => {
         // After the reply is sent: the caller hears "ok" before the app goes.
         setImmediate(() => this.options.onQuit?.());
@@ -370,30 +370,5 @@ export class Backend implements ApiHost {
       this.lastSent = json;
       for (const listener of this.listeners) listener(state);
     });
-  }
-}
-
-/** The last `lines` lines of a log, reading at most the file's last 256 KiB. */
-function readTail(path: string, lines: number): ApiResult<'audit.tail'> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // No log yet is not an error: nothing privileged has happened.
-    if (code === 'ENOENT') return { lines: [], error: null };
-    return { lines: [], error: `the audit log at ${path} cannot be read (${code})` };
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, 256 * 1024);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    const all = buffer.toString('utf8').split('\n').filter((l) => l.length > 0);
-    // The first line may be cut by the window; drop it unless we read the whole file.
-    const whole = length === size ? all : all.slice(1);
-    return { lines: whole.slice(-lines), error: null };
-  } finally {
-    closeSync(fd);
   }
 }

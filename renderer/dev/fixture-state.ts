@@ -48,7 +48,7 @@ function base(): BackendState {
       },
       userMode: null,
       directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start is 1024' },
-      cliTools: { location: 'system', dir: '/usr/local/bin', linked: ['berth'], missing: [] },
+      cliTools: { location: 'system', dir: '/usr/local/bin', linked: ['berth'], missing: [], unsafe: [] },
       hostsEntries: { present: true, entries: ['127.0.0.1 localhost', '127.0.0.1 berth.internal'], error: null },
       policy: NO_POLICY,
     },
@@ -97,7 +97,7 @@ export function firstRunState(): BackendState {
     protocol: null,
     operations: [],
   };
-  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: [], missing: ['berth'] };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: [], missing: ['berth'], unsafe: [] };
   state.capabilities.hostsEntries = { present: false, entries: [], error: null };
   state.settings = { ...state.settings, consent: 'undecided' };
   return state;
@@ -124,7 +124,7 @@ export function userModeState(): BackendState {
     operations: [],
   };
   state.capabilities.userMode = { user: 'ada', uid: 1000, limits: [...USER_MODE_LIMITS] };
-  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [] };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [], unsafe: [] };
   state.settings = { ...state.settings, consent: 'undecided', cliToolsLocation: 'user' };
   state.ports = [mapping('127.0.0.1', 8443, 'localhost', 443, { connections: { active: 0, total: 4, failed: 0 }, bytes: { in: 9000, out: 41_000 } })];
   return state;
@@ -145,7 +145,7 @@ export function lockedPolicyState(): BackendState {
   };
   state.locked = { privilegedPortMapping: false, cliToolsLocation: 'user' };
   state.settings = { ...state.settings, privilegedPortMapping: false, cliToolsLocation: 'user' };
-  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [] };
+  state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [], unsafe: [] };
   state.ports = [state.ports[1]!];
   state.notices = [{ id: 'policy-7', level: 'info', text: 'Acme Corp manages Berth on this computer: two settings are locked.' }];
   return state;

@@ -53,6 +53,18 @@ describe('the audit log, read for a person', () => {
     expect(stranger).toMatchObject({ action: 'Refused a connection', detail: 'from uid 1001 (pid 7)', ok: false, outcome: 'UNAUTHORIZED' });
   });
 
+  it('a rate-limited summary says how many more there were', () => {
+    const bind = { peer, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'ok' };
+    const [many, one, refusals] = written(
+      { ...bind, repeated: 999, since: '2026-11-28T04:42:09.263Z', message: 'repeated 999 more times' },
+      { ...bind, repeated: 1, message: 'repeated 1 more time' },
+      { peer, op: 'invalid', result: 'BAD_REQUEST', repeated: 40, message: '40 more refusals like this from uid 1000 were not logged one by one' },
+    ).map(parseAuditLine);
+    expect(many).toMatchObject({ action: 'Bound a port', detail: '127.0.0.1:80 TCP', ok: true, outcome: 'Done, 999 more times' });
+    expect(one).toMatchObject({ outcome: 'Done, 1 more time' });
+    expect(refusals).toMatchObject({ ok: false, outcome: 'BAD_REQUEST: 40 more refusals like this from uid 1000 were not logged one by one' });
+  });
+
   it('an operation this version does not know shows under its own name, its arguments as written', () => {
     const [row] = written({ peer, op: 'rotateKeys', args: { keep: 2, label: 'x' }, result: 'ok' }).map(parseAuditLine);
     expect(row).toMatchObject({ action: 'rotateKeys', detail: 'keep: 2, label: x', ok: true });

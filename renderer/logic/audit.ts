@@ -5,6 +5,8 @@ import { hostPort } from './format';
  * The helper's audit log, one JSON line per privileged action (helper/daemon/audit.ts
  * writes them), read for a person: when, what, on what, how it ended. A line that
  * does not parse is shown as it is — the log is evidence, nothing in it is hidden.
+ * The table reads the current file and, just after a rotation, the previous one
+ * (main/core/audit-tail.ts); diagnostics archive every rotated file.
  */
 export interface AuditRow {
   /** The ISO time as written, or null when the line has none. */
@@ -24,6 +26,8 @@ const auditLine = z.object({
   args: z.record(z.string(), z.unknown()).optional(),
   result: z.string(),
   message: z.string().optional(),
+  /** A summary line: this many more like it were folded into it (the helper's rate limit). */
+  repeated: z.number().int().min(0).optional(),
 });
 
 /** What each operation did, as Settings says it. Names not listed (a newer helper's) show as written. */
@@ -73,7 +77,13 @@ export function parseAuditLine(raw: string): AuditRow {
     action: Object.hasOwn(ACTION, parsed.op) ? ACTION[parsed.op]! : parsed.op,
     detail: describeArgs(parsed.op, parsed.args, parsed.peer),
     ok,
-    outcome: ok ? 'Done' : parsed.message !== undefined ? `${parsed.result}: ${parsed.message}` : parsed.result,
+    outcome: ok
+      ? parsed.repeated !== undefined
+        ? `Done, ${parsed.repeated} more ${parsed.repeated === 1 ? 'time' : 'times'}`
+        : 'Done'
+      : parsed.message !== undefined
+        ? `${parsed.result}: ${parsed.message}`
+        : parsed.result,
     raw,
   };
 }

@@ -134,6 +134,11 @@ function CliLocationRow() {
           </>
         )}
       </p>
+      {tools.unsafe.map((u) => (
+        <p key={u.name} className="setting-status warning-text">
+          Unsafe link <span className="mono">{u.name}</span>: {u.reason}.
+        </p>
+      ))}
       <LockedNote id={`${id}-locked`} settingKey="cliToolsLocation" state={state} />
       <ActionErrorText error={error} />
     </fieldset>

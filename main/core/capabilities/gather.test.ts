@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,7 +9,11 @@ import { cliToolTarget } from '../../../common/cli-tools';
 import { BEGIN_MARKER, END_MARKER } from '../../../common/hosts-block';
 import { DEFAULT_SETTINGS } from '../../../common/settings/schema';
 import { USER_MODE_LIMITS } from '../../../common/user-mode';
+import { installSymlinks } from '../../../helper/ops/symlinks';
+import { opContext } from '../../../test/support/op-context';
 import { runFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
+import { safeScratchDir } from '../../../test/support/scratch';
+import { formatStatus } from '../../cli/status-command';
 import { directLowPortBind, gatherCapabilities, hostsEntries, type GatherOptions } from './gather';
 import { NO_POLICY } from './sample-reports';
 
@@ -22,6 +26,14 @@ function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-caps-'));
   chmodSync(dir, 0o755);
   return dir;
+}
+
+/** An installed app as root leaves it: root-owned folders (from '/') and a root-owned 0755 program. */
+function rootsApp(): string {
+  const app = join(safeScratchDir('berth-caps-app'), 'Berth');
+  mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(cliToolTarget(app, 'berth'), '#!/bin/sh\n', { mode: 0o755 });
+  return app;
 }
 
 /** A hosts file the test controls: never the machine's /etc/hosts. */
@@ -110,7 +122,7 @@ describe('capabilities: the helper', () => {
     );
     expect(report.helper).toMatchObject({ state: 'user-mode', version: null });
     expect(report.userMode).toEqual({ user: 'berth-test', uid: users.test.uid, limits: [...USER_MODE_LIMITS] });
-    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked: ['berth'], missing: [] });
+    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked: ['berth'], missing: [], unsafe: [] });
   });
 
   it('passes the policy through as given', async () => {
@@ -209,24 +221,62 @@ describe('capabilities: CLI tools', () => {
   ])('User location with %s', async (_what, make, linked, missing) => {
     const bin = binWith(make);
     const report = await gatherCapabilities(options(dir, { settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user' }, userBinDir: bin }));
-    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked, missing });
+    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked, missing, unsafe: [] });
   });
 
   it('System location looks in the system bin directory', async () => {
-    const bin = binWith((link) => symlinkSync(cliToolTarget(APP, 'berth'), link));
-    const report = await gatherCapabilities(options(dir, { systemBinDir: bin }));
-    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [] });
+    const app = rootsApp();
+    const bin = binWith((link) => symlinkSync(cliToolTarget(app, 'berth'), link));
+    const report = await gatherCapabilities(options(dir, { systemBinDir: bin, appPath: app }));
+    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [], unsafe: [] });
   });
 
   it("without an app path, the app the helper's config records is Berth", async () => {
-    const bin = binWith((link) => symlinkSync(cliToolTarget('/opt/Installed/Berth', 'berth'), link));
+    const app = rootsApp();
+    const bin = binWith((link) => symlinkSync(cliToolTarget(app, 'berth'), link));
     const config = join(dir, 'helper.json');
-    writeFileSync(config, JSON.stringify({ socketPath: '/run/berth/helper.sock', allowUid: 1000, appPath: '/opt/Installed/Berth' }));
+    writeFileSync(config, JSON.stringify({ socketPath: '/run/berth/helper.sock', allowUid: 1000, appPath: app }));
     const report = await gatherCapabilities(options(dir, { appPath: undefined, helperConfigPath: config, systemBinDir: bin }));
-    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [] });
+    expect(report.cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [], unsafe: [] });
     // No record anywhere: no link can be known to be ours.
     const none = await gatherCapabilities(options(dir, { appPath: undefined, helperConfigPath: join(dir, 'absent.json'), systemBinDir: bin }));
-    expect(none.cliTools).toEqual({ location: 'system', dir: bin, linked: [], missing: ['berth'] });
+    expect(none.cliTools).toEqual({ location: 'system', dir: bin, linked: [], missing: ['berth'], unsafe: [] });
+  });
+
+  it('a System link made while its program was root’s is reported unsafe, not linked, once a user can change the program', async () => {
+    const app = rootsApp();
+    const bin = safeScratchDir('berth-caps-bin');
+    // Made by the helper's own operation, which checks the program first.
+    await installSymlinks({ names: ['berth'] }, opContext({ appPath: app, linkDir: bin, stateDir: join(bin, '.state') }));
+    const asUser = (): Promise<Capabilities> => gatherAsUser(options(dir, { appPath: app, systemBinDir: bin }));
+    expect((await asUser()).cliTools).toEqual({ location: 'system', dir: bin, linked: ['berth'], missing: [], unsafe: [] });
+
+    const program = cliToolTarget(app, 'berth');
+    chownSync(program, users.test.uid, users.test.gid);
+    const owned = (await asUser()).cliTools;
+    expect(owned).toEqual({
+      location: 'system',
+      dir: bin,
+      linked: [],
+      missing: [],
+      unsafe: [{ name: 'berth', reason: expect.stringContaining(`${program} is owned by uid ${users.test.uid}, not root`) }],
+    });
+    expect(owned.unsafe[0]!.reason).toMatch(/sudo berth/);
+    expect(formatStatus({ ...(await asUser()), cliTools: owned })).toMatch(/^CLI tools unsafe {2,}berth: .*owned by uid/m);
+
+    chownSync(program, 0, 0);
+    chmodSync(program, 0o775);
+    expect((await asUser()).cliTools.unsafe).toEqual([{ name: 'berth', reason: expect.stringContaining(`${program} is writable by its group`) }]);
+    // The link itself is left alone: the report says what to fix, it changes nothing.
+    expect(readlinkSync(join(bin, 'berth'))).toBe(program);
+  });
+
+  it('the User location’s program is the user’s own business: not judged', async () => {
+    const app = rootsApp();
+    chownSync(cliToolTarget(app, 'berth'), users.test.uid, users.test.gid);
+    const bin = binWith((link) => symlinkSync(cliToolTarget(app, 'berth'), link));
+    const report = await gatherCapabilities(options(dir, { settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user' }, userBinDir: bin, appPath: app }));
+    expect(report.cliTools).toEqual({ location: 'user', dir: bin, linked: ['berth'], missing: [], unsafe: [] });
   });
 
   it('defaults: /usr/local/bin for System', async () => {

@@ -6,6 +6,7 @@ import { blockEntries, blockLines } from '../../../common/hosts-block';
 import { HOSTS_PATH, installLayout, systemPaths } from '../../../common/paths';
 import type { Settings } from '../../../common/settings/schema';
 import { readUserMode } from '../../../common/user-mode';
+import { untrustedFileReason } from '../../../helper/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
 import { probeHelper } from '../helper-status';
 import { readRegularFile, unreadableReason } from '../diagnostics/read-file';
@@ -115,7 +116,13 @@ function hasNetBindCapability(): boolean {
   }
 }
 
-/** Which tools are linked in the chosen location and point at this app; lstat + readlink, never followed. */
+/**
+ * Which tools are linked in the chosen location and point at this app; lstat +
+ * readlink, never followed. A System link is healthy only while its program is
+ * root's alone, checked on every report (the helper checked it when linking,
+ * but a file can be chowned or chmodded since): root runs it too (`sudo
+ * berth`). The User location's links run as the user only, so they are not judged.
+ */
 function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities['cliTools'] {
   const location = opts.settings.cliToolsLocation;
   const dir = location === 'system' ? (opts.systemBinDir ?? SYSTEM_BIN_DIR) : (opts.userBinDir ?? userPaths({ platform }).userBinDir);
@@ -123,11 +130,25 @@ function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities[
     opts.appPath ?? readUserMode(opts.userModePath)?.appPath ?? recordedAppPath(opts.helperConfigPath ?? installLayout(platform).configPath);
   const linked: string[] = [];
   const missing: string[] = [];
+  const unsafe: Capabilities['cliTools']['unsafe'] = [];
   for (const tool of CLI_TOOLS) {
-    const ours = appPath !== undefined && linkTarget(join(dir, tool)) === cliToolTarget(appPath, tool, platform);
-    (ours ? linked : missing).push(tool);
+    const target = appPath === undefined ? undefined : cliToolTarget(appPath, tool, platform);
+    if (target === undefined || linkTarget(join(dir, tool)) !== target) {
+      missing.push(tool);
+      continue;
+    }
+    const reason = location === 'system' ? untrustedFileReason(target) : undefined;
+    if (reason === undefined) linked.push(tool);
+    else {
+      unsafe.push({
+        name: tool,
+        reason:
+          `${join(dir, tool)} runs ${target}, but ${reason}: root runs it too (sudo ${tool}), so a user could run code as root. ` +
+          `Make it root's alone again (reinstall Berth where only root can write), or choose the User location (~/.berth/bin)`,
+      });
+    }
   }
-  return { location, dir, linked, missing };
+  return { location, dir, linked, missing, unsafe };
 }
 
 /** The app location the installer wrote into the helper's config: what the helper links the System tools to. */

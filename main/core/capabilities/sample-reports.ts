@@ -19,7 +19,7 @@ export function sampleReport(state: Capabilities['helper']['state'], overrides: 
     },
     userMode: null,
     directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start = 1024: ports below 1024 need the helper' },
-    cliTools: { location: 'system', dir: '/usr/local/bin', linked: [], missing: ['berth'] },
+    cliTools: { location: 'system', dir: '/usr/local/bin', linked: [], missing: ['berth'], unsafe: [] },
     hostsEntries: { present: false, entries: [], error: null },
     policy: NO_POLICY,
     ...overrides,

@@ -27,6 +27,7 @@ import type { HelperClient } from '../../helper-client';
 import { fsyncDirectory } from '../fs/user-file';
 import { redactFileContent } from './redact';
 import {
+  auditLogSource,
   directorySource,
   fileSource,
   helperLogsSource,
@@ -170,7 +171,7 @@ async function create(opts: DiagnosticsOptions): Promise<DiagnosticsResult> {
     },
     // After the trace, so the audit log shows the trace request too.
     { label: 'helper logs', weight: 1, run: () => helperLogsSource(layout) },
-    { label: 'audit log', weight: 1, run: () => fileSource('audit.log', layout.auditLogPath, 'lines') },
+    { label: 'audit log', weight: 1, run: () => auditLogSource(layout.auditLogPath) },
   ];
   const total = steps.reduce((sum, s) => sum + s.weight, 0) + 1;
   let done = 0;

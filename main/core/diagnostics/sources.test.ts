@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEGIN_MARKER, END_MARKER } from '../../../common/hosts-block';
-import { directorySource, fileSource, hostsBlockSource, MAX_FILE_BYTES, settingsSource, traceSource } from './sources';
+import { installLayout } from '../../../common/paths';
+import { auditLogSource, directorySource, fileSource, helperLogsSource, hostsBlockSource, MAX_FILE_BYTES, settingsSource, traceSource } from './sources';
 import { sampleReport } from '../capabilities/sample-reports';
 
 describe('diagnostics sources', () => {
@@ -85,5 +86,36 @@ describe('diagnostics sources', () => {
     expect((await trace('not-running')).skipped[0]!.reason).toBe('no helper to run it: the helper is not-running');
     expect((await trace('user-mode')).skipped[0]!.reason).toBe('user mode: no privileged diagnostics trace is gathered');
     expect((await trace('running')).skipped[0]!.reason).toBe('the helper is not running');
+  });
+});
+
+describe('diagnostics: the rotated audit log', () => {
+  let logDir: string;
+  beforeAll(() => {
+    logDir = mkdtempSync(join(tmpdir(), 'berth-audit-sources-'));
+    for (const name of ['audit.log', 'audit.log.1', 'audit.log.2', 'audit.log.bak', 'helper.log']) writeFileSync(join(logDir, name), `${name}\n`);
+  });
+  afterAll(() => rmSync(logDir, { recursive: true, force: true }));
+
+  it('archives every file the helper rotated the log into, newest first, each under its own name', () => {
+    const got = auditLogSource(join(logDir, 'audit.log'));
+    expect(got.entries.map((e) => [e.name, e.content])).toEqual([
+      ['audit.log', 'audit.log\n'],
+      ['audit.log.1', 'audit.log.1\n'],
+      ['audit.log.2', 'audit.log.2\n'],
+    ]);
+    expect(got.skipped).toEqual([]);
+  });
+
+  it('the helper logs leave the audit files to that entry, and take everything else', () => {
+    const layout = { ...installLayout('linux'), logDir, auditLogPath: join(logDir, 'audit.log') };
+    expect(helperLogsSource(layout).entries.map((e) => e.name)).toEqual(['helper-logs/audit.log.bak', 'helper-logs/helper.log']);
+  });
+
+  it('no log at all: the current file is reported missing, nothing else', () => {
+    expect(auditLogSource(join(logDir, 'none', 'audit.log'))).toEqual({
+      entries: [],
+      skipped: [{ name: 'audit.log', reason: `${join(logDir, 'none', 'audit.log')}: not found` }],
+    });
   });
 });

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Capabilities } from '../../../common/api/capabilities';
 import { BERTH_VERSION } from '../../../common/app-version';
+import { auditLogFiles } from '../../../common/audit-log-files';
 import { blockLines } from '../../../common/hosts-block';
 import { INSTALL_RECORD_NAME } from '../../../common/install-record';
 import type { InstallLayout } from '../../../common/paths';
@@ -164,10 +165,45 @@ export function installStateSource(layout: InstallLayout): Gathered {
   return out;
 }
 
-/** The helper's logs, minus the audit log (its own entry) when it lives in the same directory. */
+/** The helper's logs, minus the audit log's files (their own entries) when they live in the same directory. */
 export function helperLogsSource(layout: InstallLayout): Gathered {
-  const exclude = dirname(layout.auditLogPath) === layout.logDir ? [basename(layout.auditLogPath)] : [];
+  const base = basename(layout.auditLogPath);
+  let exclude: string[] = [];
+  if (dirname(layout.auditLogPath) === layout.logDir) {
+    try {
+      exclude = auditLogFiles(base, readdirSync(layout.logDir));
+    } catch {
+      exclude = [base]; // unreadable: directorySource says so
+    }
+  }
   return directorySource('helper-logs', layout.logDir, exclude);
+}
+
+/**
+ * The audit log and every file the helper rotated it into (audit.log.1, …),
+ * newest first, each as its own member under its own name: the whole record
+ * the helper keeps, at most its configured files x bytes (each file is cut to
+ * its last MAX_FILE_BYTES like any log). A directory we may not list still
+ * gives the current file, or says why not.
+ */
+export function auditLogSource(path: string): Gathered {
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = auditLogFiles(base, readdirSync(dirname(path)));
+  } catch {
+    names = [];
+  }
+  if (!names.includes(base)) names.unshift(base);
+  const out = nothing();
+  for (const name of names) {
+    const got = fileSource(name, join(dirname(path), name), 'lines');
+    // Only the current file's absence is news; a rotated one gone between listing and reading is not.
+    if (name !== base && got.entries.length === 0) continue;
+    out.entries.push(...got.entries);
+    out.skipped.push(...got.skipped);
+  }
+  return out;
 }
 
 export interface TraceOptions {
