@@ -26,16 +26,25 @@ export function bundledHelperCommand(): string[] {
 /**
  * Every elevated command starts with an empty environment: the helper is a
  * Node program, and NODE_OPTIONS (or OPENSSL_CONF, NODE_EXTRA_CA_CERTS...)
- * left in it would run code as root. pkexec clears it already; osascript's
+ * left in it would run code as root. pkexec clears it itself; osascript's
  * `with administrator privileges` may not.
  */
 export const CLEAN_ENVIRONMENT = ['/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'] as const;
 
+/**
+ * The argv the prompt runs: the helper and its arguments. On Linux the
+ * helper itself is pkexec's program (an `env` in front would make polkit
+ * check the generic action for /usr/bin/env instead of Berth's own).
+ */
+export function elevatedArgv(helper: readonly string[], args: readonly string[], platform: NodeJS.Platform = process.platform): string[] {
+  return platform === 'darwin' ? [...CLEAN_ENVIRONMENT, ...helper, ...args] : [...helper, ...args];
+}
+
 /** One prompt, one fixed command: install (or upgrade) the helper for this user. */
 export function installHelperElevated(appPath: string, uid: number = process.getuid?.() ?? -1): Promise<ElevationOutcome> {
-  return runElevated([...CLEAN_ENVIRONMENT, ...bundledHelperCommand(), 'install', '--app', appPath, '--uid', String(uid)], { name: 'Berth' });
+  return runElevated(elevatedArgv(bundledHelperCommand(), ['install', '--app', appPath, '--uid', String(uid)]), { name: 'Berth' });
 }
 
 export function uninstallHelperElevated(): Promise<ElevationOutcome> {
-  return runElevated([...CLEAN_ENVIRONMENT, ...bundledHelperCommand(), 'uninstall'], { name: 'Berth' });
+  return runElevated(elevatedArgv(bundledHelperCommand(), ['uninstall']), { name: 'Berth' });
 }
