@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import { isSingleExecutable } from '../../native';
 import { packagedResourcesDir } from './app-location';
 import { runElevated, type ElevationOutcome } from './elevate';
+import { changeableWarning, whoCanChange, type ChangeabilityReport } from './who-can-change';
+
+const ADDON_FILE = 'berth_native.node';
 
 /**
  * The bundled helper, as the argv prefix the elevated prompt runs. It must
@@ -21,6 +24,42 @@ export function bundledHelperCommand(): string[] {
   const bundle = join(dirname(__dirname), 'helper', 'berth-helper.js');
   if (!existsSync(bundle)) throw new Error(`the bundled helper is missing (looked for ${bundle}); run "npm run build"`);
   return [process.execPath, bundle];
+}
+
+/**
+ * Every file the elevated command makes root run: the program (the helper's
+ * single executable, or node and the bundle it runs) and the addon the
+ * helper loads (native/loader.ts: beside it; for a bundle, build/Release/
+ * when none is beside it).
+ */
+export function elevatedFiles(helper: readonly string[]): string[] {
+  const files = helper.filter((part) => part.startsWith('/'));
+  const last = helper.at(-1);
+  if (last === undefined) return files;
+  const beside = join(dirname(last), ADDON_FILE);
+  const built = join(dirname(last), 'build', 'Release', ADDON_FILE);
+  files.push(!existsSync(beside) && existsSync(built) ? built : beside);
+  return files;
+}
+
+/** Who can change the helper the prompt would run; every file of {@link elevatedFiles}. */
+export function bundledHelperSafety(helper: readonly string[] = bundledHelperCommand()): ChangeabilityReport {
+  return whoCanChange(elevatedFiles(helper));
+}
+
+/**
+ * The consent screen's and the CLI's warning, before any prompt: one
+ * sentence when a user other than root can change the helper; null when
+ * only root can, or when the helper is missing (the install says so itself).
+ */
+export function helperInstallWarning(): string | null {
+  let helper: string[];
+  try {
+    helper = bundledHelperCommand();
+  } catch {
+    return null;
+  }
+  return changeableWarning(bundledHelperSafety(helper));
 }
 
 /**
