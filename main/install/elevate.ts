@@ -20,7 +20,9 @@ export type ElevationOutcome =
   /** No polkit authentication agent could show a prompt (no desktop session, SSH). */
   | { kind: 'no-agent' }
   /** No prompt is possible here, or the request was refused before one was shown. */
-  | { kind: 'unavailable'; detail: string };
+  | { kind: 'unavailable'; detail: string }
+  /** Not asked: someone other than root can change the program (who-can-change.ts), and the user did not confirm. */
+  | { kind: 'unsafe-location'; warning: string };
 
 export interface ElevateOptions {
   /** Shown by the macOS prompt (on Linux, polkit's action names itself); letters, digits and spaces, at most 70 (sudo-prompt's rule). */
@@ -250,5 +252,7 @@ export function describeOutcome(outcome: ElevationOutcome): string {
       return 'No password prompt could be shown because no polkit authentication agent is running (as over SSH or without a desktop session); run this from your desktop session, or as root with sudo.';
     case 'unavailable':
       return `Berth cannot ask for administrator rights here (${outcome.detail}); run this as root instead, for example with sudo.`;
+    case 'unsafe-location':
+      return outcome.warning;
   }
 }

@@ -79,11 +79,37 @@ export function elevatedArgv(helper: readonly string[], args: readonly string[],
   return platform === 'darwin' ? [...CLEAN_ENVIRONMENT, ...helper, ...args] : [...helper, ...args];
 }
 
-/** One prompt, one fixed command: install (or upgrade) the helper for this user. */
-export function installHelperElevated(appPath: string, uid: number = process.getuid?.() ?? -1): Promise<ElevationOutcome> {
-  return runElevated(elevatedArgv(bundledHelperCommand(), ['install', '--app', appPath, '--uid', String(uid)]), { name: 'Berth' });
+export interface ElevatedHelperOptions {
+  /**
+   * The user read the warning that someone other than root can change the
+   * helper (a development copy) and chose to go on. Default: refuse.
+   */
+  allowUnsafeLocation?: boolean;
 }
 
-export function uninstallHelperElevated(): Promise<ElevationOutcome> {
-  return runElevated(elevatedArgv(bundledHelperCommand(), ['uninstall']), { name: 'Berth' });
+/**
+ * The one path to the prompt for the bundled helper. Right before asking:
+ * who can change what root is about to run; if anyone but root can, no
+ * prompt unless the user confirmed (a password typed for a file that
+ * anything running as the user could have swapped is a password for that
+ * code).
+ */
+async function runHelperElevated(args: readonly string[], options: ElevatedHelperOptions): Promise<ElevationOutcome> {
+  const helper = bundledHelperCommand();
+  const warning = changeableWarning(bundledHelperSafety(helper));
+  if (warning !== null && options.allowUnsafeLocation !== true) return { kind: 'unsafe-location', warning };
+  return runElevated(elevatedArgv(helper, args), { name: 'Berth' });
+}
+
+/** One prompt, one fixed command: install (or upgrade) the helper for this user. */
+export function installHelperElevated(
+  appPath: string,
+  uid: number = process.getuid?.() ?? -1,
+  options: ElevatedHelperOptions = {},
+): Promise<ElevationOutcome> {
+  return runHelperElevated(['install', '--app', appPath, '--uid', String(uid)], options);
+}
+
+export function uninstallHelperElevated(options: ElevatedHelperOptions = {}): Promise<ElevationOutcome> {
+  return runHelperElevated(['uninstall'], options);
 }

@@ -9,6 +9,7 @@ const OUTCOME_TITLE = {
   'no-agent': 'No password prompt could be shown',
   unavailable: 'No password prompt is available here',
   failed: 'The helper could not be set up',
+  'unsafe-location': 'Berth did not ask for your password',
 } as const;
 
 /**

@@ -35,6 +35,7 @@ const OUTCOME_MESSAGE: Record<PromptOutcome['kind'], string> = {
   'no-agent': 'No password dialog could be shown (no authentication agent runs).',
   unavailable: 'This system has no way to ask for your password.',
   failed: 'The installer failed.',
+  'unsafe-location': 'The helper Berth would install is in a folder you can change; install Berth to /opt first.',
 };
 
 const AUDIT_SAMPLE = [
