@@ -80,17 +80,16 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
 
 /** install/uninstall through the OS prompt; every outcome is one clear sentence and its own exit code. */
 async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: { app: { type: 'string' }, 'allow-unsafe-location': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (sub === 'uninstall' && values.app !== undefined) throw new UsageError('uninstall takes no --app');
+  const common = { 'allow-unsafe-location': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+  const { values } =
+    sub === 'install'
+      ? parseArgs({ args: argv, strict: true, options: { ...common, app: { type: 'string' } } })
+      : parseArgs({ args: argv, strict: true, options: common });
   if (values.help) {
     io.out(HELPER_USAGE);
     return EXIT.ok;
   }
-  const app = typeof values.app === 'string' ? values.app : cliAppPath();
+  const app = 'app' in values && typeof values.app === 'string' ? values.app : cliAppPath();
   if (sub === 'install' && !app.startsWith('/')) throw new UsageError('--app needs an absolute path');
   const elevated = { allowUnsafeLocation: values['allow-unsafe-location'] === true };
   const outcome = sub === 'install' ? await installHelperElevated(app, undefined, elevated) : await uninstallHelperElevated(elevated);
