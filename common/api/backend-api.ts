@@ -52,7 +52,7 @@ export type SettingChange = z.infer<typeof settingChange>;
 
 /** The outcome of an OS authorization prompt, as the UI and CLI report it. */
 export const promptOutcome = z.strictObject({
-  kind: z.enum(['approved', 'cancelled', 'not-authorized', 'no-agent', 'unavailable', 'failed', 'unsafe-location']),
+  kind: z.enum(['approved', 'cancelled', 'not-authorized', 'no-agent', 'unavailable', 'failed', 'unsafe-location', 'untrusted-helper']),
   message: z.string(),
 });
 export type PromptOutcome = z.infer<typeof promptOutcome>;

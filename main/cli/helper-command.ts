@@ -103,7 +103,7 @@ async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io:
     return EXIT.error;
   }
   if (outcome.kind === 'failed') io.err(outcome.stdout + outcome.stderr);
-  return outcome.kind === 'failed' || outcome.kind === 'unavailable' ? EXIT.error : EXIT.promptRefused;
+  return outcome.kind === 'failed' || outcome.kind === 'unavailable' || outcome.kind === 'untrusted-helper' ? EXIT.error : EXIT.promptRefused;
 }
 
 

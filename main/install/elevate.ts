@@ -22,7 +22,9 @@ export type ElevationOutcome =
   /** No prompt is possible here, or the request was refused before one was shown. */
   | { kind: 'unavailable'; detail: string }
   /** Not asked: someone other than root can change the program (who-can-change.ts), and the user did not confirm. */
-  | { kind: 'unsafe-location'; warning: string };
+  | { kind: 'unsafe-location'; warning: string }
+  /** Not asked: on macOS the helper is not signed by Berth's team (code-signature.ts). */
+  | { kind: 'untrusted-helper'; detail: string };
 
 export interface ElevateOptions {
   /** Shown by the macOS prompt (on Linux, polkit's action names itself); letters, digits and spaces, at most 70 (sudo-prompt's rule). */
@@ -254,5 +256,7 @@ export function describeOutcome(outcome: ElevationOutcome): string {
       return `Berth cannot ask for administrator rights here (${outcome.detail}); run this as root instead, for example with sudo.`;
     case 'unsafe-location':
       return outcome.warning;
+    case 'untrusted-helper':
+      return `Berth did not ask for your password because the helper it would run as root is not the one Berth signed (${outcome.detail}); reinstall Berth from its official download.`;
   }
 }

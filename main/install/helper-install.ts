@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isSingleExecutable } from '../../native';
 import { packagedResourcesDir } from './app-location';
+import { helperSignatureVerdict } from './code-signature';
 import { runElevated, type ElevationOutcome } from './elevate';
 import { changeableWarning, whoCanChange, type ChangeabilityReport } from './who-can-change';
 
@@ -98,6 +99,9 @@ async function runHelperElevated(args: readonly string[], options: ElevatedHelpe
   const helper = bundledHelperCommand();
   const warning = changeableWarning(bundledHelperSafety(helper));
   if (warning !== null && options.allowUnsafeLocation !== true) return { kind: 'unsafe-location', warning };
+  // macOS, a signed build: only files signed by Berth's team run as root; no confirmation overrides it.
+  const signature = helperSignatureVerdict(elevatedFiles(helper));
+  if (!signature.ok) return { kind: 'untrusted-helper', detail: signature.reason };
   return runElevated(elevatedArgv(helper, args), { name: 'Berth' });
 }
 

@@ -10,6 +10,7 @@ const OUTCOME_TITLE = {
   unavailable: 'No password prompt is available here',
   failed: 'The helper could not be set up',
   'unsafe-location': 'Berth did not ask for your password',
+  'untrusted-helper': 'Berth did not ask for your password',
 } as const;
 
 /**

@@ -36,6 +36,7 @@ const OUTCOME_MESSAGE: Record<PromptOutcome['kind'], string> = {
   unavailable: 'This system has no way to ask for your password.',
   failed: 'The installer failed.',
   'unsafe-location': 'The helper Berth would install is in a folder you can change; install Berth to /opt first.',
+  'untrusted-helper': 'The helper Berth would run is not the one Berth signed; reinstall Berth.',
 };
 
 const AUDIT_SAMPLE = [
