@@ -45,7 +45,7 @@ export interface BackendOptions {
   hostsPath?: string;
   /** Start at login: the Electron glue (or XDG autostart in browser mode). */
   loginItem?: LoginItem;
-  /** The OS prompt; default: sudo-prompt running the bundled helper's installer. */
+  /** The OS prompt; default: pkexec (Linux) or sudo-prompt (macOS) running the bundled helper's installer. */
   elevation?: Elevation;
   /** How often to re-read what the machine allows (helper up/down, policy). */
   refreshIntervalMs?: number;
