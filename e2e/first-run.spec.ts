@@ -13,7 +13,7 @@ test('first run: consent, install through the real prompt, publish 127.0.0.1:80,
     await expect(page.getByText('Your containers and processes do not get root.')).toBeVisible();
     await page.getByRole('button', { name: 'Install helper (asks for your password)' }).click();
 
-    // sudo-prompt → pkexec → polkitd (rule: yes) → the real installer, as root; the helper runs.
+    // pkexec → polkitd (rule: yes) → the real installer, as root; the helper runs.
     await berth.open('popover');
     await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
 

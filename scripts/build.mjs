@@ -19,6 +19,15 @@ const entries = [
   ['bench/forwarder.ts', 'dist/bench/forwarder.js', {}],
 ];
 
+// The Apple team that signs a release, baked into every bundle: on macOS the
+// app checks the helper's signature against it before running it as root
+// (main/install/code-signature.ts). Empty for an unsigned build.
+const macTeamId = process.env.BERTH_MAC_TEAM_ID ?? '';
+if (macTeamId !== '' && !/^[A-Z0-9]{10}$/.test(macTeamId)) {
+  console.error(`build: BERTH_MAC_TEAM_ID "${macTeamId}" is not an Apple team identifier (ten capital letters and digits)`);
+  process.exit(1);
+}
+
 if (!existsSync(addon)) {
   console.error(`build: ${addon} is missing; run "npm ci" (it builds the native addon with node-gyp)`);
   process.exit(1);
@@ -37,6 +46,7 @@ await Promise.all(
       sourcemap: 'linked',
       legalComments: 'none',
       logLevel: 'warning',
+      define: { __BERTH_MAC_TEAM_ID__: JSON.stringify(macTeamId) },
       ...extra,
     }),
   ),

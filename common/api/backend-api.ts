@@ -52,12 +52,18 @@ export type SettingChange = z.infer<typeof settingChange>;
 
 /** The outcome of an OS authorization prompt, as the UI and CLI report it. */
 export const promptOutcome = z.strictObject({
-  kind: z.enum(['approved', 'cancelled', 'not-authorized', 'no-agent', 'unavailable', 'failed']),
+  kind: z.enum(['approved', 'cancelled', 'not-authorized', 'no-agent', 'unavailable', 'failed', 'unsafe-location', 'untrusted-helper']),
   message: z.string(),
 });
 export type PromptOutcome = z.infer<typeof promptOutcome>;
 
 const empty = z.strictObject({});
+/**
+ * An elevated helper command's confirmation: true only after the user read
+ * capabilities.helper.installWarning (someone other than root can change the
+ * helper) and chose to go on. Without it the backend refuses such a prompt.
+ */
+const elevatedParams = z.strictObject({ allowUnsafeLocation: z.boolean().optional() });
 
 export const API_METHODS = {
   'state.get': { params: empty, result: backendState },
@@ -66,9 +72,12 @@ export const API_METHODS = {
   'ports.remove': { params: mappingKey, result: z.strictObject({ removed: z.literal(true) }) },
   'settings.set': { params: settingChange, result: settingsSchema },
   /** The consent screen's answer; `install` runs the OS prompt. */
-  'consent.decide': { params: z.strictObject({ choice: z.enum(['install', 'limited']) }), result: promptOutcome.nullable() },
-  'helper.install': { params: empty, result: promptOutcome },
-  'helper.uninstall': { params: empty, result: promptOutcome },
+  'consent.decide': {
+    params: z.strictObject({ choice: z.enum(['install', 'limited']), allowUnsafeLocation: z.boolean().optional() }),
+    result: promptOutcome.nullable(),
+  },
+  'helper.install': { params: elevatedParams, result: promptOutcome },
+  'helper.uninstall': { params: elevatedParams, result: promptOutcome },
   /** Answer to "the helper is older: update it?" — asked once per bundled version. */
   'helper.declineUpdate': { params: empty, result: z.strictObject({ ok: z.literal(true) }) },
   diagnose: { params: empty, result: z.strictObject({ path: z.string() }) },

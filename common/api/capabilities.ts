@@ -28,6 +28,12 @@ export const capabilitiesSchema = z.strictObject({
     bundledVersion: z.string(),
     protocol: z.number().int().nullable(),
     operations: z.array(z.string()),
+    /**
+     * One sentence, before any prompt, when someone other than root can
+     * change the helper this app would run as root (a checkout, an AppImage,
+     * a user-owned app folder); null when only root can.
+     */
+    installWarning: z.string().nullable(),
   }),
   userMode: z.strictObject({ user: z.string(), uid: z.number().int(), limits: z.array(z.string()) }).nullable(),
   /** Can this user bind ports below 1024 without the helper? */

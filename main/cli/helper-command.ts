@@ -8,18 +8,23 @@ import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
 export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
-       berth helper install [--app PATH]
-       berth helper uninstall
+       berth helper install [--app PATH] [--allow-unsafe-location]
+       berth helper uninstall [--allow-unsafe-location]
 
   status     Say whether the privileged helper is installed and running, and its version.
              --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
              --json         print the report as JSON
   install    Install (or update) the helper for you, through the system's password prompt.
              --app PATH     where Berth is installed (default: the app this CLI belongs to)
+             --allow-unsafe-location
+                            ask for the password even though someone other than root can
+                            change the helper (your own development copy); without it,
+                            such an install is refused before any prompt
   uninstall  Remove the helper and everything it set up, through the same prompt.
 
 Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 not installed /
-not running / not allowed, 4 needs update, 5 the password prompt was cancelled or refused, 1 error.
+not running / not allowed, 4 needs update, 5 the password prompt was cancelled or refused, 1 error
+(also: not asked, because someone other than root can change the helper).
 `;
 
 /** The exit code for a helper state; `berth status` uses the same codes. */
@@ -75,25 +80,30 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
 
 /** install/uninstall through the OS prompt; every outcome is one clear sentence and its own exit code. */
 async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: sub === 'install' ? { app: { type: 'string' }, help: { type: 'boolean', short: 'h' } } : { help: { type: 'boolean', short: 'h' } },
-  });
+  const common = { 'allow-unsafe-location': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+  const { values } =
+    sub === 'install'
+      ? parseArgs({ args: argv, strict: true, options: { ...common, app: { type: 'string' } } })
+      : parseArgs({ args: argv, strict: true, options: common });
   if (values.help) {
     io.out(HELPER_USAGE);
     return EXIT.ok;
   }
-  const app = typeof values.app === 'string' ? values.app : cliAppPath();
+  const app = 'app' in values && typeof values.app === 'string' ? values.app : cliAppPath();
   if (sub === 'install' && !app.startsWith('/')) throw new UsageError('--app needs an absolute path');
-  const outcome = sub === 'install' ? await installHelperElevated(app) : await uninstallHelperElevated();
+  const elevated = { allowUnsafeLocation: values['allow-unsafe-location'] === true };
+  const outcome = sub === 'install' ? await installHelperElevated(app, undefined, elevated) : await uninstallHelperElevated(elevated);
   if (outcome.kind === 'approved') {
     io.out(outcome.stdout);
     return EXIT.ok;
   }
   io.err(`berth: ${describeOutcome(outcome)}\n`);
+  if (outcome.kind === 'unsafe-location') {
+    io.err(`berth: to ask for the password anyway, run it again with --allow-unsafe-location.\n`);
+    return EXIT.error;
+  }
   if (outcome.kind === 'failed') io.err(outcome.stdout + outcome.stderr);
-  return outcome.kind === 'failed' || outcome.kind === 'unavailable' ? EXIT.error : EXIT.promptRefused;
+  return outcome.kind === 'failed' || outcome.kind === 'unavailable' || outcome.kind === 'untrusted-helper' ? EXIT.error : EXIT.promptRefused;
 }
 
 

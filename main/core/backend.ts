@@ -13,7 +13,7 @@ import type { SettingChange } from '../../common/api/backend-api';
 import type { UserPaths } from '../../common/user-paths';
 import { HelperClient, HelperUnavailableError } from '../helper-client';
 import { describeOutcome, type ElevationOutcome } from '../install/elevate';
-import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
+import { installHelperElevated, uninstallHelperElevated, type ElevatedHelperOptions } from '../install/helper-install';
 import { readAuditTail } from './audit-tail';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
@@ -32,8 +32,8 @@ import { applySystemSettings, type LoginItem } from './system-settings';
  */
 
 export interface Elevation {
-  install(): Promise<ElevationOutcome>;
-  uninstall(): Promise<ElevationOutcome>;
+  install(options: ElevatedHelperOptions): Promise<ElevationOutcome>;
+  uninstall(options: ElevatedHelperOptions): Promise<ElevationOutcome>;
 }
 
 export interface BackendOptions {
@@ -45,7 +45,7 @@ export interface BackendOptions {
   hostsPath?: string;
   /** Start at login: the Electron glue (or XDG autostart in browser mode). */
   loginItem?: LoginItem;
-  /** The OS prompt; default: sudo-prompt running the bundled helper's installer. */
+  /** The OS prompt; default: pkexec (Linux) or sudo-prompt (macOS) running the bundled helper's installer. */
   elevation?: Elevation;
   /** How often to re-read what the machine allows (helper up/down, policy). */
   refreshIntervalMs?: number;
@@ -88,8 +88,8 @@ export class Backend implements ApiHost {
     if (opened.notice !== undefined) this.notify('warning', opened.notice);
     this.settings.onChange(() => this.changed());
     this.elevation = options.elevation ?? {
-      install: () => installHelperElevated(options.appPath),
-      uninstall: () => uninstallHelperElevated(),
+      install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
+      uninstall: (elevated) => uninstallHelperElevated(elevated),
     };
     this.handlers = this.makeHandlers();
   }
@@ -176,9 +176,9 @@ export class Backend implements ApiHost {
         return { removed: true as const };
       },
       'settings.set': (change) => this.setSetting(change),
-      'consent.decide': (params) => this.decideConsent(params.choice),
-      'helper.install': () => this.runPrompt('install'),
-      'helper.uninstall': () => this.runPrompt('uninstall'),
+      'consent.decide': (params) => this.decideConsent(params.choice, { allowUnsafeLocation: params.allowUnsafeLocation === true }),
+      'helper.install': (params) => this.runPrompt('install', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
+      'helper.uninstall': (params) => this.runPrompt('uninstall', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
       'helper.declineUpdate': async () => {
         this.settings.set({ key: 'helperUpdateAskedFor', value: BERTH_VERSION });
         return { ok: true as const };
@@ -228,17 +228,21 @@ export class Backend implements ApiHost {
     await this.refresh();
   }
 
-  private async decideConsent(choice: 'install' | 'limited'): Promise<PromptOutcome | null> {
+  private async decideConsent(choice: 'install' | 'limited', elevated: ElevatedHelperOptions): Promise<PromptOutcome | null> {
+    const before = this.settings.get().consent;
     this.settings.set({ key: 'consent', value: choice });
     if (choice === 'limited') {
       this.options.log.info('consent: limited mode');
       return null;
     }
-    return this.runPrompt('install');
+    const outcome = await this.runPrompt('install', elevated);
+    // Not asked at all (the helper's folder is not root's alone): the question stays open.
+    if (outcome.kind === 'unsafe-location') this.settings.set({ key: 'consent', value: before });
+    return outcome;
   }
 
   /** One OS prompt at a time; a refusal lands in limited mode with the reason, never a loop. */
-  private async runPrompt(kind: 'install' | 'uninstall'): Promise<PromptOutcome> {
+  private async runPrompt(kind: 'install' | 'uninstall', elevated: ElevatedHelperOptions): Promise<PromptOutcome> {
     if (this.prompt !== null) throw new ApiError('BUSY', 'an administrator prompt is already open; answer it first');
     if (kind === 'install' && this.capabilities.helper.state === 'user-mode') {
       throw new ApiError('CONFLICT', 'this machine is set up in user mode by an administrator; there is no helper to install');
@@ -247,12 +251,17 @@ export class Backend implements ApiHost {
     this.changed();
     let outcome: ElevationOutcome;
     try {
-      outcome = await (kind === 'install' ? this.elevation.install() : this.elevation.uninstall());
+      outcome = await (kind === 'install' ? this.elevation.install(elevated) : this.elevation.uninstall(elevated));
     } finally {
       this.prompt = null;
     }
     const message = describeOutcome(outcome);
     this.options.log.info(`helper ${kind}: ${outcome.kind}`);
+    if (outcome.kind === 'unsafe-location') {
+      // No prompt was shown: nothing was answered, so nothing is recorded; the screens show the warning.
+      this.changed();
+      return { kind: outcome.kind, message };
+    }
     if (kind === 'install') {
       // Asked (and answered) for this version: do not ask again at the next start.
       this.settings.set({ key: 'helperUpdateAskedFor', value: BERTH_VERSION });

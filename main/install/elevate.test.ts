@@ -1,13 +1,17 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../../test/support/constants';
-import { startPolkit, setPolkitRule } from '../../test/support/polkit';
+import { BERTH_INSTALL_ACTION, BERTH_INSTALL_PATH, startPolkit, setPolkitRule } from '../../test/support/polkit';
 import { finished, runFixtureAs } from '../../test/support/processes';
 import {
+  classifyPkexecResult,
   classifySudoPromptResult,
   describeOutcome,
+  PKEXEC_DISMISSED,
+  PKEXEC_NO_AGENT,
+  PKEXEC_NOT_AUTHORIZED,
   quoteArg,
   runElevated,
   SUDO_PROMPT_PERMISSION_DENIED,
@@ -50,7 +54,7 @@ describe('quoteArg', () => {
   });
 });
 
-describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
+describe('runElevated through pkexec and polkitd', () => {
   const users = inject('users');
   let undo: (() => void) | undefined;
 
@@ -65,7 +69,7 @@ describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
 
   const asTest = (argv: string[]): Promise<FixtureResult> => runFixtureAs<FixtureResult>(users.test, 'elevate', ['--', ...argv]);
 
-  it('passes arguments through every shell layer unchanged (as root, who polkit always allows)', async () => {
+  it('passes arguments through unchanged (as root, who polkit always allows)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(argument, { minLength: 1, maxLength: 4 }), async (args) => {
         const outcome = await runElevated(['/usr/bin/printf', '%s\\0', ...args]);
@@ -89,7 +93,7 @@ describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
     expect(result.outcome).toEqual({ kind: 'failed', exitCode: 3, stdout: 'partial\n', stderr: 'broke\n' });
   });
 
-  it("failed, not cancelled or refused: a command that exits like pkexec's own refusals", async () => {
+  it("failed, not cancelled or refused: a command that ran and exits with pkexec's refusal codes", async () => {
     undo = setPolkitRule(users.test.name, 'YES');
     const notAuthorized = await asTest([
       '/bin/sh',
@@ -97,8 +101,24 @@ describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
       'echo "Error executing command as another user: Not authorized" >&2; exit 127',
     ]);
     expect(notAuthorized.outcome).toMatchObject({ kind: 'failed', exitCode: 127 });
-    const dismissed = await asTest(['/bin/sh', '-c', 'echo "Error executing command as another user: Request dismissed" >&2; exit 126']);
-    expect(dismissed.outcome).toMatchObject({ kind: 'failed', exitCode: 126 });
+    const dismissed = await asTest(['/bin/sh', '-c', 'echo started; echo "Error executing command as another user: Request dismissed" >&2; exit 126']);
+    expect(dismissed.outcome).toMatchObject({ kind: 'failed', exitCode: 126, stdout: 'started\n' });
+    const missing = await asTest(['/bin/sh', '-c', 'echo "sh: no-such-command: not found" >&2; exit 127']);
+    expect(missing.outcome).toMatchObject({ kind: 'failed', exitCode: 127 });
+  });
+
+  it("gives the program pkexec's clean environment, not the caller's (NODE_OPTIONS would run code as root in a Node helper)", async () => {
+    process.env.NODE_OPTIONS_PROBE = '--require /tmp/evil.js';
+    try {
+      const outcome = await runElevated(['/usr/bin/env']);
+      expect(outcome.kind).toBe('approved');
+      if (outcome.kind === 'approved') {
+        expect(outcome.stdout).not.toContain('NODE_OPTIONS_PROBE');
+        expect(outcome.stdout).toMatch(/^PKEXEC_UID=0$/m);
+      }
+    } finally {
+      delete process.env.NODE_OPTIONS_PROBE;
+    }
   });
 
   it('not-authorized: polkit says no', async () => {
@@ -150,22 +170,23 @@ describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
     }
   }
 
-  it('unavailable: no system bus to reach polkit (an empty /run/dbus)', async () => {
+  it('unavailable: pkexec cannot reach polkit (an empty /run/dbus)', async () => {
     undo = setPolkitRule(users.test.name, 'YES');
     const result = await asTestIn('mount -t tmpfs berth-no-bus /run/dbus', ['/usr/bin/id', '-u']);
     expect(result.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('Error getting authority') });
   });
 
-  // sudo-prompt pastes the working directory into `cd "..."` for the user's shell, escaping only `"`.
-  it('unavailable, before any prompt: a working directory the prompt tool would expand', async () => {
+  // sudo-prompt pasted the working directory into `cd "..."` for the user's
+  // shell, escaping only `"`; pkexec is started in / with no shell at all.
+  it('approved: a working directory a shell would expand changes nothing', async () => {
     undo = setPolkitRule(users.test.name, 'YES');
     const dir = '/root/x$(id)`id`\\';
     const result = await asTestIn(`mount -t tmpfs berth-root /root && mkdir '${dir}' && cd '${dir}'`, ['/usr/bin/id', '-u']);
-    expect(result.outcome).toMatchObject({ kind: 'unavailable', detail: expect.stringContaining('working directory') });
+    expect(result.outcome).toEqual({ kind: 'approved', stdout: '0\n', stderr: '' });
   });
 
-  // sudo-prompt alone gets this wrong: its marker must open stdout, and root's
-  // ~/.bashrc runs first (bash sources it when stdin is a socket, as Node's are).
+  // Through sudo-prompt's `/bin/bash -c`, root's ~/.bashrc ran first (bash
+  // sources it when stdin is a socket, as Node's are) and could fake success.
   it("approved and failed stay right when root's ~/.bashrc prints something", async () => {
     undo = setPolkitRule(users.test.name, 'YES');
     const noisyRoot = `mount -t tmpfs berth-root /root && echo 'echo noise from root bashrc' > /root/.bashrc`;
@@ -177,34 +198,90 @@ describe('runElevated through sudo-prompt, pkexec and polkitd', () => {
       stderr: '',
     });
   });
-});
+  /**
+   * The program at the path build/linux/dev.berth.helper.policy annotates, and
+   * the same program elsewhere, in a private /opt (a tmpfs: the machine's /opt
+   * is never touched). startPolkit installed the policy as the deb does.
+   */
+  const OPT_LAYOUT = [
+    'mount -t tmpfs -o mode=0755 berth-opt /opt',
+    `mkdir -p ${dirname(BERTH_INSTALL_PATH)} /opt/Elsewhere`,
+    `printf '#!/bin/sh\\nid -u\\n' > ${BERTH_INSTALL_PATH}`,
+    `chmod 0755 ${BERTH_INSTALL_PATH}`,
+    `cp -p ${BERTH_INSTALL_PATH} /opt/Elsewhere/berth-helper`,
+  ].join(' && ');
 
-describe('classifySudoPromptResult (what no test can make a person do)', () => {
-  // Seen here for real: a polkit agent (python3-gi) registered for the shell
-  // that runs pkexec answered BeginAuthentication with
-  // org.freedesktop.PolicyKit1.Error.Cancelled, as a GUI agent does when the
-  // user clicks Cancel; sudo-prompt 9.3.2 then called back with exactly this.
-  it('cancelled: pkexec exit 126 "Request dismissed" on Linux', () => {
-    const error = Object.assign(new Error(SUDO_PROMPT_PERMISSION_DENIED), {
-      code: 126,
-      killed: false,
-      signal: null,
-      cmd: `cd "/"; "/usr/bin/pkexec" --disable-internal-agent /bin/bash -c "echo SUDOPROMPT; '/usr/bin/id' '-u'"`,
-    });
-    const stderr = 'Error executing command as another user: Request dismissed\n';
-    expect(classifySudoPromptResult({ error, stdout: '', stderr }, 'linux')).toEqual({ kind: 'cancelled' });
+  // pkexec names the action by the program it runs: through `/bin/bash -c`
+  // (sudo-prompt) every prompt was the generic "run /bin/bash as the super
+  // user", which an admin's rule for Berth's action never matched.
+  it("asks for Berth's own action, dev.berth.helper.install, for the program at its annotated path", async () => {
+    undo = setPolkitRule(users.test.name, 'YES', BERTH_INSTALL_ACTION);
+    const annotated = await asTestIn(OPT_LAYOUT, [BERTH_INSTALL_PATH, 'install']);
+    expect(annotated.outcome).toEqual({ kind: 'approved', stdout: '0\n', stderr: '' });
+    // The same program anywhere else is the generic action, whose default (an admin password) no agent can ask for.
+    const elsewhere = await asTestIn(OPT_LAYOUT, ['/opt/Elsewhere/berth-helper', 'install']);
+    expect(elsewhere.outcome).toEqual({ kind: 'no-agent' });
   });
 
+  it("reports a refusal of Berth's own action as not-authorized", async () => {
+    undo = setPolkitRule(users.test.name, 'NO', BERTH_INSTALL_ACTION);
+    expect((await asTestIn(OPT_LAYOUT, [BERTH_INSTALL_PATH, 'install'])).outcome).toEqual({ kind: 'not-authorized' });
+  });
+});
+
+describe('classifyPkexecResult (what no test can make a person do)', () => {
+  const ran = (code: number, stdout: string, stderr: string) => classifyPkexecResult({ code, signal: null, stdout, stderr });
+
+  // Seen here for real: a polkit agent (python3-gi) registered for the shell
+  // that ran pkexec answered BeginAuthentication with
+  // org.freedesktop.PolicyKit1.Error.Cancelled, as a GUI agent does when the
+  // user clicks Cancel; pkexec 122 then exited 126 with exactly this.
+  it('cancelled: pkexec exit 126 "Request dismissed"', () => {
+    expect(ran(126, '', 'Error executing command as another user: Request dismissed\n')).toEqual({ kind: 'cancelled' });
+  });
+
+  it("reads pkexec's own refusals, seen from pkexec 122 here, and nothing else", () => {
+    expect(ran(127, '', PKEXEC_NOT_AUTHORIZED)).toEqual({ kind: 'not-authorized' });
+    expect(ran(127, '', PKEXEC_NO_AGENT)).toEqual({ kind: 'no-agent' });
+    expect(ran(127, '', 'Error accessing /nonexist: No such file or directory\n')).toEqual({
+      kind: 'unavailable',
+      detail: 'Error accessing /nonexist: No such file or directory',
+    });
+    expect(ran(0, 'ok\n', '')).toEqual({ kind: 'approved', stdout: 'ok\n', stderr: '' });
+    expect(classifyPkexecResult({ code: null, signal: 'SIGKILL', stdout: '', stderr: '' })).toEqual({
+      kind: 'failed',
+      exitCode: undefined,
+      stdout: '',
+      stderr: '',
+    });
+  });
+
+  it('never reads a program that printed anything on stdout, or exited otherwise, as a refusal', () => {
+    const refusal = fc.constantFrom(PKEXEC_DISMISSED, PKEXEC_NOT_AUTHORIZED, PKEXEC_NO_AGENT, 'Error getting authority: x\n');
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 255 }), fc.string({ minLength: 1 }), refusal, (code, stdout, stderr) => {
+        expect(ran(code, stdout, stderr)).toEqual({ kind: 'failed', exitCode: code, stdout, stderr });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 255 }).filter((c) => c !== 126 && c !== 127), refusal, (code, stderr) => {
+        expect(ran(code, '', stderr).kind).toBe('failed');
+      }),
+    );
+  });
+});
+
+describe('classifySudoPromptResult (macOS; what no test can make a person do)', () => {
   // sudo-prompt's MacResult: the privileged script never ran, so no `code`
   // file: a plain Error(PERMISSION_DENIED) without stdout, stderr or code.
   it('cancelled: macOS password dialog dismissed', () => {
     const error = new Error(SUDO_PROMPT_PERMISSION_DENIED);
-    expect(classifySudoPromptResult({ error, stdout: undefined, stderr: undefined }, 'darwin')).toEqual({ kind: 'cancelled' });
+    expect(classifySudoPromptResult({ error, stdout: undefined, stderr: undefined })).toEqual({ kind: 'cancelled' });
   });
 
-  it('failed on macOS: the command exited non-zero after the password was given', () => {
+  it('failed: the command exited non-zero after the password was given', () => {
     const error = Object.assign(new Error("Command failed: '/bin/false'\nnope\n"), { code: 1 });
-    expect(classifySudoPromptResult({ error, stdout: '', stderr: 'nope\n' }, 'darwin')).toEqual({
+    expect(classifySudoPromptResult({ error, stdout: '', stderr: 'nope\n' })).toEqual({
       kind: 'failed',
       exitCode: 1,
       stdout: '',
@@ -212,11 +289,19 @@ describe('classifySudoPromptResult (what no test can make a person do)', () => {
     });
   });
 
-  it('unavailable: pkexec is not installed', () => {
-    const error = new Error('Unable to find pkexec or kdesudo.');
-    expect(classifySudoPromptResult({ error, stdout: undefined, stderr: undefined }, 'linux')).toEqual({
-      kind: 'unavailable',
-      detail: 'Unable to find pkexec or kdesudo.',
+  it('approved and failed by the marker, whatever a shell printed before it', () => {
+    const marker = 'berth-elevated-00';
+    expect(classifySudoPromptResult({ error: null, stdout: `noise\n${marker}\n0\n`, stderr: '' }, marker)).toEqual({
+      kind: 'approved',
+      stdout: '0\n',
+      stderr: '',
+    });
+    const error = Object.assign(new Error(SUDO_PROMPT_PERMISSION_DENIED), { code: 3 });
+    expect(classifySudoPromptResult({ error, stdout: `noise\n${marker}\n`, stderr: '' }, marker)).toEqual({
+      kind: 'failed',
+      exitCode: 3,
+      stdout: '',
+      stderr: '',
     });
   });
 });
@@ -265,7 +350,9 @@ describe('build/linux/dev.berth.helper.policy', () => {
     );
     expect(out).toMatch(/implicit any:\s+auth_admin\n/);
     expect(out).toMatch(/implicit inactive:\s+auth_admin\n/);
-    expect(out).toMatch(/implicit active:\s+auth_admin_keep\n/);
+    // Not _keep: a remembered yes would let any program of this user run the
+    // installer again for minutes without a password, e.g. with its own --org-key.
+    expect(out).toMatch(/implicit active:\s+auth_admin\n/);
     expect(out).toContain('org.freedesktop.policykit.exec.path -> /opt/Berth/resources/helper/berth-helper');
   });
 });

@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { exec as sudoPromptExec } from '@vscode/sudo-prompt';
 
 /**
- * Runs one fixed command as root through the OS authorization prompt
- * (@vscode/sudo-prompt: osascript on macOS, pkexec on Linux) and says what
- * happened in terms the app and the CLI can act on.
+ * Runs one fixed command as root through the OS authorization prompt and
+ * says what happened in terms the app and the CLI can act on. Linux: pkexec
+ * runs the program itself (no shell), so polkit names the program's own
+ * action where one is installed (Berth's dev.berth.helper.install, with its
+ * own message). macOS: @vscode/sudo-prompt (osascript).
  */
 export type ElevationOutcome =
   | { kind: 'approved'; stdout: string; stderr: string }
@@ -17,16 +20,19 @@ export type ElevationOutcome =
   /** No polkit authentication agent could show a prompt (no desktop session, SSH). */
   | { kind: 'no-agent' }
   /** No prompt is possible here, or the request was refused before one was shown. */
-  | { kind: 'unavailable'; detail: string };
+  | { kind: 'unavailable'; detail: string }
+  /** Not asked: someone other than root can change the program (who-can-change.ts), and the user did not confirm. */
+  | { kind: 'unsafe-location'; warning: string }
+  /** Not asked: on macOS the helper is not signed by Berth's team (code-signature.ts). */
+  | { kind: 'untrusted-helper'; detail: string };
 
 export interface ElevateOptions {
-  /** Shown by the macOS prompt; letters, digits and spaces, at most 70 (sudo-prompt's rule). */
+  /** Shown by the macOS prompt (on Linux, polkit's action names itself); letters, digits and spaces, at most 70 (sudo-prompt's rule). */
   name?: string;
 }
 
-/** sudo-prompt's fixed messages (index.js, 9.3.2); it replaces the error message with one of these. */
+/** sudo-prompt's fixed message (index.js, 9.3.2) when the privileged script never ran. */
 export const SUDO_PROMPT_PERMISSION_DENIED = 'User did not grant permission.';
-export const SUDO_PROMPT_NO_POLKIT_AGENT = 'No polkit authentication agent found.';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -37,33 +43,102 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * silently become U+FFFD on the way to the process: both are refused.
  */
 export function quoteArg(arg: string): string {
-  if (arg.includes('\0')) throw new RangeError('an argument for the elevated command contains NUL');
-  if (LONE_SURROGATE.test(arg)) throw new RangeError('an argument for the elevated command is not well-formed Unicode');
+  checkArgument(arg);
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-/**
- * On Linux sudo-prompt pastes the command inside the double quotes of
- * `/bin/bash -c "..."`, which the user's /bin/sh parses first, escaping only
- * `"`. Inside double quotes sh still expands `$` and backquotes and eats
- * backslashes, so those are escaped here; sudo-prompt adds the `\"`.
- * (On macOS it writes the command to a script file verbatim.)
- */
-function forDoubleQuotes(command: string): string {
-  return command.replace(/[\\$`]/g, (c) => `\\${c}`);
+/** What no argv can carry intact, quoted or not. */
+function checkArgument(arg: string): void {
+  if (arg.includes('\0')) throw new RangeError('an argument for the elevated command contains NUL');
+  if (LONE_SURROGATE.test(arg)) throw new RangeError('an argument for the elevated command is not well-formed Unicode');
 }
 
-/** sudo-prompt runs `cd "<cwd>"` in the user's shell first, with the same double-quote-only escaping. */
+/** sudo-prompt (macOS) runs `cd "<cwd>"` in a shell first, escaping only `"`. */
 const UNQUOTABLE_IN_DOUBLE_QUOTES = /[\\$`]/;
 
 const VALID_NAME = /^[a-z0-9 ]+$/i;
+
+/** The one pkexec Berth runs: a fixed path, never a PATH lookup (sudo-prompt would also take kdesudo, which knows no polkit actions). */
+export const PKEXEC = '/usr/bin/pkexec';
+/** Enough for any installer report; more is cut, not buffered without bound. */
+const MAX_OUTPUT = 1024 * 1024;
+
+/** pkexec's own words when it refuses (pkexec.c, 0.105 to 124; never translated: it links no gettext). */
+const PKEXEC_REFUSED = 'Error executing command as another user: ';
+export const PKEXEC_DISMISSED = `${PKEXEC_REFUSED}Request dismissed\n`;
+export const PKEXEC_NOT_AUTHORIZED = `${PKEXEC_REFUSED}Not authorized\n\nThis incident has been reported.\n`;
+export const PKEXEC_NO_AGENT = `${PKEXEC_REFUSED}No authentication agent found.\n`;
+/** pkexec's other failures before it runs anything: no bus, no polkitd, a missing program, not setuid. */
+const PKEXEC_OWN_ERROR = /^(Error (getting authority|accessing |checking for authorization)|Refusing to render service|pkexec must be setuid root|Cannot run program)/;
+
+/** What pkexec left behind when it ended. */
+export interface PkexecResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Maps pkexec's end to an outcome. pkexec runs the program in its own place
+ * (exec), so the exit code is the program's once polkit said yes, and
+ * pkexec's own (126 dismissed, 127 anything else) when it refused. A refusal
+ * is recognised only by exactly pkexec's text on stderr and nothing on stdout:
+ * a program that printed anything else, or exited otherwise, ran. (A program
+ * that prints exactly pkexec's refusal and exits with its code would read as
+ * that refusal; the only program Berth elevates, its helper, never does.)
+ */
+export function classifyPkexecResult({ code, signal, stdout, stderr }: PkexecResult): ElevationOutcome {
+  if (code === 0) return { kind: 'approved', stdout, stderr };
+  if (signal !== null) return { kind: 'failed', exitCode: undefined, stdout, stderr };
+  if (stdout === '' && (code === 126 || code === 127)) {
+    if (code === 126 && stderr === PKEXEC_DISMISSED) return { kind: 'cancelled' };
+    if (code === 127 && stderr === PKEXEC_NOT_AUTHORIZED) return { kind: 'not-authorized' };
+    if (code === 127 && stderr === PKEXEC_NO_AGENT) return { kind: 'no-agent' };
+    if (code === 127 && PKEXEC_OWN_ERROR.test(stderr)) return { kind: 'unavailable', detail: lastLine(stderr, 'pkexec failed') };
+  }
+  return { kind: 'failed', exitCode: code ?? undefined, stdout, stderr };
+}
+
+/**
+ * pkexec with the program as its own argv: no shell, so nothing is quoted or
+ * expanded, and polkit checks the action annotated for this program's path
+ * (`org.freedesktop.policykit.exec.path`), with its own message and defaults;
+ * any other path gets the generic org.freedesktop.policykit.exec. The
+ * internal text agent stays off (no terminal to ask on: a desktop agent asks,
+ * or the answer is no-agent). pkexec gives the program a clean environment
+ * and runs it in / whatever it is given; it starts in / here too.
+ */
+function runPkexec(argv: readonly string[]): Promise<ElevationOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(PKEXEC, ['--disable-internal-agent', ...argv], {
+      cwd: '/',
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(refuse(error.code === 'ENOENT' ? `${PKEXEC} is not installed` : `cannot start ${PKEXEC}: ${error.message}`));
+    });
+    child.once('close', (code, signal) => {
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
+      resolve(classifyPkexecResult({ code, signal, stdout: text(out), stderr: text(err) }));
+    });
+  });
+}
 
 interface SudoPromptError extends Error {
   code?: unknown;
   signal?: unknown;
 }
 
-/** What sudo-prompt hands its callback (on Linux a success passes child_process's `null`, whatever its typings say). */
+/** What sudo-prompt hands its callback. */
 export interface SudoPromptResult {
   error: SudoPromptError | null | undefined;
   stdout: string | Buffer | undefined;
@@ -81,32 +156,17 @@ function lastLine(stderr: string, fallback: string): string {
 }
 
 /**
- * Maps sudo-prompt's callback arguments to an outcome. Pure, so the one
- * outcome a test cannot produce without a person (a dismissed prompt) is
- * covered with the exact values sudo-prompt was seen to produce.
+ * Maps sudo-prompt's callback arguments (macOS: osascript) to an outcome.
+ * Pure, so the one outcome a test cannot produce without a person (a
+ * dismissed prompt) is covered with the exact values sudo-prompt produces.
  *
  * Elevated or not is decided by `marker`, a line with a fresh nonce that
- * runElevated's command prints first as root. sudo-prompt has its own marker
- * but only looks for it at the very start of stdout, and on Linux root's
- * ~/.bashrc runs before it (bash sources it when stdin is a socket, and
- * Node's stdio pipes are socketpairs): one `echo` there and sudo-prompt
- * reports a command that exited 3 as "User did not grant permission.".
- *
- * Not elevated, Linux: sudo-prompt replaces the message with
- * SUDO_PROMPT_NO_POLKIT_AGENT (stderr had "No authentication agent found") or
- * SUDO_PROMPT_PERMISSION_DENIED, keeping pkexec's exit code. pkexec's own
- * messages are never translated (it links no gettext), so matching is safe:
- *   126 "Request dismissed"  -> cancelled
- *   127 "Not authorized"     -> not-authorized
- *   anything else (no bus, no polkitd, not setuid) -> unavailable
- * Not elevated, macOS: no `code` file from the privileged script gives
+ * runElevated's command prints first as root: sudo-prompt's own marker must
+ * open stdout, and a shell's start-up files may print before it.
+ * Not elevated: no `code` file from the privileged script gives
  * PERMISSION_DENIED with no exit code, which a cancelled dialog produces.
  */
-export function classifySudoPromptResult(
-  result: SudoPromptResult,
-  platform: NodeJS.Platform = process.platform,
-  marker?: string,
-): ElevationOutcome {
+export function classifySudoPromptResult(result: SudoPromptResult, marker?: string): ElevationOutcome {
   let stdout = text(result.stdout);
   const stderr = text(result.stderr);
   const { error } = result;
@@ -123,21 +183,15 @@ export function classifySudoPromptResult(
   if (error === undefined || error === null) return { kind: 'approved', stdout, stderr };
 
   const message = error.message;
-  if (message === SUDO_PROMPT_NO_POLKIT_AGENT) return { kind: 'no-agent' };
   if (message === SUDO_PROMPT_PERMISSION_DENIED) {
-    if (platform === 'darwin') {
-      return code === undefined ? { kind: 'cancelled' } : { kind: 'unavailable', detail: lastLine(stderr, message) };
-    }
-    if (code === 126 && /Request dismissed/.test(stderr)) return { kind: 'cancelled' };
-    if (code === 127 && /Not authorized/.test(stderr)) return { kind: 'not-authorized' };
-    return { kind: 'unavailable', detail: lastLine(stderr, signalled ? `pkexec was killed by ${String(error.signal)}` : message) };
+    return code === undefined ? { kind: 'cancelled' } : { kind: 'unavailable', detail: lastLine(stderr, message) };
   }
   if (message.startsWith('Command failed: ')) {
-    // macOS reports the applet's own failure the same way; -128 is AppleScript's "User canceled".
-    if (platform === 'darwin' && /\(-128\)|User cancell?ed/.test(message + stderr)) return { kind: 'cancelled' };
+    // The applet reports its own failure this way too; -128 is AppleScript's "User canceled".
+    if (/\(-128\)|User cancell?ed/.test(message + stderr)) return { kind: 'cancelled' };
     if (code !== undefined || signalled) return { kind: 'failed', exitCode: code, stdout, stderr };
   }
-  // Anything else never reached a prompt: pkexec missing, a bad name, fs errors.
+  // Anything else never reached a prompt: a bad name, fs errors.
   return { kind: 'unavailable', detail: message };
 }
 
@@ -159,22 +213,21 @@ export async function runElevated(argv: readonly string[], options: ElevateOptio
   if (program === undefined || !program.startsWith('/')) {
     return refuse(`the command must start with an absolute path, not "${program ?? ''}"`);
   }
-  let command: string;
   try {
-    command = argv.map(quoteArg).join(' ');
+    argv.forEach(checkArgument);
   } catch (error) {
     return refuse((error as Error).message);
   }
+  if (platform === 'linux') return runPkexec(argv);
+  const command = argv.map(quoteArg).join(' ');
   const cwd = process.cwd();
   if (UNQUOTABLE_IN_DOUBLE_QUOTES.test(cwd)) {
     return refuse(`the working directory ${JSON.stringify(cwd)} contains \\, $ or \`, which the prompt tool cannot quote; start Berth from another directory`);
   }
   const marker = `berth-elevated-${randomBytes(16).toString('hex')}`;
-  const script = `echo ${marker}; ${command}`;
-  const sudoCommand = platform === 'linux' ? forDoubleQuotes(script) : script;
   return new Promise((resolve) => {
-    sudoPromptExec(sudoCommand, { name }, (error, stdout, stderr) => {
-      resolve(classifySudoPromptResult({ error, stdout, stderr }, platform, marker));
+    sudoPromptExec(`echo ${marker}; ${command}`, { name }, (error, stdout, stderr) => {
+      resolve(classifySudoPromptResult({ error, stdout, stderr }, marker));
     });
   });
 }
@@ -201,5 +254,9 @@ export function describeOutcome(outcome: ElevationOutcome): string {
       return 'No password prompt could be shown because no polkit authentication agent is running (as over SSH or without a desktop session); run this from your desktop session, or as root with sudo.';
     case 'unavailable':
       return `Berth cannot ask for administrator rights here (${outcome.detail}); run this as root instead, for example with sudo.`;
+    case 'unsafe-location':
+      return outcome.warning;
+    case 'untrusted-helper':
+      return `Berth did not ask for your password because the helper it would run as root is not the one Berth signed (${outcome.detail}); reinstall Berth from its official download.`;
   }
 }

@@ -8,7 +8,7 @@ const users = inject('users');
 const BERTH = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups -- node "$FIXTURES/cli/berth.js"';
 const LIST = "{ find /usr/local /var/lib /var/log /run /etc/berth -mindepth 1 -not -path '/run/dbus*' -not -path '/run/mount*' 2>/dev/null || true; } | sort";
 
-describe('install through the real prompt: berth CLI → sudo-prompt → pkexec → polkitd → installer', () => {
+describe('install through the real prompt: berth CLI → pkexec → polkitd → installer', () => {
   let undoRule: (() => void) | undefined;
   beforeAll(async () => {
     await startPolkit();

@@ -9,6 +9,8 @@ const OUTCOME_TITLE = {
   'no-agent': 'No password prompt could be shown',
   unavailable: 'No password prompt is available here',
   failed: 'The helper could not be set up',
+  'unsafe-location': 'Berth did not ask for your password',
+  'untrusted-helper': 'Berth did not ask for your password',
 } as const;
 
 /**

@@ -45,6 +45,7 @@ function base(): BackendState {
         bundledVersion: '0.1.0',
         protocol: 1,
         operations: ['hello', 'bindPort', 'installSymlinks', 'removeSymlinks', 'ensureHosts', 'removeHosts', 'trace'],
+        installWarning: null,
       },
       userMode: null,
       directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start is 1024' },

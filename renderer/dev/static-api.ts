@@ -35,6 +35,8 @@ const OUTCOME_MESSAGE: Record<PromptOutcome['kind'], string> = {
   'no-agent': 'No password dialog could be shown (no authentication agent runs).',
   unavailable: 'This system has no way to ask for your password.',
   failed: 'The installer failed.',
+  'unsafe-location': 'The helper Berth would install is in a folder you can change; install Berth to /opt first.',
+  'untrusted-helper': 'The helper Berth would run is not the one Berth signed; reinstall Berth.',
 };
 
 const AUDIT_SAMPLE = [
@@ -56,7 +58,10 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
   }
 
   /** A prompt: "waiting for your password" in the state first, then its outcome. */
-  async function runPrompt(action: 'install' | 'uninstall'): Promise<PromptOutcome> {
+  async function runPrompt(action: 'install' | 'uninstall', allowUnsafeLocation = false): Promise<PromptOutcome> {
+    // As the backend: no prompt for a helper someone other than root can change, unless confirmed.
+    const warning = state.capabilities.helper.installWarning;
+    if (warning !== null && !allowUnsafeLocation) return { kind: 'unsafe-location', message: warning };
     commit({ ...state, prompt: action });
     await Promise.resolve();
     const kind = options.promptOutcome ?? 'approved';
@@ -125,17 +130,17 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return settings;
       }
       case 'consent.decide': {
-        const { choice } = params as ApiParams<'consent.decide'>;
+        const { choice, allowUnsafeLocation } = params as ApiParams<'consent.decide'>;
         if (choice === 'limited') {
           commit({ ...state, settings: { ...state.settings, consent: 'limited' } });
           return null;
         }
-        return runPrompt('install');
+        return runPrompt('install', allowUnsafeLocation === true);
       }
       case 'helper.install':
-        return runPrompt('install');
+        return runPrompt('install', (params as ApiParams<'helper.install'>).allowUnsafeLocation === true);
       case 'helper.uninstall':
-        return runPrompt('uninstall');
+        return runPrompt('uninstall', (params as ApiParams<'helper.uninstall'>).allowUnsafeLocation === true);
       case 'helper.declineUpdate':
         commit({ ...state, settings: { ...state.settings, helperUpdateAskedFor: state.capabilities.helper.bundledVersion } });
         return { ok: true };

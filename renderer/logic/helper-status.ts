@@ -24,6 +24,10 @@ export interface HelperSummary {
 }
 
 export const INSTALL_LABEL = 'Install helper (asks for your password)';
+/** The install button once the screen has said that someone other than root can change the helper. */
+export const INSTALL_ANYWAY_LABEL = 'Install anyway (asks for your password)';
+/** The heading over capabilities.helper.installWarning. */
+export const UNSAFE_LOCATION_TITLE = 'Berth is in a folder that is not root’s alone';
 export const UPDATE_LABEL = 'Update helper (asks for your password)';
 export const START_LABEL = 'Start helper (asks for your password)';
 export const REINSTALL_LABEL = 'Reinstall helper (asks for your password)';

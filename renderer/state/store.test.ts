@@ -52,6 +52,20 @@ describe('renderer store', () => {
     expect(store.getState().promptResult).toBeNull();
   });
 
+  it('consent → install from a folder someone other than root can change: no prompt, the question stays open, until "Install anyway"', async () => {
+    const warning = 'The helper Berth would install can be changed without an administrator password (/home/ada/Berth is owned by you).';
+    const state = firstRunState();
+    state.capabilities.helper.installWarning = warning;
+    const { store, actions } = setup(state);
+    await actions.decideConsent('install');
+    expect(store.getState().backend?.settings.consent).toBe(state.settings.consent);
+    expect(store.getState().backend?.capabilities.helper.state).toBe(state.capabilities.helper.state);
+    expect(store.getState().promptResult).toEqual({ action: 'install', outcome: { kind: 'unsafe-location', message: warning } });
+    await actions.decideConsent('install', { allowUnsafeLocation: true });
+    expect(store.getState().backend?.capabilities.helper.state).toBe('running');
+    expect(store.getState().backend?.settings.consent).toBe('install');
+  });
+
   it('consent → "Not now": limited mode, no prompt, nothing to report', async () => {
     const { store, actions } = setup(firstRunState());
     await actions.decideConsent('limited');

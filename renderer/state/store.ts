@@ -26,12 +26,18 @@ import {
 } from './reducers';
 
 /** Every command goes to the backend; the store only mirrors what comes back. */
+/** An elevated helper command's confirmation (common/api/backend-api: allowUnsafeLocation). */
+export interface ElevatedOptions {
+  allowUnsafeLocation?: boolean;
+}
+
 export interface Actions {
   /** Follows the backend's state and the connection; returns the stop. */
   start(): () => void;
-  decideConsent(choice: 'install' | 'limited'): Promise<void>;
-  installHelper(): Promise<void>;
-  uninstallHelper(): Promise<boolean>;
+  /** `allowUnsafeLocation`: the user chose to go on after capabilities.helper.installWarning. */
+  decideConsent(choice: 'install' | 'limited', options?: ElevatedOptions): Promise<void>;
+  installHelper(options?: ElevatedOptions): Promise<void>;
+  uninstallHelper(options?: ElevatedOptions): Promise<boolean>;
   declineUpdate(): Promise<void>;
   refreshCapabilities(): Promise<void>;
   setSetting(change: SettingChange): Promise<void>;
@@ -78,9 +84,9 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
       }
     }
 
-    async function prompt(action: 'install' | 'uninstall'): Promise<boolean> {
+    async function prompt(action: 'install' | 'uninstall', options: ElevatedOptions = {}): Promise<boolean> {
       const method = action === 'install' ? 'helper.install' : 'helper.uninstall';
-      const result = await run(method, () => api.call(method, {}));
+      const result = await run(method, () => api.call(method, options));
       if (result.ok) update((s) => recordPrompt(s, action, result.value));
       return result.ok && result.value.kind === 'approved';
     }
@@ -94,15 +100,15 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
           stopConnection();
         };
       },
-      async decideConsent(choice) {
-        const result = await run('consent.decide', () => api.call('consent.decide', { choice }));
+      async decideConsent(choice, options = {}) {
+        const result = await run('consent.decide', () => api.call('consent.decide', { choice, ...options }));
         // A cancelled or refused prompt lands in limited mode (the backend records it); we only tell the user why.
         if (result.ok) update((s) => recordPrompt(s, 'install', result.value));
       },
-      async installHelper() {
-        await prompt('install');
+      async installHelper(options) {
+        await prompt('install', options);
       },
-      uninstallHelper: () => prompt('uninstall'),
+      uninstallHelper: (options) => prompt('uninstall', options),
       async declineUpdate() {
         await run('helper.declineUpdate', () => api.call('helper.declineUpdate', {}));
       },

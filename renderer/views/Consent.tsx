@@ -2,7 +2,16 @@ import { useId } from 'react';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { ShieldIcon } from '../components/icons';
 import { PromptStatus } from '../components/PromptStatus';
-import { helperInstalled, INSTALL_LABEL, limitedModeLosses, needsConsent, summarizeHelper } from '../logic/helper-status';
+import { Banner } from '../components/Banner';
+import {
+  helperInstalled,
+  INSTALL_ANYWAY_LABEL,
+  INSTALL_LABEL,
+  limitedModeLosses,
+  needsConsent,
+  summarizeHelper,
+  UNSAFE_LOCATION_TITLE,
+} from '../logic/helper-status';
 import { useActions, useBerth } from '../state/context';
 
 export const LIMITED_LABEL = 'Not now — limited mode';
@@ -39,6 +48,9 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
   const { decideConsent } = useActions();
   if (backend === null) return null;
   const busy = deciding || backend.prompt !== null;
+  // Someone other than root can change the helper: say so before the password, make "Not now" the
+  // default, and ask for the password only on an explicit "Install anyway".
+  const warning = backend.capabilities.helper.installWarning;
   const Heading = headingLevel === 1 ? 'h1' : 'h2';
   const Sub = headingLevel === 1 ? 'h2' : 'h3';
   return (
@@ -65,13 +77,30 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
           and records every action in an audit log you can read in Settings.
         </p>
       </div>
+      {warning !== null && (
+        <Banner tone="warning" title={UNSAFE_LOCATION_TITLE}>
+          <p>{warning}</p>
+        </Banner>
+      )}
       <PromptStatus />
       <ActionErrorText error={error} />
       <div className="choices">
-        <button type="button" className="button primary large" disabled={busy} onClick={() => void decideConsent('install')}>
-          {INSTALL_LABEL}
-        </button>
-        <button type="button" className="button large" disabled={busy} aria-describedby={lossesId} onClick={() => void decideConsent('limited')}>
+        {warning === null ? (
+          <button type="button" className="button primary large" disabled={busy} onClick={() => void decideConsent('install')}>
+            {INSTALL_LABEL}
+          </button>
+        ) : (
+          <button type="button" className="button large" disabled={busy} onClick={() => void decideConsent('install', { allowUnsafeLocation: true })}>
+            {INSTALL_ANYWAY_LABEL}
+          </button>
+        )}
+        <button
+          type="button"
+          className={warning === null ? 'button large' : 'button primary large'}
+          disabled={busy}
+          aria-describedby={lossesId}
+          onClick={() => void decideConsent('limited')}
+        >
           {LIMITED_LABEL}
         </button>
       </div>

@@ -9,7 +9,15 @@ import { BackIcon, LockIcon } from '../components/icons';
 import { Notices } from '../components/Notices';
 import { PromptStatus } from '../components/PromptStatus';
 import { onOff } from '../logic/format';
-import { helperInstalled, INSTALL_LABEL, REINSTALL_LABEL, summarizeHelper, UPDATE_LABEL } from '../logic/helper-status';
+import {
+  helperInstalled,
+  INSTALL_ANYWAY_LABEL,
+  INSTALL_LABEL,
+  REINSTALL_LABEL,
+  summarizeHelper,
+  UNSAFE_LOCATION_TITLE,
+  UPDATE_LABEL,
+} from '../logic/helper-status';
 import { useActions, useBerth } from '../state/context';
 import { shownSetting } from '../state/reducers';
 import { settingKey } from '../state/store';
@@ -185,6 +193,8 @@ function GeneralSection() {
 function UninstallDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const { uninstallHelper } = useActions();
+  // The helper section above shows the warning, and this dialog is the explicit confirmation.
+  const unsafe = useBerth((s) => s.backend?.capabilities.helper.installWarning != null);
   useEffect(() => {
     const dialog = ref.current;
     if (dialog === null) return;
@@ -207,7 +217,7 @@ function UninstallDialog({ open, onClose }: { open: boolean; onClose: () => void
           className="button danger-fill"
           onClick={() => {
             onClose();
-            void uninstallHelper();
+            void uninstallHelper(unsafe ? { allowUnsafeLocation: true } : {});
           }}
         >
           {CONFIRM_UNINSTALL_LABEL}
@@ -227,7 +237,10 @@ function HelperSection({ confirming, setConfirming }: { confirming: boolean; set
   const summary = summarizeHelper(state);
   const busy = state.prompt !== null || pending['helper.install'] === true || pending['helper.uninstall'] === true;
   const installed = helperInstalled(state);
-  const installLabel = helper.state === 'needs-update' ? UPDATE_LABEL : installed ? REINSTALL_LABEL : INSTALL_LABEL;
+  // Someone other than root can change the helper: the warning shows, and only "Install anyway" asks.
+  const warning = helper.installWarning;
+  const installLabel =
+    warning !== null ? INSTALL_ANYWAY_LABEL : helper.state === 'needs-update' ? UPDATE_LABEL : installed ? REINSTALL_LABEL : INSTALL_LABEL;
   return (
     <section className="settings-section" aria-labelledby="helper-section-heading">
       <h2 id="helper-section-heading">Helper</h2>
@@ -251,9 +264,19 @@ function HelperSection({ confirming, setConfirming }: { confirming: boolean; set
             </>
           )}
         </dl>
+        {state.capabilities.userMode === null && warning !== null && (
+          <Banner tone="warning" title={UNSAFE_LOCATION_TITLE}>
+            <p>{warning}</p>
+          </Banner>
+        )}
         {state.capabilities.userMode === null ? (
           <div className="button-row">
-            <button type="button" className={installed && helper.state !== 'needs-update' ? 'button' : 'button primary'} disabled={busy} onClick={() => void installHelper()}>
+            <button
+              type="button"
+              className={(installed && helper.state !== 'needs-update') || warning !== null ? 'button' : 'button primary'}
+              disabled={busy}
+              onClick={() => void installHelper(warning !== null ? { allowUnsafeLocation: true } : {})}
+            >
               {installLabel}
             </button>
             {installed && (

@@ -28,9 +28,12 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** `berth app --json` as `user`: the real backend (and browser-mode server); resolves once it serves. */
-export function startApp(user: TestUser, home: string, extraArgs: string[] = []): Promise<RunningApp> {
-  const child = spawnInHome(user, home, [process.execPath, join(appDir(), 'dist/cli/berth.js'), 'app', '--json', ...extraArgs]);
+/**
+ * `berth app --json` as `user`: the real backend (and browser-mode server);
+ * resolves once it serves. `app`: another copy of the installed app's folder.
+ */
+export function startApp(user: TestUser, home: string, extraArgs: string[] = [], app: string = appDir()): Promise<RunningApp> {
+  const child = spawnInHome(user, home, [process.execPath, join(app, 'dist/cli/berth.js'), 'app', '--json', ...extraArgs]);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   return new Promise((resolve, reject) => {

@@ -22,6 +22,9 @@ export const POLKIT_RULES_FILE = join(RULES_DIR, '49-berth-test.rules');
 export const POLKITD_LOG = join(BUS_DIR, 'polkitd.log');
 const BERTH_POLICY = join(REPO_ROOT, 'build/linux/dev.berth.helper.policy');
 const EXEC_ACTION = 'org.freedesktop.policykit.exec';
+/** Berth's own action (build/linux/dev.berth.helper.policy): pkexec picks it for the program at its annotated path. */
+export const BERTH_INSTALL_ACTION = 'dev.berth.helper.install';
+export const BERTH_INSTALL_PATH = '/opt/Berth/resources/helper/berth-helper';
 
 const execFileAsync = promisify(execFile);
 
@@ -147,10 +150,10 @@ function account(user: string): Account {
  * (0 authorized, 1 not authorized, 2 needs authentication) for a process of
  * that user (the shell that execs pkcheck).
  */
-function execDecision({ uid, gid }: Account): number | null {
+function execDecision({ uid, gid }: Account, action: string): number | null {
   return spawnSync(
     'setpriv',
-    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', `exec pkcheck --action-id ${EXEC_ACTION} --process $$`],
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', `exec pkcheck --action-id ${action} --process $$`],
     { stdio: 'ignore', cwd: '/' },
   ).status;
 }
@@ -158,40 +161,41 @@ function execDecision({ uid, gid }: Account): number | null {
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** polkitd rereads rules.d on change (inotify); wait until its decision shows it. */
-function awaitDecision(who: Account, want: number | null, what: string): void {
+function awaitDecision(who: Account, action: string, want: number | null, what: string): void {
   const deadline = Date.now() + 30_000;
-  let got = execDecision(who);
+  let got = execDecision(who, action);
   while (got !== want) {
     if (Date.now() > deadline) throw new Error(`polkitd did not pick up ${what} (pkcheck says ${got}, want ${want}): ${polkitdLog()}`);
     Atomics.wait(PAUSE, 0, 0, 20);
-    got = execDecision(who);
+    got = execDecision(who, action);
   }
 }
 
 const DECISION = { YES: 0, NO: 1, AUTH_ADMIN: 2 } as const;
 
 /**
- * Makes polkitd answer `result` when `user` runs pkexec (action
- * org.freedesktop.policykit.exec), until the returned undo removes the rule.
+ * Makes polkitd answer `result` when `user` runs pkexec (for `action`: by
+ * default org.freedesktop.policykit.exec, the action of any program without
+ * one of its own), until the returned undo removes the rule.
  * Both wait until polkitd's decision has changed. One rule at a time: a
  * second call before the undo throws rather than silently racing.
  */
-export function setPolkitRule(user: string, result: 'YES' | 'NO' | 'AUTH_ADMIN'): () => void {
+export function setPolkitRule(user: string, result: 'YES' | 'NO' | 'AUTH_ADMIN', action: string = EXEC_ACTION): () => void {
   assertPrivateMountNamespace();
   if (!ownMount(RULES_DIR)) throw new Error(`${RULES_DIR} is the machine's: call startPolkit() first`);
   const who = account(user);
-  const before = execDecision(who);
+  const before = execDecision(who, action);
   const rule = `// Written by test/support/polkit.ts for one test; its undo removes it.
 polkit.addRule(function (action, subject) {
-  if (action.id === ${JSON.stringify(EXEC_ACTION)} && subject.user === ${JSON.stringify(user)}) {
+  if (action.id === ${JSON.stringify(action)} && subject.user === ${JSON.stringify(user)}) {
     return polkit.Result.${result};
   }
 });
 `;
   writeFileSync(POLKIT_RULES_FILE, rule, { flag: 'wx', mode: 0o644 });
-  awaitDecision(who, DECISION[result], `${POLKIT_RULES_FILE} (${result} for ${user})`);
+  awaitDecision(who, action, DECISION[result], `${POLKIT_RULES_FILE} (${result} for ${user}, ${action})`);
   return () => {
     rmSync(POLKIT_RULES_FILE, { force: true });
-    awaitDecision(who, before, `the removal of ${POLKIT_RULES_FILE}`);
+    awaitDecision(who, action, before, `the removal of ${POLKIT_RULES_FILE}`);
   };
 }

@@ -92,6 +92,8 @@ describe('capabilities: the helper', () => {
       bundledVersion: pkg.version,
       protocol: 1,
       operations: expect.arrayContaining(['bindPort', 'traceProcesses', 'uninstall']),
+      // No helper bundle beside this fixture: nothing the prompt could run, so nothing to warn about.
+      installWarning: null,
     });
     expect(report.userMode).toBeNull();
     expect(report.platform).toBe('linux');

@@ -8,6 +8,7 @@ import type { Settings } from '../../../common/settings/schema';
 import { readUserMode } from '../../../common/user-mode';
 import { untrustedFileReason } from '../../../helper/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
+import { helperInstallWarning } from '../../install/helper-install';
 import { probeHelper } from '../helper-status';
 import { readRegularFile, unreadableReason } from '../diagnostics/read-file';
 
@@ -35,6 +36,8 @@ export interface GatherOptions {
   platform?: NodeJS.Platform;
   /** Default: /proc/sys/net/ipv4/ip_unprivileged_port_start (Linux). */
   unprivilegedPortStartPath?: string;
+  /** Who can change the helper the prompt would run; default: the bundled helper's check (main/install/who-can-change). */
+  installWarning?: () => string | null;
 }
 
 export const UNPRIVILEGED_PORT_START_PATH = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
@@ -57,6 +60,7 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
       bundledVersion: status.bundledVersion,
       protocol: status.helper?.protocol ?? null,
       operations: status.helper?.capabilities ?? [],
+      installWarning: (opts.installWarning ?? helperInstallWarning)(),
     },
     userMode: status.userMode ? { user: status.userMode.user, uid: status.userMode.uid, limits: [...status.userMode.limits] } : null,
     directLowPortBind: directLowPortBind(platform, opts.unprivilegedPortStartPath ?? UNPRIVILEGED_PORT_START_PATH),

@@ -16,6 +16,7 @@ export function sampleReport(state: Capabilities['helper']['state'], overrides: 
       bundledVersion: BERTH_VERSION,
       protocol: state === 'running' || state === 'needs-update' ? 1 : null,
       operations: state === 'running' ? ['hello', 'bindPort'] : [],
+      installWarning: null,
     },
     userMode: null,
     directLowPortBind: { anyAddress: false, specificAddress: false, detail: 'net.ipv4.ip_unprivileged_port_start = 1024: ports below 1024 need the helper' },
