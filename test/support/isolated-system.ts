@@ -21,7 +21,8 @@ export function runIsolated(script: string): Promise<Finished> {
     `cp -a /etc ${scratch}/etc && mount --bind ${scratch}/etc /etc`,
     // /run goes empty too, but the system bus stays reachable (pkexec asks polkitd over it).
     `mkdir ${scratch}/dbus && { [ -d /run/dbus ] && mount --bind /run/dbus ${scratch}/dbus || true; }`,
-    'for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=0755 berth-isolated "$d"; done',
+    // /opt too: installs there (/opt/Berth, the deb's place) must never reach the machine's own /opt.
+    'mkdir -p /opt; for d in /usr/local /var/lib /var/log /run /opt; do mount -t tmpfs -o mode=0755 berth-isolated "$d"; done',
     `mkdir /run/dbus && { mountpoint -q ${scratch}/dbus && mount --move ${scratch}/dbus /run/dbus || true; }`,
     // Whatever the script leaves running ends with it.
     'trap \'[ -f /run/berth/helper.pid ] && kill -KILL "$(cat /run/berth/helper.pid)" 2>/dev/null; true\' EXIT',
