@@ -3,11 +3,12 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isSingleExecutable } from '../../native';
 import { cliAppPath } from '../install/app-location';
-import { startBrowserServer, hasRenderer } from '../core/browser/server';
+import { startBrowserServer, hasRenderer, type BrowserServer } from '../core/browser/server';
 import { xdgAutostart } from '../core/login-item';
 import { startRuntime } from '../core/runtime';
 import { installLayout } from '../../common/paths';
 import { userPaths } from '../../common/user-paths';
+import { connectBackend } from './backend-access';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
@@ -73,10 +74,31 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
     );
     return EXIT.error;
   }
+  const paths = userPaths();
+  if (values.open) {
+    // Already running: a new window of that app (a fresh link from it, over the
+    // control socket, which only this user reaches), not a second backend.
+    const running = await connectBackend(paths.controlSocketPath);
+    if (running !== undefined) {
+      try {
+        const { url } = await running.call('app.windowLink', {});
+        if (url === null) {
+          io.err('berth: Berth is already running as the desktop app; use its window (from the menu bar)\n');
+          return EXIT.error;
+        }
+        openInBrowser(url, io, () => url);
+        io.out('Berth is already running; opening a new window of it in your browser.\n');
+        return EXIT.ok;
+      } finally {
+        running.close();
+      }
+    }
+  }
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const quit = (): void => stop();
-  const paths = userPaths();
+  // The server starts after the backend it serves; until then there is no link to give.
+  const window: { server?: BrowserServer } = {};
   const layout = installLayout();
   const runtime = await startRuntime({
     appPath: root,
@@ -85,6 +107,7 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
     loginItem: process.platform === 'linux' ? xdgAutostart(dirname(paths.configDir), [process.execPath, __filename, 'app']) : undefined,
     echo: (line) => io.err(line),
     onQuit: quit,
+    windowLink: () => window.server?.launchUrl(),
   });
   const browser = await startBrowserServer({ host: runtime.backend, staticDir, port }).catch(async (error: unknown) => {
     await runtime.close();
@@ -93,6 +116,7 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
   // Every link carries its own launch code (single use, a minute): what the
   // opener gets sits in command lines every local user can read, so it is
   // never the one printed here, and neither is a credential (T25).
+  window.server = browser;
   if (values.json) io.out(`${JSON.stringify({ url: browser.launchUrl(), controlSocket: runtime.paths.controlSocketPath })}\n`);
   else if (!values.open) io.out(`Berth is running. Open it with ${browser.launchUrl()} (the link works once, for a minute; "berth app --open" opens another window). Ctrl-C quits.\n`);
   else io.out('Berth is running; opening it in your browser. Ctrl-C quits.\n');

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { backendState } from '../../common/api/backend-api';
 import { BERTH_VERSION } from '../../common/app-version';
-import { berthIn, freshHome, startApp, type RunningApp } from '../../test/support/app';
+import { appDir, berthIn, freshHome, spawnInHome, startApp, type RunningApp } from '../../test/support/app';
+import { finished } from '../../test/support/finished';
+import { LAUNCH_REFUSED } from '../../common/api/browser-link';
 import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
 
 /**
@@ -304,6 +306,33 @@ describe('who may drive the backend', () => {
       expect(second.stderr).toContain(`berth: Berth is already running for this user (${app.controlSocket} answers)`);
       expect((await app.call('state.get')).ok).toBe(true);
     });
+  });
+
+  test('berth app --open with the app already running opens a new window of it: a fresh launch link, good once', async () => {
+    const home = freshHome(users.test);
+    const stubs = mkdtempSync(join(tmpdir(), 'berth-opener-'));
+    chmodSync(stubs, 0o755);
+    writeFileSync(join(stubs, 'xdg-open'), '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+    let opener: { pid: number; argv: string[] } | undefined;
+    try {
+      await withApp(home, async (app) => {
+        const berth = join(appDir(), 'dist/cli/berth.js');
+        const again = await finished(
+          spawnInHome(users.test, home, ['env', `PATH=${stubs}:/usr/bin:/bin`, process.execPath, berth, 'app', '--open', '--helper-socket', helper.socketPath]),
+        );
+        expect(again).toMatchObject({ code: 0, stdout: 'Berth is already running; opening a new window of it in your browser.\n' });
+        opener = await processWith((argv) => argv.includes(join(stubs, 'xdg-open')));
+        const code = new URL(opener.argv.at(-1)!).searchParams.get('launch')!;
+        expect(code).not.toBe(app.launchCode);
+        const exchange = () =>
+          app.request({ path: '/api/session', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ launch: code }) });
+        expect((await exchange()).status).toBe(200);
+        expect(JSON.parse((await exchange()).body)).toEqual({ error: LAUNCH_REFUSED });
+      });
+    } finally {
+      if (opener !== undefined) process.kill(-opener.pid, 'SIGKILL');
+      rmSync(stubs, { recursive: true, force: true });
+    }
   });
 
   test('berth ports without a running app: exit 7 and how to start it', async () => {
