@@ -182,10 +182,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         opening = false;
         if (!closed && source === undefined && listeners.size > 0) openWith(key);
       },
-      (error: unknown) => {
+      () => {
         opening = false;
-        const detail = refused ?? (error instanceof Error ? error.message : UNREACHABLE);
-        if (refused !== null) connection.set({ status: 'failed', detail });
+        // A refused code can never work: say why. Not reached yet: try again later.
+        if (refused !== null) connection.set({ status: 'failed', detail: refused });
         else {
           connection.set({ status: 'reconnecting', detail: LOST });
           scheduleReopen();
