@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { defineConfig } from '@playwright/test';
+import { TEST_USERS } from './test/support/constants';
 
 /**
  * End-to-end: the real UI against the real backend (as an unprivileged user),
@@ -9,7 +10,8 @@ import { defineConfig } from '@playwright/test';
  * /var/log, /run and a copy of /etc. Playwright's own browser download is
  * blocked here, so the `browser` project drives Debian's Chromium; the
  * `electron` project (the same specs through _electron.launch) exists only
- * where an Electron binary is installed.
+ * where an Electron binary is installed. Chromium runs as the test user, as a
+ * user's browser does: browser mode serves no other uid, root included (T25).
  */
 const CHROMIUM = process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -41,7 +43,8 @@ export default defineConfig({
       use: {
         browserName: 'chromium',
         launchOptions: {
-          executablePath: CHROMIUM,
+          executablePath: join(__dirname, 'e2e/support/chromium-as-user.sh'),
+          env: { ...process.env, BERTH_CHROMIUM: CHROMIUM, BERTH_E2E_BROWSER_USER: TEST_USERS.test },
           args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
         },
       },

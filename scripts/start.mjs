@@ -31,7 +31,7 @@ if (built.status !== 0) process.exit(built.status ?? 1);
 
 const electron = electronBinary();
 if (!electron) {
-  // Browser mode: the same UI and backend, served on 127.0.0.1; `berth app` prints the URL (with its one-time token).
+  // Browser mode: the same UI and backend, served on 127.0.0.1; `berth app` prints a link (single use, a minute; --open opens one).
   console.error('Berth: Electron cannot start here (its binary is not installed and could not be downloaded); running in browser mode instead.');
   const app = spawn(process.execPath, [join(root, 'dist/cli/berth.js'), 'app', ...process.argv.slice(2)], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => app.kill(signal));

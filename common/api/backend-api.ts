@@ -90,6 +90,11 @@ export const API_METHODS = {
   'app.quit': { params: empty, result: z.strictObject({ ok: z.literal(true) }) },
   /** The popover's "Settings…": shows the Settings window (browser mode answers false; the page opens #settings itself). */
   'app.openSettings': { params: empty, result: z.strictObject({ opened: z.boolean() }) },
+  /**
+   * A new link to the app's window, for `berth app --open` when the app already runs: browser mode's
+   * launch link (single use, a minute: T25); null where the app has windows of its own (Electron).
+   */
+  'app.windowLink': { params: empty, result: z.strictObject({ url: z.string().max(2048).nullable() }) },
 } as const;
 
 export type ApiMethod = keyof typeof API_METHODS;

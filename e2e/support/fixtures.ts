@@ -42,6 +42,8 @@ export const test = base.extend<{ berth: Berth }>({
     let current: Page = page;
     let app: Awaited<ReturnType<typeof _electron.launch>> | undefined;
     let theme: 'light' | 'dark' = 'light';
+    /** Whether this page already traded the backend's launch link (it works once); later views reuse the tab's session. */
+    let launched = false;
 
     const start = async (): Promise<void> => {
       if (electron) {
@@ -49,6 +51,7 @@ export const test = base.extend<{ berth: Berth }>({
         current = await app.firstWindow();
       } else {
         backend = await startBackend(user, home);
+        launched = false;
       }
     };
     const stop = async (): Promise<void> => {
@@ -72,7 +75,9 @@ export const test = base.extend<{ berth: Berth }>({
         if (electron) {
           await current.evaluate((hash) => (window.location.hash = hash), view);
         } else {
-          await current.goto(`${backend!.url}#${view}`);
+          const url = new URL(backend!.url);
+          await current.goto(launched ? `${url.origin}/#${view}` : `${url.href}#${view}`);
+          launched = true;
         }
       },
       async restart() {

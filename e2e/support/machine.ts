@@ -38,7 +38,7 @@ export function berthOnPath(user: TestUser, home: string, args: string[]): Promi
   return finished(spawnInHome(user, home, ['berth', ...args]));
 }
 
-/** `berth app` as the user: the real backend with the browser-mode UI; resolves with its one-time URL. */
+/** `berth app` as the user: the real backend with the browser-mode UI; resolves with its launch link (good once, for a minute: the fixture opens it once per page). */
 export function startBackend(user: TestUser, home: string): Promise<RunningBackend> {
   const child = spawnInHome(user, home, [process.execPath, CLI, 'app', '--json']);
   let stderr = '';

@@ -1,13 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { backendState } from '../../common/api/backend-api';
 import { BERTH_VERSION } from '../../common/app-version';
-import { berthIn, freshHome, startApp, type RunningApp } from '../../test/support/app';
-import { startHelper, type HelperProcess } from '../../test/support/processes';
+import { appDir, berthIn, freshHome, spawnInHome, startApp, type RunningApp } from '../../test/support/app';
+import { finished } from '../../test/support/finished';
+import { LAUNCH_REFUSED } from '../../common/api/browser-link';
+import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
 
 /**
  * The backend as users run it: `berth app` as the unprivileged test user with
@@ -176,38 +179,24 @@ describe('berth app, with the CLI through the control socket', () => {
 });
 
 describe('who may drive the backend', () => {
-  function rawRequest(port: number, options: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string }) {
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(
-        { host: '127.0.0.1', port, path: options.path, method: options.method ?? 'GET', headers: { host: options.host, ...options.headers } },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end(options.body);
-    });
-  }
-
-  test('the browser bridge refuses a wrong Host (DNS rebinding), a foreign Origin, and a missing or wrong token', async () => {
+  test('the browser bridge refuses a wrong Host (DNS rebinding), a foreign Origin, and a missing or wrong session', async () => {
     const home = freshHome(users.test);
     await withApp(home, async (app) => {
       const port = Number(new URL(app.origin).port);
-      const host = `127.0.0.1:${port}`;
       const call = JSON.stringify({ method: 'state.get', params: {} });
       const json = { 'content-type': 'application/json' };
-      const auth = { authorization: `Bearer ${app.token}` };
-      expect((await rawRequest(port, { host: `evil.example:${port}`, path: '/' })).status).toBe(421);
-      expect((await rawRequest(port, { host: `evil.example:${port}`, path: '/api/call', method: 'POST', headers: { ...json, ...auth }, body: call })).status).toBe(421);
-      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: json, body: call })).status).toBe(401);
-      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, authorization: 'Bearer 00' }, body: call })).status).toBe(401);
-      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: 'https://evil.example' }, body: call })).status).toBe(403);
-      expect((await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: call })).status).toBe(415);
-      expect((await rawRequest(port, { host, path: '/api/events' })).status).toBe(401);
-      expect((await rawRequest(port, { host, path: '/../../etc/passwd' })).status).toBe(404);
-      const ok = await rawRequest(port, { host, path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: app.origin }, body: call });
+      const auth = { authorization: `Bearer ${await app.session()}` };
+      expect((await app.request({ host: `evil.example:${port}`, path: '/' })).status).toBe(421);
+      expect((await app.request({ host: `evil.example:${port}`, path: '/api/call', method: 'POST', headers: { ...json, ...auth }, body: call })).status).toBe(421);
+      expect((await app.request({ path: '/api/call', method: 'POST', headers: json, body: call })).status).toBe(401);
+      expect((await app.request({ path: '/api/call', method: 'POST', headers: { ...json, authorization: 'Bearer 00' }, body: call })).status).toBe(401);
+      // The launch code is not a session: it only buys one.
+      expect((await app.request({ path: '/api/call', method: 'POST', headers: { ...json, authorization: `Bearer ${app.launchCode}` }, body: call })).status).toBe(401);
+      expect((await app.request({ path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: 'https://evil.example' }, body: call })).status).toBe(403);
+      expect((await app.request({ path: '/api/call', method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: call })).status).toBe(415);
+      expect((await app.request({ path: '/api/events' })).status).toBe(401);
+      expect((await app.request({ path: '/../../etc/passwd' })).status).toBe(404);
+      const ok = await app.request({ path: '/api/call', method: 'POST', headers: { ...json, ...auth, origin: app.origin }, body: call });
       expect(ok.status).toBe(200);
       expect(backendState.safeParse((JSON.parse(ok.body) as { result: unknown }).result).success).toBe(true);
     });
@@ -216,41 +205,78 @@ describe('who may drive the backend', () => {
   test('the page is served with a strict CSP and no referrer', async () => {
     const home = freshHome(users.test);
     await withApp(home, async (app) => {
-      const res = await fetch(`${app.origin}/`);
+      const res = await app.request({ path: '/' });
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(await res.text()).toContain('<div id="root">');
+      expect(res.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.body).toContain('<div id="root">');
     });
   });
 
-  test('state events stream over SSE with the token, and show a change', async () => {
+  test('state events stream over SSE with the session, and show a change', async () => {
     const home = freshHome(users.test);
     await withApp(home, async (app) => {
-      const controller = new AbortController();
-      const res = await fetch(`${app.origin}/api/events?token=${app.token}`, { signal: controller.signal });
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let text = '';
-      const next = async (): Promise<string> => {
-        for (;;) {
-          const end = text.indexOf('\n\n');
-          if (end >= 0) {
-            const event = text.slice(0, end);
-            text = text.slice(end + 2);
-            if (event.startsWith('event: state')) return event;
-            continue;
-          }
-          const { value } = await reader.read();
-          text += decoder.decode(value);
-        }
-      };
-      expect(await next()).toMatch(/^event: state\ndata: \{"capabilities"/);
+      const stream = await app.events(await app.session());
+      expect(stream.status).toBe(200);
+      expect(await stream.next()).toMatch(/^event: state\ndata: \{"capabilities"/);
       await app.call('settings.set', { key: 'hostsEntries', value: false });
-      const changed = JSON.parse((await next()).split('\ndata: ')[1]!) as { settings: { hostsEntries: boolean } };
+      const changed = JSON.parse((await stream.next()).split('\ndata: ')[1]!) as { settings: { hostsEntries: boolean } };
       expect(changed.settings.hostsEntries).toBe(false);
-      controller.abort();
+      stream.close();
     });
+  });
+
+  /** A process whose command line matches, once it runs (an opener started in the background). */
+  async function processWith(match: (argv: string[]) => boolean): Promise<{ pid: number; argv: string[] }> {
+    for (;;) {
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        let argv: string[];
+        try {
+          argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+        } catch {
+          continue;
+        }
+        if (match(argv)) return { pid: Number(pid), argv };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  test('another user who scans every command line, environment and readable file during `berth app --open` gets nothing that works (T25)', async () => {
+    const home = freshHome(users.test);
+    // The opener as browsers are: it keeps the link in its command line while it runs.
+    const stubs = mkdtempSync(join(tmpdir(), 'berth-opener-'));
+    chmodSync(stubs, 0o755);
+    writeFileSync(join(stubs, 'xdg-open'), '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+    const app = await startApp(users.test, home, ['--open', '--helper-socket', helper.socketPath], { pathPrefix: stubs });
+    let opener: { pid: number; argv: string[] } | undefined;
+    try {
+      opener = await processWith((argv) => argv.includes(join(stubs, 'xdg-open')));
+      const link = new URL(opener.argv.at(-1)!);
+      const secret = [...link.searchParams.values()][0]!;
+      const port = new URL(app.origin).port;
+      const thief = await runFixtureAs<{ candidates: string[]; tried: number; successes: unknown[] }>(users.other, 'browser-thief', [
+        port,
+        String(users.test.uid),
+        home,
+        tmpdir(),
+        '/run',
+        '/dev/shm',
+        '/var/tmp',
+      ]);
+      // The thief did see what the opener was given, and tried it every way.
+      expect(thief.candidates).toContain(secret);
+      expect(thief.successes).toEqual([]);
+      // It was a live code all along: its owner's browser can still use it, once.
+      const exchange = () =>
+        app.request({ path: '/api/session', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ launch: secret }) });
+      expect((await exchange()).status).toBe(200);
+      expect((await exchange()).status).toBe(401);
+    } finally {
+      if (opener !== undefined) process.kill(-opener.pid, 'SIGKILL');
+      await app.stop();
+      rmSync(stubs, { recursive: true, force: true });
+    }
   });
 
   test('the control socket: another user cannot reach it, and root is refused by the peer check', async () => {
@@ -280,6 +306,33 @@ describe('who may drive the backend', () => {
       expect(second.stderr).toContain(`berth: Berth is already running for this user (${app.controlSocket} answers)`);
       expect((await app.call('state.get')).ok).toBe(true);
     });
+  });
+
+  test('berth app --open with the app already running opens a new window of it: a fresh launch link, good once', async () => {
+    const home = freshHome(users.test);
+    const stubs = mkdtempSync(join(tmpdir(), 'berth-opener-'));
+    chmodSync(stubs, 0o755);
+    writeFileSync(join(stubs, 'xdg-open'), '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+    let opener: { pid: number; argv: string[] } | undefined;
+    try {
+      await withApp(home, async (app) => {
+        const berth = join(appDir(), 'dist/cli/berth.js');
+        const again = await finished(
+          spawnInHome(users.test, home, ['env', `PATH=${stubs}:/usr/bin:/bin`, process.execPath, berth, 'app', '--open', '--helper-socket', helper.socketPath]),
+        );
+        expect(again).toMatchObject({ code: 0, stdout: 'Berth is already running; opening a new window of it in your browser.\n' });
+        opener = await processWith((argv) => argv.includes(join(stubs, 'xdg-open')));
+        const code = new URL(opener.argv.at(-1)!).searchParams.get('launch')!;
+        expect(code).not.toBe(app.launchCode);
+        const exchange = () =>
+          app.request({ path: '/api/session', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ launch: code }) });
+        expect((await exchange()).status).toBe(200);
+        expect(JSON.parse((await exchange()).body)).toEqual({ error: LAUNCH_REFUSED });
+      });
+    } finally {
+      if (opener !== undefined) process.kill(-opener.pid, 'SIGKILL');
+      rmSync(stubs, { recursive: true, force: true });
+    }
   });
 
   test('berth ports without a running app: exit 7 and how to start it', async () => {

@@ -53,6 +53,8 @@ export interface BackendOptions {
   onQuit?: () => void;
   /** The app asked to show the settings window. */
   onOpenSettings?: () => void;
+  /** Browser mode: a new single-use link to the window (`app.windowLink`). */
+  windowLink?: () => string | undefined;
 }
 
 const IDLE_DIAGNOSTICS: DiagnosticsState = { state: 'idle', step: null, progress: 0, path: null, error: null };
@@ -195,6 +197,7 @@ export class Backend implements ApiHost {
         this.options.onOpenSettings();
         return { opened: true };
       },
+      'app.windowLink': async () => ({ url: this.options.windowLink?.() ?? null }),
       'notices.dismiss': async ({ id }) => {
         this.notices = this.notices.filter((n) => n.id !== id);
         this.changed();

@@ -66,7 +66,7 @@ describe('the app from a folder the user owns', () => {
     cpSync(appDir(), app, { recursive: true });
     execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, app]);
     const home = freshHome(users.test);
-    const running = await startApp(users.test, home, [], app);
+    const running = await startApp(users.test, home, [], { app });
     try {
       const before = (await running.call('state.get')).result as {
         capabilities: { helper: { installWarning: string | null } };

@@ -5,62 +5,57 @@ import { EventSource } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, isApiMethod, type BackendState } from '../../common/api/backend-api';
 import type { ApiHost, CallReply } from '../../main/core/api/dispatch';
+import { LAUNCH_REFUSED } from '../../common/api/browser-link';
+import { BrowserKeys, LAUNCH_CODE_TTL_MS } from '../../main/core/browser/keys';
 import { startBrowserServer, type BrowserServer } from '../../main/core/browser/server';
 import { runningState } from '../dev/fixture-state';
 import { createStaticApi, type StaticApi } from '../dev/static-api';
-import { createHttpApi, takeToken, TOKEN_STORAGE_KEY, type EventSourceLike, type HttpApi, type TokenStorage } from './http';
+import { createHttpApi, NO_SESSION, SESSION_STORAGE_KEY, takeLaunchCode, type EventSourceLike, type HttpApi, type TokenStorage } from './http';
 import type { Connection } from './types';
 import { toApiError } from './validate';
 
 /**
  * The browser bridge against the backend's real loopback server
  * (main/core/browser/server.ts) with real fetch and a real EventSource
- * (undici's, the one Node ships): token header, result and state validation,
+ * (undici's, the one Node ships): the launch code traded once for a session,
+ * the session header, result and state validation,
  * error replies, and reconnecting after the stream drops.
  */
 
-const TOKEN = 'a1'.repeat(32);
+const CODE = 'a1'.repeat(22);
+const SESSION = 'b2'.repeat(22);
+const SESSION_REFUSED = 'This window\'s session with Berth has ended (Berth restarted, or too many windows are open). Run "berth app --open" to open Berth again.';
 
 function memoryStorage(initial: Record<string, string> = {}): TokenStorage & { data: Map<string, string> } {
   const data = new Map(Object.entries(initial));
   return { data, getItem: (k) => data.get(k) ?? null, setItem: (k, v) => void data.set(k, v) };
 }
 
-describe('takeToken', () => {
-  it('takes the token from the link, keeps it for the tab and gives the URL without it', () => {
-    const storage = memoryStorage();
-    expect(takeToken(`http://127.0.0.1:4711/?token=${TOKEN}&theme=dark#settings`, storage)).toEqual({
-      token: TOKEN,
+describe('takeLaunchCode', () => {
+  it('takes the launch code from the link and gives the URL without it', () => {
+    expect(takeLaunchCode(`http://127.0.0.1:4711/?launch=${CODE}&theme=dark#settings`, memoryStorage())).toEqual({
+      launchCode: CODE,
+      session: null,
       cleanUrl: '/?theme=dark#settings',
     });
-    expect(storage.data.get(TOKEN_STORAGE_KEY)).toBe(TOKEN);
   });
 
-  it('after a reload (no token in the link) uses the stored one and leaves the URL alone', () => {
-    const storage = memoryStorage({ [TOKEN_STORAGE_KEY]: TOKEN });
-    expect(takeToken('http://127.0.0.1:4711/#popover', storage)).toEqual({ token: TOKEN, cleanUrl: null });
-  });
-
-  it('a new link wins over the stored token (the backend restarted)', () => {
-    const fresh = 'b2'.repeat(32);
-    const storage = memoryStorage({ [TOKEN_STORAGE_KEY]: TOKEN });
-    expect(takeToken(`http://127.0.0.1:4711/?token=${fresh}`, storage).token).toBe(fresh);
-    expect(storage.data.get(TOKEN_STORAGE_KEY)).toBe(fresh);
+  it('after a reload (no code in the link) uses the tab\'s session and leaves the URL alone', () => {
+    const storage = memoryStorage({ [SESSION_STORAGE_KEY]: SESSION });
+    expect(takeLaunchCode('http://127.0.0.1:4711/#popover', storage)).toEqual({ launchCode: null, session: SESSION, cleanUrl: null });
   });
 
   it.each(['', 'short', 'has space'.padEnd(40, 'x'), '<script>'.repeat(4), 'x'.repeat(257)])(
-    'a malformed link token %j is removed from the URL and never stored',
+    'a malformed launch code %j is removed from the URL and not used',
     (bad) => {
-      const storage = memoryStorage();
       const url = new URL('http://127.0.0.1:4711/');
-      url.searchParams.set('token', bad);
-      expect(takeToken(url.href, storage)).toEqual({ token: null, cleanUrl: '/' });
-      expect(storage.data.size).toBe(0);
+      url.searchParams.set('launch', bad);
+      expect(takeLaunchCode(url.href, memoryStorage())).toEqual({ launchCode: null, session: null, cleanUrl: '/' });
     },
   );
 
-  it('ignores a malformed stored token', () => {
-    expect(takeToken('http://127.0.0.1:4711/', memoryStorage({ [TOKEN_STORAGE_KEY]: 'nope' })).token).toBeNull();
+  it('ignores a malformed stored session', () => {
+    expect(takeLaunchCode('http://127.0.0.1:4711/', memoryStorage({ [SESSION_STORAGE_KEY]: 'nope' })).session).toBeNull();
   });
 });
 
@@ -111,12 +106,18 @@ describe('browser bridge over the real server', () => {
   let api: StaticApi;
   let backend: ReturnType<typeof hostOver>;
   let bridge: HttpApi | undefined;
+  let clock: number;
+  let keys: BrowserKeys;
+  let storage: ReturnType<typeof memoryStorage>;
 
   const eventSource = (url: string) => new EventSource(url, { node: { reconnectionTime: 50 } }) as unknown as EventSourceLike;
-  const connect = (token = TOKEN): HttpApi => {
-    bridge = createHttpApi({ baseUrl: server.origin, token, fetch, eventSource, retryDelays: [20, 50] });
+  /** A bridge as a page opened with a fresh link (or with `from`: another code, or a stored session) starts. */
+  const connect = (from: { launchCode?: string | null; session?: string | null } = {}): HttpApi => {
+    const launchCode = from.launchCode === undefined ? launchCodeOf(server.launchUrl()) : from.launchCode;
+    bridge = createHttpApi({ baseUrl: server.origin, launchCode, session: from.session ?? null, storage, fetch, eventSource, retryDelays: [20, 50] });
     return bridge;
   };
+  const launchCodeOf = (url: string): string => new URL(url).searchParams.get('launch')!;
 
   /** The next snapshot that passes `accept`, through the bridge's subscribe. */
   function nextState(b: HttpApi, accept: (s: BackendState) => boolean = () => true): Promise<{ state: BackendState; stop: () => void }> {
@@ -143,7 +144,10 @@ describe('browser bridge over the real server', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Berth</title>');
     api = createStaticApi(runningState());
     backend = hostOver(api);
-    server = await startBrowserServer({ host: backend.host, staticDir: dir, token: TOKEN });
+    clock = 1_000_000;
+    keys = new BrowserKeys(() => clock);
+    storage = memoryStorage();
+    server = await startBrowserServer({ host: backend.host, staticDir: dir, keys });
   });
 
   afterEach(async () => {
@@ -153,11 +157,38 @@ describe('browser bridge over the real server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a call carries the token and returns the checked result', async () => {
+  it('a call trades the launch code for a session, carries it, and returns the checked result', async () => {
     const b = connect();
     const added = await b.call('ports.add', { address: '127.0.0.1', port: 8081, target: { host: 'localhost', port: 3000 } });
     expect(added).toMatchObject({ id: '127.0.0.1:8081', state: 'listening', via: 'direct' });
     expect(api.current().ports.map((p) => p.id)).toContain('127.0.0.1:8081');
+    // Kept for this tab: a reload (no code in the link) goes on with it.
+    const session = storage.data.get(SESSION_STORAGE_KEY)!;
+    expect(keys.isSession(session)).toBe(true);
+    bridge!.close();
+    expect(await connect({ launchCode: null, session }).call('state.get', {})).toEqual(api.current());
+  });
+
+  it('a launch code works once: a second page with the same link is told to run berth app --open', async () => {
+    const code = launchCodeOf(server.launchUrl());
+    await connect({ launchCode: code }).call('state.get', {});
+    bridge!.close();
+    await expect(connect({ launchCode: code }).call('state.get', {})).rejects.toMatchObject({ code: 'FAILED', message: LAUNCH_REFUSED });
+  });
+
+  it('a launch code older than a minute is refused, and the page says what to do', async () => {
+    const code = launchCodeOf(server.launchUrl());
+    clock += LAUNCH_CODE_TTL_MS;
+    await expect(connect({ launchCode: code }).call('state.get', {})).rejects.toMatchObject({ code: 'FAILED', message: LAUNCH_REFUSED });
+    // A millisecond younger, a fresh code works.
+    const fresh = launchCodeOf(server.launchUrl());
+    clock += LAUNCH_CODE_TTL_MS - 1;
+    bridge!.close();
+    expect(await connect({ launchCode: fresh }).call('state.get', {})).toEqual(api.current());
+  });
+
+  it('a page without a code or a session says how to open Berth', async () => {
+    await expect(connect({ launchCode: null }).call('state.get', {})).rejects.toMatchObject({ code: 'FAILED', message: NO_SESSION });
   });
 
   it('an error reply becomes an ApiError with its code and sentence', async () => {
@@ -180,10 +211,10 @@ describe('browser bridge over the real server', () => {
     await expect(connect().call('state.get', {})).rejects.toMatchObject({ code: 'FAILED' });
   });
 
-  it('a wrong token is told to open the link again', async () => {
-    await expect(connect('c3'.repeat(32)).call('state.get', {})).rejects.toMatchObject({
+  it('a session the server does not know (it restarted) is told to run berth app --open', async () => {
+    await expect(connect({ launchCode: null, session: SESSION }).call('state.get', {})).rejects.toMatchObject({
       code: 'FAILED',
-      message: "This page's access token is not valid any more; open the link Berth printed again.",
+      message: SESSION_REFUSED,
     });
   });
 
@@ -200,7 +231,7 @@ describe('browser bridge over the real server', () => {
     const b = connect();
     await server.close();
     await expect(b.call('state.get', {})).rejects.toMatchObject({ code: 'FAILED', message: 'Berth is not reachable; is it still running?' });
-    server = await startBrowserServer({ host: backend.host, staticDir: dir, token: TOKEN });
+    server = await startBrowserServer({ host: backend.host, staticDir: dir, keys });
   });
 
   it('state arrives checked, and every change arrives again', async () => {
@@ -246,18 +277,29 @@ describe('browser bridge over the real server', () => {
     api = createStaticApi({ ...runningState(), ports: [] });
     backend = hostOver(api);
     const back = nextState(b, (s) => s.ports.length === 0);
-    server = await startBrowserServer({ host: backend.host, staticDir: dir, token: TOKEN, port });
+    // The same keys: the server came back, its sessions did not end.
+    server = await startBrowserServer({ host: backend.host, staticDir: dir, keys, port });
     expect((await back).state.ports).toEqual([]);
     await connectionBecomes(b, 'open');
     stop();
     (await back).stop();
   });
 
-  it('a refused stream with a refused token gives up with the reason instead of retrying forever', async () => {
-    const b = connect('d4'.repeat(32));
+  it('a refused stream with a refused session gives up with the reason instead of retrying forever', async () => {
+    const b = connect({ launchCode: null, session: SESSION });
     const failed = connectionBecomes(b, 'failed');
     const stop = b.subscribe(() => undefined);
-    expect((await failed).detail).toBe("This page's access token is not valid any more; open the link Berth printed again.");
+    expect((await failed).detail).toBe(SESSION_REFUSED);
+    stop();
+  });
+
+  it('a stream from a used launch code gives up with the reason', async () => {
+    const code = launchCodeOf(server.launchUrl());
+    expect(keys.exchange(code)).toBeDefined();
+    const b = connect({ launchCode: code });
+    const failed = connectionBecomes(b, 'failed');
+    const stop = b.subscribe(() => undefined);
+    expect((await failed).detail).toBe(LAUNCH_REFUSED);
     stop();
   });
 

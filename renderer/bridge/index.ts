@@ -1,11 +1,9 @@
-import { createHttpApi, takeToken, type TokenStorage } from './http';
+import { createHttpApi, NO_SESSION, takeLaunchCode, type TokenStorage } from './http';
 import { asPreloadBridge, createPreloadApi } from './preload';
 import type { RendererApi } from './types';
 
 export type TransportChoice = { ok: true; api: RendererApi } | { ok: false; message: string };
 
-export const NO_TOKEN_MESSAGE =
-  'This page needs the link Berth printed when it started (the link carries a one-time key). Open that link again.';
 
 export const WRONG_PRELOAD_MESSAGE = "This window's connection to Berth is not the one this version expects; reinstall Berth.";
 
@@ -23,7 +21,7 @@ function tabStorage(win: Window & typeof globalThis): TokenStorage {
 
 /**
  * Picks the transport: Electron's preload object when the page has one,
- * otherwise the browser bridge with the token from the link (or from this tab).
+ * otherwise the browser bridge with the launch code from the link (or this tab's session).
  */
 export function connectTransport(win: Window & typeof globalThis): TransportChoice {
   const preload = asPreloadBridge(win.berth);
@@ -31,15 +29,18 @@ export function connectTransport(win: Window & typeof globalThis): TransportChoi
   // Something is on window.berth but not our bridge: a mismatched preload, never a reason to trust it.
   if (win.berth !== undefined) return { ok: false, message: WRONG_PRELOAD_MESSAGE };
 
-  const { token, cleanUrl } = takeToken(win.location.href, tabStorage(win));
+  const storage = tabStorage(win);
+  const { launchCode, session, cleanUrl } = takeLaunchCode(win.location.href, storage);
   // Out of the address bar, the history and any screenshot of the window.
   if (cleanUrl !== null) win.history.replaceState(win.history.state, '', cleanUrl);
-  if (token === null || !/^https?:$/.test(win.location.protocol)) return { ok: false, message: NO_TOKEN_MESSAGE };
+  if ((launchCode === null && session === null) || !/^https?:$/.test(win.location.protocol)) return { ok: false, message: NO_SESSION };
   return {
     ok: true,
     api: createHttpApi({
       baseUrl: win.location.origin,
-      token,
+      launchCode,
+      session,
+      storage,
       fetch: win.fetch.bind(win),
       eventSource: (url) => new win.EventSource(url),
     }),

@@ -163,6 +163,8 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return { ok: true };
       case 'app.openSettings':
         return { opened: false };
+      case 'app.windowLink':
+        return { url: null };
     }
   }
 

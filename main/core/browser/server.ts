@@ -1,20 +1,33 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, relative, sep } from 'node:path';
 import { z } from 'zod';
+import { LAUNCH_PARAM, LAUNCH_REFUSED } from '../../../common/api/browser-link';
 import type { ApiHost } from '../api/dispatch';
+import { BrowserKeys } from './keys';
+import { clientSocketUid } from './socket-owner';
 
 /**
  * Browser mode: the same UI, served on 127.0.0.1 by the backend, for machines
  * where Electron cannot start and for the end-to-end tests. Any local process
  * and any web page the user visits can reach a loopback port, so:
- * - the API needs a one-time token (only in the URL the backend prints/opens);
+ * - on Linux, only the backend's own user is served at all: every connection's
+ *   client socket is looked up in the kernel's tables and any other owner
+ *   (root included, as on the control socket, T18) is turned away before a
+ *   byte is read (T25). A key another user steals is then worth nothing;
+ * - a link carries only a launch code: single use, 60 seconds, never the
+ *   credential itself. Links end up in command lines (xdg-open, the browser),
+ *   which every local user can read, and a code someone else used first or too
+ *   late only earns the user a "run berth app --open again" page;
+ * - the page trades the code for a session key (POST /api/session) and keeps
+ *   it in the tab's sessionStorage, which is per origin, port included.
+ *   Not a cookie: cookies are per host, not per port, so the browser would
+ *   hand ours to any other server on 127.0.0.1 the user visits;
  * - the Host header must name our own loopback origin, so a DNS-rebinding
  *   page (evil.example resolving to 127.0.0.1) gets nothing;
- * - calls must be JSON POSTs with the token in a header, which a cross-origin
- *   page cannot send without a CORS preflight we never answer.
+ * - calls must be JSON POSTs with the session in a header, which a
+ *   cross-origin page cannot send without a CORS preflight we never answer.
  */
 
 /** The page and the API share this CSP: our own files only, no inline code, no framing. */
@@ -39,6 +52,8 @@ const MAX_EVENT_STREAMS = 16;
 const HEARTBEAT_MS = 15_000;
 
 const callBody = z.strictObject({ method: z.string().max(64), params: z.unknown() });
+const sessionBody = z.strictObject({ launch: z.string().max(256) });
+
 
 export interface BrowserServerOptions {
   host: ApiHost;
@@ -46,15 +61,21 @@ export interface BrowserServerOptions {
   staticDir: string;
   /** 0 picks a free port. */
   port?: number;
-  /** For tests; production makes a fresh random one at every start. */
-  token?: string;
+  /** Launch codes and sessions; a server restarted with the same keys keeps its tabs (tests pass their own clock). */
+  keys?: BrowserKeys;
+  /**
+   * Serve only the backend's own uid (Linux: from /proc/net/tcp). Defaults to
+   * on wherever the kernel's tables exist; off elsewhere (macOS), where the
+   * launch code's single use and short life are the defence.
+   */
+  ownUserOnly?: boolean;
 }
 
 export interface BrowserServer {
-  /** The URL to open: includes the one-time token. */
-  readonly url: string;
   readonly origin: string;
   readonly port: number;
+  /** A new link to open the window: a launch code, single use, for a minute (keys.ts). */
+  launchUrl(): string;
   close(): Promise<void>;
 }
 
@@ -74,10 +95,12 @@ function staticFiles(dir: string): Map<string, string> {
   return files;
 }
 
-function sameToken(given: string | undefined, token: Buffer): boolean {
-  if (given === undefined) return false;
-  const bytes = Buffer.from(given, 'utf8');
-  return bytes.length === token.length && timingSafeEqual(bytes, token);
+/** A client on another uid gets one plain sentence and the door; nothing it sent is read. */
+const OTHER_USER_REPLY =
+  'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 53\r\nconnection: close\r\n\r\nThis Berth belongs to another user of this computer.\n';
+
+function canonicalAddress(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -92,23 +115,27 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 export async function startBrowserServer(options: BrowserServerOptions): Promise<BrowserServer> {
   const files = staticFiles(options.staticDir);
   if (!files.has('/index.html')) throw new Error(`${options.staticDir} has no index.html; run "npm run build" first`);
-  const tokenText = options.token ?? randomBytes(32).toString('hex');
-  const token = Buffer.from(tokenText, 'utf8');
+  const keys = options.keys ?? new BrowserKeys();
+  const ownUid = process.getuid?.();
+  const ownUserOnly = options.ownUserOnly ?? (process.platform === 'linux' && statSync('/proc/net/tcp', { throwIfNoEntry: false }) !== undefined);
+  if (ownUserOnly && ownUid === undefined) throw new Error('browser mode cannot tell who connects here: no uid');
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
   let origin = '';
   let streams = 0;
 
   const server: Server = createServer((req, res) => {
+    if (refused.has(req.socket)) return;
     res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
     res.setHeader('x-content-type-options', 'nosniff');
-    // The token is in the page URL: never send it on as a Referer.
+    // The launch code is in the page URL until the page removes it: never send it on as a Referer.
     res.setHeader('referrer-policy', 'no-referrer');
     res.setHeader('cache-control', 'no-store');
     res.setHeader('cross-origin-resource-policy', 'same-origin');
     if (!allowedHosts.has(req.headers.host ?? '')) return send(res, 421, 'text/plain', 'wrong host\n');
     const url = new URL(req.url ?? '/', origin);
     if (url.pathname === '/api/call') return void handleCall(req, res);
+    if (url.pathname === '/api/session') return void handleSession(req, res);
     if (url.pathname === '/api/events') return handleEvents(url, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     const file = files.get(url.pathname === '/' ? '/index.html' : url.pathname);
@@ -116,25 +143,84 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
   });
 
-  async function handleCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed\n');
-    // A page from another origin may not call us, even with a stolen token.
-    if (req.headers.origin !== undefined && !allowedOrigins.has(req.headers.origin)) return send(res, 403, 'text/plain', 'wrong origin\n');
-    const auth = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    if (!sameToken(auth?.[1], token)) return send(res, 401, 'text/plain', 'missing or wrong token\n');
-    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
-      return send(res, 415, 'text/plain', 'calls must be application/json\n');
-    }
+  /** Whether the connection's client socket is our own uid's (Linux: the kernel's socket tables). */
+  function fromOwnUser(socket: Socket): boolean {
+    const client = { address: canonicalAddress(socket.remoteAddress), port: socket.remotePort ?? -1 };
+    const local = { address: canonicalAddress(socket.localAddress), port: socket.localPort ?? -1 };
+    // Not found (gone already, another namespace) counts as someone else: fail closed.
+    return clientSocketUid(client, local) === ownUid;
+  }
+
+  // Another user's connection gets one sentence and is closed as soon as it
+  // is sent; should the HTTP parser still see a request on it meanwhile, the
+  // request handler drops it unanswered (`refused`), so no handler runs for it.
+  const refused = new WeakSet<Socket>();
+  if (ownUserOnly) {
+    server.prependListener('connection', (socket: Socket) => {
+      if (fromOwnUser(socket)) return;
+      refused.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.end(OTHER_USER_REPLY, () => socket.destroy());
+    });
+  }
+
+  function isJson(req: IncomingMessage, res: ServerResponse): boolean {
+    if ((req.headers['content-type'] ?? '').startsWith('application/json')) return true;
+    send(res, 415, 'text/plain', 'calls must be application/json\n');
+    return false;
+  }
+
+  /** The body, at most MAX_BODY_BYTES; undefined (and 413 sent) when bigger. */
+  async function readBody(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) return send(res, 413, 'text/plain', 'request too large\n');
+      if (size > MAX_BODY_BYTES) return void send(res, 413, 'text/plain', 'request too large\n');
       chunks.push(chunk);
     }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  function postFromOurOrigin(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'POST') {
+      send(res, 405, 'text/plain', 'method not allowed\n');
+      return false;
+    }
+    // A page from another origin may not call us, even with a stolen key.
+    if (req.headers.origin !== undefined && !allowedOrigins.has(req.headers.origin)) {
+      send(res, 403, 'text/plain', 'wrong origin\n');
+      return false;
+    }
+    return true;
+  }
+
+  /** A launch code, once, for a session key: the code dies here whether or not the answer arrives. */
+  async function handleSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!postFromOurOrigin(req, res) || !isJson(req, res)) return;
+    const text = await readBody(req, res);
+    if (text === undefined) return;
     let body;
     try {
-      body = callBody.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      body = sessionBody.parse(JSON.parse(text));
+    } catch {
+      return sendJson(res, 400, { error: 'the body must be {"launch": "…"} JSON' });
+    }
+    const session = keys.exchange(body.launch);
+    if (session === undefined) return sendJson(res, 401, { error: LAUNCH_REFUSED });
+    sendJson(res, 200, { session });
+  }
+
+  async function handleCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!postFromOurOrigin(req, res)) return;
+    const auth = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (!keys.isSession(auth?.[1])) return send(res, 401, 'text/plain', 'missing or wrong session\n');
+    if (!isJson(req, res)) return;
+    const text = await readBody(req, res);
+    if (text === undefined) return;
+    let body;
+    try {
+      body = callBody.parse(JSON.parse(text));
     } catch {
       return sendJson(res, 400, { ok: false, error: { code: 'INVALID', message: 'the body must be {"method", "params"} JSON' } });
     }
@@ -142,8 +228,8 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   }
 
   function handleEvents(url: URL, res: ServerResponse): void {
-    // EventSource cannot set headers, so the token comes in the query here.
-    if (!sameToken(url.searchParams.get('token') ?? undefined, token)) return send(res, 401, 'text/plain', 'missing or wrong token\n');
+    // EventSource cannot set headers, so the session comes in the query here (it is in no link and no command line).
+    if (!keys.isSession(url.searchParams.get('token') ?? undefined)) return send(res, 401, 'text/plain', 'missing or wrong session\n');
     if (streams >= MAX_EVENT_STREAMS) return send(res, 503, 'text/plain', 'too many windows open\n');
     streams++;
     res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive' });
@@ -167,9 +253,9 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   allowedOrigins = new Set([...allowedHosts].map((h) => `http://${h}`));
   return {
-    url: `${origin}/?token=${tokenText}`,
     origin,
     port,
+    launchUrl: () => `${origin}/?${LAUNCH_PARAM}=${keys.newLaunchCode()}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
