@@ -17,7 +17,7 @@
 import { checkFd, checkInteger, rangeError, typeError } from './checks';
 import { loadBinding } from './loader';
 
-export { addonSearchPaths, isSingleExecutable } from './loader';
+export { ADDON_FILE, addonSearchPaths, isSingleExecutable } from './loader';
 export {
   fsyncDirectory,
   openDirectoryNoFollow,

@@ -31,7 +31,7 @@ export interface NativeBinding {
   setHeapTrimThreshold(bytes: number): boolean;
 }
 
-const ADDON_FILE = 'berth_native.node';
+export const ADDON_FILE = 'berth_native.node';
 /** The no-follow file operations, listed once (the fuzz tests shape their arguments by this list). */
 export const AT_FUNCTIONS = [
   'openDirectoryNoFollow',

@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { openDirectoryNoFollow, statAt, type PathComponent } from '../../native';
+import { basename, dirname, join } from 'node:path';
+import { ADDON_FILE, openDirectoryNoFollow, statAt, type PathComponent } from '../../native';
 // errors, not the protocol index: the hosts crash-test fixture starts a process
 // running this module a thousand times, and the index pulls in every zod schema.
 import { ProtocolError } from '../../common/protocol/errors';
@@ -78,7 +78,7 @@ export function untrustedReason(path: string): string | 'missing' | undefined {
  * Never throws; a folder we may not read is a reason (as the user, the app
  * cannot vouch for what it cannot see).
  */
-export function untrustedFileReason(path: string): string | undefined {
+export function untrustedFileReason(path: string, options: { mayBeAbsent?: boolean } = {}): string | undefined {
   const dir = dirname(path);
   let checked: Checked;
   try {
@@ -96,7 +96,7 @@ export function untrustedFileReason(path: string): string | undefined {
   } finally {
     closeSync(checked.fd);
   }
-  if (st === null) return `${path} does not exist`;
+  if (st === null) return options.mayBeAbsent === true ? undefined : `${path} does not exist`;
   // Running a link runs what it points at, which nobody checked.
   if (st.type === 'symlink') return `${path} is a symlink`;
   if (st.type !== 'file') return `${path} is a ${st.type}, not a file`;
@@ -133,4 +133,14 @@ export function withTrustedDirectory<T>(path: string, work: (dir: TrustedDirecto
   } finally {
     dir.close();
   }
+}
+
+/**
+ * Why root must not run `program` through a link, or undefined: the program
+ * itself, and the native addon a single executable loads from beside itself
+ * (native/loader.ts), which runs as root just the same (`sudo berth`).
+ * No addon there is fine: the folder is root's, so nobody else can add one.
+ */
+export function untrustedProgramReason(program: string): string | undefined {
+  return untrustedFileReason(program) ?? untrustedFileReason(join(dirname(program), ADDON_FILE), { mayBeAbsent: true });
 }

@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { cliToolTarget } from '../../common/cli-tools';
 import { validateRequest } from '../../common/protocol';
@@ -187,6 +187,20 @@ describe('installSymlinks / removeSymlinks', () => {
     expect(error.message).toContain('~/.berth/bin');
     expect(snapshot(linkDir)).toBe(before);
     expect(existsSync(join(stateDir, 'links.json'))).toBe(false);
+  });
+
+  it.each([
+    ['owned by the user', (file: string) => lchownSync(file, users.test.uid, users.test.gid), /berth_native\.node is owned by uid \d+, not root/],
+    ['writable by everyone', (file: string) => chmodSync(file, 0o646), /berth_native\.node is writable by everyone/],
+  ])('refuses to link a program whose native addon (loaded by it as root) is %s; none at all is fine', async (_what, spoil, reason) => {
+    const addon = join(dirname(cliToolTarget(appPath, 'berth')), 'berth_native.node');
+    writeFileSync(addon, 'addon', { mode: 0o644 });
+    spoil(addon);
+    const error = await refusal(() => installSymlinks({ names: ['berth'] }, context()));
+    expect(error).toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(reason) });
+    expect(readdirSync(linkDir)).toEqual([]);
+    rmSync(addon);
+    expect((await installSymlinks({ names: ['berth'] }, context())).result.links[0]!.action).toBe('created');
   });
 
   it('refuses an app that is not there yet, even where only root could create it', async () => {

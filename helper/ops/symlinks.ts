@@ -5,7 +5,7 @@ import { ProtocolError, type OperationResult } from '../../common/protocol';
 import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../fs/read-file';
 import { openStateDir } from '../fs/state-dir';
-import { untrustedFileReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
+import { untrustedProgramReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
 import type { HelperConfig } from '../daemon/config';
 import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
@@ -95,7 +95,7 @@ function placeLink(dir: TrustedDirectory, name: CliTool, target: string): void {
  * user's folder (or an AppImage's per-run mount) gets the User location instead.
  */
 function assertTargetIsRoots(target: string): void {
-  const reason = untrustedFileReason(target);
+  const reason = untrustedProgramReason(target);
   if (reason === undefined) return;
   throw new ProtocolError(
     'UNSAFE_PATH',

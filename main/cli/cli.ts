@@ -4,7 +4,7 @@ import { HOSTS_PATH, installLayout } from '../../common/paths';
 import { userPaths } from '../../common/user-paths';
 import { gatherCapabilities } from '../core/capabilities/gather';
 import { helperConnector } from '../core/diagnostics/sources';
-import { policySource, readAppPolicy } from '../core/policy/app-policy';
+import { policyPortRules, policySource, readAppPolicy } from '../core/policy/app-policy';
 import { appCommand } from './app-command';
 import { connectBackend, requireBackend } from './backend-access';
 import { diagnoseCommand } from './diagnose-command';
@@ -90,6 +90,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       case 'run':
         return await runCommand(rest, io, {
           privilegedPortMapping: async () => (await directSettingsAccess().get()).settings.privilegedPortMapping,
+          portRules: () => policyPortRules(readAppPolicy()),
         });
       case 'app':
         return await appCommand(rest, io);

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { helperInNamespace, httpGet, spawnFixture, unusedPort, type JsonLines, type NetNamespace } from '../core/ports/test-support';
@@ -122,6 +123,23 @@ describe('berth run through the real helper, as the unprivileged user', () => {
     expect((await berth.exited).code).toBe(EXIT.error);
     expect(berth.stderr).toBe('berth run: 127.0.0.1:80 is already in use by another program\n');
     expect(berth.lines).toEqual([]); // CMD never ran
+  });
+});
+
+describe("berth run and the organization's port rules", () => {
+  it('refuses a port the policy denies before anything binds or CMD starts, naming the policy', async () => {
+    const port = unusedPort();
+    const marker = join(mkdtempSync(join(tmpdir(), 'berth-run-rules-')), 'ran');
+    let out = '';
+    let err = '';
+    const io: CliIO = { out: (t) => (out += t), err: (t) => (err += t) };
+    const code = await runCommand(['-p', `127.0.0.1:${port}`, '--', 'touch', marker], io, {
+      portRules: () => ({ rules: { deny: [port] }, source: 'Example Corp policy v4' }),
+    });
+    expect(code).toBe(EXIT.error);
+    expect(err).toBe(`berth run: 127.0.0.1:${port} is not allowed by Example Corp policy v4: port ${port} is on its list of denied ports\n`);
+    expect(out).toBe('');
+    expect(existsSync(marker)).toBe(false);
   });
 });
 

@@ -5,6 +5,7 @@ import type { MappingKey } from '../../common/ports/mapping';
 import { parseListen } from '../../common/ports/parse';
 import { helperAt } from '../core/ports/bind';
 import { MAX_LISTENERS, runWithListeners } from '../core/ports/run';
+import type { PortRulesInForce } from '../core/ports/bind';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
@@ -43,6 +44,8 @@ export interface RunCommandDeps {
    * The backend's settings store supplies it; without one, it is on (the default setting).
    */
   privilegedPortMapping?: () => boolean | Promise<boolean>;
+  /** The organization's port rules in force (none without a policy). */
+  portRules?: () => PortRulesInForce | null;
 }
 
 interface RunArgs {
@@ -137,6 +140,7 @@ export async function runCommand(argv: string[], io: CliIO, deps: RunCommandDeps
       command: args.command,
       helper: helperAt(args.helperSocket ?? systemPaths().socketPath, 'berth-run'),
       privilegedPortMapping: (await deps.privilegedPortMapping?.()) ?? true,
+      portRules: deps.portRules?.() ?? null,
     });
   } catch (error) {
     if (error instanceof ApiError) {

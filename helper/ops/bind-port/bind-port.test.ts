@@ -8,7 +8,7 @@ import { refusal } from '../../../test/support/refusal';
 import { safeScratchDir } from '../../../test/support/scratch';
 import { finished, firstLine, runFixtureAs, spawnFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
 import { storePolicy } from '../store-policy';
-import { parseProcNetTable } from './holders';
+import { holdersIn } from './holders';
 import { bindPort } from '.';
 
 const users = inject('users');
@@ -43,7 +43,7 @@ describe('bindPort hands out only what the user cannot do, as the user (the real
     const server = spawnFixtureAs(users.test, 'helper-client', ['serve-http', helper.socketPath, '127.0.0.1', '92']);
     const done = finished(server);
     expect(await firstLine(server)).toEqual({ ok: true, ready: true });
-    expect(parseProcNetTable(readFileSync('/proc/net/tcp', 'utf8'), 92, 'tcp')).toEqual([{ address: '127.0.0.1', port: 92, uid: users.test.uid }]);
+    expect(holdersIn(readFileSync('/proc/net/tcp', 'utf8'), 92, 'tcp')).toEqual([{ address: '127.0.0.1', port: 92, uid: users.test.uid }]);
     server.kill('SIGTERM');
     await done;
   });
@@ -54,7 +54,7 @@ describe('bindPort hands out only what the user cannot do, as the user (the real
     expect(reply).toMatchObject({ ok: false, code: 'NOT_NEEDED' });
     expect(reply.message).toContain('ip_unprivileged_port_start');
     expect(await bind('127.0.0.1', 8080)).toMatchObject({ ok: false, code: 'NOT_NEEDED' });
-    expect(parseProcNetTable(readFileSync('/proc/net/tcp', 'utf8'), start, 'tcp')).toEqual([]);
+    expect(holdersIn(readFileSync('/proc/net/tcp', 'utf8'), start, 'tcp')).toEqual([]);
   });
 
   it('serves privileged UDP on loopback only: 0.0.0.0:53 and [::]:53 are refused, 127.0.0.1:53 and [::1]:53 served', async () => {
@@ -63,7 +63,7 @@ describe('bindPort hands out only what the user cannot do, as the user (the real
       expect(reply, address).toMatchObject({ ok: false, code: 'NOT_ALLOWED' });
       expect(reply.message).toContain('loopback addresses only');
     }
-    expect(parseProcNetTable(readFileSync('/proc/net/udp', 'utf8'), 53, 'udp')).toEqual([]);
+    expect(holdersIn(readFileSync('/proc/net/udp', 'utf8'), 53, 'udp')).toEqual([]);
     expect(await bind('127.0.0.1', 53, 'udp')).toMatchObject({ ok: true });
     expect(await bind('::1', 53, 'udp')).toMatchObject({ ok: true });
   });
@@ -80,11 +80,26 @@ describe('bindPort hands out only what the user cannot do, as the user (the real
       expect(await bind('::', 633)).toMatchObject({ ok: false, code: 'PORT_IN_USE' });
       expect(await bind('127.0.0.1', 633)).toMatchObject({ ok: false, code: 'PORT_IN_USE' });
       // Nothing was bound: the only socket on [::1]:631 is none at all.
-      expect(parseProcNetTable(readFileSync('/proc/net/tcp6', 'utf8'), 631, 'tcp')).toEqual([]);
+      expect(holdersIn(readFileSync('/proc/net/tcp6', 'utf8'), 631, 'tcp')).toEqual([]);
       // An unrelated address stays free to use.
       expect(await bind('127.0.0.2', 631)).toMatchObject({ ok: true });
     } finally {
       await Promise.all([close(cups), close(wild), close(six)]);
+    }
+  });
+
+  it('refuses to shadow a dual-stack root service on ::ffff:127.0.0.1 (as Java binds 127.0.0.1)', async () => {
+    const dual = await new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ host: '::ffff:127.0.0.1', port: 635 }, () => resolve(server));
+    });
+    try {
+      const shadow = await bind('::1', 635);
+      expect(shadow).toMatchObject({ ok: false, code: 'PORT_IN_USE' });
+      expect(shadow.message).toContain('a program of root serves 127.0.0.1:635');
+    } finally {
+      await close(dual);
     }
   });
 

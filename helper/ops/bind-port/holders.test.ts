@@ -1,7 +1,5 @@
-import { isIP } from 'node:net';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseProcAddress, parseProcNetTable, reachSameNames, shadowedHolder } from './holders';
+import { holdersIn, reachSameNames, shadowedHolder } from './holders';
 
 /** An address as the kernel prints it in /proc/net: each 32-bit word in host order (little-endian here). */
 function procHex(bytes: number[]): string {
@@ -14,22 +12,7 @@ const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->wh
 const row = (local: string, remote: string, state: string, uid: number): string =>
   `   0: ${local} ${remote} ${state} 00000000:00000000 00:00000000 00000000 ${String(uid).padStart(5)}        0 11158 1 0000000029990466 100 0 0 10 0`;
 
-describe('reading /proc/net', () => {
-  it('reads back any IPv4 or IPv6 address the kernel prints (little-endian words)', () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 16, maxLength: 16 })), (bytes) => {
-        const parsed = parseProcAddress(procHex(bytes), true)!;
-        expect(isIP(parsed)).toBe(bytes.length === 4 ? 4 : 6);
-        if (bytes.length === 4) expect(parsed).toBe(bytes.join('.'));
-        else expect(Buffer.from(parsed.split(':').map((g) => g.padStart(4, '0')).join(''), 'hex')).toEqual(Buffer.from(bytes));
-      }),
-    );
-  });
-
-  it('refuses what is not an address', () => {
-    for (const bad of ['', '0100007', 'GG00007F', '0100007F0', 'x'.repeat(32)]) expect(parseProcAddress(bad, true)).toBeUndefined();
-  });
-
+describe('who holds a port, from /proc/net', () => {
   it('lists TCP listeners (not connections) and every UDP socket on the port, with their owners', () => {
     const table = [
       HEADER,
@@ -38,9 +21,16 @@ describe('reading /proc/net', () => {
       row('00000000:0050', '00000000:0000', '0A', 999), // 0.0.0.0:80
       'garbage line',
     ].join('\n');
-    expect(parseProcNetTable(table, 631, 'tcp', true)).toEqual([{ address: '127.0.0.1', port: 631, uid: 0 }]);
-    expect(parseProcNetTable(table, 631, 'udp', true)).toHaveLength(2);
-    expect(parseProcNetTable(table, 80, 'tcp', true)).toEqual([{ address: '0.0.0.0', port: 80, uid: 999 }]);
+    expect(holdersIn(table, 631, 'tcp', true)).toEqual([{ address: '127.0.0.1', port: 631, uid: 0 }]);
+    expect(holdersIn(table, 631, 'udp', true)).toHaveLength(2);
+    expect(holdersIn(table, 80, 'tcp', true)).toEqual([{ address: '0.0.0.0', port: 80, uid: 999 }]);
+  });
+
+  it("sees a dual-stack socket on ::ffff:127.0.0.1 as 127.0.0.1, so a user's [::1] cannot shadow it", () => {
+    const tcp6 = [HEADER, row(`${procHex([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1])}:0277`, `${'0'.repeat(32)}:0000`, '0A', 0)].join('\n');
+    const holders = holdersIn(tcp6, 631, 'tcp', true);
+    expect(holders).toEqual([{ address: '127.0.0.1', port: 631, uid: 0 }]);
+    expect(shadowedHolder('::1', holders, 1000)).toEqual(holders[0]);
   });
 });
 

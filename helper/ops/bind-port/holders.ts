@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { endianness } from 'node:os';
 import { probeBind } from '../../../native';
+import { parseProcNetTable } from '../../../common/net/proc-net';
 import { errnoCode } from '../../../common/errno';
 import { isLoopbackAddress, isWildcardAddress } from '../../../common/policy/port-rule-check';
 
@@ -28,40 +28,14 @@ export interface PortHolder {
 const TCP_LISTEN = '0A';
 
 /**
- * One hex address of /proc/net/{tcp,udp}{,6}: the kernel prints each 32-bit
- * word of the network-order address as a host-order integer, so on a
- * little-endian machine every 4-byte group is reversed.
- */
-export function parseProcAddress(hex: string, littleEndian: boolean = endianness() === 'LE'): string | undefined {
-  if (!/^[0-9A-Fa-f]+$/.test(hex) || (hex.length !== 8 && hex.length !== 32)) return undefined;
-  const bytes = Buffer.from(hex, 'hex');
-  if (littleEndian) for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
-  if (bytes.length === 4) return [...bytes].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // Not compressed: BlockList and isIP read any valid spelling; only comparisons use it.
-  return groups.join(':');
-}
-
-/**
  * The sockets a /proc/net table lists on `port`: for TCP only listeners
  * (a connection's local port is not a service), for UDP every bound socket.
+ * A dual-stack socket on ::ffff:127.0.0.1 comes back as 127.0.0.1.
  */
-export function parseProcNetTable(text: string, port: number, protocol: 'tcp' | 'udp', littleEndian?: boolean): PortHolder[] {
-  const holders: PortHolder[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 8) continue;
-    const [local, , state, , , , uid] = fields.slice(1) as [string, string, string, string, string, string, string];
-    const colon = local.lastIndexOf(':');
-    if (colon < 0 || Number.parseInt(local.slice(colon + 1), 16) !== port) continue;
-    if (protocol === 'tcp' && state !== TCP_LISTEN) continue;
-    const address = parseProcAddress(local.slice(0, colon), littleEndian);
-    const owner = Number(uid);
-    if (address === undefined || !Number.isInteger(owner)) continue;
-    holders.push({ address, port, uid: owner });
-  }
-  return holders;
+export function holdersIn(text: string, port: number, protocol: 'tcp' | 'udp', littleEndian?: boolean): PortHolder[] {
+  return parseProcNetTable(text, { port, ...(littleEndian === undefined ? {} : { littleEndian }) })
+    .filter((row) => protocol === 'udp' || row.state === TCP_LISTEN)
+    .map((row) => ({ address: row.local.address, port, uid: row.uid }));
 }
 
 /**
@@ -99,7 +73,7 @@ export function portHolders(port: number, protocol: 'tcp' | 'udp'): PortHolder[]
     } catch {
       continue; // no IPv6 in this kernel: no tcp6 table, and no IPv6 sockets either
     }
-    holders.push(...parseProcNetTable(text, port, protocol));
+    holders.push(...holdersIn(text, port, protocol));
   }
   return holders;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { parseProcNetTable, type Endpoint } from '../../../common/net/proc-net';
 
 /**
  * Who owns the other end of a loopback TCP connection, from the kernel's
@@ -11,64 +11,6 @@ import { endianness } from 'node:os';
  * Browser mode uses it to serve its own user only (T25), as the control socket
  * does with SO_PEERCRED (T18).
  */
-
-export interface Endpoint {
-  address: string;
-  port: number;
-}
-
-export interface TcpSocketRow {
-  local: Endpoint;
-  remote: Endpoint;
-  uid: number;
-  inode: number;
-}
-
-/** The kernel prints each 32-bit word of an address in the host's byte order. */
-function word(hex: string, littleEndian: boolean): number[] {
-  const bytes = [0, 2, 4, 6].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
-  return littleEndian ? bytes.reverse() : bytes;
-}
-
-/** An address as /proc/net/tcp{,6} prints it (8 or 32 hex digits); IPv4-mapped IPv6 comes back as plain IPv4. */
-export function decodeAddress(hex: string, littleEndian = endianness() === 'LE'): string | undefined {
-  if (!/^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32})$/.test(hex)) return undefined;
-  const bytes: number[] = [];
-  for (let i = 0; i < hex.length; i += 8) bytes.push(...word(hex.slice(i, i + 8), littleEndian));
-  if (bytes.length === 4) return bytes.join('.');
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (mapped) return bytes.slice(12).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  // The compressed form (RFC 5952), as Node reports a socket's address.
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-}
-
-function endpoint(text: string, littleEndian: boolean): Endpoint | undefined {
-  const match = /^([0-9A-Fa-f]+):([0-9A-Fa-f]{4})$/.exec(text);
-  if (match === null) return undefined;
-  const address = decodeAddress(match[1]!, littleEndian);
-  return address === undefined ? undefined : { address, port: Number.parseInt(match[2]!, 16) };
-}
-
-/**
- * The rows of /proc/net/tcp or /proc/net/tcp6. A line that does not have the
- * kernel's shape is skipped: a row we cannot read can only fail to match, so
- * a connection it might describe is refused (fail closed).
- */
-export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE'): TcpSocketRow[] {
-  const rows: TcpSocketRow[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10 || !/^\d+:$/.test(fields[0]!)) continue;
-    const local = endpoint(fields[1]!, littleEndian);
-    const remote = endpoint(fields[2]!, littleEndian);
-    if (local === undefined || remote === undefined || !/^\d+$/.test(fields[7]!) || !/^\d+$/.test(fields[9]!)) continue;
-    rows.push({ local, remote, uid: Number(fields[7]), inode: Number(fields[9]) });
-  }
-  return rows;
-}
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'] as const;
 
@@ -88,7 +30,7 @@ export function clientSocketUid(client: Endpoint, server: Endpoint, tables: read
     } catch {
       continue;
     }
-    for (const row of parseProcNetTcp(text)) {
+    for (const row of parseProcNetTable(text, { port: client.port })) {
       if (row.inode !== 0 && same(row.local, client) && same(row.remote, server)) owners.add(row.uid);
     }
   }

@@ -6,7 +6,7 @@ import { blockEntries, blockLines } from '../../../common/hosts-block';
 import { HOSTS_PATH, installLayout, systemPaths } from '../../../common/paths';
 import type { Settings } from '../../../common/settings/schema';
 import { readUserMode } from '../../../common/user-mode';
-import { untrustedFileReason } from '../../../helper/fs/trusted-directory';
+import { untrustedProgramReason } from '../../../helper/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
 import { helperInstallWarning } from '../../install/helper-install';
 import { probeHelper } from '../helper-status';
@@ -141,7 +141,7 @@ function cliTools(opts: GatherOptions, platform: NodeJS.Platform): Capabilities[
       missing.push(tool);
       continue;
     }
-    const reason = location === 'system' ? untrustedFileReason(target) : undefined;
+    const reason = location === 'system' ? untrustedProgramReason(target) : undefined;
     if (reason === undefined) linked.push(tool);
     else {
       unsafe.push({

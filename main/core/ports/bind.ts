@@ -100,7 +100,8 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
   const where = formatListen(key);
   switch (error.code) {
     case 'PORT_IN_USE':
-      return new ApiError('PORT_IN_USE', `${where} is already in use by another program`);
+      // A sibling address's holder (T27) is named by the helper: say who, since the port itself looks free.
+      return new ApiError('PORT_IN_USE', error.message.includes(' serves ') ? error.message : `${where} is already in use by another program`);
     case 'ADDRESS_UNAVAILABLE':
       return new ApiError('ADDRESS_UNAVAILABLE', `${key.address} is not an address of this machine`);
     case 'LOCKED_BY_POLICY':
@@ -112,7 +113,10 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
       return new ApiError('LOCKED', error.message);
     case 'NOT_NEEDED':
       // We asked only because our own bind was refused; the helper disagrees, so the machine changed under us.
-      return new ApiError('FAILED', `${where} was refused to Berth but needs no privileges; try again`);
+      return new ApiError(
+        'FAILED',
+        `the system refused ${where} to Berth although the port needs no privileges here: a security module (SELinux, AppArmor) or a firewall rule may forbid it`,
+      );
     case 'UNAUTHORIZED':
       return new ApiError('HELPER_UNAVAILABLE', `the privileged helper was installed for another account, so it will not bind ${where} for you`);
     case 'UNSUPPORTED_VERSION':

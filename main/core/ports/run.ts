@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { ApiError } from '../../../common/api/backend-api';
 import { mappingId, type MappingKey } from '../../../common/ports/mapping';
 import { formatListen } from '../../../common/ports/parse';
-import { acquireListener, type HelperSource } from './bind';
+import { acquireListener, type HelperSource, type PortRulesInForce } from './bind';
 
 /**
  * `berth run -p 80 -- CMD`: Berth gets the listening sockets (directly, or
@@ -36,6 +36,8 @@ export interface RunOptions {
   command: readonly string[];
   helper: HelperSource;
   privilegedPortMapping: boolean;
+  /** The organization's port rules, if any: `berth run` publishes ports too. */
+  portRules?: PortRulesInForce | null;
   /** CMD's environment before the LISTEN_* variables are set (default: ours). */
   env?: NodeJS.ProcessEnv;
   /** CMD's stdin, stdout, stderr (default: ours). */
@@ -75,7 +77,9 @@ async function acquireAll(options: RunOptions): Promise<number[]> {
   const fds: number[] = [];
   try {
     for (const key of options.listen) {
-      fds.push((await acquireListener(key, { helper: options.helper, privilegedPortMapping: options.privilegedPortMapping })).fd);
+      fds.push(
+        (await acquireListener(key, { helper: options.helper, privilegedPortMapping: options.privilegedPortMapping, portRules: options.portRules ?? null })).fd,
+      );
     }
   } catch (error) {
     closeAll(fds);
