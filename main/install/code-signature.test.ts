@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUILD_TEAM_ID, helperSignatureVerdict, parseCodesignDisplay, teamRequirement, verifySignatures, type CodesignRun } from './code-signature';
+import { BUILD_TEAM_ID, helperSignatureVerdict, signatureVouches, parseCodesignDisplay, teamRequirement, verifySignatures, type CodesignRun } from './code-signature';
 
 /** `codesign -dv --verbose=2` of an Electron app's Developer ID-signed, hardened helper (macOS 14). */
 const SIGNED = `Executable=/Applications/Berth.app/Contents/Resources/helper/berth-helper
@@ -115,5 +115,11 @@ describe('verifySignatures: the macOS decision before the prompt', () => {
     expect(helperSignatureVerdict(FILES, 'darwin', TEAM, codesign(ADHOC, true, calls)).ok).toBe(false);
     // This test build bakes no team.
     expect(BUILD_TEAM_ID).toBe('');
+  });
+
+  it('lets the signature, not the folder owner, vouch for a signed macOS build (a Finder drag-install is the user\'s)', () => {
+    expect(signatureVouches('darwin', TEAM)).toBe(true);
+    expect(signatureVouches('darwin', '')).toBe(false);
+    expect(signatureVouches('linux', TEAM)).toBe(false);
   });
 });

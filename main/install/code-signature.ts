@@ -89,6 +89,17 @@ export function verifySignatures(files: readonly string[], team: string, run: Ru
 }
 
 /**
+ * Whether the helper is vouched for by its signature rather than by who
+ * owns its folders: a signed macOS build. A Finder drag-install leaves
+ * /Applications/Berth.app owned by the user who dragged it, so on macOS the
+ * ownership rule alone would warn on every ordinary install; there the
+ * signature check below (Berth's team, hardened runtime) is the guard.
+ */
+export function signatureVouches(platform: NodeJS.Platform = process.platform, team: string = BUILD_TEAM_ID): boolean {
+  return platform === 'darwin' && team !== '';
+}
+
+/**
  * The macOS decision before the prompt. A build without a team (a developer's
  * own, unsigned) has no signature to check: the who-can-change warning is
  * its guard. A build with one refuses any file that is not ours.

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isSingleExecutable } from '../../native';
 import { packagedResourcesDir } from './app-location';
-import { helperSignatureVerdict } from './code-signature';
+import { helperSignatureVerdict, signatureVouches } from './code-signature';
 import { runElevated, type ElevationOutcome } from './elevate';
 import { changeableWarning, whoCanChange, type ChangeabilityReport } from './who-can-change';
 
@@ -54,6 +54,8 @@ export function bundledHelperSafety(helper: readonly string[] = bundledHelperCom
  * only root can, or when the helper is missing (the install says so itself).
  */
 export function helperInstallWarning(): string | null {
+  // A signed macOS build is checked by its signature right before the prompt (see runHelperElevated).
+  if (signatureVouches()) return null;
   let helper: string[];
   try {
     helper = bundledHelperCommand();
@@ -97,7 +99,7 @@ export interface ElevatedHelperOptions {
  */
 async function runHelperElevated(args: readonly string[], options: ElevatedHelperOptions): Promise<ElevationOutcome> {
   const helper = bundledHelperCommand();
-  const warning = changeableWarning(bundledHelperSafety(helper));
+  const warning = signatureVouches() ? null : changeableWarning(bundledHelperSafety(helper));
   if (warning !== null && options.allowUnsafeLocation !== true) return { kind: 'unsafe-location', warning };
   // macOS, a signed build: only files signed by Berth's team run as root; no confirmation overrides it.
   const signature = helperSignatureVerdict(elevatedFiles(helper));
