@@ -76,7 +76,14 @@ export const test = base.extend<{ berth: Berth }>({
           await current.evaluate((hash) => (window.location.hash = hash), view);
         } else {
           const url = new URL(backend!.url);
-          await current.goto(launched ? `${url.origin}/#${view}` : `${url.href}#${view}`);
+          if (launched) {
+            // A fresh window of that view, as opening it does: a hash change alone keeps the page's state
+            // (an add form left open); a reload keeps the tab's session (sessionStorage), not the page.
+            await current.goto(`${url.origin}/#${view}`);
+            await current.reload();
+          } else {
+            await current.goto(`${url.href}#${view}`);
+          }
           launched = true;
         }
       },
