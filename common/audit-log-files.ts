@@ -5,6 +5,9 @@
  * that reads them (Settings' audit table, diagnostics).
  */
 
+/** The most generations a config may ask for; older leftovers up to here are removed. */
+export const MAX_AUDIT_FILES = 64;
+
 /** The name of a generation: 0 is the current file. */
 export function auditLogGenerationName(base: string, generation: number): string {
   return generation === 0 ? base : `${base}.${generation}`;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { BERTH_VERSION } from '../common/app-version';
-import { helperConfig } from './daemon/config';
-import { readConfigFile } from './daemon/config-file';
+import { helperConfig } from '../common/helper-config/schema';
+import { readConfigFile } from '../common/helper-config/read';
 import { readKeyFile } from './daemon/org-key';
 import { INSTALL_USAGE, installCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';

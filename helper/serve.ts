@@ -1,4 +1,4 @@
-import type { HelperConfig } from './daemon/config';
+import type { HelperConfig } from '../common/helper-config/schema';
 import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
 import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';

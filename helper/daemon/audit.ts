@@ -1,7 +1,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDirectory, openDirectoryNoFollow, openFileAt, renameAt, statAt, unlinkAt, type PathComponent, type PeerCredentials } from '../../native';
-import { auditLogGenerationName } from '../../common/audit-log-files';
+import { auditLogGenerationName, MAX_AUDIT_FILES } from '../../common/audit-log-files';
 import { errnoCode } from '../../common/errno';
 
 /** One line of the audit log: who asked for what, and how it ended. */
@@ -28,8 +28,6 @@ export interface AuditLogBounds {
   fileBytes: number;
 }
 
-/** The most generations a config may ask for (helper/daemon/config.ts); older leftovers up to here are removed. */
-export const MAX_AUDIT_FILES = 64;
 
 /** Longest line written; anything a client sends that would make it longer is summarized. */
 const MAX_LINE = 4096;

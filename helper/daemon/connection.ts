@@ -15,7 +15,7 @@ import {
 } from '../../common/protocol';
 import type { AuditPolicy, OperationContext, OperationHandlers, OperationOutcome } from '../ops/types';
 import type { AuditLog } from './audit';
-import type { HelperConfig } from './config';
+import type { HelperConfig } from '../../common/helper-config/schema';
 import { socketFd } from './socket-fd';
 
 /** Frames read ahead of the one being handled before we stop reading (back-pressure). */

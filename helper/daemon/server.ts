@@ -4,7 +4,7 @@ import { peerCredentials, type PeerCredentials } from '../../native';
 import { encodeFrame, type ErrorCode } from '../../common/protocol';
 import { AUDITED, HANDLERS } from '../ops';
 import type { AuditLog } from './audit';
-import type { HelperConfig } from './config';
+import type { HelperConfig } from '../../common/helper-config/schema';
 import { Connection } from './connection';
 import { prepareSocketPath } from './socket-file';
 import { socketFd } from './socket-fd';

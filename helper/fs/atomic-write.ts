@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fchownSync, fsyncSync, writeSync } from 'node:fs';
 import { fsyncDirectory, openFileAt, renameAt, unlinkAt } from '../../native';
 import { errnoCode } from '../../common/errno';
-import type { TrustedDirectory } from './trusted-directory';
+import type { TrustedDirectory } from '../../common/fs/trusted-directory';
 
 export interface WriteOptions {
   mode: number;

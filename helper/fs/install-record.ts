@@ -1,7 +1,7 @@
 import { INSTALL_RECORD_NAME, installRecord, type InstallRecord } from '../../common/install-record';
 import { writeFileAtomically } from './atomic-write';
-import { readFileAt } from './read-file';
-import { withTrustedDirectory } from './trusted-directory';
+import { readFileAt } from '../../common/fs/read-file';
+import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 
 /**
  * The install record in the state dir, validated; undefined when there is

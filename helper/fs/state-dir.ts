@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { statAt } from '../../native';
-import { openTrustedDirectory, withTrustedDirectory, type TrustedDirectory } from './trusted-directory';
+import { openTrustedDirectory, withTrustedDirectory, type TrustedDirectory } from '../../common/fs/trusted-directory';
 
 /**
  * The helper's state directory (policy cache, link record), created

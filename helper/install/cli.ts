@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { installLayout } from '../../common/paths';
 import { ProtocolError } from '../../common/protocol/errors';
-import { readConfigFile } from '../daemon/config-file';
-import { policyUrlProblem, policyUrlSchema } from '../daemon/config';
+import { readConfigFile } from '../../common/helper-config/read';
+import { policyUrlProblem, policyUrlSchema } from '../../common/helper-config/schema';
 import { readKeyFile } from '../daemon/org-key';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';

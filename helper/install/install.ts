@@ -4,9 +4,9 @@ import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-re
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { readInstallRecord, writeInstallRecord } from '../fs/install-record';
-import { withTrustedDirectory } from '../fs/trusted-directory';
-import { readConfigFile } from '../daemon/config-file';
-import type { HelperConfig } from '../daemon/config';
+import { withTrustedDirectory } from '../../common/fs/trusted-directory';
+import { readConfigFile } from '../../common/helper-config/read';
+import type { HelperConfig } from '../../common/helper-config/schema';
 import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
 import { detectServiceManager, preflightService, serviceFiles, startService } from './service-manager';
 import { stopStandalone } from './standalone';

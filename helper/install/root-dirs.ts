@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { statAt } from '../../native';
-import { openTrustedDirectory, withTrustedDirectory } from '../fs/trusted-directory';
+import { openTrustedDirectory, withTrustedDirectory } from '../../common/fs/trusted-directory';
 
 /**
  * Makes sure `path` exists as a directory chain that is root's alone,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
-import { withTrustedDirectory } from '../fs/trusted-directory';
+import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import type { Log } from './install';
 import { preflightRootDirectory } from './root-dirs';
 import { launchdPlist, SERVICE_FILES, systemdServiceUnit, systemdSocketUnit, type ServiceSpec } from './service';

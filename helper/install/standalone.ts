@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallLayout } from '../../common/paths';
 import { somethingAnswers } from '../../common/socket-probe';
 import { writeFileAtomically } from '../fs/atomic-write';
-import { readFileAt } from '../fs/read-file';
-import { withTrustedDirectory } from '../fs/trusted-directory';
+import { readFileAt } from '../../common/fs/read-file';
+import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 
 /**
  * Standalone mode, for machines without a service manager (containers, CI,

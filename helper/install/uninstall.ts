@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { InstallLayout } from '../../common/paths';
 import type { OperationResult } from '../../common/protocol';
-import { helperConfig, type HelperConfig } from '../daemon/config';
-import { readConfigFile } from '../daemon/config-file';
+import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
+import { readConfigFile } from '../../common/helper-config/read';
 import { uninstallEverything } from '../ops/uninstall';
 import type { Log } from './install';
 import { detectServiceManager, stopService } from './service-manager';

@@ -1,7 +1,7 @@
 import { policyInForce, readCachedPolicy, type VerifiedPolicy } from '../../common/policy';
 import { ProtocolError } from '../../common/protocol/errors';
 import type { LockedSettings, ToggleKey } from '../../common/settings/schema';
-import type { HelperConfig } from '../daemon/config';
+import type { HelperConfig } from '../../common/helper-config/schema';
 
 /**
  * The organization's locks bind the helper itself, not just the app: the

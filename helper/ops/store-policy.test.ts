@@ -19,7 +19,7 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { POLICY_CACHE_NAME, generateKeyPair, readCachedPolicy, signPolicy, type PolicyPayload } from '../../common/policy';
 
-import { helperConfig, type HelperConfig } from '../daemon/config';
+import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
 import { safeScratchDir } from '../../test/support/scratch';
 import { refusal } from '../../test/support/refusal';
 import type { OperationContext } from './types';

@@ -10,10 +10,10 @@ import {
   type CachedPolicy,
 } from '../../common/policy';
 import { writeFileAtomically } from '../fs/atomic-write';
-import { readFileAt } from '../fs/read-file';
+import { readFileAt } from '../../common/fs/read-file';
 import { openStateDir } from '../fs/state-dir';
-import type { TrustedDirectory } from '../fs/trusted-directory';
-import type { HelperConfig } from '../daemon/config';
+import type { TrustedDirectory } from '../../common/fs/trusted-directory';
+import type { HelperConfig } from '../../common/helper-config/schema';
 import type { OperationHandler } from './types';
 
 function orgKey(config: HelperConfig): string {

@@ -3,10 +3,10 @@ import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } fro
 import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
 import { ProtocolError, type OperationResult } from '../../common/protocol';
 import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
-import { readFileAt } from '../fs/read-file';
+import { readFileAt } from '../../common/fs/read-file';
 import { openStateDir } from '../fs/state-dir';
-import { untrustedProgramReason, withTrustedDirectory, type TrustedDirectory } from '../fs/trusted-directory';
-import type { HelperConfig } from '../daemon/config';
+import { untrustedProgramReason, withTrustedDirectory, type TrustedDirectory } from '../../common/fs/trusted-directory';
+import type { HelperConfig } from '../../common/helper-config/schema';
 import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
 

@@ -1,6 +1,6 @@
 import type { PeerCredentials } from '../../native';
 import type { OperationArgs, OperationName, OperationResult } from '../../common/protocol';
-import type { HelperConfig } from '../daemon/config';
+import type { HelperConfig } from '../../common/helper-config/schema';
 
 export interface OperationContext {
   readonly peer: PeerCredentials;

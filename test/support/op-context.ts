@@ -1,4 +1,4 @@
-import { helperConfig, type HelperConfig } from '../../helper/daemon/config';
+import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
 import type { OperationContext } from '../../helper/ops/types';
 
 /**

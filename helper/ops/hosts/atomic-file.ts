@@ -13,7 +13,7 @@ import { fsyncDirectory, openFileAt, readlinkAt, renameAt, statAt, type FileStat
 import { ProtocolError } from '../../../common/protocol/errors';
 import type { OperationResult } from '../../../common/protocol';
 import { errnoCode } from '../../../common/errno';
-import { openTrustedDirectory, type TrustedDirectory } from '../../fs/trusted-directory';
+import { openTrustedDirectory, type TrustedDirectory } from '../../../common/fs/trusted-directory';
 import { unlinkQuietly, writeAll, writeFileAtomically, writeTempFile } from '../../fs/atomic-write';
 
 export { randomTempName } from '../../fs/atomic-write';

@@ -6,7 +6,7 @@ import { blockEntries, blockLines } from '../../../common/hosts-block';
 import { HOSTS_PATH, installLayout, systemPaths } from '../../../common/paths';
 import type { Settings } from '../../../common/settings/schema';
 import { readUserMode } from '../../../common/user-mode';
-import { untrustedProgramReason } from '../../../helper/fs/trusted-directory';
+import { untrustedProgramReason } from '../../../common/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
 import { helperInstallWarning } from '../../install/helper-install';
 import { probeHelper } from '../helper-status';

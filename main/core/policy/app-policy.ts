@@ -6,8 +6,8 @@ import { installLayout } from '../../../common/paths';
 import { entryMatches, parseImageReference, readCachedPolicy, type CachedPolicy, type ImageReference } from '../../../common/policy';
 import type { LockedSettings } from '../../../common/settings/schema';
 import type { PortRulesInForce } from '../ports/bind';
-import { readConfigFile } from '../../../helper/daemon/config-file';
-import type { HelperConfig } from '../../../helper/daemon/config';
+import { readConfigFile } from '../../../common/helper-config/read';
+import type { HelperConfig } from '../../../common/helper-config/schema';
 
 /**
  * The organization policy as the app sees it: read as the user from the

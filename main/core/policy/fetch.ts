@@ -4,7 +4,7 @@ import { BERTH_VERSION } from '../../../common/app-version';
 import { PolicyError, verifyPolicy } from '../../../common/policy';
 import { MAX_POLICY_BYTES } from '../../../common/protocol/messages';
 import type { ErrorCode } from '../../../common/protocol/errors';
-import { policyUrlProblem } from '../../../helper/daemon/config';
+import { policyUrlProblem } from '../../../common/helper-config/schema';
 import { HelperRequestError, type HelperClient } from '../../helper-client';
 import { policyEnforced, readHelperConfig, readPolicyState } from './app-policy';
 

@@ -6,7 +6,7 @@ import { HelperClient } from '../../main/helper-client';
 import { REPO_ROOT } from '../../test/support/constants';
 import { finished } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
-import { readConfigFile } from './config-file';
+import { readConfigFile } from './read';
 
 const users = inject('users');
 let root: string;

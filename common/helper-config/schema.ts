@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { loadPublicKey } from '../../common/policy/keys';
-import { MAX_AUDIT_FILES } from './audit';
+import { loadPublicKey } from '../policy/keys';
+import { MAX_AUDIT_FILES } from '../audit-log-files';
 
 function isEd25519PublicKey(pem: string): boolean {
   try {

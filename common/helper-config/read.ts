@@ -1,9 +1,9 @@
 import { basename, dirname } from 'node:path';
-import { describeIssues } from '../../common/protocol/messages';
+import { describeIssues } from '../protocol/messages';
 import { readFileAt } from '../fs/read-file';
 import { withTrustedDirectory } from '../fs/trusted-directory';
 import { statAt } from '../../native';
-import { helperConfig, type HelperConfig } from './config';
+import { helperConfig, type HelperConfig } from './schema';
 
 /**
  * The installed helper's settings, written by the installer. Root trusts this

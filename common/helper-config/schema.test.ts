@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_POLICY_URL_LENGTH, helperConfig, policyUrlProblem, policyUrlSchema } from './config';
+import { MAX_POLICY_URL_LENGTH, helperConfig, policyUrlProblem, policyUrlSchema } from './schema';
 
 describe('the admin’s policy URL', () => {
   it.each([

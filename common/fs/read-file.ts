@@ -1,4 +1,4 @@
-import { readWhole } from '../../common/read-fd';
+import { readWhole } from '../read-fd';
 import { closeSync, fstatSync } from 'node:fs';
 import { openFileAt } from '../../native';
 import type { TrustedDirectory } from './trusted-directory';

@@ -3,8 +3,8 @@ import { basename, dirname, join } from 'node:path';
 import { ADDON_FILE, openDirectoryNoFollow, statAt, type PathComponent } from '../../native';
 // errors, not the protocol index: the hosts crash-test fixture starts a process
 // running this module a thousand times, and the index pulls in every zod schema.
-import { ProtocolError } from '../../common/protocol/errors';
-import { errnoCode } from '../../common/errno';
+import { ProtocolError } from '../protocol/errors';
+import { errnoCode } from '../errno';
 
 /** A directory opened component by component without following symlinks, and checked to be root's alone. */
 export interface TrustedDirectory {
