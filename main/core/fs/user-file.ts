@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -27,7 +27,7 @@ export function ensurePrivateDirectory(dir: string): void {
  */
 export function writeFileAtomic(path: string, content: string | Buffer, mode = 0o600): void {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${randomBytes(TEMP_RANDOM_BYTES).toString('hex')}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -47,6 +47,44 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode = 0
     throw error;
   }
   fsyncDirectory(dir);
+}
+
+const TEMP_RANDOM_BYTES = 6;
+
+/** A temp file still this young may be another Berth process's write in progress: left alone. */
+export const STALE_TEMP_AGE_MS = 60_000;
+
+/**
+ * Removes the temp files an interrupted {@link writeFileAtomic} of `path`
+ * left behind (a crash between create and rename): only names of exactly
+ * our pattern, only regular files of ours (lstat: a link at such a name is
+ * not followed, and not removed), only when older than a minute. Returns
+ * how many went. Called when a file is first read at start.
+ */
+export function sweepStaleTemps(path: string, now: number = Date.now()): number {
+  const dir = dirname(path);
+  const pattern = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}\\.tmp$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0; // no folder yet: nothing was ever written
+  }
+  const uid = process.getuid?.();
+  let swept = 0;
+  for (const name of names) {
+    if (!pattern.test(name)) continue;
+    const temp = join(dir, name);
+    try {
+      const st = lstatSync(temp);
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid) || now - st.mtimeMs < STALE_TEMP_AGE_MS) continue;
+      unlinkSync(temp);
+      swept++;
+    } catch {
+      // Gone already (another sweeper), or not ours to remove.
+    }
+  }
+  return swept;
 }
 
 /** Makes a rename or create in `dir` durable. */

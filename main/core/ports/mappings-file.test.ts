@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -39,6 +39,15 @@ describe('mappings file', () => {
     expect(loadMappings(path, now)).toEqual({ mappings: [web, v6] });
     saveMappings(path, []);
     expect(loadMappings(path, now)).toEqual({ mappings: [] });
+  });
+
+  it('sweeps the temp files an interrupted save left at start, and loads the file whole', () => {
+    saveMappings(path, [web]);
+    const leftover = join(dir, 'config', '.mappings.json.0123456789ab.tmp');
+    writeFileSync(leftover, '{"version":1,"mapp'); // torn: the crash came mid-write
+    utimesSync(leftover, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    expect(loadMappings(path, now)).toEqual({ mappings: [web] });
+    expect(readdirSync(join(dir, 'config'))).toEqual(['mappings.json']);
   });
 
   it('refuses to save an invalid mapping, and leaves the file as it was', () => {

@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, linkSync, openSync, readSy
 import { basename, dirname } from 'node:path';
 import { mappingId, mappingsFile, type MappingSpec } from '../../../common/ports/mapping';
 import { errnoCode } from '../../../common/errno';
-import { ensurePrivateDirectory, writeFileAtomic } from '../fs/user-file';
+import { ensurePrivateDirectory, sweepStaleTemps, writeFileAtomic } from '../fs/user-file';
 
 /**
  * The saved port mappings (mappings.json in the user's config dir): what
@@ -88,6 +88,8 @@ function setAside(path: string, now: Date): string {
  * would overwrite it on the next save.
  */
 export function loadMappings(path: string, now: () => Date = () => new Date()): LoadedMappings {
+  // What an interrupted save left (a crash between write and rename): never the file itself.
+  sweepStaleTemps(path);
   let bytes: Buffer | undefined;
   try {
     bytes = readLimited(path);

@@ -4,7 +4,7 @@ import { ApiError, settingChange, type SettingChange } from '../../../common/api
 import { parseJson } from '../../../common/protocol/messages';
 import { readWhole } from '../../../common/read-fd';
 import { DEFAULT_SETTINGS, settingsShape, type LockedSettings, type SettingKey, type Settings } from '../../../common/settings/schema';
-import { ensurePrivateDirectory, writeFileAtomic } from '../fs/user-file';
+import { ensurePrivateDirectory, sweepStaleTemps, writeFileAtomic } from '../fs/user-file';
 import { SETTING_KEYS, describeValues, isSettingKey } from './keys';
 
 /**
@@ -70,6 +70,8 @@ export class SettingsStore {
    * a corrupt file cannot even be moved aside (then nothing was changed).
    */
   static open(options: SettingsStoreOptions): { store: SettingsStore; notice?: string } {
+    // What an interrupted save left (a crash between write and rename): never the file itself.
+    sweepStaleTemps(options.path);
     let bytes: Buffer | null;
     try {
       bytes = readSettingsFile(options.path);
