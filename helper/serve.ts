@@ -5,6 +5,20 @@ import { HelperServer } from './daemon/server';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 import { loadBinding } from '../native/loader';
+import { basename, dirname } from 'node:path';
+import { HOSTS_PATH } from '../common/paths';
+import { POLICY_CACHE_NAME } from '../common/policy/cache';
+import { INSTALL_RECORD_NAME } from '../common/install-record';
+import { sweepStaleTemps } from './fs/sweep';
+import { LINK_RECORD_NAME } from './ops/symlinks';
+
+/** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
+function sweepHelperTemps(config: HelperConfig): string[] {
+  return [
+    ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
+    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
+  ];
+}
 
 /** systemd's first passed fd; the variables count only when they name this very process. */
 const SD_LISTEN_FDS_START = 3;
@@ -36,6 +50,8 @@ export async function serve(config: HelperConfig): Promise<number> {
     console.error(`berth-helper: ${(error as Error).message}`);
     return 1;
   }
+  // What a crash mid-write left (hosts, policy, link and install records), before any request can write again.
+  for (const path of sweepHelperTemps(config)) console.error(`berth-helper: removed ${path}, left by an interrupted write`);
   // Signal handlers first, so a stop that races start-up is still a clean stop;
   // `on`, not `once`: a repeated signal must not kill us halfway through cleanup.
   const stopRequested = new Promise<void>((resolve) => {

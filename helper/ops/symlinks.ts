@@ -11,7 +11,8 @@ import { assertNotLocked } from './policy-locks';
 import type { OperationHandler } from './types';
 
 /** Which target each link had when we made it: how a stale link is known to be ours. */
-const RECORD_NAME = 'links.json';
+export const LINK_RECORD_NAME = 'links.json';
+const RECORD_NAME = LINK_RECORD_NAME;
 const linkRecord = z.partialRecord(z.enum(CLI_TOOLS), z.string());
 type LinkRecord = z.infer<typeof linkRecord>;
 
