@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { cliAppPath } from '../install/app-location';
 import { describeOutcome } from '../install/elevate';
@@ -8,7 +9,7 @@ import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
 export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
-       berth helper install [--app PATH] [--allow-unsafe-location]
+       berth helper install [--app PATH] [--user NAME] [--allow-unsafe-location]
        berth helper uninstall [--allow-unsafe-location]
 
   status     Say whether the privileged helper is installed and running, and its version.
@@ -16,6 +17,8 @@ export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
              --json         print the report as JSON
   install    Install (or update) the helper for you, through the system's password prompt.
              --app PATH     where Berth is installed (default: the app this CLI belongs to)
+             --user NAME    as root (sudo, an admin's script): the user to install it for;
+                            root itself needs no helper and no password prompt
              --allow-unsafe-location
                             ask for the password even though someone other than root can
                             change the helper (your own development copy); without it,
@@ -78,12 +81,35 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
   return exitFor(status);
 }
 
+/**
+ * Whom the helper is installed for: the user running the CLI, or, when that
+ * is root (who binds any port itself and needs no helper), the user named
+ * with --user. Root runs the installer directly: no prompt.
+ */
+function installUid(forUser: string | undefined): number {
+  const self = process.getuid?.() ?? -1;
+  if (forUser === undefined) {
+    if (self === 0) {
+      throw new UsageError('you are root, and root needs no helper (it binds any port itself); to install it for a user, run: berth helper install --user NAME');
+    }
+    return self;
+  }
+  if (self !== 0) throw new UsageError('--user installs the helper for another user, which only root may do; without it, it is installed for you');
+  // A name as useradd makes them: nothing that could be read as an option or a path.
+  if (!/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(forUser)) throw new UsageError(`--user ${JSON.stringify(forUser.slice(0, 40))} is not a user name`);
+  const looked = spawnSync('id', ['-u', '--', forUser], { encoding: 'utf8' });
+  const uid = Number(looked.stdout.trim());
+  if (looked.status !== 0 || !Number.isInteger(uid)) throw new UsageError(`there is no user named ${forUser} on this machine`);
+  if (uid === 0) throw new UsageError('root needs no helper; name the user who will run Berth');
+  return uid;
+}
+
 /** install/uninstall through the OS prompt; every outcome is one clear sentence and its own exit code. */
 async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io: CliIO): Promise<number> {
   const common = { 'allow-unsafe-location': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
   const { values } =
     sub === 'install'
-      ? parseArgs({ args: argv, strict: true, options: { ...common, app: { type: 'string' } } })
+      ? parseArgs({ args: argv, strict: true, options: { ...common, app: { type: 'string' }, user: { type: 'string' } } })
       : parseArgs({ args: argv, strict: true, options: common });
   if (values.help) {
     io.out(HELPER_USAGE);
@@ -92,7 +118,9 @@ async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io:
   const app = 'app' in values && typeof values.app === 'string' ? values.app : cliAppPath();
   if (sub === 'install' && !app.startsWith('/')) throw new UsageError('--app needs an absolute path');
   const elevated = { allowUnsafeLocation: values['allow-unsafe-location'] === true };
-  const outcome = sub === 'install' ? await installHelperElevated(app, undefined, elevated) : await uninstallHelperElevated(elevated);
+  const forUser = 'user' in values && typeof values.user === 'string' ? values.user : undefined;
+  const uid = sub === 'install' ? installUid(forUser) : undefined;
+  const outcome = sub === 'install' ? await installHelperElevated(app, uid, elevated) : await uninstallHelperElevated(elevated);
   if (outcome.kind === 'approved') {
     io.out(outcome.stdout);
     return EXIT.ok;

@@ -108,14 +108,31 @@ describe('runElevated through pkexec and polkitd', () => {
   });
 
   it("gives the program pkexec's clean environment, not the caller's (NODE_OPTIONS would run code as root in a Node helper)", async () => {
+    undo = setPolkitRule(users.test.name, 'YES');
+    process.env.NODE_OPTIONS_PROBE = '--require /tmp/evil.js';
+    try {
+      const { outcome } = await asTest(['/usr/bin/env']);
+      expect(outcome.kind).toBe('approved');
+      if (outcome.kind === 'approved') {
+        expect(outcome.stdout).not.toContain('NODE_OPTIONS_PROBE');
+        expect(outcome.stdout).toMatch(/^PKEXEC_UID=\d+$/m);
+      }
+    } finally {
+      delete process.env.NODE_OPTIONS_PROBE;
+    }
+  });
+
+  it('as root: runs the command itself, no prompt, with the same clean environment', async () => {
     process.env.NODE_OPTIONS_PROBE = '--require /tmp/evil.js';
     try {
       const outcome = await runElevated(['/usr/bin/env']);
       expect(outcome.kind).toBe('approved');
       if (outcome.kind === 'approved') {
         expect(outcome.stdout).not.toContain('NODE_OPTIONS_PROBE');
-        expect(outcome.stdout).toMatch(/^PKEXEC_UID=0$/m);
+        expect(outcome.stdout).not.toContain('PKEXEC_UID');
+        expect(outcome.stdout.trim().split('\n')).toEqual(['PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
       }
+      expect(await runElevated(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ kind: 'failed', exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
     } finally {
       delete process.env.NODE_OPTIONS_PROBE;
     }

@@ -109,6 +109,28 @@ export function classifyPkexecResult({ code, signal, stdout, stderr }: PkexecRes
  * or the answer is no-agent). pkexec gives the program a clean environment
  * and runs it in / whatever it is given; it starts in / here too.
  */
+/**
+ * Root needs no prompt: the command runs as it is, with the same clean
+ * environment and working directory pkexec would give it.
+ */
+function runAsRoot(argv: readonly string[]): Promise<ElevationOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    child.once('error', (error) => resolve(refuse(`cannot start ${argv[0]}: ${error.message}`)));
+    child.once('close', (code) => {
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
+      resolve(code === 0 ? { kind: 'approved', stdout: text(out), stderr: text(err) } : { kind: 'failed', exitCode: code ?? undefined, stdout: text(out), stderr: text(err) });
+    });
+  });
+}
+
 function runPkexec(argv: readonly string[]): Promise<ElevationOutcome> {
   return new Promise((resolve) => {
     const child = spawn(PKEXEC, ['--disable-internal-agent', ...argv], {
@@ -218,6 +240,8 @@ export async function runElevated(argv: readonly string[], options: ElevateOptio
   } catch (error) {
     return refuse((error as Error).message);
   }
+  // Already root (an admin's shell, sudo berth): there is no one to ask.
+  if (process.getuid?.() === 0) return runAsRoot(argv);
   if (platform === 'linux') return runPkexec(argv);
   const command = argv.map(quoteArg).join(' ');
   const cwd = process.cwd();

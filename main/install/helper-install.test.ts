@@ -37,6 +37,33 @@ describe('install through the real prompt: berth CLI → pkexec → polkitd → 
     expect(section('left')).toBe('');
   });
 
+  it('as root: no prompt at all; root itself needs no helper, and --user NAME installs it for that user', async () => {
+    const ROOT_BERTH = 'node "$FIXTURES/cli/berth.js"';
+    const run = await runIsolated(`
+      set +e
+      mkdir -p /opt/Berth
+      # Any use of the prompt would fail: root needs none.
+      mount --bind /bin/false /usr/bin/pkexec
+      echo "== bare"; ${ROOT_BERTH} helper install --app /opt/Berth 2>&1; echo "exit $?"
+      echo "== nobody"; ${ROOT_BERTH} helper install --app /opt/Berth --user no-such-user-here 2>&1; echo "exit $?"
+      echo "== for"; ${ROOT_BERTH} helper install --app /opt/Berth --user ${users.test.name}; echo "exit $?"
+      echo "== status"; ${BERTH} helper status --socket /run/berth/helper.sock --json
+      echo "== uninstall"; ${ROOT_BERTH} helper uninstall; echo "exit $?"
+      echo "== left"; ${LIST}
+      echo "== end"
+    `);
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('bare')).toContain('you are root, and root needs no helper (it binds any port itself); to install it for a user, run: berth helper install --user NAME');
+    expect(section('bare')).toMatch(/exit 64$/);
+    expect(section('nobody')).toContain('there is no user named no-such-user-here on this machine');
+    expect(section('nobody')).toMatch(/exit 64$/);
+    expect(section('for')).toContain('installed: the helper is running');
+    expect(section('for')).toMatch(/exit 0$/);
+    expect(JSON.parse(section('status'))).toMatchObject({ state: 'running' });
+    expect(section('uninstall')).toMatch(/exit 0$/);
+    expect(section('left')).toBe('');
+  });
+
   it.each([
     ['NO' as const, 'not-authorized', /not allowed|not authorized/i],
     ['AUTH_ADMIN' as const, 'no-agent', /authentication agent/i],
