@@ -7,6 +7,7 @@ import {
   closeSync,
   existsSync,
   fstatSync,
+  ftruncateSync,
   mkdirSync,
   readFileSync,
   readSync,
@@ -57,7 +58,7 @@ describe("openFileAt 'read'", () => {
     writeFileSync(path.join(dir, 'target'), 'secret');
     symlinkSync(path.join(dir, 'target'), path.join(dir, 'link'));
     symlinkSync('nowhere', path.join(dir, 'dangling'));
-    for (const mode of ['read', 'rewrite'] as const) {
+    for (const mode of ['read', 'overwrite'] as const) {
       expectPathError(() => openFileAt(fd, 'link', mode), ['ELOOP'], 'link');
       expectPathError(() => openFileAt(fd, 'dangling', mode), ['ELOOP'], 'dangling');
     }
@@ -70,10 +71,10 @@ describe("openFileAt 'read'", () => {
     mkdirSync(path.join(dir, 'dir'));
     execFileSync('mkfifo', [path.join(dir, 'fifo')]);
     expectPathError(() => openFileAt(fd, 'dir', 'read'), ['EISDIR'], 'dir');
-    expectPathError(() => openFileAt(fd, 'dir', 'rewrite'), ['EISDIR'], 'dir');
+    expectPathError(() => openFileAt(fd, 'dir', 'overwrite'), ['EISDIR'], 'dir');
     expectPathError(() => openFileAt(fd, 'fifo', 'read'), ['EINVAL'], 'fifo');
     // O_WRONLY|O_NONBLOCK on a FIFO without a reader: ENXIO from the kernel.
-    expectPathError(() => openFileAt(fd, 'fifo', 'rewrite'), ['ENXIO'], 'fifo');
+    expectPathError(() => openFileAt(fd, 'fifo', 'overwrite'), ['ENXIO'], 'fifo');
     expectPathError(() => openFileAt(fd, 'missing', 'read'), ['ENOENT'], 'missing');
   });
 });
@@ -131,15 +132,16 @@ describe("openFileAt 'create-exclusive'", () => {
   });
 });
 
-describe("openFileAt 'rewrite'", () => {
-  it('truncates an existing file and writes from the start', () => {
+describe("openFileAt 'overwrite'", () => {
+  it('opens an existing file for writing without truncating it: the caller sets the final size', () => {
     const { dir, fd } = openedTempDir();
     writeFileSync(path.join(dir, 'hosts'), 'a much longer original content\n', { mode: 0o644 });
-    const file = openFileAt(fd, 'hosts', 'rewrite');
+    const file = openFileAt(fd, 'hosts', 'overwrite');
     try {
-      expect(fstatSync(file).size).toBe(0);
+      expect(fstatSync(file).size).toBe(31);
       expect(fdFlags(file) & O_ACCMODE).toBe(O_WRONLY);
-      writeSync(file, 'new\n');
+      writeSync(file, 'new\n', 0);
+      ftruncateSync(file, 4);
     } finally {
       closeSync(file);
     }
@@ -148,7 +150,7 @@ describe("openFileAt 'rewrite'", () => {
 
   it('never creates a file', () => {
     const { dir, fd } = openedTempDir();
-    expectPathError(() => openFileAt(fd, 'missing', 'rewrite'), ['ENOENT'], 'missing');
+    expectPathError(() => openFileAt(fd, 'missing', 'overwrite'), ['ENOENT'], 'missing');
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -165,7 +167,7 @@ describe('openFileAt arguments', () => {
       for (const mode of [undefined, 1, null, ['read']]) {
         expectArgumentError(() => call(fd, 'file', mode), TypeError, 'ERR_INVALID_ARG_TYPE');
       }
-      for (const mode of ['read', 'rewrite'] as OpenFileMode[]) {
+      for (const mode of ['read', 'overwrite'] as OpenFileMode[]) {
         for (const permissions of [0o600, 0, null, '0600']) {
           expectArgumentError(() => call(fd, 'file', mode, permissions), TypeError, 'ERR_INVALID_ARG_VALUE');
         }

@@ -22,7 +22,7 @@ const CALLS: Record<string, Call> = {
   unlinkAt: (api, fd, name) => api.unlinkAt(fd, name),
   'openFileAt read': (api, fd, name) => api.openFileAt(fd, name, 'read'),
   'openFileAt create-exclusive': (api, fd, name) => api.openFileAt(fd, name, 'create-exclusive', 0o600),
-  'openFileAt rewrite': (api, fd, name) => api.openFileAt(fd, name, 'rewrite'),
+  'openFileAt overwrite': (api, fd, name) => api.openFileAt(fd, name, 'overwrite'),
 };
 
 const BAD_NAMES: [string, string, typeof TypeError | typeof RangeError][] = [

@@ -49,7 +49,7 @@ export interface OpenedDirectory {
   components: PathComponent[];
 }
 
-export type OpenFileMode = 'read' | 'create-exclusive' | 'rewrite';
+export type OpenFileMode = 'read' | 'create-exclusive' | 'overwrite';
 
 /**
  * Opens an absolute directory path one component at a time from '/', each
@@ -124,9 +124,9 @@ export function unlinkAt(dirfd: number, name: string): void {
  * `name` throws ELOOP). mode 'read' = O_RDONLY; 'create-exclusive' =
  * O_WRONLY|O_CREAT|O_EXCL with `permissions` (required, 0..0o777, reduced by
  * the process umask as with open(2); EEXIST when anything, even a dangling
- * symlink, is at `name`); 'rewrite' = O_WRONLY|O_TRUNC (existing file only,
- * no O_CREAT; note the truncation happens at open, before the caller can
- * fstat the fd). `permissions` must be omitted for 'read' and 'rewrite'.
+ * symlink, is at `name`); 'overwrite' = O_WRONLY, no O_TRUNC (existing file only,
+ * no O_CREAT: the caller writes and sets the final size with ftruncate, so a
+ * write that fails midway can leave the old bytes in place). `permissions` must be omitted for 'read' and 'overwrite'.
  *
  * Only regular files are opened: the open itself is non-blocking (a FIFO
  * cannot hang the caller), then a directory throws EISDIR and any other
@@ -138,8 +138,8 @@ export function openFileAt(dirfd: number, name: string, mode: OpenFileMode, perm
   checkFd(dirfd, 'dirfd');
   checkName(name, 'name');
   if (typeof mode !== 'string') throw typeError('mode must be a string');
-  if (mode !== 'read' && mode !== 'create-exclusive' && mode !== 'rewrite') {
-    throw invalidValue("mode must be 'read', 'create-exclusive' or 'rewrite'");
+  if (mode !== 'read' && mode !== 'create-exclusive' && mode !== 'overwrite') {
+    throw invalidValue("mode must be 'read', 'create-exclusive' or 'overwrite'");
   }
   if (mode === 'create-exclusive') {
     checkInteger(permissions, 'permissions', 0, 0o777);

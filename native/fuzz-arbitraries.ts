@@ -86,11 +86,11 @@ export function atShapes({ dir, dirFd, fileFd, socketFd }: AtFixture): Record<At
       entry,
       maybe(
         fc.oneof(
-          { weight: 4, arbitrary: fc.constantFrom('read', 'create-exclusive', 'rewrite') },
+          { weight: 4, arbitrary: fc.constantFrom('read', 'create-exclusive', 'overwrite') },
           { weight: 1, arbitrary: fc.constantFrom('write', '', 'read\0') },
         ),
       ),
-      // undefined is the valid permissions for 'read' and 'rewrite'.
+      // undefined is the valid permissions for 'read' and 'overwrite'.
       maybe(fc.oneof(fc.integer({ min: -1, max: 0o1000 }), fc.constant(undefined))),
     ],
     fsyncDirectory: [dirfd],

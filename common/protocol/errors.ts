@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   /** The file system refused the write (read-only); nothing was changed. */
   'READ_ONLY',
+  /** The disk (or the user's quota) is full; nothing was changed. */
+  'NO_SPACE',
   'INTERNAL',
 ] as const;
 

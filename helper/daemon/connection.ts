@@ -17,6 +17,7 @@ import type { AuditPolicy, OperationContext, OperationHandlers, OperationOutcome
 import type { AuditLog } from './audit';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { socketFd } from './socket-fd';
+import { fileSystemRefusal } from '../fs/errors';
 
 /** Frames read ahead of the one being handled before we stop reading (back-pressure). */
 const MAX_QUEUED_FRAMES = 8;
@@ -149,8 +150,9 @@ export class Connection {
       await this.reply({ id, ok: true, result: outcome.result }, outcome.fds ?? []);
       if (after.length > 0) await this.flushed();
       for (const action of after) action();
-    } catch (error) {
-      if (error instanceof RequestError) id = error.id;
+    } catch (caught) {
+      if (caught instanceof RequestError) id = caught.id;
+      const error = caught instanceof ProtocolError ? caught : (fileSystemRefusal(caught) ?? caught);
       const code: ErrorCode = error instanceof ProtocolError ? error.code : 'INTERNAL';
       const full = error instanceof ProtocolError ? error.message : 'internal error in the helper';
       const message = full.length > MAX_MESSAGE ? `${full.slice(0, MAX_MESSAGE - 1)}…` : full;

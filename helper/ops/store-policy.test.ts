@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -21,6 +21,8 @@ import { POLICY_CACHE_NAME, generateKeyPair, readCachedPolicy, signPolicy, type 
 
 import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
 import { safeScratchDir } from '../../test/support/scratch';
+import { startHelper } from '../../test/support/processes';
+import { HelperClient } from '../../main/helper-client';
 import { refusal } from '../../test/support/refusal';
 import type { OperationContext } from './types';
 import { storePolicy } from './store-policy';
@@ -299,5 +301,34 @@ describe('storePolicy', () => {
       content: document,
     });
     expect(snapshot()).toEqual(before);
+  });
+});
+
+describe('a full disk under the state directory, through the real helper', () => {
+  it('answers NO_SPACE with a sentence (not an internal error), keeps the cached policy, and keeps serving', async () => {
+    const root = safeScratchDir('berth-full-state');
+    const stateDir = join(root, 'state');
+    mkdirSync(stateDir, { mode: 0o755 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'berth-full-state', stateDir]);
+    const keyFile = join(root, 'org.pub.pem');
+    writeFileSync(keyFile, org.publicKeyPem);
+    const helper = await startHelper({ allowUid: users.test.uid, extraArgs: ['--state-dir', stateDir, '--org-key', keyFile] });
+    try {
+      const client = await HelperClient.connect(helper.socketPath);
+      await client.request('storePolicy', { policy: signed({ version: 1 }) });
+      const cached = readFileSync(join(stateDir, POLICY_CACHE_NAME), 'utf8');
+      execFileSync('sh', ['-c', 'cat /dev/zero > "$1" 2>/dev/null || true', 'sh', join(stateDir, 'filler')]);
+      const error = await client.request('storePolicy', { policy: signed({ version: 2 }) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'NO_SPACE', message: expect.stringContaining('is full') });
+      expect((error as Error).message).toContain('free some space and try again');
+      expect(readFileSync(join(stateDir, POLICY_CACHE_NAME), 'utf8')).toBe(cached);
+      expect(readdirSync(stateDir).sort()).toEqual(['filler', POLICY_CACHE_NAME].sort());
+      client.close();
+      const again = await HelperClient.connect(helper.socketPath);
+      again.close();
+    } finally {
+      await helper.stop();
+      execFileSync('umount', [stateDir]);
+    }
   });
 });

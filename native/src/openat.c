@@ -22,7 +22,7 @@
  * right after, like every other non-regular file). */
 #define ALWAYS_FLAGS (O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
-typedef enum { MODE_READ, MODE_CREATE_EXCLUSIVE, MODE_REWRITE } open_mode;
+typedef enum { MODE_READ, MODE_CREATE_EXCLUSIVE, MODE_OVERWRITE } open_mode;
 
 static bool get_mode(napi_env env, napi_value value, open_mode *mode) {
   char text[24];
@@ -35,11 +35,11 @@ static bool get_mode(napi_env env, napi_value value, open_mode *mode) {
     *mode = MODE_READ;
   else if (!too_long && !has_nul && strcmp(text, "create-exclusive") == 0)
     *mode = MODE_CREATE_EXCLUSIVE;
-  else if (!too_long && !has_nul && strcmp(text, "rewrite") == 0)
-    *mode = MODE_REWRITE;
+  else if (!too_long && !has_nul && strcmp(text, "overwrite") == 0)
+    *mode = MODE_OVERWRITE;
   else {
     berth_throw_invalid_value(
-        env, "mode must be 'read', 'create-exclusive' or 'rewrite'");
+        env, "mode must be 'read', 'create-exclusive' or 'overwrite'");
     return false;
   }
   return true;
@@ -109,9 +109,11 @@ napi_value berth_open_file_at(napi_env env, napi_callback_info info) {
      * created at a link's target. The umask still applies, as for open(2). */
     flags = O_WRONLY | O_CREAT | O_EXCL;
     break;
-  case MODE_REWRITE:
+  case MODE_OVERWRITE:
     /* No O_CREAT: only a file that already exists is rewritten. */
-    flags = O_WRONLY | O_TRUNC;
+    /* No O_TRUNC: the caller decides the final size (ftruncate), so a write
+     * that fails midway (a full disk) can leave the old bytes in place. */
+    flags = O_WRONLY;
     break;
   default:
     flags = O_RDONLY;

@@ -5,7 +5,7 @@
  * content in an O_EXCL temp file that is renamed over the old one, so a
  * reader (or a crash) sees the old file or the new one and never a mix.
  */
-import { closeSync, fstatSync, fsyncSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fsyncDirectory, openFileAt, readlinkAt, renameAt, statAt, type FileStat } from '../../../native';
 // errors, not the protocol index: the index pulls in every zod schema, and
@@ -14,7 +14,7 @@ import { ProtocolError } from '../../../common/protocol/errors';
 import type { OperationResult } from '../../../common/protocol';
 import { errnoCode } from '../../../common/errno';
 import { openTrustedDirectory, type TrustedDirectory } from '../../../common/fs/trusted-directory';
-import { unlinkQuietly, writeAll, writeFileAtomically, writeTempFile } from '../../fs/atomic-write';
+import { unlinkQuietly, writeFileAtomically, writeTempFile } from '../../fs/atomic-write';
 
 export { randomTempName } from '../../fs/atomic-write';
 
@@ -163,16 +163,32 @@ function rewriteInPlace(located: Located, before: FileStat, old: Buffer, content
   if (!sameFile(statAt(dir.fd, name), before)) throw new ChangedMeanwhile();
   let fd: number;
   try {
-    fd = openFileAt(dir.fd, name, 'rewrite');
+    fd = openFileAt(dir.fd, name, 'overwrite');
   } catch (error) {
     // The file itself is untouched (e.g. mounted read-only): leave no backup of an edit that never happened.
     unlinkQuietly(dir, backupName);
     throw error;
   }
   try {
-    writeAll(fd, content);
+    // The part past the old end first: it is the only write that needs new space. If the disk is full it
+    // fails here, the file is cut back to its old size, and the old bytes were never touched.
+    if (content.length > old.length) {
+      try {
+        writeAllAt(fd, content.subarray(old.length), old.length);
+      } catch (error) {
+        ftruncateSync(fd, old.length);
+        unlinkQuietly(dir, backupName);
+        throw error;
+      }
+    }
+    // Then the blocks the file already has, and the final size.
+    writeAllAt(fd, content.subarray(0, Math.min(content.length, old.length)), 0);
+    if (content.length < old.length) ftruncateSync(fd, content.length);
     fsyncSync(fd);
   } catch (error) {
+    if (errnoCode(error) === 'ENOSPC' || errnoCode(error) === 'EDQUOT') {
+      if (statAt(dir.fd, backupName) === null) throw error; // cut back above: nothing was changed
+    }
     const code = errnoCode(error) ?? 'unknown error';
     throw new ProtocolError('INTERNAL', `rewriting ${path} in place failed midway (${code}); its previous content is in ${backupPath}`);
   } finally {
@@ -181,10 +197,19 @@ function rewriteInPlace(located: Located, before: FileStat, old: Buffer, content
   return backupPath;
 }
 
+/** pwrite until all of `content` is at `position`: a short write is carried on, never taken as done. */
+function writeAllAt(fd: number, content: Buffer, position: number): void {
+  let written = 0;
+  while (written < content.length) written += writeSync(fd, content, written, content.length - written, position + written);
+}
+
 function mapError(error: unknown, path: string): unknown {
   if (error instanceof ProtocolError) return error;
   const code = errnoCode(error);
   if (code === 'EROFS') return new ProtocolError('READ_ONLY', `${path} is on a read-only file system; nothing was changed`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new ProtocolError('NO_SPACE', `the disk that holds ${path} is full, so it was not changed; free some space and try again`);
+  }
   // Even root is refused: an immutable file (chattr +i, chflags schg), a sandbox or a security module.
   if (code === 'EPERM' || code === 'EACCES') {
     return new ProtocolError('PERMISSION_DENIED', `the system refused to let root change ${path} (${code}; is it immutable?); nothing was changed`);

@@ -290,6 +290,39 @@ describe('file systems that refuse a rename', () => {
     expect(temps(dir)).toEqual([]);
   });
 
+  it('a full disk: NO_SPACE with a sentence, the old bytes intact (in place and by rename), and the next try works once there is room', () => {
+    // The bind-mounted hosts file lives on a tiny file system that is then filled up.
+    writeFileSync(hostsPath, 'placeholder\n');
+    const small = join(dir, 'small');
+    mkdirSync(small, { mode: 0o755 });
+    undo.push(mount('-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'berth-full', small));
+    const source = join(small, 'hosts');
+    // Exactly one page long: growing it needs a new block, which a full disk refuses (a file ending mid-block grows into it).
+    const FULL_PAGE = `${USER_CONTENT}\n#${'x'.repeat(4096 - USER_CONTENT.length - 3)}\n`;
+    expect(FULL_PAGE.length).toBe(4096);
+    writeFileSync(source, FULL_PAGE, 'latin1');
+    const filler = join(small, 'filler');
+    execFileSync('sh', ['-c', 'cat /dev/zero > "$1" 2>/dev/null || true', 'sh', filler]);
+    undo.push(bindMount(source, hostsPath));
+
+    const error = refusal(() => ensureHostsBlock(hostsPath), 'NO_SPACE');
+    expect(error.message).toBe(`the disk that holds ${hostsPath} is full, so it was not changed; free some space and try again`);
+    expect(readFileSync(source, 'latin1')).toBe(FULL_PAGE);
+    expect(readdirSync(dir).filter((n) => n.startsWith('hosts.'))).toEqual([]); // no backup of an edit that never happened
+    // The same file system, written by rename (not a mount point): the temp cannot be written, nothing changes.
+    const plain = join(small, 'plain-hosts');
+    execFileSync('rm', [filler]);
+    writeFileSync(plain, USER_CONTENT);
+    execFileSync('sh', ['-c', 'cat /dev/zero > "$1" 2>/dev/null || true', 'sh', filler]);
+    expect(refusal(() => ensureHostsBlock(plain), 'NO_SPACE').message).toContain('is full, so it was not changed');
+    expect(readFileSync(plain, 'latin1')).toBe(USER_CONTENT);
+    expect(temps(small)).toEqual([]);
+
+    execFileSync('rm', [filler]);
+    expect(ensureHostsBlock(hostsPath)).toMatchObject({ changed: true, method: 'in-place' });
+    expect(readFileSync(source).equals(ensureBlock(Buffer.from(FULL_PAGE, 'latin1')))).toBe(true);
+  });
+
   it('a read-only bind-mounted hosts file (a container) is READ_ONLY and leaves no backup', () => {
     writeFileSync(hostsPath, 'placeholder\n');
     mkdirSync(join(dir, 'outside'), { mode: 0o755 });
