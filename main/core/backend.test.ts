@@ -178,6 +178,24 @@ describe('berth app, with the CLI through the control socket', () => {
   });
 });
 
+describe('a paused or stuck app', () => {
+  test('the CLI gives up after its deadline with what to do, instead of waiting forever; the app answers again once resumed', async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      process.kill(app.pid, 'SIGSTOP'); // as Ctrl-Z in the app's terminal does
+      try {
+        const cli = [process.execPath, join(appDir(), 'dist/cli/berth.js'), 'ports', 'ls'];
+        const run = await finished(spawnInHome(users.test, home, ['env', 'BERTH_CLI_DEADLINE_MS=2000', ...cli]));
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain('Berth did not answer within 2 s: it may be paused (Ctrl-Z in the terminal where it runs: type fg there) or stuck');
+      } finally {
+        process.kill(app.pid, 'SIGCONT');
+      }
+      expect((await berthIn(users.test, home, ['ports', 'ls'])).code).toBe(0);
+    });
+  });
+});
+
 describe('who may drive the backend', () => {
   test('the browser bridge refuses a wrong Host (DNS rebinding), a foreign Origin, and a missing or wrong session', async () => {
     const home = freshHome(users.test);

@@ -40,6 +40,8 @@ export interface RunningApp {
   launchCode: string;
   controlSocket: string;
   home: string;
+  /** The app's process (setpriv execs it, so this is `berth app` itself). */
+  pid: number;
   stderr(): string;
   /**
    * A request from the user's own browser, as the server sees it: through a
@@ -116,6 +118,7 @@ export async function startApp(user: TestUser, home: string, extraArgs: string[]
     launchCode: parsed.searchParams.get('launch') ?? '',
     controlSocket,
     home,
+    pid: child.pid!,
     stderr: () => stderr,
     request: (options) => send(options),
     session() {

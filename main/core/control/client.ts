@@ -28,6 +28,22 @@ export class BackendNotRunningError extends Error {
   }
 }
 
+/**
+ * How long a call may take before the CLI gives up: an app that was paused
+ * (Ctrl-Z in its terminal) or is stuck must not hang a script forever.
+ * Calls that wait for a person (the password prompt) get longer.
+ * BERTH_CLI_DEADLINE_MS overrides the first (tests, slow machines).
+ */
+export const CALL_DEADLINE_MS = 15_000;
+export const PROMPT_DEADLINE_MS = 10 * 60_000;
+const WAITS_FOR_A_PERSON: ReadonlySet<ApiMethod> = new Set(['consent.decide', 'helper.install', 'helper.uninstall']);
+
+function deadlineFor(method: ApiMethod): number {
+  if (WAITS_FOR_A_PERSON.has(method)) return PROMPT_DEADLINE_MS;
+  const override = Number(process.env.BERTH_CLI_DEADLINE_MS);
+  return Number.isInteger(override) && override > 0 ? override : CALL_DEADLINE_MS;
+}
+
 /** The CLI's side of the control socket: the same typed API the renderer uses. */
 export class ControlClient implements BerthApi {
   private nextId = 1;
@@ -58,8 +74,23 @@ export class ControlClient implements BerthApi {
 
   call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
     const id = this.nextId++;
+    const deadline = deadlineFor(method);
     return new Promise<ApiResult<M>>((resolve, reject) => {
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new ApiError(
+            'FAILED',
+            `Berth did not answer within ${Math.round(deadline / 1000)} s: it may be paused (Ctrl-Z in the terminal where it runs: type fg there) or stuck; quit it and start it again`,
+          ),
+        );
+        this.socket.destroy();
+      }, deadline);
+      const settle = <T>(fn: (v: T) => void) => (v: T): void => {
+        clearTimeout(timer);
+        fn(v);
+      };
+      this.pending.set(id, { method, resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) });
       writeJsonLine(this.socket, { id, method, params });
     });
   }
