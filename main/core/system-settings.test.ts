@@ -140,6 +140,17 @@ describe('switching the CLI tools location through the real helper', () => {
     expect(report.problems).toEqual([]);
   });
 
+  test('System refused with no user link yet (the first try, right after the helper is installed): the user link is made, so User is true', async () => {
+    const home = scratch();
+    const app = appAt(home);
+    execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, home]);
+    const m = await machine(app);
+    const report = await m.apply('system');
+    expect(runs(join(m.userBin, 'berth'))).toBe('berth tool ran\n');
+    expect(readdirSync(m.linkDir)).toEqual([]);
+    expect(report).toMatchObject({ problems: [], refused: { cliToolsLocation: 'user', reason: expect.stringMatching(/^Your CLI tools stay in /) } });
+  });
+
   test('User -> System allowed (an app root owns): the system link is made first, then the user link removed', async () => {
     const app = appAt(safeScratchDir('berth-app'));
     const m = await machine(app);

@@ -77,8 +77,9 @@ async function moveCliTools(
     try {
       linkUserTools(options.appPath, options.userBinDir);
     } catch (error) {
-      // The system links stay: they are the only working tools.
-      const reason = `Your CLI tools stay in the system location (${SYSTEM_BIN_DIR}), because they could not be linked into ${options.userBinDir}: ${plainReason(error)}.`;
+      // The system links stay: they are the only working tools. (Without a helper they may not exist yet: say only what is sure.)
+      const stay = helper === undefined ? 'The CLI tools location stays System' : `Your CLI tools stay in the system location (${SYSTEM_BIN_DIR})`;
+      const reason = `${stay}, because they could not be linked into ${options.userBinDir}: ${plainReason(error)}.`;
       return { problems, refused: { cliToolsLocation: 'system', reason } };
     }
     if (helper !== undefined) await attempt(problems, 'Removing the system CLI links', () => helper.request('removeSymlinks', { names }));
@@ -92,7 +93,9 @@ async function moveCliTools(
   try {
     await helper.request('installSymlinks', { names });
   } catch (error) {
-    // The user links stay: they are the only working tools.
+    // The user links stay: they are the only working tools. They are made when missing (the first
+    // System attempt, right after the helper's install), so the User setting now in force is true.
+    await attempt(problems, 'CLI tools in your bin directory', () => linkUserTools(options.appPath, options.userBinDir));
     const advice =
       error instanceof HelperRequestError && error.code === 'UNSAFE_PATH'
         ? '; to use the System location, install Berth where only root can write (for example under /opt)'
