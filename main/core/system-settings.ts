@@ -27,7 +27,9 @@ const NEEDS_HELPER = 'the privileged helper is not running; it will apply when t
  * Makes the machine match the settings that reach outside the app: hosts
  * entries and system CLI links through the helper, user CLI links in the
  * user's own bin directory, start at login. Returns one sentence per
- * problem; the settings themselves are already saved.
+ * problem (the settings themselves are already saved), and a CLI location
+ * switch the machine refused: the caller sets the setting back to the
+ * location still in force.
  */
 export async function applySystemSettings(options: ApplyOptions): Promise<ApplyReport> {
   const problems: string[] = [];
