@@ -231,6 +231,47 @@ describe('the CLI tools location, switched by a user whose app the helper will n
       await linking.stop();
     }
   });
+
+  test('System -> User refused (a file of the user at ~/.berth/bin/berth): the system link still works, the setting stays system, the CLI exits 1 saying why', async () => {
+    const home = freshHome(users.test);
+    // An app root owns, so the helper links it: the System location works before the switch.
+    const app = join(safeScratchDir('berth-backend-app'), 'Berth');
+    execFileSync('cp', ['-a', appDir(), app]);
+    mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
+    const safe = safeScratchDir('berth-backend-links');
+    const linkDir = join(safe, 'bin');
+    mkdirSync(linkDir, { mode: 0o755 });
+    const linking = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+    const systemLink = join(linkDir, 'berth');
+    const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [systemLink, ...args]));
+    try {
+      const direct = (...args: string[]) => finished(spawnInHome(users.test, home, [join(app, 'resources/bin/berth'), ...args]));
+      expect(await direct('settings', 'set', 'cliToolsLocation', 'user')).toMatchObject({ code: 0 });
+      expect(await direct('settings', 'set', 'cliToolsLocation', 'system')).toMatchObject({ code: 0, stdout: 'cliToolsLocation set to system\n' });
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  system\n' });
+      // The user's own script where the user link would go.
+      const mine = join(home, '.berth/bin/berth');
+      expect(await finished(spawnInHome(users.test, home, ['sh', '-c', `mkdir -p ${join(home, '.berth/bin')} && echo 'my own script' > ${mine}`]))).toMatchObject({ code: 0 });
+
+      const set = await berth('settings', 'set', 'cliToolsLocation', 'user');
+      expect(set).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: `berth settings: Your CLI tools stay in the system location (/usr/local/bin), because they could not be linked into ${join(home, '.berth/bin')}: ${mine} exists and is not a link Berth made; move it away first.\n`,
+      });
+      // Never worse off: the system link still runs berth, the setting is still system, the user's file is untouched.
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  system\n' });
+      expect(readFileSync(mine, 'utf8')).toBe('my own script\n');
+      const state = backendState.parse((await running.call('state.get')).result);
+      expect(state.settings.cliToolsLocation).toBe('system');
+      expect(state.notices).toContainEqual(expect.objectContaining({ level: 'error', text: set.stderr.replace(/^berth settings: /, '').trimEnd() }));
+    } finally {
+      await running.stop();
+      await linking.stop();
+    }
+  });
 });
 
 describe('who may drive the backend', () => {
