@@ -70,7 +70,8 @@ ${SETTING_KEYS.map((key) => `  ${key.padEnd(22)} ${describeValues(key)}\n  ${''.
 When Berth runs, the change goes through it and applies at once; otherwise the
 settings file is changed, and Berth reads it when it next starts.
 
-Exit codes: 0 ok, 1 error (e.g. the file could not be saved), 6 locked by your
+Exit codes: 0 ok, 1 error (e.g. the file could not be saved, or the CLI tools
+could not be moved: they stay where they work), 6 locked by your
 organization, 64 unknown setting, invalid value, or bad usage.
 `;
 

@@ -11,6 +11,7 @@ import { appDir, berthIn, freshHome, spawnInHome, startApp, type RunningApp } fr
 import { finished } from '../../test/support/finished';
 import { LAUNCH_REFUSED } from '../../common/api/browser-link';
 import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
+import { safeScratchDir } from '../../test/support/scratch';
 
 /**
  * The backend as users run it: `berth app` as the unprivileged test user with
@@ -193,6 +194,101 @@ describe('a paused or stuck app', () => {
       }
       expect((await berthIn(users.test, home, ['ports', 'ls'])).code).toBe(0);
     });
+  });
+});
+
+describe('the CLI tools location, switched by a user whose app the helper will not link for root', () => {
+  /**
+   * The app copied into the user's home and owned by them, as when Berth is
+   * unpacked in ~/Applications: the helper refuses a system link to it
+   * (root would run a program the user can change). The user's link in
+   * ~/.berth/bin works before the switch and must work after it.
+   */
+  test('User -> System refused: the user link still works, the setting stays user, the CLI exits 1 with why and what to do, and the app shows it', async () => {
+    const home = freshHome(users.test);
+    const app = join(home, 'Berth');
+    execFileSync('cp', ['-a', appDir(), app]);
+    mkdirSync(join(app, 'resources/bin'), { recursive: true });
+    writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
+    execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, app]);
+    const safe = safeScratchDir('berth-backend-links');
+    const linkDir = join(safe, 'bin');
+    mkdirSync(linkDir, { mode: 0o755 });
+    const linking = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+    const userLink = join(home, '.berth/bin/berth');
+    // The user's own `berth`, through their link: what they type in a shell.
+    const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [userLink, ...args]));
+    try {
+      expect(await finished(spawnInHome(users.test, home, [join(app, 'resources/bin/berth'), 'settings', 'set', 'cliToolsLocation', 'user']))).toMatchObject({ code: 0, stdout: 'cliToolsLocation set to user\n' });
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  user\n' });
+
+      const set = await berth('settings', 'set', 'cliToolsLocation', 'system');
+      expect(set.code).toBe(1);
+      expect(set.stdout).toBe('');
+      expect(set.stderr).toMatch(
+        new RegExp(`^berth settings: Your CLI tools stay in ${join(home, '.berth/bin')}, because the helper did not link them into /usr/local/bin: the link would run ${join(app, 'resources/bin/berth')}, but [^\\n]+; to use the System location, install Berth where only root can write \\(for example under /opt\\)\\.\\n$`),
+      );
+      expect(set.stderr).not.toMatch(/UNSAFE_PATH|[A-Z]{3,}_[A-Z]+/);
+
+      // Never worse off: the same link still runs berth, the setting is still user, no system link was made.
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  user\n' });
+      expect(readdirSync(linkDir)).toEqual([]);
+
+      // The app's API: the state shows the location in force, and an error notice with the same sentence.
+      const state = backendState.parse((await running.call('state.get')).result);
+      expect(state.settings.cliToolsLocation).toBe('user');
+      expect(state.notices).toContainEqual(expect.objectContaining({ level: 'error', text: set.stderr.replace(/^berth settings: /, '').trimEnd() }));
+      // The window's own call gets the same refusal as a failure, not "set".
+      const viaApi = await running.call('settings.set', { key: 'cliToolsLocation', value: 'system' });
+      expect(viaApi).toMatchObject({ ok: false, error: { code: 'FAILED', message: expect.stringMatching(/^Your CLI tools stay in /) } });
+      expect(backendState.parse((await running.call('state.get')).result).settings.cliToolsLocation).toBe('user');
+      expect(await berth('--help')).toMatchObject({ code: 0 });
+    } finally {
+      await running.stop();
+      await linking.stop();
+    }
+  });
+
+  test('System -> User refused (a file of the user at ~/.berth/bin/berth): the system link still works, the setting stays system, the CLI exits 1 saying why', async () => {
+    const home = freshHome(users.test);
+    // An app root owns, so the helper links it: the System location works before the switch.
+    const app = join(safeScratchDir('berth-backend-app'), 'Berth');
+    execFileSync('cp', ['-a', appDir(), app]);
+    mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
+    const safe = safeScratchDir('berth-backend-links');
+    const linkDir = join(safe, 'bin');
+    mkdirSync(linkDir, { mode: 0o755 });
+    const linking = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+    const systemLink = join(linkDir, 'berth');
+    const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [systemLink, ...args]));
+    try {
+      const direct = (...args: string[]) => finished(spawnInHome(users.test, home, [join(app, 'resources/bin/berth'), ...args]));
+      expect(await direct('settings', 'set', 'cliToolsLocation', 'user')).toMatchObject({ code: 0 });
+      expect(await direct('settings', 'set', 'cliToolsLocation', 'system')).toMatchObject({ code: 0, stdout: 'cliToolsLocation set to system\n' });
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  system\n' });
+      // The user's own script where the user link would go.
+      const mine = join(home, '.berth/bin/berth');
+      expect(await finished(spawnInHome(users.test, home, ['sh', '-c', `mkdir -p ${join(home, '.berth/bin')} && echo 'my own script' > ${mine}`]))).toMatchObject({ code: 0 });
+
+      const set = await berth('settings', 'set', 'cliToolsLocation', 'user');
+      expect(set).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: `berth settings: Your CLI tools stay in the system location (/usr/local/bin), because they could not be linked into ${join(home, '.berth/bin')}: ${mine} exists and is not a link Berth made; move it away first.\n`,
+      });
+      // Never worse off: the system link still runs berth, the setting is still system, the user's file is untouched.
+      expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  system\n' });
+      expect(readFileSync(mine, 'utf8')).toBe('my own script\n');
+      const state = backendState.parse((await running.call('state.get')).result);
+      expect(state.settings.cliToolsLocation).toBe('system');
+      expect(state.notices).toContainEqual(expect.objectContaining({ level: 'error', text: set.stderr.replace(/^berth settings: /, '').trimEnd() }));
+    } finally {
+      await running.stop();
+      await linking.stop();
+    }
   });
 });
 

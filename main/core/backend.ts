@@ -211,14 +211,21 @@ export class Backend implements ApiHost {
     const settings = this.settings.set(change);
     if (previous[change.key] !== settings[change.key]) {
       this.options.log.info(`setting ${change.key} = ${JSON.stringify(change.value)}`);
-      await this.applySettings([change.key]);
+      const refused = await this.applySettings([change.key]);
+      // The change did not happen on the machine: the caller (CLI, window) is told it failed, not "set".
+      if (refused !== undefined) throw new ApiError('FAILED', refused);
     }
-    return settings;
+    return this.settings.get();
   }
 
-  /** Makes the machine match the settings that reach outside the app; a failure is a notice, never a lost setting. */
-  private async applySettings(keys: ReadonlyArray<SettingChange['key']>): Promise<void> {
-    const problems = await applySystemSettings({
+  /**
+   * Makes the machine match the settings that reach outside the app; a failure
+   * is a notice, never a lost setting. A CLI location the machine refused is
+   * set back to the location still in force (so every screen shows the truth),
+   * and its reason is returned.
+   */
+  private async applySettings(keys: ReadonlyArray<SettingChange['key']>): Promise<string | undefined> {
+    const report = await applySystemSettings({
       keys,
       settings: this.settings.get(),
       helper: () => this.connectHelper(),
@@ -226,9 +233,19 @@ export class Backend implements ApiHost {
       userBinDir: this.options.paths.userBinDir,
       loginItem: this.options.loginItem,
     });
-    for (const problem of problems) this.notify('warning', problem);
+    for (const problem of report.problems) this.notify('warning', problem);
+    if (report.refused !== undefined) {
+      try {
+        this.settings.set({ key: 'cliToolsLocation', value: report.refused.cliToolsLocation });
+      } catch (error) {
+        // Locked by policy to the refused location: the setting stays; the notice says what is in force.
+        this.options.log.warn(`could not set cliToolsLocation back: ${(error as Error).message}`);
+      }
+      this.notify('error', report.refused.reason);
+    }
     if (keys.includes('privilegedPortMapping')) await this.publisher?.privilegedSettingChanged();
     await this.refresh();
+    return report.refused?.reason;
   }
 
   private async decideConsent(choice: 'install' | 'limited', elevated: ElevatedHelperOptions): Promise<PromptOutcome | null> {

@@ -1,9 +1,13 @@
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, inject, test } from 'vitest';
 import { cliToolTarget } from '../../common/cli-tools';
-import { DEFAULT_SETTINGS } from '../../common/settings/schema';
+import { DEFAULT_SETTINGS, type Settings } from '../../common/settings/schema';
+import { startHelper, type HelperProcess } from '../../test/support/processes';
+import { safeScratchDir } from '../../test/support/scratch';
+import { HelperClient } from '../helper-client';
 import { applySystemSettings, linkUserTools, unlinkUserTools } from './system-settings';
 import { xdgAutostart } from './login-item';
 
@@ -45,7 +49,7 @@ describe('user CLI links', () => {
 describe('applySystemSettings without a helper', () => {
   test('says each system change waits for the helper, and still links the user tools', async () => {
     const home = scratch();
-    const problems = await applySystemSettings({
+    const { problems } = await applySystemSettings({
       keys: ['hostsEntries', 'cliToolsLocation'],
       settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user', hostsEntries: false },
       helper: async () => undefined,
@@ -59,7 +63,7 @@ describe('applySystemSettings without a helper', () => {
   });
 
   test('System location without a helper is reported, not silently ignored', async () => {
-    const problems = await applySystemSettings({
+    const { problems } = await applySystemSettings({
       keys: ['cliToolsLocation'],
       settings: DEFAULT_SETTINGS,
       helper: async () => undefined,
@@ -69,6 +73,123 @@ describe('applySystemSettings without a helper', () => {
     expect(problems).toEqual([
       'CLI tools location saved as System, but the privileged helper is not running; it will apply when the helper is installed.',
     ]);
+  });
+});
+
+/**
+ * Switching the CLI location with the real root helper: the new links are
+ * made first and the old ones removed only once they exist. The helper
+ * refuses a system link to an app that is not root's alone (UNSAFE_PATH).
+ */
+describe('switching the CLI tools location through the real helper', () => {
+  const users = inject('users');
+  const stops: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+
+  /** An app folder whose berth tool prints a line, so "the link works" is shown by running it. */
+  function appAt(parent: string): string {
+    const app = join(parent, 'Berth');
+    mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+    writeFileSync(cliToolTarget(app, 'berth'), '#!/bin/sh\necho berth tool ran\n', { mode: 0o755 });
+    return app;
+  }
+
+  async function machine(app: string): Promise<{ linkDir: string; userBin: string; apply(to: Settings['cliToolsLocation']): ReturnType<typeof applySystemSettings> }> {
+    const safe = safeScratchDir('berth-cli-location');
+    const linkDir = join(safe, 'bin');
+    mkdirSync(linkDir, { mode: 0o755 });
+    const helper: HelperProcess = await startHelper({
+      allowUid: users.test.uid,
+      extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')],
+    });
+    stops.push(() => helper.stop());
+    const userBin = join(scratch(), '.berth/bin');
+    return {
+      linkDir,
+      userBin,
+      apply: (to) =>
+        applySystemSettings({
+          keys: ['cliToolsLocation'],
+          settings: { ...DEFAULT_SETTINGS, cliToolsLocation: to },
+          helper: () => HelperClient.connect(helper.socketPath),
+          appPath: app,
+          userBinDir: userBin,
+        }),
+    };
+  }
+
+  const runs = (link: string): string => execFileSync(link, { encoding: 'utf8' });
+
+  test('User -> System refused (an app the user owns): the working user link stays, and the refusal says why and what to do', async () => {
+    const home = scratch();
+    chownSync(home, users.test.uid, users.test.gid);
+    const app = appAt(home);
+    execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, app]);
+    const m = await machine(app);
+    await m.apply('user');
+    expect(runs(join(m.userBin, 'berth'))).toBe('berth tool ran\n');
+
+    const report = await m.apply('system');
+    // Never worse off: the user link still runs the tool, and no system link was made.
+    expect(runs(join(m.userBin, 'berth'))).toBe('berth tool ran\n');
+    expect(readdirSync(m.linkDir)).toEqual([]);
+    expect(report.refused).toEqual({ cliToolsLocation: 'user', reason: expect.stringMatching(new RegExp(`^Your CLI tools stay in ${m.userBin}, because the helper did not link them into /usr/local/bin: the link would run ${cliToolTarget(app, 'berth')}, but .+; to use the System location, install Berth where only root can write \\(for example under /opt\\)\\.$`)) });
+    expect(report.refused!.reason).not.toMatch(/UNSAFE_PATH|[A-Z]{3,}_[A-Z]+/);
+    expect(report.problems).toEqual([]);
+  });
+
+  test('System refused with no user link yet (the first try, right after the helper is installed): the user link is made, so User is true', async () => {
+    const home = scratch();
+    const app = appAt(home);
+    execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, home]);
+    const m = await machine(app);
+    const report = await m.apply('system');
+    expect(runs(join(m.userBin, 'berth'))).toBe('berth tool ran\n');
+    expect(readdirSync(m.linkDir)).toEqual([]);
+    expect(report).toMatchObject({ problems: [], refused: { cliToolsLocation: 'user', reason: expect.stringMatching(/^Your CLI tools stay in /) } });
+  });
+
+  test('User -> System allowed (an app root owns): the system link is made first, then the user link removed', async () => {
+    const app = appAt(safeScratchDir('berth-app'));
+    const m = await machine(app);
+    await m.apply('user');
+    const report = await m.apply('system');
+    expect(runs(join(m.linkDir, 'berth'))).toBe('berth tool ran\n');
+    expect(existsSync(join(m.userBin, 'berth'))).toBe(false);
+    expect(report).toEqual({ problems: [] });
+  });
+
+  test('System -> User refused (a file of the user at ~/.berth/bin/berth): the system link stays, and the refusal says why and what to do', async () => {
+    const app = appAt(safeScratchDir('berth-app'));
+    const m = await machine(app);
+    await m.apply('system');
+    expect(runs(join(m.linkDir, 'berth'))).toBe('berth tool ran\n');
+    mkdirSync(m.userBin, { recursive: true });
+    writeFileSync(join(m.userBin, 'berth'), 'my own script');
+
+    const report = await m.apply('user');
+    // Never worse off: the system link still runs the tool, and the user's file is untouched.
+    expect(runs(join(m.linkDir, 'berth'))).toBe('berth tool ran\n');
+    expect(readFileSync(join(m.userBin, 'berth'), 'utf8')).toBe('my own script');
+    expect(report).toEqual({
+      problems: [],
+      refused: {
+        cliToolsLocation: 'system',
+        reason: `Your CLI tools stay in the system location (/usr/local/bin), because they could not be linked into ${m.userBin}: ${join(m.userBin, 'berth')} exists and is not a link Berth made; move it away first.`,
+      },
+    });
+  });
+
+  test('System -> User allowed: the user link is made first, then the system link removed', async () => {
+    const app = appAt(safeScratchDir('berth-app'));
+    const m = await machine(app);
+    await m.apply('system');
+    const report = await m.apply('user');
+    expect(runs(join(m.userBin, 'berth'))).toBe('berth tool ran\n');
+    expect(readdirSync(m.linkDir)).toEqual([]);
+    expect(report).toEqual({ problems: [] });
   });
 });
 

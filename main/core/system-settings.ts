@@ -1,8 +1,8 @@
 import { lstatSync, readlinkSync, rmSync, symlinkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_TOOLS, cliToolTarget } from '../../common/cli-tools';
+import { CLI_TOOLS, SYSTEM_BIN_DIR, cliToolTarget } from '../../common/cli-tools';
 import type { SettingKey, Settings } from '../../common/settings/schema';
-import type { HelperClient } from '../helper-client';
+import { HelperRequestError, type HelperClient } from '../helper-client';
 import { ensurePrivateDirectory } from './fs/user-file';
 
 /** Start at login, done the platform's way (Electron's login items, or XDG autostart). */
@@ -19,16 +19,21 @@ export interface ApplyOptions {
   loginItem?: LoginItem;
 }
 
+type CliToolsLocation = Settings['cliToolsLocation'];
+
 const NEEDS_HELPER = 'the privileged helper is not running; it will apply when the helper is installed';
 
 /**
  * Makes the machine match the settings that reach outside the app: hosts
  * entries and system CLI links through the helper, user CLI links in the
  * user's own bin directory, start at login. Returns one sentence per
- * problem; the settings themselves are already saved.
+ * problem (the settings themselves are already saved), and a CLI location
+ * switch the machine refused: the caller sets the setting back to the
+ * location still in force.
  */
-export async function applySystemSettings(options: ApplyOptions): Promise<string[]> {
+export async function applySystemSettings(options: ApplyOptions): Promise<ApplyReport> {
   const problems: string[] = [];
+  let refused: ApplyReport['refused'];
   const { keys, settings } = options;
   const wantsHelper = keys.includes('hostsEntries') || keys.includes('cliToolsLocation');
   const helper = wantsHelper ? await options.helper() : undefined;
@@ -38,17 +43,9 @@ export async function applySystemSettings(options: ApplyOptions): Promise<string
       else await attempt(problems, 'Hosts entries', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
     }
     if (keys.includes('cliToolsLocation')) {
-      const names = [...CLI_TOOLS];
-      if (settings.cliToolsLocation === 'user') {
-        await attempt(problems, 'CLI tools in your bin directory', () => linkUserTools(options.appPath, options.userBinDir));
-        if (helper !== undefined) await attempt(problems, 'Removing the system CLI links', () => helper.request('removeSymlinks', { names }));
-      } else {
-        if (helper === undefined) problems.push(`CLI tools location saved as System, but ${NEEDS_HELPER}.`);
-        else {
-          await attempt(problems, 'CLI tools in /usr/local/bin', () => helper.request('installSymlinks', { names }));
-          await attempt(problems, 'Removing the CLI links in your bin directory', () => unlinkUserTools(options.appPath, options.userBinDir));
-        }
-      }
+      const moved = await moveCliTools(settings.cliToolsLocation, helper, options);
+      problems.push(...moved.problems);
+      if (moved.refused !== undefined) refused = moved.refused;
     }
   } finally {
     helper?.close();
@@ -56,7 +53,66 @@ export async function applySystemSettings(options: ApplyOptions): Promise<string
   if (keys.includes('startAtLogin') && options.loginItem !== undefined) {
     await attempt(problems, 'Start at login', () => options.loginItem!.set(settings.startAtLogin));
   }
-  return problems;
+  return refused === undefined ? { problems } : { problems, refused };
+}
+
+/** What applying did: sentences to show, and the CLI location change the machine refused (the old location is kept). */
+export interface ApplyReport {
+  problems: string[];
+  /** The location still in force, and one sentence saying why and what to do. */
+  refused?: { cliToolsLocation: CliToolsLocation; reason: string };
+}
+
+/**
+ * Moves the CLI tools to `wanted`: the new links are made first, and the old
+ * ones are removed only once the new ones exist. A user who switches and is
+ * refused keeps the tools that worked (never left with no `berth` at all).
+ */
+async function moveCliTools(
+  wanted: CliToolsLocation,
+  helper: HelperClient | undefined,
+  options: ApplyOptions,
+): Promise<{ problems: string[]; refused?: NonNullable<ApplyReport['refused']> }> {
+  const names = [...CLI_TOOLS];
+  const problems: string[] = [];
+  if (wanted === 'user') {
+    try {
+      linkUserTools(options.appPath, options.userBinDir);
+    } catch (error) {
+      // The system links stay: they are the only working tools. (Without a helper they may not exist yet: say only what is sure.)
+      const stay = helper === undefined ? 'The CLI tools location stays System' : `Your CLI tools stay in the system location (${SYSTEM_BIN_DIR})`;
+      const reason = `${stay}, because they could not be linked into ${options.userBinDir}: ${plainReason(error)}.`;
+      return { problems, refused: { cliToolsLocation: 'system', reason } };
+    }
+    if (helper !== undefined) await attempt(problems, 'Removing the system CLI links', () => helper.request('removeSymlinks', { names }));
+    return { problems };
+  }
+  if (helper === undefined) {
+    // Nothing removed: the user links keep working until the helper can make the system ones.
+    problems.push(`CLI tools location saved as System, but ${NEEDS_HELPER}.`);
+    return { problems };
+  }
+  try {
+    await helper.request('installSymlinks', { names });
+  } catch (error) {
+    // The user links stay: they are the only working tools. They are made when missing (the first
+    // System attempt, right after the helper's install), so the User setting now in force is true.
+    await attempt(problems, 'CLI tools in your bin directory', () => linkUserTools(options.appPath, options.userBinDir));
+    const advice =
+      error instanceof HelperRequestError && error.code === 'UNSAFE_PATH'
+        ? '; to use the System location, install Berth where only root can write (for example under /opt)'
+        : '';
+    const reason = `Your CLI tools stay in ${options.userBinDir}, because the helper did not link them into ${SYSTEM_BIN_DIR}: ${plainReason(error)}${advice}.`;
+    return { problems, refused: { cliToolsLocation: 'user', reason } };
+  }
+  await attempt(problems, 'Removing the CLI links in your bin directory', () => unlinkUserTools(options.appPath, options.userBinDir));
+  return { problems };
+}
+
+/** The cause alone: the helper's own "nothing was changed" and advice that does not fit here (it points back at User) are cut. */
+function plainReason(error: unknown): string {
+  const message = (error as Error).message;
+  return message.split(/; nothing was (?:changed|removed)/)[0]!.replace(/[.;\s]+$/, '');
 }
 
 async function attempt(problems: string[], what: string, action: () => unknown): Promise<void> {
