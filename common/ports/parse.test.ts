@@ -2,12 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api/backend-api';
 import { mappingKey, mappingSpec } from './mapping';
+import { forwardsToItself } from './self-loop';
 import {
   describeKeyProblem,
   describeSpecProblem,
   formatListen,
+  formatDockerMapping,
   formatMapping,
+  looksLikeMapping,
   parseListen,
+  parseMappingInput,
   parseMapping,
   parsePort,
   parseTarget,
@@ -145,7 +149,7 @@ describe('parseMapping', () => {
   });
 
   it.each([
-    ['80', '"80" has no target; write [ADDR:]PORT=[HOST:]PORT, e.g. 80=8080 or 127.0.0.1:80=localhost:8080'],
+    ['80', '"80" says where to listen but not where to forward; write [ADDR:]PORT=[HOST:]PORT or Docker\'s [ADDR:]HOST_PORT:TARGET_PORT, e.g. 80:8080'],
     ['80=8080=9090', '"80=8080=9090" has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080'],
     ['70000=8080', 'port must be 1-65535 (got 70000)'],
     ['80=localhost:70000', 'target port must be 1-65535 (got 70000)'],
@@ -161,8 +165,9 @@ describe('parseMapping', () => {
     fc.assert(
       fc.property(fc.oneof(ipv4, ipv6), port, fc.oneof(ipv4, ipv6, hostname), port, (address, p, host, targetPort) => {
         const spec = { address, port: p, target: { host, port: targetPort } };
+        fc.pre(!forwardsToItself(spec));
         expect(mappingSpec.safeParse(spec).success).toBe(true);
-        expect(parseMapping(formatMapping(spec))).toEqual(spec);
+        expect(parseMappingInput(formatMapping(spec))).toEqual({ spec });
       }),
     );
   });
@@ -197,5 +202,102 @@ describe('describeSpecProblem / describeKeyProblem', () => {
     expect(describeSpecProblem({ ...base, extra: 1 })).toMatch(/^the mapping is not valid: /);
     expect(describeKeyProblem({ address: '10.0.0.1', port: 65536 })).toBe('port must be 1-65535 (got 65536)');
     expect(describeKeyProblem({ address: '10.0.0.1', port: 1 })).toBeUndefined();
+  });
+});
+
+const BOTH = 'write [ADDR:]PORT=[HOST:]PORT or Docker\'s [ADDR:]HOST_PORT:TARGET_PORT';
+
+describe("parseMappingInput: Docker's [ADDR:]HOST_PORT:TARGET_PORT", () => {
+  it.each([
+    ['8080:80', { address: '127.0.0.1', port: 8080, target: { host: '127.0.0.1', port: 80 } }],
+    ['80:3000', { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: 3000 } }],
+    ['8080:80/tcp', { address: '127.0.0.1', port: 8080, target: { host: '127.0.0.1', port: 80 } }],
+    ['8080:80/TCP', { address: '127.0.0.1', port: 8080, target: { host: '127.0.0.1', port: 80 } }],
+    ['0.0.0.0:8080:80', { address: '0.0.0.0', port: 8080, target: { host: '127.0.0.1', port: 80 } }],
+    ['[::1]:80:3000', { address: '::1', port: 80, target: { host: '127.0.0.1', port: 3000 } }],
+    ['[::]:80:3000/tcp', { address: '::', port: 80, target: { host: '127.0.0.1', port: 3000 } }],
+  ])('%j → %j, and says how it was understood', (text, spec) => {
+    const parsed = parseMappingInput(text);
+    expect(parsed.spec).toEqual(spec);
+    expect(parsed.understood).toBe(`Understood ${JSON.stringify(text)} as ${formatListen(spec)} → ${spec.target.host}:${spec.target.port}.`);
+  });
+
+  it('takes /tcp on Berth\'s own form too, and says nothing extra for it', () => {
+    expect(parseMappingInput('80=8080/tcp')).toEqual({ spec: { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: 8080 } } });
+  });
+
+  it.each([
+    ['8080:80/udp', 'UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80/tcp"'],
+    ['8080:80/sctp', '"8080:80/sctp" ends in an unknown protocol; leave it out, or write /tcp (UDP mappings are not available yet)'],
+    ['127.0.0.1:80', `"127.0.0.1:80" says where to listen but not where to forward; ${BOTH}, e.g. 127.0.0.1:80=8080`],
+    ['[::1]:80', `"[::1]:80" says where to listen but not where to forward; ${BOTH}, e.g. [::1]:80:8080`],
+    ['127.0.0.1:8080', `"127.0.0.1:8080" says where to listen but not where to forward; ${BOTH}, e.g. 127.0.0.1:8080=3000`],
+    ['localhost:80', `"localhost:80" says where to listen but not where to forward; ${BOTH}, e.g. 8080:80`],
+    ['127.0.0.1::80', '"127.0.0.1::80" has no port to listen on; Berth does not pick one for you, so give it, e.g. 127.0.0.1:8080:80'],
+    [':80', '":80" has no port to listen on; Berth does not pick one for you, so give it, e.g. 8080:80'],
+    ['localhost:8080:80', 'localhost is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)'],
+    ['::1:8080:80', '"::1:8080:80" is ambiguous; write an IPv6 address in brackets, e.g. [::1]:8080:80'],
+    ['[::1]:8080:80:1', `"[::1]:8080:80:1" has too many ":"; ${BOTH}, e.g. [::1]:8080:80`],
+    ['[::1', '"[::1" has "[" without "]"; write IPv6 addresses in brackets, e.g. [::1]:8080:80'],
+    ['[1.2.3.4]:80:81', 'only IPv6 addresses go in brackets; write 1.2.3.4 without them'],
+    ['8080:70000', 'target port must be 1-65535 (got 70000)'],
+    ['', `the mapping is empty; ${BOTH}, e.g. 8080=80 or 8080:80`],
+  ])('refuses %j: %s', (text, message) => {
+    expect(refusal(() => parseMappingInput(text)).message).toBe(message);
+  });
+
+  it.each(['8089=8089', '8089:8089', '127.0.0.1:8089=localhost:8089', '0.0.0.0:8089:8089', '[::]:8089=127.0.0.1:8089', '[::1]:8089=localhost:8089'])(
+    'refuses %j: it forwards to itself',
+    (text) => {
+      expect(refusal(() => parseMappingInput(text)).message).toMatch(/forwards to itself, so every connection would open another without end; give a different target port/);
+    },
+  );
+
+  it('round-trips every Docker-form spec (with or without /tcp) and says how it understood it', () => {
+    fc.assert(
+      fc.property(fc.option(fc.oneof(ipv4, ipv6)), port, port, fc.constantFrom('', '/tcp'), (address, p, targetPort, suffix) => {
+        const spec = { address: address ?? '127.0.0.1', port: p, target: { host: '127.0.0.1', port: targetPort } };
+        fc.pre(!forwardsToItself(spec));
+        const text = address === null ? `${p}:${targetPort}${suffix}` : `${formatDockerMapping(spec)!}${suffix}`;
+        const parsed = parseMappingInput(text);
+        expect(parsed.spec).toEqual(spec);
+        expect(parsed.understood).toContain(`as ${formatListen(spec)} → 127.0.0.1:${targetPort}`);
+        expect(looksLikeMapping(text)).toBe(true);
+      }),
+    );
+  });
+
+  it('never throws anything but a one-line ApiError on arbitrary or port-like input', () => {
+    const portish = fc
+      .array(fc.constantFrom('8', '0', '1', ':', '::', '[', ']', '=', '.', '/tcp', '/udp', '/', 'a', '%', ' ', '127.0.0.1', '::1', 'localhost'), { maxLength: 12 })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), portish), (text) => {
+        for (const parse of [parseMappingInput, parseListen]) {
+          try {
+            const value = parse(text);
+            expect(parse === parseListen ? mappingKey.safeParse(value).success : mappingSpec.safeParse((value as { spec: unknown }).spec).success).toBe(true);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ApiError);
+            expect((error as ApiError).message).not.toContain('\n');
+            expect((error as ApiError).message.length).toBeLessThan(400);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('parseListen and mappings', () => {
+  it.each(['8080:80', '80=8080', '0.0.0.0:8080:80', '[::1]:8080:80', '8080:80/tcp'])('refuses the mapping %j where only a listen address goes', (text) => {
+    expect(refusal(() => parseListen(text)).message).toBe(
+      `${JSON.stringify(text)} is a mapping (where to listen and where to forward); give only where to listen, [ADDR:]PORT, e.g. 80 or 127.0.0.1:80`,
+    );
+  });
+
+  it('takes /tcp and refuses /udp', () => {
+    expect(parseListen('80/tcp')).toEqual({ address: '127.0.0.1', port: 80 });
+    expect(refusal(() => parseListen('80/udp')).message).toMatch(/^UDP mappings are not available yet/);
   });
 });

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ApiError } from '../api/backend-api';
 import { mappingKey, mappingSpec, targetHost, type MappingKey, type MappingSpec } from './mapping';
+import { forwardsToItself, selfLoopMessage } from './self-loop';
 
 /**
  * Port specs as people type them on the command line (`berth run -p`,
@@ -21,6 +22,15 @@ import { mappingKey, mappingSpec, targetHost, type MappingKey, type MappingSpec 
  *   `=` separates where Berth listens from where it forwards, so no colon is
  *   ever ambiguous. TARGETHOST is a hostname or a literal address (IPv6 in
  *   brackets); it defaults to 127.0.0.1.
+ *
+ * Docker's mapping (what people type out of habit):  [ADDR:]HOST_PORT:TARGET_PORT[/tcp]
+ *     8080:80              127.0.0.1:8080 -> 127.0.0.1:80
+ *     0.0.0.0:8080:80      0.0.0.0:8080 -> 127.0.0.1:80
+ *     [::1]:8080:80        [::1]:8080 -> 127.0.0.1:80
+ *   HOST_PORT is where Berth listens, TARGET_PORT is forwarded to on the
+ *   default target host. `/tcp` may end either form; `/udp` is refused
+ *   (UDP mappings are not available yet). parseMappingInput says how a
+ *   Docker-form input was understood, so the CLI and the form can show it.
  */
 
 export const DEFAULT_LISTEN_ADDRESS = '127.0.0.1';
@@ -95,14 +105,41 @@ function checkListenAddress(host: string, bracketed: boolean): string {
   return host;
 }
 
+/** Docker's `/tcp` suffix is dropped; `/udp` (or anything else after "/") is refused with a sentence. */
+function withoutProtocol(spec: string): string {
+  const slash = spec.lastIndexOf('/');
+  if (slash < 0) return spec;
+  const protocol = spec.slice(slash + 1).toLowerCase();
+  if (protocol === 'tcp') return spec.slice(0, slash);
+  const base = spec.slice(0, slash);
+  if (protocol === 'udp') {
+    throw invalid(`UDP mappings are not available yet: Berth forwards TCP only; for TCP write ${shown(base)} or ${shown(`${base}/tcp`)}`);
+  }
+  throw invalid(`${shown(spec)} ends in an unknown protocol; leave it out, or write /tcp (UDP mappings are not available yet)`);
+}
+
+/** A mapping where only a listen address belongs: `8080:80` (Docker's form) or `80=8080`. */
+export function looksLikeMapping(text: string): boolean {
+  const spec = text.trim().replace(/\/tcp$/i, '');
+  if (spec.includes('=')) return true;
+  if (spec.startsWith('[')) return /^\[[^\]]*\]:[^:]*:/.test(spec);
+  const parts = spec.split(':');
+  return (parts.length === 2 && /^[0-9]+$/.test(parts[0]!) && /^[0-9]+$/.test(parts[1]!)) || (parts.length === 3 && isIP(parts[0]!) === 4);
+}
+
 /**
  * `[ADDR:]PORT` → {address, port}. The address defaults to 127.0.0.1 and
  * must be a literal IPv4 address or a bracketed IPv6 one (`[::1]:80`).
  */
 export function parseListen(text: string): MappingKey {
-  const spec = text.trim();
-  if (spec === '') throw invalid('the listen address is empty; give [ADDR:]PORT, e.g. 80 or 127.0.0.1:80');
-  if (spec.length > MAX_SPEC_LENGTH) throw invalid(`the listen address is too long (${spec.length} characters)`);
+  const trimmed = text.trim();
+  if (trimmed === '') throw invalid('the listen address is empty; give [ADDR:]PORT, e.g. 80 or 127.0.0.1:80');
+  if (trimmed.length > MAX_SPEC_LENGTH) throw invalid(`the listen address is too long (${trimmed.length} characters)`);
+  if (looksLikeMapping(trimmed)) {
+    // `8080:80` here would otherwise read as "address 8080": say what it is instead.
+    throw invalid(`${shown(trimmed)} is a mapping (where to listen and where to forward); give only where to listen, [ADDR:]PORT, e.g. 80 or 127.0.0.1:80`);
+  }
+  const spec = withoutProtocol(trimmed);
   const parts = splitHostPort(spec, 'listen address', '[::1]:80');
   const address = parts.host === undefined ? DEFAULT_LISTEN_ADDRESS : checkListenAddress(parts.host, parts.bracketed);
   const key = { address, port: parsePort(parts.port) };
@@ -134,25 +171,89 @@ export function parseTarget(text: string): MappingSpec['target'] {
   return { host, port: parsePort(parts.port, 'target port') };
 }
 
-/**
- * `[ADDR:]PORT=[TARGETHOST:]TARGETPORT` → a mapping spec, e.g.
- * `80=8080`, `127.0.0.1:80=localhost:8080`, `[::1]:443=[::1]:8443`.
- */
-export function parseMapping(text: string): MappingSpec {
-  const spec = text.trim();
-  if (spec.length > MAX_SPEC_LENGTH) throw invalid(`the mapping is too long (${spec.length} characters)`);
-  const parts = spec.split('=');
-  if (parts.length !== 2) {
-    throw invalid(
-      parts.length < 2
-        ? `${shown(spec)} has no target; write [ADDR:]PORT=[HOST:]PORT, e.g. 80=8080 or 127.0.0.1:80=localhost:8080`
-        : `${shown(spec)} has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080`,
-    );
+const BOTH_FORMS = 'write [ADDR:]PORT=[HOST:]PORT or Docker\'s [ADDR:]HOST_PORT:TARGET_PORT';
+
+/** A target port for an example that is not the listen port (an example must never forward to itself). */
+function exampleTarget(listen: string): string {
+  return listen === '8080' ? '3000' : '8080';
+}
+
+/** The refusal for a listen address alone where a mapping was asked for. */
+function noTarget(spec: string, example: string): ApiError {
+  return invalid(`${shown(spec)} says where to listen but not where to forward; ${BOTH_FORMS}, e.g. ${example}`);
+}
+
+/** Docker's `[ADDR:]HOST_PORT:TARGET_PORT` (IPv6 ADDR in brackets); the target host is the default one. */
+function parseDockerMapping(spec: string): MappingSpec {
+  let address: string | undefined;
+  let bracketed = false;
+  let rest = spec;
+  if (spec.startsWith('[')) {
+    const close = spec.indexOf(']');
+    if (close < 0) throw invalid(`${shown(spec)} has "[" without "]"; write IPv6 addresses in brackets, e.g. [::1]:8080:80`);
+    if (spec[close + 1] !== ':') throw invalid(`${shown(spec)} needs ":PORT" after the bracketed address, e.g. [::1]:8080:80`);
+    address = spec.slice(1, close);
+    bracketed = true;
+    rest = spec.slice(close + 2);
   }
-  const mapping = { ...parseListen(parts[0]!), target: parseTarget(parts[1]!) };
+  const parts = rest.split(':');
+  if (!bracketed && parts.length === 3) address = parts.shift();
+  if (parts.length > 2) {
+    throw invalid(bracketed ? `${shown(spec)} has too many ":"; ${BOTH_FORMS}, e.g. [::1]:8080:80` : `${shown(spec)} is ambiguous; write an IPv6 address in brackets, e.g. [::1]:8080:80`);
+  }
+  if (parts.length === 1) {
+    const listen = /^[0-9]{1,5}$/.test(parts[0]!) ? parts[0]! : '8080';
+    throw noTarget(spec, `${bracketed ? `[${address ?? '::1'}]:` : ''}${listen}:${exampleTarget(listen)}`);
+  }
+  const [hostPort, targetPort] = parts as [string, string];
+  if (address === undefined && !/^[0-9]*$/.test(hostPort)) {
+    // `127.0.0.1:80`: Berth's listen address alone, not Docker's HOST_PORT:TARGET_PORT.
+    const listen = /^[0-9]{1,5}$/.test(targetPort) ? targetPort : '8080';
+    throw noTarget(spec, isIP(hostPort) === 4 ? `${hostPort}:${listen}=${exampleTarget(listen)}` : '8080:80');
+  }
+  if (hostPort === '') {
+    throw invalid(`${shown(spec)} has no port to listen on; Berth does not pick one for you, so give it, e.g. ${address !== undefined ? `${bracketed ? `[${address}]` : address}:` : ''}8080:${targetPort || '80'}`);
+  }
+  const listen = address === undefined ? DEFAULT_LISTEN_ADDRESS : checkListenAddress(address, bracketed);
+  return { address: listen, port: parsePort(hostPort, 'host port'), target: { host: DEFAULT_TARGET_HOST, port: parsePort(targetPort, 'target port') } };
+}
+
+/** A parsed mapping, and how an input in Docker's form was understood (to show once). */
+export interface ParsedMapping {
+  spec: MappingSpec;
+  /** e.g. `Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.`; absent for Berth's `=` form. */
+  understood?: string;
+}
+
+/**
+ * `[ADDR:]PORT=[TARGETHOST:]TARGETPORT` or Docker's `[ADDR:]HOST_PORT:TARGET_PORT`,
+ * either with an optional `/tcp` → a mapping spec. A mapping that forwards to
+ * itself is refused (the backend checks again, with this machine's addresses).
+ */
+export function parseMappingInput(text: string): ParsedMapping {
+  const trimmed = text.trim();
+  if (trimmed === '') throw invalid(`the mapping is empty; ${BOTH_FORMS}, e.g. 8080=80 or 8080:80`);
+  if (trimmed.length > MAX_SPEC_LENGTH) throw invalid(`the mapping is too long (${trimmed.length} characters)`);
+  const spec = withoutProtocol(trimmed);
+  const parts = spec.split('=');
+  if (parts.length > 2) throw invalid(`${shown(spec)} has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080`);
+  const docker = parts.length === 1;
+  const mapping = docker ? parseDockerMapping(spec) : { ...parseListen(parts[0]!), target: parseTarget(parts[1]!) };
   const checked = mappingSpec.safeParse(mapping);
   if (!checked.success) throw invalid(`${shown(spec)} is not a valid mapping (${checked.error.issues[0]?.message ?? 'invalid'})`);
-  return checked.data;
+  if (forwardsToItself(checked.data)) throw invalid(selfLoopMessage(checked.data));
+  if (!docker) return { spec: checked.data };
+  return { spec: checked.data, understood: `Understood ${shown(trimmed)} as ${formatListen(checked.data)} → ${formatTarget(checked.data.target)}.` };
+}
+
+/** parseMappingInput without the note: the spec alone. */
+export function parseMapping(text: string): MappingSpec {
+  return parseMappingInput(text).spec;
+}
+
+/** Docker's form of a spec whose target is the default host: `127.0.0.1:8080:80`, `[::1]:8080:80`. */
+export function formatDockerMapping(spec: MappingSpec): string | undefined {
+  return spec.target.host === DEFAULT_TARGET_HOST ? `${formatListen(spec)}:${spec.target.port}` : undefined;
 }
 
 function bracket(host: string): string {

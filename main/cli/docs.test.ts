@@ -193,7 +193,7 @@ describe('berth --help and bad usage, command by command', () => {
     [['ports', 'ls', '--bogus'], 'ports', /Unknown option '--bogus'/],
     [['ports', 'ls', 'extra'], 'ports', /ports ls takes no arguments/],
     [['ports', 'add'], 'ports', /ports add takes exactly one mapping/],
-    [['ports', 'add', '80'], 'ports', /"80" has no target/],
+    [['ports', 'add', '80'], 'ports', /"80" says where to listen but not where to forward/],
     [['ports', 'add', '99999=80'], 'ports', /99999/],
     [['ports', 'rm', 'x'], 'ports', /"x"/],
     [['run', '--bogus'], 'run', /unknown option "--bogus"/],

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ApiError, type BerthApi } from '../../common/api/backend-api';
 import type { MappingStatus } from '../../common/ports/mapping';
-import { formatListen, formatTarget, parseListen, parseMapping } from '../../common/ports/parse';
+import { formatListen, formatTarget, parseListen, parseMappingInput } from '../../common/ports/parse';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
 export const PORTS_USAGE = `Usage: berth ports ls [--json]
        berth ports add [ADDR:]PORT=[HOST:]PORT [--json]
+       berth ports add [-p] [ADDR:]HOST_PORT:TARGET_PORT[/tcp] [--json]
        berth ports rm [ADDR:]PORT
 
   ls    List published ports: where Berth listens, the target, the state
@@ -18,6 +19,12 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
         direct bind. Examples:  berth ports add 80=8080
                                 berth ports add 127.0.0.1:443=localhost:8443
                                 berth ports add [::1]:80=[::1]:8080
+        Docker's form works too (listen on HOST_PORT, forward to TARGET_PORT
+        on 127.0.0.1; Berth says how it understood it):
+                                berth ports add 8080:80
+                                berth ports add -p 0.0.0.0:8080:80/tcp
+        UDP mappings are not available yet. A mapping that forwards to
+        itself (e.g. 8089=8089) is refused.
   rm    Stop publishing the port; it is free again at once.
 
 Published ports are kept by the running app and come back when it restarts.
@@ -74,11 +81,17 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
     args: rest,
     strict: true,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, publish: { type: 'string', short: 'p' } },
   });
   if (values.help) {
     io.out(PORTS_USAGE);
     return EXIT.ok;
+  }
+  // `-p MAPPING` as Docker users type it out of habit: the same as the mapping alone.
+  if (values.publish !== undefined) {
+    if (sub !== 'add') throw new UsageError(`-p is for "berth ports add"; write berth ports ${sub}${sub === 'rm' ? ' [ADDR:]PORT' : ''}`);
+    if (positionals.length > 0) throw new UsageError('ports add takes one mapping: give it with -p or alone, not both');
+    positionals.push(values.publish);
   }
   const expected = sub === 'ls' ? 0 : 1;
   if (positionals.length !== expected) {
@@ -88,7 +101,10 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
   let request: (api: BerthApi) => Promise<number>;
   try {
     if (sub === 'add') {
-      const spec = parseMapping(positionals[0]!);
+      const { spec, understood } = parseMappingInput(positionals[0]!);
+      // Docker's form is read Berth's way: said once, before anything is published (stderr with --json, so stdout stays JSON).
+      if (understood !== undefined && values.json) io.err(`${understood}\n`);
+      else if (understood !== undefined) io.out(`${understood}\n`);
       request = async (api) => {
         const status = await api.call('ports.add', spec);
         io.out(values.json ? `${JSON.stringify(status, null, 2)}\n` : `Published ${formatListen(spec)} -> ${formatTarget(spec.target)} (${status.via === 'helper' ? 'bound by the helper' : 'bound directly'}).\n`);

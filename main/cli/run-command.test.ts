@@ -65,6 +65,19 @@ describe('berth run: usage', () => {
       ['-p', 'localhost:80', '--', 'true'],
       '-p localhost:80: localhost is not an IP address; use a literal address such as 127.0.0.1 (hostnames are not resolved for a listen address)',
     ],
+    [
+      ['-p', '8080:80', '--', 'true'],
+      '-p 8080:80: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add 8080:80"',
+    ],
+    [
+      ['-p', '0.0.0.0:8080:80/tcp', '--', 'true'],
+      '-p 0.0.0.0:8080:80/tcp: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add 0.0.0.0:8080:80/tcp"',
+    ],
+    [
+      ['-p', '80=3000', '--', 'true'],
+      '-p 80=3000: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add 80=3000"',
+    ],
+    [['-p', '80/udp', '--', 'true'], '-p 80/udp: UDP mappings are not available yet: Berth forwards TCP only; for TCP write "80" or "80/tcp"'],
     [['-p', '80'], 'give the command to run after --, e.g. berth run -p 80 -- ./server'],
     [['-p', '80', '--'], 'give the command to run after --, e.g. berth run -p 80 -- ./server'],
     [['-x', '-p', '80', 'true'], 'unknown option "-x" (put CMD after --)'],

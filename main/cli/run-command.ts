@@ -2,7 +2,7 @@ import { isAbsolute } from 'node:path';
 import { ApiError } from '../../common/api/backend-api';
 import { systemPaths } from '../../common/paths';
 import type { MappingKey } from '../../common/ports/mapping';
-import { parseListen } from '../../common/ports/parse';
+import { looksLikeMapping, parseListen } from '../../common/ports/parse';
 import { helperAt } from '../core/ports/bind';
 import { MAX_LISTENERS, runWithListeners } from '../core/ports/run';
 import type { PortRulesInForce } from '../core/ports/bind';
@@ -20,6 +20,8 @@ the way: connections go straight to CMD, never through Berth.
 
   -p, --publish [ADDR:]PORT  where to listen; ADDR is a literal IP address (default 127.0.0.1),
                              IPv6 in brackets: -p 80, -p 0.0.0.0:443, -p [::1]:8080
+                             (no target: Docker's -p 8080:80 forwards, and berth run
+                             does not; for that use "berth ports add 8080:80")
   --helper-socket PATH       the helper's socket (default ${systemPaths().socketPath})
   -h, --help                 show this help
 
@@ -88,6 +90,12 @@ function listenKeys(specs: readonly string[]): MappingKey[] {
   if (specs.length === 0) throw new UsageError('give at least one -p [ADDR:]PORT to listen on');
   if (specs.length > MAX_LISTENERS) throw new UsageError(`at most ${MAX_LISTENERS} -p options`);
   return specs.map((spec) => {
+    if (looksLikeMapping(spec)) {
+      // Docker's -p HOST:TARGET forwards; berth run forwards nothing (CMD gets the socket), so there is no target to honour.
+      throw new UsageError(
+        `-p ${spec.slice(0, 80)}: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add ${spec.slice(0, 80)}"`,
+      );
+    }
     try {
       return parseListen(spec);
     } catch (error) {

@@ -78,6 +78,30 @@ describe('berth app, with the CLI through the control socket', () => {
     });
   });
 
+  test("Docker's form through the CLI: -p HOST_PORT:TARGET_PORT is said as understood, then published; a self-forwarding mapping is refused and nothing binds", async () => {
+    const home = freshHome(users.test);
+    await withApp(home, async (app) => {
+      const added = await berthIn(users.test, home, ['ports', 'add', '-p', `${LOW_PORT + 2}:${targetPort}/tcp`]);
+      expect(added.stderr).toBe('');
+      expect(added.stdout).toBe(
+        `Understood "${LOW_PORT + 2}:${targetPort}/tcp" as 127.0.0.1:${LOW_PORT + 2} → 127.0.0.1:${targetPort}.\n` +
+          `Published 127.0.0.1:${LOW_PORT + 2} -> 127.0.0.1:${targetPort} (bound by the helper).\n`,
+      );
+      expect(added.code).toBe(0);
+      expect(await (await fetch(`http://127.0.0.1:${LOW_PORT + 2}/`)).text()).toBe('hello from the target');
+
+      // The attack of issue 13: 8089=8089 plus one request made ~10,000 connections. Through the API (no CLI parser in the way) too.
+      const loop = await app.call('ports.add', { address: '0.0.0.0', port: LOW_PORT + 3, target: { host: 'localhost', port: LOW_PORT + 3 } });
+      expect(loop).toMatchObject({ ok: false, error: { code: 'INVALID', message: expect.stringMatching(/forwards to itself/) } });
+      const cli = await berthIn(users.test, home, ['ports', 'add', `${LOW_PORT + 3}:${LOW_PORT + 3}`]);
+      expect(cli.code).toBe(64);
+      expect(cli.stderr).toMatch(/forwards to itself/);
+      expect(await portIsFree(LOW_PORT + 3)).toBe(true);
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.ports.map((p) => p.id)).toEqual([`127.0.0.1:${LOW_PORT + 2}`]);
+    });
+  });
+
   test('published ports come back when the app restarts', async () => {
     const home = freshHome(users.test);
     const spec = { address: '127.0.0.1', port: 0, target: { host: '127.0.0.1', port: targetPort } };

@@ -49,6 +49,43 @@ describe('checkDraft', () => {
   });
 });
 
+describe('checkDraft: a whole mapping in the Port field', () => {
+  it.each([
+    ['8080:80', { address: '127.0.0.1', port: 8080, target: { host: '127.0.0.1', port: 80 } }, 'Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.'],
+    ['0.0.0.0:8080:80/tcp', { address: '0.0.0.0', port: 8080, target: { host: '127.0.0.1', port: 80 } }, 'Understood "0.0.0.0:8080:80/tcp" as 0.0.0.0:8080 → 127.0.0.1:80.'],
+    ['[::1]:80:3000', { address: '::1', port: 80, target: { host: '127.0.0.1', port: 3000 } }, 'Understood "[::1]:80:3000" as [::1]:80 → 127.0.0.1:3000.'],
+    [' 80=localhost:3000 ', { address: '127.0.0.1', port: 80, target: { host: 'localhost', port: 3000 } }, 'Understood "80=localhost:3000" as 127.0.0.1:80 → localhost:3000.'],
+  ])('%j is read by the shared parser, and the form says how', (port, spec, understood) => {
+    expect(checkDraft(draft({ port, address: 'ignored', targetHost: '', targetPort: '' }))).toEqual({ spec, errors: {}, understood });
+  });
+
+  it.each([
+    ['8080:80/udp', /^UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80\/tcp"\.$/],
+    ['127.0.0.1:80', /^"127\.0\.0\.1:80" says where to listen but not where to forward; .*e\.g\. 127\.0\.0\.1:80=8080\.$/],
+    ['8089:8089', /^127\.0\.0\.1:8089 → 127\.0\.0\.1:8089 forwards to itself/],
+  ])('refuses %j next to the Port field', (port, message) => {
+    const result = checkDraft(draft({ port }));
+    expect(result.spec).toBeNull();
+    expect(result.errors.port).toMatch(message);
+  });
+
+  it('refuses a mapping already published', () => {
+    const result = checkDraft(draft({ port: '80:3000' }), runningState().ports);
+    expect(result.spec).toBeNull();
+    expect(result.errors.port).toBe('127.0.0.1 port 80 is already published.');
+  });
+
+  it.each([
+    ['127.0.0.1', 'localhost'],
+    ['0.0.0.0', '127.0.0.1'],
+    ['::', '::1'],
+  ])('refuses %s → %s on the same port: it forwards to itself', (address, targetHost) => {
+    const result = checkDraft({ address, port: '8089', targetHost, targetPort: '8089' });
+    expect(result.spec).toBeNull();
+    expect(result.errors.targetPort).toMatch(/forwards to itself, so every connection would open another without end; give a different target port/);
+  });
+});
+
 describe('typedPort and asSentence', () => {
   it('reads a whole port number, or nothing', () => {
     expect(typedPort(draft({ port: ' 80 ' }))).toBe(80);

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import type { BackendState } from '../../common/api/backend-api';
 import { mappingSpec, type MappingSpec, type MappingStatus } from '../../common/ports/mapping';
+import { formatListen, formatTarget, parseMappingInput } from '../../common/ports/parse';
+import { forwardsToItself, selfLoopMessage } from '../../common/ports/self-loop';
 
 /**
  * The add-port form: text as typed, validated with the shared `mappingSpec`
@@ -66,9 +68,33 @@ export interface DraftCheck {
   /** The mapping to send, when every field is valid. */
   spec: MappingSpec | null;
   errors: FieldErrors;
+  /** How a whole mapping typed into the Port field was read, e.g. `Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.` */
+  understood?: string;
+}
+
+/** A whole mapping in the Port field (Docker's `8080:80`, Berth's `80=3000`, `/tcp`), as people paste it. */
+function mappingInPortField(text: string): boolean {
+  return /[:=/]/.test(text.trim());
+}
+
+/** The Port field holds a whole mapping: the one shared parser reads it, and the other fields give way to it. */
+function checkMappingText(text: string, existing: readonly MappingStatus[]): DraftCheck {
+  let spec: MappingSpec;
+  let understood: string | undefined;
+  try {
+    ({ spec, understood } = parseMappingInput(text));
+  } catch (error) {
+    return { spec: null, errors: { port: asSentence(error instanceof Error ? error.message : String(error)) } };
+  }
+  const said = understood ?? `Understood ${JSON.stringify(text.trim())} as ${formatListen(spec)} → ${formatTarget(spec.target)}.`;
+  if (existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
+    return { spec: null, errors: { port: `${spec.address} port ${spec.port} is already published.` }, understood: said };
+  }
+  return { spec, errors: {}, understood: said };
 }
 
 export function checkDraft(draft: PortDraft, existing: readonly MappingStatus[] = []): DraftCheck {
+  if (mappingInPortField(draft.port)) return checkMappingText(draft.port, existing);
   const candidate = {
     address: draft.address.trim(),
     port: portValue(draft.port),
@@ -84,6 +110,8 @@ export function checkDraft(draft: PortDraft, existing: readonly MappingStatus[] 
     return { spec: null, errors };
   }
   const spec = parsed.data;
+  // The backend refuses it too (with this machine's addresses); said here while typing.
+  if (forwardsToItself(spec)) return { spec: null, errors: { targetPort: asSentence(selfLoopMessage(spec)) } };
   // The backend refuses a second listener on the same address and port; say so before sending.
   if (existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
     return { spec: null, errors: { port: `${spec.address} port ${spec.port} is already published.` } };

@@ -115,7 +115,8 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
   const input = (name: PortField, className: string, inputMode: 'text' | 'numeric') => {
     const error = errorOf(name);
     const fieldId = inputId(name);
-    const describedBy = [error !== undefined ? `${fieldId}-error` : '', HINTS[name] !== undefined && error === undefined ? `${fieldId}-hint` : '']
+    const hinted = HINTS[name] !== undefined || (name === 'port' && check.understood !== undefined);
+    const describedBy = [error !== undefined ? `${fieldId}-error` : '', hinted && error === undefined ? `${fieldId}-hint` : '']
       .filter(Boolean)
       .join(' ');
     return (
@@ -153,6 +154,14 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
           return (
             <p key={name} id={`${fieldId}-error`} className="field-error">
               <strong>{LABELS[name]}:</strong> {error}
+            </p>
+          );
+        }
+        if (name === 'port' && check.understood !== undefined) {
+          // A whole mapping typed into the Port field: say how it was read before it is published.
+          return (
+            <p key={name} id={`${fieldId}-hint`} className="field-hint" role="status">
+              {check.understood}
             </p>
           );
         }

@@ -340,3 +340,49 @@ describe('PortPublisher', () => {
     expect(await refusal(publisher.add({ ...spec, port: port + 1 }))).toMatchObject({ code: 'FAILED', message: 'port publishing has stopped' });
   });
 });
+
+describe('PortPublisher refuses a mapping that forwards to itself', () => {
+  // Attack (issue 13): `ports add 8089=8089` plus one request made ~10,000
+  // connections in 2 s, each accepted connection opening another to itself.
+  it.each([
+    ['the same address', '127.0.0.1', '127.0.0.1'],
+    ['localhost for a loopback listener', '127.0.0.1', 'localhost'],
+    ['LOCALHOST spelled in capitals', '127.0.0.1', 'LOCALHOST'],
+    ['loopback for an any-address listener', '0.0.0.0', '127.0.0.1'],
+    ['localhost for an any-address listener', '0.0.0.0', 'localhost'],
+    ['0.0.0.0 itself', '0.0.0.0', '0.0.0.0'],
+    ['::1 for an IPv6 any-address listener', '::', '::1'],
+    ['127.0.0.1 for an IPv6 any-address listener', '::', '127.0.0.1'],
+    ['another 127/8 address for an any-address listener', '0.0.0.0', '127.0.0.2'],
+  ])('%s: INVALID, nothing bound, nothing saved', async (_name, address, host) => {
+    const { publisher } = await openPublisher();
+    const port = unusedPort();
+    const error = await refusal(publisher.add({ address, port, target: { host, port } }));
+    expect(error.code).toBe('INVALID');
+    expect(error.message).toMatch(/forwards to itself/);
+    expect(error.message).toMatch(/different target port/);
+    expect(publisher.list()).toEqual([]);
+    expect(savedFile()).toBeUndefined();
+    expect(portIsFree(address, port)).toBe(true);
+  });
+
+  it('still publishes the same port on another loopback address (127.0.0.2 is not 127.0.0.1)', async () => {
+    const { publisher } = await openPublisher();
+    const port = unusedPort();
+    const status = await publisher.add({ address: '127.0.0.2', port, target: { host: '127.0.0.1', port } });
+    expect(status.state).toBe('listening');
+  });
+});
+
+describe('PortPublisher restoring a self-forwarding mapping from the file', () => {
+  it('shows it as an error and does not bind it', async () => {
+    const port = unusedPort();
+    mkdirSync(join(dir, 'config'), { recursive: true });
+    writeFileSync(mappingsPath, JSON.stringify({ version: 1, mappings: [{ address: '127.0.0.1', port, target: { host: 'localhost', port } }] }));
+    const { publisher } = await openPublisher();
+    const [status] = publisher.list();
+    expect(status).toMatchObject({ state: 'error', via: null, error: { code: 'INVALID' } });
+    expect(status!.error!.message).toMatch(/forwards to itself/);
+    expect(portIsFree('127.0.0.1', port)).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 import { closeSync } from 'node:fs';
 import { isIP, SocketAddress } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { ApiError, type ApiErrorCode } from '../../../common/api/backend-api';
 import {
   mappingId,
@@ -10,6 +11,7 @@ import {
   type MappingStatus,
 } from '../../../common/ports/mapping';
 import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../common/ports/parse';
+import { forwardsToItself, selfLoopMessage } from '../../../common/ports/self-loop';
 import { errnoCode } from '../../../common/errno';
 import { acquireListener, type AcquireOptions, type HelperSource, type Listener, type PortRulesInForce } from './bind';
 import { Forwarder } from './forwarder';
@@ -75,6 +77,11 @@ export function canonicalAddress(address: string): string {
   return new SocketAddress({ address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' }).address;
 }
 
+/** This machine's interface addresses: a target on one of them reaches an any-address listener. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((info) => info.address));
+}
+
 function asApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   return new ApiError('FAILED', error instanceof Error ? error.message : String(error));
@@ -137,6 +144,9 @@ export class PortPublisher {
     const parsed = mappingSpec.parse(input);
     // One spelling per address ("0:0::1" is "::1"), so a duplicate is caught by its id, not by bind(2).
     const spec = { ...parsed, address: canonicalAddress(parsed.address) };
+    // Every add (CLI, form, control socket) comes here: a mapping whose target is its own
+    // listener would multiply one connection without end, so it is never bound.
+    if (forwardsToItself(spec, localAddresses())) throw new ApiError('INVALID', selfLoopMessage(spec));
     const id = mappingId(spec);
     const existing = this.entries.get(id);
     if (existing) {
@@ -257,6 +267,8 @@ export class PortPublisher {
   /** Binds and forwards a saved entry; failures become its state instead of an exception. */
   private async start(entry: Entry): Promise<void> {
     try {
+      // A hand-edited mappings file can hold a self-forwarding mapping too: it shows an error, unbound.
+      if (forwardsToItself(entry.spec, localAddresses())) throw new ApiError('INVALID', selfLoopMessage(entry.spec));
       const listener = await acquireListener(entry.spec, this.bindOptions());
       if (!this.current(entry) || this.closed) {
         closeSync(listener.fd);

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { requireBackend } from './backend-access';
+import { EXIT } from './exit-codes';
+import { UsageError, type CliIO } from './io';
+import { portsCommand } from './ports-command';
+
+// Berth is not running here (a control socket path nobody listens on): what
+// the command says before it connects, and its usage errors. Publishing
+// through the running app is in main/core/backend.test.ts.
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function ports(args: string[]): Promise<{ code: number | UsageError; out: string; err: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-ports-cli-'));
+  dirs.push(dir);
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (text) => void (out += text), err: (text) => void (err += text) };
+  try {
+    return { code: await portsCommand(args, io, () => requireBackend(join(dir, 'control.sock'))), out, err };
+  } catch (error) {
+    if (error instanceof UsageError) return { code: error, out, err };
+    throw error;
+  }
+}
+
+describe('berth ports add', () => {
+  it.each([
+    [['add', '8080:80'], 'Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.\n'],
+    [['add', '-p', '80:3000'], 'Understood "80:3000" as 127.0.0.1:80 → 127.0.0.1:3000.\n'],
+    [['add', '--publish', '[::1]:8443:443/tcp'], 'Understood "[::1]:8443:443/tcp" as [::1]:8443 → 127.0.0.1:443.\n'],
+  ])('%j says once how Docker\'s form was understood, before it connects', async (args, said) => {
+    const result = await ports(args);
+    expect(result.out).toBe(said);
+    expect(result.code).toBe(EXIT.notRunning);
+  });
+
+  it('says it on stderr with --json, so stdout stays JSON', async () => {
+    const result = await ports(['add', '8080:80', '--json']);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(/^Understood "8080:80" as 127\.0\.0\.1:8080 → 127\.0\.0\.1:80\.\nberth: /);
+  });
+
+  it("says nothing extra for Berth's own form", async () => {
+    const result = await ports(['add', '8080=80']);
+    expect(result.out).toBe('');
+    expect(result.code).toBe(EXIT.notRunning);
+  });
+
+  it.each([
+    [['add', '8080:80/udp'], 'UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80/tcp"'],
+    [['add', '8089=8089'], /^127\.0\.0\.1:8089 → 127\.0\.0\.1:8089 forwards to itself/],
+    [['add', '-p', '0.0.0.0:8089:8089'], /^0\.0\.0\.0:8089 → 127\.0\.0\.1:8089 forwards to itself/],
+    [['add', '127.0.0.1:80'], /^"127\.0\.0\.1:80" says where to listen but not where to forward; .* e\.g\. 127\.0\.0\.1:80=8080$/],
+    [['add', '-p', '8080:80', '9090:90'], 'ports add takes one mapping: give it with -p or alone, not both'],
+    [['rm', '-p', '8080'], '-p is for "berth ports add"; write berth ports rm [ADDR:]PORT'],
+    [['rm', '8080:80'], /^"8080:80" is a mapping .*; give only where to listen/],
+  ])('refuses %j before connecting: %s', async (args, message) => {
+    const result = await ports(args);
+    expect(result.code).toBeInstanceOf(UsageError);
+    expect((result.code as UsageError).message).toMatch(message instanceof RegExp ? message : new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    expect(result.out).toBe('');
+  });
+});
