@@ -100,6 +100,48 @@ export function classifyPkexecResult({ code, signal, stdout, stderr }: PkexecRes
   return { kind: 'failed', exitCode: code ?? undefined, stdout, stderr };
 }
 
+/** What a finished child printed (each stream capped at MAX_OUTPUT) and how it ended. */
+interface Captured {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `program` as pkexec would run the command: in /, with only a safe
+ * PATH in its environment, no stdin; resolves with what it printed, or
+ * with the spawn error.
+ */
+function runCaptured(program: string, args: readonly string[]): Promise<Captured | NodeJS.ErrnoException> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    child.once('error', (error: NodeJS.ErrnoException) => resolve(error));
+    child.once('close', (code, signal) => {
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
+      resolve({ code, signal, stdout: text(out), stderr: text(err) });
+    });
+  });
+}
+
+/**
+ * Root needs no prompt: the command runs as it is, with the same clean
+ * environment and working directory pkexec would give it.
+ */
+async function runAsRoot(argv: readonly string[]): Promise<ElevationOutcome> {
+  const ran = await runCaptured(argv[0]!, argv.slice(1));
+  if (ran instanceof Error) return refuse(`cannot start ${argv[0]}: ${ran.message}`);
+  const { code, stdout, stderr } = ran;
+  return code === 0 ? { kind: 'approved', stdout, stderr } : { kind: 'failed', exitCode: code ?? undefined, stdout, stderr };
+}
+
 /**
  * pkexec with the program as its own argv: no shell, so nothing is quoted or
  * expanded, and polkit checks the action annotated for this program's path
@@ -109,50 +151,10 @@ export function classifyPkexecResult({ code, signal, stdout, stderr }: PkexecRes
  * or the answer is no-agent). pkexec gives the program a clean environment
  * and runs it in / whatever it is given; it starts in / here too.
  */
-/**
- * Root needs no prompt: the command runs as it is, with the same clean
- * environment and working directory pkexec would give it.
- */
-function runAsRoot(argv: readonly string[]): Promise<ElevationOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const collect = (into: Buffer[]) => (chunk: Buffer) => {
-      if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
-    };
-    child.stdout.on('data', collect(out));
-    child.stderr.on('data', collect(err));
-    child.once('error', (error) => resolve(refuse(`cannot start ${argv[0]}: ${error.message}`)));
-    child.once('close', (code) => {
-      const text = (chunks: Buffer[]) => Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
-      resolve(code === 0 ? { kind: 'approved', stdout: text(out), stderr: text(err) } : { kind: 'failed', exitCode: code ?? undefined, stdout: text(out), stderr: text(err) });
-    });
-  });
-}
-
-function runPkexec(argv: readonly string[]): Promise<ElevationOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(PKEXEC, ['--disable-internal-agent', ...argv], {
-      cwd: '/',
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const collect = (into: Buffer[]) => (chunk: Buffer) => {
-      if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
-    };
-    child.stdout.on('data', collect(out));
-    child.stderr.on('data', collect(err));
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      resolve(refuse(error.code === 'ENOENT' ? `${PKEXEC} is not installed` : `cannot start ${PKEXEC}: ${error.message}`));
-    });
-    child.once('close', (code, signal) => {
-      const text = (chunks: Buffer[]) => Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
-      resolve(classifyPkexecResult({ code, signal, stdout: text(out), stderr: text(err) }));
-    });
-  });
+async function runPkexec(argv: readonly string[]): Promise<ElevationOutcome> {
+  const ran = await runCaptured(PKEXEC, ['--disable-internal-agent', ...argv]);
+  if (ran instanceof Error) return refuse(ran.code === 'ENOENT' ? `${PKEXEC} is not installed` : `cannot start ${PKEXEC}: ${ran.message}`);
+  return classifyPkexecResult(ran);
 }
 
 interface SudoPromptError extends Error {
