@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDirectory, openDirectoryNoFollow, openFileAt, renameAt, statAt, unlinkAt, type PathComponent, type PeerCredentials } from '../../native';
 import { auditLogGenerationName, MAX_AUDIT_FILES } from '../../common/audit-log-files';
@@ -187,20 +187,12 @@ function createCurrent(dirfd: number, dirPath: string, base: string): number {
 }
 
 /**
- * The current file from an earlier run, opened to append. Node has no
- * openat, so it is opened by path with O_NOFOLLOW; the directory is ours and
- * no one else's to write (checked above), and we check that what we opened
- * is the very file statAt saw through the directory fd.
+ * The current file from an earlier run, opened relative to the checked
+ * directory's fd (openat with O_NOFOLLOW, no O_TRUNC): nothing planted at
+ * the name is followed. Writes go to our own idea of the end (pwrite).
  */
 function openExisting(dirfd: number, dirPath: string, base: string): number {
-  const path = join(dirPath, base);
-  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  checkOurs(fd, path);
-  const seen = statAt(dirfd, base);
-  const st = fstatSync(fd);
-  if (seen === null || seen.ino !== st.ino || seen.dev !== st.dev) {
-    closeSync(fd);
-    throw new Error(`audit log ${path} changed while it was being opened`);
-  }
+  const fd = openFileAt(dirfd, base, 'overwrite');
+  checkOurs(fd, join(dirPath, base));
   return fd;
 }

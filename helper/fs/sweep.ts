@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { statAt, unlinkAt } from '../../native';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
+import { escapeForRegExp, STALE_TEMP_AGE_MS } from '../../common/stale-temp';
 
-/** A temp file still this young may be a write in progress (another helper process, an install): left alone. */
-export const STALE_TEMP_AGE_MS = 60_000;
+export { STALE_TEMP_AGE_MS };
 
 /** `.NAME.berth-<16 hex>`: the names writeTempFile (atomic-write.ts) gives, and only those. */
 function tempPattern(name: string): RegExp {
-  return new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.berth-[0-9a-f]{16}$`);
+  return new RegExp(`^\\.${escapeForRegExp(name)}\\.berth-[0-9a-f]{16}$`);
 }
 
 /**

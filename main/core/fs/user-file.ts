@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { escapeForRegExp, STALE_TEMP_AGE_MS } from '../../../common/stale-temp';
 
 /**
  * The backend's own files (settings, mappings, logs, archives): written as
@@ -51,8 +52,7 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode = 0
 
 const TEMP_RANDOM_BYTES = 6;
 
-/** A temp file still this young may be another Berth process's write in progress: left alone. */
-export const STALE_TEMP_AGE_MS = 60_000;
+export { STALE_TEMP_AGE_MS };
 
 /**
  * Removes the temp files an interrupted {@link writeFileAtomic} of `path`
@@ -63,7 +63,7 @@ export const STALE_TEMP_AGE_MS = 60_000;
  */
 export function sweepStaleTemps(path: string, now: number = Date.now()): number {
   const dir = dirname(path);
-  const pattern = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}\\.tmp$`);
+  const pattern = new RegExp(`^\\.${escapeForRegExp(basename(path))}\\.[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}\\.tmp$`);
   let names: string[];
   try {
     names = readdirSync(dir);
