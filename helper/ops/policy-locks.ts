@@ -20,12 +20,14 @@ export function policyFor(config: HelperConfig): VerifiedPolicy | null {
 
 /** Refuses when the policy locks `key` to a value other than `wanted`. */
 export function assertNotLocked<K extends ToggleKey>(
-  config: HelperConfig,
+  config: HelperConfig | VerifiedPolicy | null,
   key: K,
   allowed: (locked: NonNullable<LockedSettings[K]>) => boolean,
   what: string,
 ): void {
-  const locked = lockedSettings(config)[key];
+  // A policy already read (bindPort reads it once for its locks and its port rules), or the config to read it from.
+  const settings = config === null ? {} : 'lockedSettings' in config ? config.lockedSettings : lockedSettings(config);
+  const locked = settings[key];
   if (locked !== undefined && !allowed(locked as NonNullable<LockedSettings[K]>)) {
     throw new ProtocolError('LOCKED_BY_POLICY', `${what} is locked by your organization (${key} = ${JSON.stringify(locked)})`);
   }

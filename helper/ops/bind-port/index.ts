@@ -2,6 +2,7 @@ import { closeSync, fchownSync } from 'node:fs';
 import { bindSocket } from '../../../native';
 import { ProtocolError, type ErrorCode } from '../../../common/protocol';
 import { errnoCode } from '../../../common/errno';
+import { formatListen } from '../../../common/ports/parse';
 import { DEFAULT_PRIVILEGED_UDP, portRuleRefusal } from '../../../common/policy/port-rule-check';
 import { assertNotLocked, policyFor } from '../policy-locks';
 import { findShadowed } from './holders';
@@ -21,9 +22,8 @@ const BIND_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
 };
 
 /** "tcp 127.0.0.1:80", "udp [::1]:53": how a socket is named in messages. */
-function describe(address: string, port: number, protocol?: string): string {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return protocol === undefined ? `${host}:${port}` : `${protocol} ${host}:${port}`;
+function describe(address: string, port: number, protocol: string): string {
+  return `${protocol} ${formatListen({ address, port })}`;
 }
 
 function ownerName(uid: number): string {
@@ -39,15 +39,16 @@ function ownerName(uid: number): string {
 export const bindPort: OperationHandler<'bindPort'> = (args, { config, peer }) => {
   const { address, port, protocol } = args;
   const where = describe(address, port, protocol);
+  // The organization's policy, read and verified once for this request.
+  const policy = policyFor(config);
   // The organization may turn privileged port mapping off altogether.
-  assertNotLocked(config, 'privilegedPortMapping', (on) => on, 'privileged port mapping');
+  assertNotLocked(policy, 'privilegedPortMapping', (on) => on, 'privileged port mapping');
   // Only what the caller cannot bind itself: root adds nothing to a port the user may open.
   const notNeeded = notNeededReason({ peerUid: peer.uid, address, port });
   if (notNeeded !== undefined) throw new ProtocolError('NOT_NEEDED', `${where} does not need the helper: ${notNeeded}`);
   // The organization's port rules (policy.portRules), enforced here because the user could skip the app.
-  const policy = policyFor(config);
   const refusal = policy === null ? undefined : portRuleRefusal(policy.portRules, args);
-  if (refusal !== undefined) throw new ProtocolError('LOCKED_BY_POLICY', `${where} is not allowed by ${policy!.organization}'s policy: ${refusal}`);
+  if (policy !== null && refusal !== undefined) throw new ProtocolError('LOCKED_BY_POLICY', `${where} is not allowed by ${policy.organization}'s policy: ${refusal}`);
   // Unless the policy says where UDP may go, privileged UDP stays on loopback: a UDP socket on a low port
   // sends from a "secure" source port that NFS-style services on the network trust as root.
   if (policy?.portRules?.udp === undefined && portRuleRefusal({ udp: DEFAULT_PRIVILEGED_UDP }, args) !== undefined) {
@@ -64,7 +65,7 @@ export const bindPort: OperationHandler<'bindPort'> = (args, { config, peer }) =
   if (held !== undefined) {
     throw new ProtocolError(
       'PORT_IN_USE',
-      `${where} is in use: a program of ${ownerName(held.uid)} serves ${describe(held.address, held.port)}, which clients of the same name reach`,
+      `${where} is in use: a program of ${ownerName(held.uid)} serves ${formatListen(held)}, which clients of the same name reach`,
     );
   }
   let fd: number;
