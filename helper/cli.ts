@@ -6,6 +6,8 @@ import { readKeyFile } from './daemon/org-key';
 import { INSTALL_USAGE, installCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
+import { resolve } from 'node:path';
+import { installLayout } from '../common/paths';
 
 const USAGE = `berth-helper ${BERTH_VERSION} — Berth's privileged helper
 
@@ -110,7 +112,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`berth-helper: cannot use ${values.config}: ${(error as Error).message}`);
       return 78;
     }
-    return serve(config);
+    // The installed service's own config: only that helper may remove itself when its app is gone.
+    const layout = installLayout();
+    return serve(config, resolve(values.config) === layout.configPath ? { installed: layout } : {});
   }
   if (values.socket === undefined) return usageError('serve needs --socket PATH (or --config FILE)');
   if (values['allow-uid'] === undefined) return usageError('serve needs --allow-uid UID');

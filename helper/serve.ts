@@ -11,6 +11,9 @@ import { POLICY_CACHE_NAME } from '../common/policy/cache';
 import { INSTALL_RECORD_NAME } from '../common/install-record';
 import { sweepStaleTemps } from './fs/sweep';
 import { LINK_RECORD_NAME } from './ops/symlinks';
+import type { InstallLayout } from '../common/paths';
+import { appGoneConfirmed, appPresence } from './daemon/app-presence';
+import { removeForGoneApp } from './install/self-remove';
 
 /** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
 function sweepHelperTemps(config: HelperConfig): string[] {
@@ -37,7 +40,34 @@ function activationFd(): number | undefined {
  * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
  * exit code. Every failure to start is one line saying what to fix.
  */
-export async function serve(config: HelperConfig): Promise<number> {
+export interface ServeOptions {
+  /**
+   * Set when serving as the installed service (`serve --config` with the
+   * layout's own config file): only then may the helper remove itself when
+   * its app is gone. A development or test helper never does.
+   */
+  installed?: InstallLayout;
+}
+
+/** Resolves only if the installed app is (and stays) gone; otherwise never. */
+function appGone(config: HelperConfig, options: ServeOptions): Promise<void> {
+  const appPath = config.appPath;
+  if (options.installed === undefined || appPath === undefined) return new Promise(() => {});
+  const presence = appPresence(appPath);
+  if (presence.state === 'unknown') console.error(`berth-helper: cannot tell whether the app is still installed: ${presence.why}`);
+  const log = (line: string): void => console.error(`berth-helper: ${line}`);
+  return appGoneConfirmed(appPath, config.limits.appGoneConfirmMs, log).then((gone) => {
+    // A managed helper is the admin's (see the uninstall operation): removing it would drop the
+    // organization's policy, and a user who can delete the app must not be able to lift it that way.
+    if (gone && config.orgPublicKey !== undefined) {
+      log(`the app at ${appPath} is gone, but this helper is managed by your organization: only an administrator removes it (berth-helper uninstall, as root)`);
+      return new Promise(() => {});
+    }
+    return gone ? undefined : new Promise(() => {});
+  });
+}
+
+export async function serve(config: HelperConfig, options: ServeOptions = {}): Promise<number> {
   if (process.getuid?.() !== 0) {
     console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
     return 77;
@@ -88,8 +118,17 @@ export async function serve(config: HelperConfig): Promise<number> {
   console.error(
     `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
-  await stopRequested;
+  const why = await Promise.race([stopRequested.then(() => 'stop' as const), appGone(config, options).then(() => 'app-gone' as const)]);
   await server.close();
+  if (why === 'app-gone' && options.installed !== undefined) {
+    const message = `the app at ${config.appPath} is gone, so the helper removes itself, its CLI links and its hosts entries`;
+    console.error(`berth-helper: ${message}`);
+    audit.write({ peer: { uid: 0, gid: 0, pid: process.pid }, op: 'uninstall', result: 'ok', message });
+    audit.close();
+    removeForGoneApp(config, options.installed, (line) => console.error(`berth-helper: ${line}`));
+    console.error('berth-helper: removed; nothing of Berth runs any more');
+    return 0;
+  }
   audit.close();
   console.error('berth-helper: stopped');
   return 0;

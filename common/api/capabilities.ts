@@ -26,6 +26,8 @@ export const capabilitiesSchema = z.strictObject({
     message: z.string(),
     version: z.string().nullable(),
     bundledVersion: z.string(),
+    /** The bundled helper's short content digest; null when unknown. A rebuild keeps the version but not this. */
+    bundledBuild: z.string().nullable(),
     protocol: z.number().int().nullable(),
     operations: z.array(z.string()),
     /**
@@ -76,6 +78,15 @@ export const capabilitiesSchema = z.strictObject({
   }),
 });
 export type Capabilities = z.infer<typeof capabilitiesSchema>;
+
+/**
+ * What "asked once" remembers (settings.helperUpdateAskedFor): the bundled
+ * version, and its build when known, so a rebuilt helper with the same
+ * version is offered once too, and a declined one is not asked again.
+ */
+export function helperUpdateKey(helper: Pick<Capabilities['helper'], 'bundledVersion' | 'bundledBuild'>): string {
+  return helper.bundledBuild === null ? helper.bundledVersion : `${helper.bundledVersion}+${helper.bundledBuild}`;
+}
 
 /** No policy in force: nothing locked, every registry allowed. */
 export const NO_POLICY: Capabilities['policy'] = {

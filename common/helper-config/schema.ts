@@ -34,6 +34,12 @@ export const helperLimits = z.strictObject({
   auditRepeatWindowMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
   /** Refusal lines per peer uid per window, across all its connections; the rest are counted. */
   auditRefusalsPerWindow: z.number().int().min(1).max(100_000).default(64),
+  /**
+   * An installed helper that finds its app gone at start looks again this much
+   * later before it removes itself: an update replaces the app by a rename, and
+   * a helper woken in that instant must not take it for a removal.
+   */
+  appGoneConfirmMs: z.number().int().min(0).max(600_000).default(10_000),
 });
 
 export type HelperLimits = z.infer<typeof helperLimits>;

@@ -1,5 +1,9 @@
 import { describe, expect, inject, it } from 'vitest';
+import { join } from 'node:path';
 import { runIsolated } from '../../test/support/isolated-system';
+import { safeScratchDir } from '../../test/support/scratch';
+import { REPO_ROOT } from '../../test/support/constants';
+import { helperProgramFiles, programDigest } from '../../common/program-digest';
 
 const users = inject('users');
 
@@ -9,9 +13,12 @@ const AS_USER = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups --';
 
 describe('berth-helper install / uninstall as root (standalone mode)', () => {
   it('installs, serves the user, upgrades in place, and uninstalls leaving nothing', async () => {
+    const copies = safeScratchDir('berth-installed-copy');
     const run = await runIsolated(`
       mkdir -p /opt/Berth
       node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      cp /usr/local/libexec/berth/berth-helper.js /usr/local/libexec/berth/berth_native.node ${copies}/
+      echo "== digest"; node -p 'JSON.parse(require("fs").readFileSync("/var/lib/berth/install.json")).programSha256'
       echo "== stat"; stat -c '%n %U %a %F' /usr/local/libexec/berth /usr/local/libexec/berth/berth-helper.js /etc/berth/helper.json /var/lib/berth /run/berth /run/berth/helper.sock
       echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
       echo "== config"; cat /etc/berth/helper.json
@@ -38,6 +45,9 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
       `/run/berth/helper.sock ${users.test.name} 600 socket`,
     ]);
     expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid, info: { protocol: 1 } });
+    // The record names the bytes root runs: the app compares it with the helper it bundles (a rebuild keeps the version).
+    expect(section('digest')).toBe(programDigest(helperProgramFiles(join(copies, 'berth-helper.js'))));
+    expect(section('digest')).toBe(programDigest(helperProgramFiles(join(REPO_ROOT, 'dist/helper/berth-helper.js'))));
     // Upgrade: the program is replaced (a new inode, by rename), the config is kept as it was.
     expect(section('replaced')).toBe('yes');
     expect(section('config2')).toBe(section('config'));

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
+import { INSTALL_RECORD_NAME, readInstallRecord, type InstallRecord } from '../../common/install-record';
+import { helperProgramFiles, programDigest, shortDigest, type ProgramFile } from '../../common/program-digest';
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
-import { readInstallRecord, writeInstallRecord } from '../fs/install-record';
+import { writeInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { readConfigFile } from '../../common/helper-config/read';
 import type { HelperConfig } from '../../common/helper-config/schema';
@@ -27,7 +28,7 @@ export type Log = (line: string) => void;
 /** The program files of the running helper: what gets copied into place. */
 export interface HelperProgram {
   /** Files beside each other: the entry (a SEA binary or a JS bundle) and the native addon. */
-  files: Array<{ path: string; name: string }>;
+  files: ProgramFile[];
   /** How the installed copy is started, given the directory it was copied to. */
   command(helperDir: string, configPath: string): string[];
 }
@@ -40,10 +41,7 @@ export interface HelperProgram {
 export function currentProgram(): HelperProgram {
   const sea = basename(process.execPath).startsWith('berth-helper');
   const entry = realpathSync(sea ? process.execPath : process.argv[1]!);
-  const files = [
-    { path: entry, name: basename(entry) },
-    { path: join(dirname(entry), 'berth_native.node'), name: 'berth_native.node' },
-  ];
+  const files = helperProgramFiles(entry);
   if (sea) return { files, command: (dir, config) => [join(dir, basename(entry)), 'serve', '--config', config] };
   const node = realpathSync(process.execPath);
   const st = statSync(node);
@@ -127,15 +125,18 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
   const recordedDirs = [...new Set([...previous.filter((p) => p.kind === 'directory').map((p) => p.path), ...createdDirs])].sort(
     (a, b) => b.length - a.length,
   );
+  // Of the copies just written, not the source: what root will actually run.
+  const programSha256 = programDigest(program.files.map((f) => ({ name: f.name, path: join(layout.helperDir, f.name) })));
   const record: InstallRecord = {
     version: 1,
     paths: [
       ...files.map((path) => ({ path, kind: 'file' as const })),
       ...recordedDirs.map((path) => ({ path, kind: 'directory' as const })),
     ],
+    programSha256,
   };
   writeInstallRecord(layout.stateDir, record);
-  log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall`);
+  log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall, and the program's digest ${shortDigest(programSha256)}`);
 
   await startService(
     manager,

@@ -7,7 +7,7 @@ import { HOSTS_PATH } from '../../common/paths';
 import { INSTALL_RECORD_NAME } from '../../common/install-record';
 import { ProtocolError, type OperationResult } from '../../common/protocol';
 import type { HelperConfig } from '../../common/helper-config/schema';
-import { readInstallRecord } from '../fs/install-record';
+import { readInstallRecord } from '../../common/install-record';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { POLICY_CACHE_NAME, policyInForce, readCachedPolicy } from '../../common/policy';
 import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
@@ -26,6 +26,12 @@ export interface UninstallOptions {
    * allowed user must not be able to delete the policy and so roll it back.
    */
   removePolicy: boolean;
+  /**
+   * Keep the log directory and everything in it, saying why. When the helper
+   * removes itself because its app is gone, nobody asked: the audit log is
+   * what tells the admin what happened (root's uninstall keeps nothing).
+   */
+  keepLogs?: { dir: string; reason: string };
 }
 
 /** Removes one recorded path if it still is what we made: root-owned, of the recorded kind. */
@@ -86,7 +92,7 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
   if (options.removePolicy) removeRecorded(policyPath, 'file', outcome);
   else if (existsSync(policyPath)) outcome.kept.push({ path: policyPath, reason: 'the organization policy stays: only root may remove it' });
   // The audit log's rotated files (audit.log.1, …): the helper made them as it ran; the record lists only the current one.
-  if (config.auditLogPath !== undefined) {
+  if (config.auditLogPath !== undefined && options.keepLogs === undefined) {
     const logDir = dirname(config.auditLogPath);
     const base = basename(config.auditLogPath);
     let present: string[] = [];
@@ -100,7 +106,14 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
       if (generation !== undefined && generation > 0) removeRecorded(join(logDir, name), 'file', outcome);
     }
   }
-  for (const entry of record?.paths ?? []) removeRecorded(entry.path, entry.kind, outcome);
+  const kept = options.keepLogs;
+  for (const entry of record?.paths ?? []) {
+    if (kept !== undefined && (entry.path === kept.dir || entry.path.startsWith(`${kept.dir}/`))) {
+      if (existsSync(entry.path)) outcome.kept.push({ path: entry.path, reason: kept.reason });
+      continue;
+    }
+    removeRecorded(entry.path, entry.kind, outcome);
+  }
   removeRecorded(config.stateDir, 'directory', outcome);
   return outcome;
 }

@@ -1,3 +1,4 @@
+import { helperBuilds } from '../install/helper-build';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { cliAppPath } from '../install/app-location';
@@ -62,7 +63,7 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
     io.out(HELPER_USAGE);
     return EXIT.ok;
   }
-  const status = await probeHelper(values.socket ?? systemPaths().socketPath);
+  const status = await probeHelper(values.socket ?? systemPaths().socketPath, undefined, helperBuilds());
   if (values.json) {
     io.out(JSON.stringify(status, null, 2) + '\n');
   } else {
@@ -71,7 +72,7 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
       ['Detail', status.message],
       ['Socket', status.socketPath],
       ['Helper version', status.helper?.helperVersion ?? '-'],
-      ['Bundled version', status.bundledVersion],
+      ['Bundled version', status.bundledBuild === undefined ? status.bundledVersion : `${status.bundledVersion} (build ${status.bundledBuild})`],
       ['Protocol', status.helper ? String(status.helper.protocol) : '-'],
       ['Capabilities', status.helper?.capabilities.join(', ') || '-'],
     ];

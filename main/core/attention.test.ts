@@ -28,4 +28,13 @@ describe('needsUserAnswer: the app opens by itself only for an unanswered questi
     expect(needsUserAnswer({ capabilities, settings: settings({ consent: 'install', helperUpdateAskedFor: BERTH_VERSION }) })).toBeNull();
     expect(needsUserAnswer({ capabilities, settings: settings({ consent: 'install', helperUpdateAskedFor: '0.0.9' }) })).toBe('update');
   });
+
+  test('a rebuilt helper with the same version: asked once per build', () => {
+    const report = sampleReport('needs-update');
+    const capabilities = { ...report, helper: { ...report.helper, version: BERTH_VERSION, bundledBuild: '0123456789ab' } };
+    // Declined for the version alone (an older app) or for another build: this build is asked about.
+    expect(needsUserAnswer({ capabilities, settings: settings({ consent: 'install', helperUpdateAskedFor: BERTH_VERSION }) })).toBe('update');
+    expect(needsUserAnswer({ capabilities, settings: settings({ consent: 'install', helperUpdateAskedFor: `${BERTH_VERSION}+ffffffffffff` }) })).toBe('update');
+    expect(needsUserAnswer({ capabilities, settings: settings({ consent: 'install', helperUpdateAskedFor: `${BERTH_VERSION}+0123456789ab` }) })).toBeNull();
+  });
 });

@@ -1,4 +1,5 @@
 import type { BackendState } from '../../common/api/backend-api';
+import { helperUpdateKey } from '../../common/api/capabilities';
 
 /**
  * Whether the app should open its window by itself at start: only for a
@@ -9,6 +10,6 @@ import type { BackendState } from '../../common/api/backend-api';
 export function needsUserAnswer(state: Pick<BackendState, 'capabilities' | 'settings'>): 'consent' | 'update' | null {
   const { helper } = state.capabilities;
   if (helper.state === 'user-mode' || helper.state === 'running') return null;
-  if (helper.state === 'needs-update') return state.settings.helperUpdateAskedFor === helper.bundledVersion ? null : 'update';
+  if (helper.state === 'needs-update') return state.settings.helperUpdateAskedFor === helperUpdateKey(helper) ? null : 'update';
   return state.settings.consent === 'undecided' ? 'consent' : null;
 }

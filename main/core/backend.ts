@@ -6,7 +6,7 @@ import {
   type PromptOutcome,
   ApiError,
 } from '../../common/api/backend-api';
-import type { Capabilities } from '../../common/api/capabilities';
+import { helperUpdateKey, type Capabilities } from '../../common/api/capabilities';
 import { BERTH_VERSION } from '../../common/app-version';
 import type { InstallLayout } from '../../common/paths';
 import type { SettingChange } from '../../common/api/backend-api';
@@ -182,7 +182,7 @@ export class Backend implements ApiHost {
       'helper.install': (params) => this.runPrompt('install', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
       'helper.uninstall': (params) => this.runPrompt('uninstall', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
       'helper.declineUpdate': async () => {
-        this.settings.set({ key: 'helperUpdateAskedFor', value: BERTH_VERSION });
+        this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
         return { ok: true as const };
       },
       diagnose: () => this.diagnose(),
@@ -284,7 +284,7 @@ export class Backend implements ApiHost {
     }
     if (kind === 'install') {
       // Asked (and answered) for this version: do not ask again at the next start.
-      this.settings.set({ key: 'helperUpdateAskedFor', value: BERTH_VERSION });
+      this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
       if (outcome.kind === 'approved') {
         this.settings.set({ key: 'consent', value: 'install' });
         await this.refresh();

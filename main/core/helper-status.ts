@@ -1,6 +1,8 @@
 import { HelperClient, HelperRequestError, HelperUnavailableError, type HelloInfo } from '../helper-client';
 import { BERTH_VERSION } from '../../common/app-version';
 import { readUserMode, USER_MODE_LIMITS } from '../../common/user-mode';
+import { shortDigest } from '../../common/program-digest';
+import { buildMismatch, type HelperBuilds } from '../install/helper-build';
 
 export type HelperState =
   | 'running'
@@ -18,6 +20,8 @@ export interface HelperStatus {
   socketPath: string;
   helper?: HelloInfo;
   bundledVersion: string;
+  /** The bundled helper's short digest (common/program-digest.ts), when known: the update is asked once per build. */
+  bundledBuild?: string;
   /** Set on a machine installed with `install --user`: for whom, and what it cannot do. */
   userMode?: { user: string; uid: number; limits: readonly string[] };
 }
@@ -35,8 +39,12 @@ export function isOlder(version: string, than: string): boolean {
 }
 
 /** Asks the helper who it is; every failure becomes a state the UI and CLI can show. */
-export async function probeHelper(socketPath: string, userModePath?: string): Promise<HelperStatus> {
-  const base = { socketPath, bundledVersion: BERTH_VERSION };
+export async function probeHelper(socketPath: string, userModePath?: string, builds: HelperBuilds = {}): Promise<HelperStatus> {
+  const base = {
+    socketPath,
+    bundledVersion: BERTH_VERSION,
+    ...(builds.bundled !== undefined ? { bundledBuild: shortDigest(builds.bundled) } : {}),
+  };
   const userMode = readUserMode(userModePath);
   if (userMode !== undefined) {
     // No helper by design: an admin set Berth up for one account, so nothing to prompt for.
@@ -73,5 +81,8 @@ export async function probeHelper(socketPath: string, userModePath?: string): Pr
       message: `the helper is version ${helper.helperVersion}; this Berth bundles ${BERTH_VERSION}`,
     };
   }
+  // Same version, other bytes (a rebuild, a re-signed binary): still an update to offer.
+  const mismatch = helper.helperVersion === BERTH_VERSION ? buildMismatch(builds.installed, builds.bundled, helper.helperVersion) : undefined;
+  if (mismatch !== undefined) return { ...base, helper, state: 'needs-update', message: mismatch };
   return { ...base, helper, state: 'running', message: `the helper ${helper.helperVersion} is running` };
 }

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isSingleExecutable } from '../../native';
+import { ADDON_FILE, isSingleExecutable } from '../../native';
 import { packagedResourcesDir } from './app-location';
 import { helperSignatureVerdict, signatureVouches } from './code-signature';
 import { runElevated, type ElevationOutcome } from './elevate';
 import { changeableWarning, whoCanChange, type ChangeabilityReport } from './who-can-change';
-
-const ADDON_FILE = 'berth_native.node';
 
 /**
  * The bundled helper, as the argv prefix the elevated prompt runs. It must

@@ -43,6 +43,7 @@ function base(): BackendState {
         message: 'The helper runs as a systemd service',
         version: '0.1.0',
         bundledVersion: '0.1.0',
+        bundledBuild: null,
         protocol: 1,
         operations: ['hello', 'bindPort', 'installSymlinks', 'removeSymlinks', 'ensureHosts', 'removeHosts', 'trace'],
         installWarning: null,

@@ -7,6 +7,7 @@ import {
   type BackendState,
   type PromptOutcome,
 } from '../../common/api/backend-api';
+import { helperUpdateKey } from '../../common/api/capabilities';
 import { mappingId, type MappingStatus } from '../../common/ports/mapping';
 import { createConnectionHub } from '../bridge/connection';
 import type { RendererApi } from '../bridge/types';
@@ -142,7 +143,7 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
       case 'helper.uninstall':
         return runPrompt('uninstall', (params as ApiParams<'helper.uninstall'>).allowUnsafeLocation === true);
       case 'helper.declineUpdate':
-        commit({ ...state, settings: { ...state.settings, helperUpdateAskedFor: state.capabilities.helper.bundledVersion } });
+        commit({ ...state, settings: { ...state.settings, helperUpdateAskedFor: helperUpdateKey(state.capabilities.helper) } });
         return { ok: true };
       case 'diagnose': {
         if (state.diagnostics.state === 'running') throw new ApiError('BUSY', 'Diagnostics are already being gathered.');

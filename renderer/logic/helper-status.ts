@@ -1,4 +1,5 @@
 import type { BackendState } from '../../common/api/backend-api';
+import { helperUpdateKey } from '../../common/api/capabilities';
 
 /**
  * The helper's state at a glance, and the one action that fixes it. One
@@ -86,12 +87,16 @@ export function summarizeHelper(state: BackendState): HelperSummary {
         secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL },
       };
     case 'needs-update': {
-      // Asked once per bundled version: after "Not now", the update stays offered but the "Not now" goes away.
-      const declined = state.settings.helperUpdateAskedFor === helper.bundledVersion;
+      // Asked once per bundled build: after "Not now", the update stays offered but the "Not now" goes away.
+      const declined = state.settings.helperUpdateAskedFor === helperUpdateKey(helper);
+      // Same version, other bytes (a rebuild): the version alone would read as no update at all.
+      const sameVersion = helper.version === helper.bundledVersion;
       return {
         tone: 'warning',
         title: 'Helper update available',
-        detail: `The helper is ${version}; this app brings ${helper.bundledVersion}.`,
+        detail: sameVersion
+          ? `The installed helper ${helper.bundledVersion} is a different build from the one this app brings.`
+          : `The helper is ${version}; this app brings ${helper.bundledVersion}.`,
         primary: { kind: 'update', label: UPDATE_LABEL },
         secondary: declined ? null : { kind: 'decline-update', label: 'Not now' },
       };

@@ -90,6 +90,8 @@ describe('capabilities: the helper', () => {
       message: `the helper ${pkg.version} is running`,
       version: pkg.version,
       bundledVersion: pkg.version,
+      // Nothing installed on this machine recorded a digest: nothing to compare, so no build is named.
+      bundledBuild: null,
       protocol: 1,
       operations: expect.arrayContaining(['bindPort', 'traceProcesses', 'uninstall']),
       // No helper bundle beside this fixture: nothing the prompt could run, so nothing to warn about.
@@ -97,6 +99,27 @@ describe('capabilities: the helper', () => {
     });
     expect(report.userMode).toBeNull();
     expect(report.platform).toBe('linux');
+  });
+
+  it('the same version built from other bytes (a rebuild, a re-signed binary) is an update; the same bytes are not', async () => {
+    const installed = 'a'.repeat(64);
+    const rebuilt = 'b'.repeat(64);
+    const other = capabilitiesSchema.parse(
+      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: rebuilt }) })),
+    );
+    expect(other.helper).toMatchObject({ state: 'needs-update', version: pkg.version, bundledVersion: pkg.version, bundledBuild: 'bbbbbbbbbbbb' });
+    expect(other.helper.message).toBe(
+      `the installed helper ${pkg.version} is a different build (aaaaaaaaaaaa) from the one this Berth bundles (bbbbbbbbbbbb)`,
+    );
+    const same = capabilitiesSchema.parse(
+      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: installed }) })),
+    );
+    expect(same.helper).toMatchObject({ state: 'running', bundledBuild: 'aaaaaaaaaaaa' });
+    // An install older than the digest (none recorded): its version decides, as before.
+    const unknown = capabilitiesSchema.parse(
+      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ bundled: rebuilt }) })),
+    );
+    expect(unknown.helper.state).toBe('running');
   });
 
   it('with no helper: not installed, no version, no operations', async () => {

@@ -10,6 +10,7 @@ import { untrustedProgramReason } from '../../../common/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
 import { helperInstallWarning } from '../../install/helper-install';
 import { probeHelper } from '../helper-status';
+import { helperBuilds, type HelperBuilds } from '../../install/helper-build';
 import { readRegularFile, unreadableReason } from '../diagnostics/read-file';
 
 export interface GatherOptions {
@@ -36,6 +37,8 @@ export interface GatherOptions {
   platform?: NodeJS.Platform;
   /** Default: /proc/sys/net/ipv4/ip_unprivileged_port_start (Linux). */
   unprivilegedPortStartPath?: string;
+  /** The installed and bundled helpers' digests; default: the install record and the bundled files (main/install/helper-build). */
+  builds?: (platform: NodeJS.Platform) => HelperBuilds;
   /** Who can change the helper the prompt would run; default: the bundled helper's check (main/install/who-can-change). */
   installWarning?: () => string | null;
 }
@@ -50,7 +53,7 @@ const MAX_HOSTS_BYTES = 64 * 1024 * 1024;
 /** One report of what this machine and install mode allow; exactly common/api/capabilities.ts. */
 export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilities> {
   const platform = opts.platform ?? process.platform;
-  const status = await probeHelper(opts.helperSocketPath ?? systemPaths(platform).socketPath, opts.userModePath);
+  const status = await probeHelper(opts.helperSocketPath ?? systemPaths(platform).socketPath, opts.userModePath, (opts.builds ?? helperBuilds)(platform));
   const report: Capabilities = {
     platform,
     helper: {
@@ -58,6 +61,7 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
       message: status.message,
       version: status.helper?.helperVersion ?? null,
       bundledVersion: status.bundledVersion,
+      bundledBuild: status.bundledBuild ?? null,
       protocol: status.helper?.protocol ?? null,
       operations: status.helper?.capabilities ?? [],
       installWarning: (opts.installWarning ?? helperInstallWarning)(),

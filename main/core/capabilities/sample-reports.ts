@@ -14,6 +14,7 @@ export function sampleReport(state: Capabilities['helper']['state'], overrides: 
       message: `the helper is ${state}`,
       version: state === 'running' || state === 'needs-update' ? (state === 'running' ? BERTH_VERSION : '0.0.1') : null,
       bundledVersion: BERTH_VERSION,
+      bundledBuild: null,
       protocol: state === 'running' || state === 'needs-update' ? 1 : null,
       operations: state === 'running' ? ['hello', 'bindPort'] : [],
       installWarning: null,
