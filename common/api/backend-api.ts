@@ -39,6 +39,11 @@ export const backendState = z.strictObject({
   notices: z.array(noticeSchema),
   /** A pending OS prompt (install/uninstall/update), so the UI can say "waiting for your password". */
   prompt: z.enum(['install', 'uninstall']).nullable(),
+  /**
+   * Whether this way of running Berth can start it at login, and one sentence:
+   * what turning it on does, or why it cannot (then the setting is not offered).
+   */
+  startAtLogin: z.strictObject({ available: z.boolean(), description: z.string() }),
 });
 export type BackendState = z.infer<typeof backendState>;
 

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { isSingleExecutable } from '../../native';
 import { cliAppPath } from '../install/app-location';
 import { startBrowserServer, hasRenderer, type BrowserServer } from '../core/browser/server';
-import { xdgAutostart } from '../core/login-item';
+import { BROWSER_MODE_LOGIN, xdgAutostart } from '../core/login-item';
 import { startRuntime } from '../core/runtime';
 import { installLayout } from '../../common/paths';
 import { userPaths } from '../../common/user-paths';
@@ -75,23 +75,25 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
     return EXIT.error;
   }
   const paths = userPaths();
-  if (values.open) {
-    // Already running: a new window of that app (a fresh link from it, over the
-    // control socket, which only this user reaches), not a second backend.
-    const running = await connectBackend(paths.controlSocketPath);
-    if (running !== undefined) {
-      try {
-        const { url } = await running.call('app.windowLink', {});
-        if (url === null) {
-          io.err('berth: Berth is already running as the desktop app; use its window (from the menu bar)\n');
-          return EXIT.error;
-        }
-        openInBrowser(url, io, () => url);
-        io.out('Berth is already running; opening a new window of it in your browser.\n');
-        return EXIT.ok;
-      } finally {
-        running.close();
+  // Already running (e.g. started at login): a new window of that app (a fresh link
+  // from it, over the control socket, which only this user reaches), not a second backend.
+  const running = await connectBackend(paths.controlSocketPath);
+  if (running !== undefined) {
+    try {
+      const { url } = await running.call('app.windowLink', {});
+      if (url === null) {
+        io.err('berth: Berth is already running as the desktop app; use its window (from the menu bar)\n');
+        return values.open ? EXIT.error : EXIT.ok;
       }
+      if (!values.open) {
+        io.out('Berth is already running. Open its window with: berth app --open\n');
+        return EXIT.ok;
+      }
+      openInBrowser(url, io, () => url);
+      io.out('Berth is already running; opening a new window of it in your browser.\n');
+      return EXIT.ok;
+    } finally {
+      running.close();
     }
   }
   let stop!: () => void;
@@ -104,7 +106,8 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
     appPath: root,
     paths,
     layout: helperSocket === undefined ? layout : { ...layout, socketPath: helperSocket, socketDir: dirname(helperSocket) },
-    loginItem: process.platform === 'linux' ? xdgAutostart(dirname(paths.configDir), [process.execPath, __filename, 'app']) : undefined,
+    loginItem:
+      process.platform === 'linux' ? xdgAutostart(dirname(paths.configDir), [process.execPath, __filename, 'app'], BROWSER_MODE_LOGIN) : undefined,
     echo: (line) => io.err(line),
     onQuit: quit,
     windowLink: () => window.server?.launchUrl(),

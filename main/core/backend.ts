@@ -24,6 +24,7 @@ import { policyUrlFromConfig, refreshPolicy } from './policy/fetch';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
 import { applySystemSettings, type LoginItem } from './system-settings';
+import { loginItemState } from './login-item';
 
 /**
  * The backend: the one store the app shows, and the one place commands run.
@@ -140,6 +141,7 @@ export class Backend implements ApiHost {
       diagnostics: this.diagnostics,
       notices: this.notices,
       prompt: this.prompt,
+      startAtLogin: loginItemState(this.options.loginItem),
     };
   }
 
@@ -207,6 +209,9 @@ export class Backend implements ApiHost {
   }
 
   private async setSetting(change: SettingChange): Promise<ApiResult<'settings.set'>> {
+    // Not offered where it cannot work: saying "on" would be a setting nothing carries out.
+    const login = loginItemState(this.options.loginItem);
+    if (change.key === 'startAtLogin' && change.value && !login.available) throw new ApiError('FAILED', login.description);
     const previous = this.settings.get();
     const settings = this.settings.set(change);
     if (previous[change.key] !== settings[change.key]) {

@@ -9,7 +9,7 @@ import { startHelper, type HelperProcess } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
 import { HelperClient } from '../helper-client';
 import { applySystemSettings, linkUserTools, unlinkUserTools } from './system-settings';
-import { xdgAutostart } from './login-item';
+import { loginItemState, MENU_BAR_LOGIN, xdgAutostart } from './login-item';
 
 const APP = '/opt/Berth';
 
@@ -196,12 +196,26 @@ describe('switching the CLI tools location through the real helper', () => {
 describe('xdgAutostart', () => {
   test('writes a desktop entry with each argument quoted, and removes it', () => {
     const config = scratch();
-    const item = xdgAutostart(config, ['/usr/bin/node', '/opt/Berth $x/berth.js', 'app']);
+    const item = xdgAutostart(config, ['/usr/bin/node', '/opt/Berth $x/berth.js', 'app'], MENU_BAR_LOGIN);
+    expect(item.description).toBe(MENU_BAR_LOGIN);
     item.set(true);
     const entry = readFileSync(join(config, 'autostart/berth.desktop'), 'utf8');
     expect(entry).toContain('Exec="/usr/bin/node" "/opt/Berth \\$x/berth.js" "app"\n');
     expect(entry).toMatch(/^\[Desktop Entry\]\nType=Application\nName=Berth\n/);
     item.set(false);
     expect(existsSync(join(config, 'autostart/berth.desktop'))).toBe(false);
+  });
+});
+
+describe('loginItemState: offered only where it works', () => {
+  test('with a login item: available, and says what it does', () => {
+    expect(loginItemState(xdgAutostart('/nonexistent', ['/x'], MENU_BAR_LOGIN), 'linux')).toEqual({ available: true, description: MENU_BAR_LOGIN });
+  });
+
+  test('without one (browser mode on macOS): not available, and says why and what to do', () => {
+    expect(loginItemState(undefined, 'darwin')).toEqual({
+      available: false,
+      description: 'Berth in a browser cannot start itself at login on macOS; use the Berth app, or start it with "berth app".',
+    });
   });
 });

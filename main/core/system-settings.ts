@@ -7,6 +7,8 @@ import { ensurePrivateDirectory } from './fs/user-file';
 
 /** Start at login, done the platform's way (Electron's login items, or XDG autostart). */
 export interface LoginItem {
+  /** What turning it on does, one sentence for Settings (e.g. "Open Berth in the menu bar when you log in."). */
+  readonly description: string;
   set(enabled: boolean): Promise<void> | void;
 }
 

@@ -9,6 +9,9 @@ import { BERTH_VERSION } from '../../common/app-version';
 import { needsUserAnswer } from '../core/attention';
 import { startRuntime, type Runtime } from '../core/runtime';
 import { IPC, isOurPage, secureWebPreferences } from './web-preferences';
+import { MENU_BAR_LOGIN, xdgAutostart } from '../core/login-item';
+import type { LoginItem } from '../core/system-settings';
+import { userPaths } from '../../common/user-paths';
 
 const rendererDir = join(__dirname, '..', 'renderer');
 const rendererDirUrl = pathToFileURL(rendererDir).href;
@@ -22,6 +25,20 @@ function appPath(): string {
   if (!app.isPackaged) return app.getAppPath();
   // macOS: /Applications/Berth.app/Contents/MacOS/Berth → the .app bundle; Linux: the install directory.
   return process.platform === 'darwin' ? dirname(dirname(dirname(process.execPath))) : dirname(process.execPath);
+}
+
+/**
+ * Start at login. Electron's login items are macOS and Windows only (on Linux
+ * setLoginItemSettings does nothing), so Linux gets an XDG autostart entry
+ * that runs this very program: the AppImage file itself when run from one
+ * (process.execPath is then inside a mount that is gone after exit).
+ */
+function loginItem(): LoginItem {
+  if (process.platform !== 'linux') {
+    return { description: MENU_BAR_LOGIN, set: (openAtLogin) => app.setLoginItemSettings({ openAtLogin }) };
+  }
+  const program = process.env.APPIMAGE ?? process.execPath;
+  return xdgAutostart(dirname(userPaths().configDir), [program], MENU_BAR_LOGIN);
 }
 
 function trayIconName(state: BackendState): string {
@@ -132,7 +149,7 @@ async function main(): Promise<void> {
   lockDown();
   runtime = await startRuntime({
     appPath: appPath(),
-    loginItem: { set: (openAtLogin) => app.setLoginItemSettings({ openAtLogin }) },
+    loginItem: loginItem(),
     onQuit: () => app.quit(),
     onOpenSettings: () => showSettings(),
   });

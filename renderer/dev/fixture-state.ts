@@ -67,6 +67,7 @@ function base(): BackendState {
     diagnostics: { state: 'idle', step: null, progress: 0, path: null, error: null },
     notices: [],
     prompt: null,
+    startAtLogin: { available: true, description: 'Open Berth in the menu bar when you log in.' },
   };
 }
 

@@ -171,7 +171,8 @@ function GeneralSection() {
             </p>
           }
         />
-        <ToggleRow settingKey="startAtLogin" description="Open Berth in the menu bar when you log in." />
+        {/* Not offered where nothing would carry it out (browser mode on macOS). */}
+        {state.startAtLogin.available && <ToggleRow settingKey="startAtLogin" description={state.startAtLogin.description} />}
       </div>
     </section>
   );
