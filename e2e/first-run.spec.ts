@@ -7,11 +7,21 @@ test('first run: consent, install through the real prompt, publish 127.0.0.1:80,
   const target = await startTarget('hello through Berth');
   try {
     const page = berth.page;
+    // The menu-bar window's real size: both choices must be there without scrolling.
+    await page.setViewportSize({ width: 380, height: 560 });
     await berth.open('popover');
     // First run: the consent screen comes before any OS prompt.
     await expect(page.getByRole('heading', { name: 'Set up the Berth helper' })).toBeVisible();
-    await expect(page.getByText('Your containers and processes do not get root.')).toBeVisible();
-    await page.getByRole('button', { name: 'Install helper (asks for your password)' }).click();
+    await expect(page.getByText('Nothing else gets root.')).toBeVisible();
+    const install = page.getByRole('button', { name: 'Install helper (asks for your password)' });
+    await expect(install).toBeInViewport({ ratio: 1 });
+    await expect(page.getByRole('button', { name: 'Not now — limited mode' })).toBeInViewport({ ratio: 1 });
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    // The explanation is one click away, each duty and why.
+    await page.getByText('What the helper does, and why').click();
+    await expect(page.getByRole('heading', { name: 'Ports below 1024' })).toBeVisible();
+    await expect(page.getByText('berth.internal (a fixed name for this machine')).toBeVisible();
+    await install.click();
 
     // pkexec → polkitd (rule: yes) → the real installer, as root; the helper runs.
     await berth.open('popover');

@@ -23,9 +23,11 @@ test('screenshots of the consent screen, popover, port panel and settings, light
   };
 
   for (const theme of ['light', 'dark'] as const) {
-    await berth.open('consent', { theme });
+    // As users first see it: the menu-bar window, at its real size (380 x 560), not a full-page capture.
+    await page.setViewportSize({ width: 380, height: 560 });
+    await berth.open('popover', { theme });
     await expect(page.getByRole('heading', { name: 'Set up the Berth helper' })).toBeVisible();
-    await shot('consent', theme, 380);
+    await page.screenshot({ path: join(OUT, `consent-${theme}.png`) });
   }
 
   const undo = setPolkitRule(berth.user.name, 'YES');

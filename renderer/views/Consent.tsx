@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { useId, useState } from 'react';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { ShieldIcon } from '../components/icons';
 import { PromptStatus } from '../components/PromptStatus';
@@ -16,6 +16,9 @@ import { useActions, useBerth } from '../state/context';
 
 export const LIMITED_LABEL = 'Not now — limited mode';
 
+/** A window this tall shows the helper's duties unfolded with both choices still in view. */
+const ROOMY_HEIGHT = 900;
+
 /** Each privileged thing the helper does, and why, in the order the user meets them. */
 const DUTIES: ReadonlyArray<{ title: string; text: string }> = [
   {
@@ -25,7 +28,7 @@ const DUTIES: ReadonlyArray<{ title: string; text: string }> = [
   { title: 'Command-line tools', text: 'Links the berth command into /usr/local/bin, so it is on your PATH.' },
   {
     title: 'Hosts entries',
-    text: 'Keeps localhost and berth.internal in /etc/hosts, in one marked block that is never added twice.',
+    text: 'Keeps localhost, and berth.internal (a fixed name for this machine, so links such as http://berth.internal:8080 reach your published ports), in /etc/hosts, in one marked block.',
   },
   {
     title: 'Organization policy',
@@ -46,6 +49,8 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
   const deciding = useBerth((s) => s.pending['consent.decide'] === true);
   const error = useBerth((s) => s.errors['consent.decide']);
   const { decideConsent } = useActions();
+  // Decided once, when shown: the list then stays as the user leaves it.
+  const [roomy] = useState(() => window.innerHeight >= ROOMY_HEIGHT);
   if (backend === null) return null;
   const busy = deciding || backend.prompt !== null;
   // Someone other than root can change the helper: say so before the password, make "Not now" the
@@ -59,22 +64,26 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
         Set up the Berth helper
       </Heading>
       <p>
-        Berth runs as you. A few things developers need — such as port 80 — need administrator rights, so a small helper does exactly
-        those and nothing else. Before your system asks for your password, here is what it does:
+        Berth runs as you. A few things developers need, such as port 80, need administrator rights: a small helper does exactly those
+        and nothing else. Your system asks for your password once, to install it.
       </p>
-      <ul className="duties">
-        {DUTIES.map((duty) => (
-          <li key={duty.title}>
-            <Sub className="duty-title">{duty.title}</Sub>
-            <p className="muted">{duty.text}</p>
-          </li>
-        ))}
-      </ul>
+      {/* Folded so both choices fit the menu-bar window (380 x 560) without scrolling; open where there is room. */}
+      <details className="fold duties-fold" open={roomy}>
+        <summary>What the helper does, and why</summary>
+        <ul className="duties">
+          {DUTIES.map((duty) => (
+            <li key={duty.title}>
+              <Sub className="duty-title">{duty.title}</Sub>
+              <p className="muted">{duty.text}</p>
+            </li>
+          ))}
+        </ul>
+      </details>
       <div className="callout">
         <ShieldIcon className="callout-icon" />
         <p>
-          <strong>Your containers and processes do not get root.</strong> The helper does only the list above, checks who is asking,
-          and records every action in an audit log you can read in Settings.
+          <strong>Nothing else gets root.</strong> The helper does only these things, checks who is asking, and records every action in
+          an audit log you can read in Settings.
         </p>
       </div>
       {warning !== null && (
@@ -104,15 +113,15 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
           {LIMITED_LABEL}
         </button>
       </div>
-      <div id={lossesId} className="losses">
-        <p>In limited mode, these do not work:</p>
+      <p className="muted remember">Berth remembers your choice and does not ask again. You can install the helper from Settings at any time.</p>
+      <details id={lossesId} className="fold losses">
+        <summary>What limited mode cannot do</summary>
         <ul>
           {limitedModeLosses(backend).map((loss) => (
             <li key={loss}>{loss}</li>
           ))}
         </ul>
-        <p className="muted">Berth remembers your choice and does not ask again. You can install the helper from Settings at any time.</p>
-      </div>
+      </details>
     </section>
   );
 }
