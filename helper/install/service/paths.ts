@@ -21,3 +21,9 @@ export const SERVICE_FILES = {
  * directory, so the installer makes /var/log/berth (root-owned, 0755) first.
  */
 export const LAUNCHD_LOG_PATH = '/var/log/berth/helper.log';
+
+/**
+ * The plist's Sockets key: the contract between the job launchd loads and
+ * the helper, which takes the socket with launch_activate_socket(this name).
+ */
+export const LAUNCHD_SOCKET_NAME = 'Listener';
