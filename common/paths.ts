@@ -26,9 +26,10 @@ export interface InstallLayout {
   userModePath: string;
   /** Root-owned 0755 state: the policy cache, the link record, the install record. */
   stateDir: string;
+  /** Root-owned 0755: the audit log and the helper's own output ({@link helperLogPath}). */
   logDir: string;
   auditLogPath: string;
-  /** Root-owned directory that holds the helper's socket. */
+  /** Root-owned directory that holds the helper's socket; it must exist whenever the service manager binds. */
   socketDir: string;
   socketPath: string;
   /** Standalone mode (no service manager): the detached helper's pid. */
@@ -45,9 +46,21 @@ export function installLayout(platform: NodeJS.Platform = process.platform): Ins
       stateDir: `${support}/state`,
       logDir: '/Library/Logs/Berth',
       auditLogPath: '/Library/Logs/Berth/audit.log',
-      socketDir: '/private/var/run/berth',
-      socketPath: '/private/var/run/berth/helper.sock',
-      pidPath: '/private/var/run/berth/helper.pid',
+      // Not in a folder under /var/run: macOS empties /var/run at boot, and
+      // nothing would recreate the folder before launchd binds the socket
+      // (launchd.plist(5) does not say it creates a missing parent, and the
+      // open-source launchctl that bound these sockets did not), so after a
+      // reboot the helper would be unreachable. Nor directly in /var/run, as
+      // Docker and podman do: it is root:daemon 0775, and the installer and
+      // the helper keep one rule for the socket's folder (root's alone, see
+      // docs/SECURITY.md T2) with no exception to get wrong. /private/var/db
+      // persists, is root:wheel 0755, and holds daemons' own folders by
+      // reverse-DNS name. launchd unlinks a leftover socket node before it
+      // binds at each load, boot included (.github/workflows/macos.yml checks).
+      socketDir: `/private/var/db/${SERVICE_LABEL}`,
+      socketPath: `/private/var/db/${SERVICE_LABEL}/helper.sock`,
+      // Standalone mode only, which macOS never uses (launchd is always there).
+      pidPath: `/private/var/db/${SERVICE_LABEL}/helper.pid`,
     };
   }
   return {
@@ -61,6 +74,14 @@ export function installLayout(platform: NodeJS.Platform = process.platform): Ins
     socketPath: '/run/berth/helper.sock',
     pidPath: '/run/berth/helper.pid',
   };
+}
+
+/** The helper's own output (stderr) under launchd and in standalone mode; systemd sends it to the journal. */
+export const HELPER_LOG_NAME = 'helper.log';
+
+/** Where the helper's output goes: one file in the layout's log folder, so the service definition and the install agree. */
+export function helperLogPath(layout: Pick<InstallLayout, 'logDir'>): string {
+  return `${layout.logDir}/${HELPER_LOG_NAME}`;
 }
 
 export interface SystemPaths {

@@ -2,6 +2,7 @@ import type { HelperConfig } from '../common/helper-config/schema';
 import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
 import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';
+import { activationFd } from './daemon/activation';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 import { loadBinding } from '../native/loader';
@@ -21,19 +22,6 @@ function sweepHelperTemps(config: HelperConfig): string[] {
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
     ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
   ];
-}
-
-/** systemd's first passed fd; the variables count only when they name this very process. */
-const SD_LISTEN_FDS_START = 3;
-
-function activationFd(): number | undefined {
-  const { LISTEN_PID, LISTEN_FDS } = process.env;
-  if (LISTEN_PID !== String(process.pid) || LISTEN_FDS === undefined) return undefined;
-  // One socket is all the unit passes; more would be a misconfiguration we refuse to guess about.
-  if (LISTEN_FDS !== '1') throw new Error(`expected one socket from the service manager, got LISTEN_FDS=${LISTEN_FDS}`);
-  delete process.env.LISTEN_PID;
-  delete process.env.LISTEN_FDS;
-  return SD_LISTEN_FDS_START;
 }
 
 /**

@@ -13,6 +13,7 @@
         "src/fdutil.c",
         "src/fileinfo.c",
         "src/heap.c",
+        "src/launchd.c",
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",

@@ -136,6 +136,8 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     pollStop: [handle],
     // Sets this test process's malloc trim threshold: harmless here, and the bounds are what is under test.
     setHeapTrimThreshold: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 30 + 1 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)))],
+    // Validates its name everywhere; then ENOSYS off macOS, and ESRCH/ENOENT on a Mac (no launchd job here).
+    launchActivateSocket: [maybe(fc.oneof(fc.string(), fc.constantFrom('Listener', '', 'x\0', 'n'.repeat(256), '\ud800')))],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).

@@ -3,9 +3,10 @@
  *
  * The addon covers the few syscalls Node lacks: passing file descriptors over
  * UNIX sockets (SCM_RIGHTS), reading a UNIX socket peer's credentials,
- * creating bound sockets for the root helper, polling raw descriptors, and
- * the *at() file operations the root helper needs to edit root-owned
- * directories without following symlinks (see ./at.ts).
+ * creating bound sockets for the root helper, polling raw descriptors, the
+ * *at() file operations the root helper needs to edit root-owned directories
+ * without following symlinks (see ./at.ts), and, on macOS, taking the
+ * listening socket launchd holds for the helper (see ./launchd.ts).
  *
  * Arguments are validated here and again in C (the addon must never trust
  * its caller). System errors are `Error`s shaped like Node's own:
@@ -18,6 +19,7 @@ import { checkFd, checkInteger, rangeError, typeError } from './checks';
 import { loadBinding } from './loader';
 
 export { ADDON_FILE, addonSearchPaths, isSingleExecutable } from './loader';
+export { launchActivateSocket } from './launchd';
 export {
   fsyncDirectory,
   openDirectoryNoFollow,

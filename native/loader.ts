@@ -29,6 +29,8 @@ export interface NativeBinding {
   openFileAt(dirfd: number, name: string, mode: OpenFileMode, permissions?: number): number;
   fsyncDirectory(dirfd: number): void;
   setHeapTrimThreshold(bytes: number): boolean;
+  /** macOS: launch_activate_socket(3); elsewhere it throws ENOSYS. */
+  launchActivateSocket(name: string): number[];
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -56,6 +58,7 @@ export const BINDING_FUNCTIONS = [
   'pollUpdate',
   'pollStop',
   'setHeapTrimThreshold',
+  'launchActivateSocket',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

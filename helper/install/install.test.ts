@@ -59,6 +59,25 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(section('again')).toContain('no standalone helper was running');
   });
 
+  it('moves a socket an earlier version configured at a path the layout no longer uses (macOS /var/run/berth) to the layout path', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth /etc/berth
+      printf '{"socketPath":"/private/var/run/berth/helper.sock","allowUid":%s,"appPath":"/opt/Berth","stateDir":"/var/lib/berth"}\\n' $TEST_UID > /etc/berth/helper.json
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      echo "== config"; cat /etc/berth/helper.json
+      echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      echo "== uninstall"; node "$HELPER" uninstall
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(run.stdout).toContain('moved the socket from /private/var/run/berth/helper.sock to /run/berth/helper.sock in /etc/berth/helper.json');
+    // Everything else the earlier install recorded stays as it was.
+    expect(JSON.parse(section('config'))).toMatchObject({ socketPath: '/run/berth/helper.sock', allowUid: users.test.uid, appPath: '/opt/Berth' });
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
+    expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
+  });
+
   it.each([
     ['a group-writable parent', 'chmod 0775 /var/lib', /\/var\/lib is writable by its group/],
     ['a symlinked parent', 'mkdir /run/real && ln -s /run/real /run/berth', /\/run\/berth is a symlink/],

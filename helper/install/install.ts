@@ -2,7 +2,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { INSTALL_RECORD_NAME, readInstallRecord, type InstallRecord } from '../../common/install-record';
 import { helperProgramFiles, programDigest, shortDigest, type ProgramFile } from '../../common/program-digest';
-import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
+import { helperLogPath, SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { writeInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
@@ -24,6 +24,13 @@ export interface InstallRequest {
 }
 
 export type Log = (line: string) => void;
+
+/**
+ * Socket paths earlier versions wrote into the config that the layout no
+ * longer uses: macOS's /private/var/run/berth, which the OS empties at boot
+ * (see common/paths.ts). An upgrade keeps the config but moves these.
+ */
+export const FORMER_SOCKET_PATHS: readonly string[] = ['/private/var/run/berth/helper.sock'];
 
 /** The program files of the running helper: what gets copied into place. */
 export interface HelperProgram {
@@ -98,6 +105,12 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
       config = writeConfig({ ...config, ...Object.fromEntries(managed.map(([key, value]) => [key, value])) });
       for (const [key] of managed) log(`set ${key} in ${layout.configPath}`);
     }
+    // The app looks for the socket only at the layout's path: a socket an earlier version placed elsewhere moves.
+    const former = config.socketPath;
+    if (former !== layout.socketPath && FORMER_SOCKET_PATHS.includes(former)) {
+      config = writeConfig({ ...config, socketPath: layout.socketPath });
+      log(`moved the socket from ${former} to ${layout.socketPath} in ${layout.configPath}`);
+    }
   } else {
     config = writeConfig({
       socketPath: layout.socketPath,
@@ -118,7 +131,7 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     ...program.files.map((f) => join(layout.helperDir, f.name)),
     layout.configPath,
     layout.auditLogPath,
-    `${layout.logDir}/helper.log`,
+    helperLogPath(layout),
     layout.pidPath,
     ...serviceFiles(manager),
   ];

@@ -5,6 +5,7 @@ import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import type { Log } from './install';
+import { removeLeftoverSocket } from './leftover-socket';
 import { preflightRootDirectory } from './root-dirs';
 import { launchdPlist, SERVICE_FILES, systemdServiceUnit, systemdSocketUnit, type ServiceSpec } from './service';
 import { startStandalone, stopStandalone } from './standalone';
@@ -62,6 +63,10 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     } catch {
       // Not loaded yet: a first install.
     }
+    // launchd binds afresh at bootstrap: a node left from the job just unloaded must not be in its way.
+    const leftover = removeLeftoverSocket(spec.socketPath);
+    if (leftover.action === 'kept') throw new Error(`${spec.socketPath} ${leftover.reason}; move it away and run install again`);
+    if (leftover.action === 'removed') log(`removed the old socket ${spec.socketPath}`);
     run('launchctl', ['bootstrap', 'system', plist], log);
     log(`launchd: ${spec.label} listens on ${spec.socketPath}; the helper starts on first use`);
     return;
@@ -80,6 +85,10 @@ export async function stopService(manager: ServiceManager, layout: InstallLayout
     } catch {
       // Already unloaded.
     }
+    // systemd removes its socket (RemoveOnStop=yes); launchd leaves the node, which would keep its folder from going.
+    const leftover = removeLeftoverSocket(layout.socketPath);
+    if (leftover.action === 'removed') log(`removed the socket ${layout.socketPath}`);
+    if (leftover.action === 'kept') log(`kept ${layout.socketPath}: it ${leftover.reason}`);
   }
   const stopped = await stopStandalone(layout);
   log(stopped !== undefined ? `stopped the helper (pid ${stopped})` : 'no standalone helper was running');

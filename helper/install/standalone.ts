@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { InstallLayout } from '../../common/paths';
+import { helperLogPath, type InstallLayout } from '../../common/paths';
 import { somethingAnswers } from '../../common/socket-probe';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../../common/fs/read-file';
@@ -15,7 +15,7 @@ import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 const START_WAIT_MS = 10_000;
 
 export async function startStandalone(command: readonly string[], layout: InstallLayout): Promise<number> {
-  const log = openSync(`${layout.logDir}/helper.log`, 'a', 0o644);
+  const log = openSync(helperLogPath(layout), 'a', 0o644);
   // A clean environment: the helper is Node, and NODE_OPTIONS, OPENSSL_CONF and friends in the
   // installer's environment would run code or change TLS in a root daemon (systemd and launchd do the same).
   const child = spawn(command[0]!, command.slice(1), {
@@ -32,10 +32,10 @@ export async function startStandalone(command: readonly string[], layout: Instal
     writeFileAtomically(dir, basename(layout.pidPath), Buffer.from(`${pid}\n`), { mode: 0o644 }),
   );
   for (const deadline = Date.now() + START_WAIT_MS; Date.now() < deadline; await sleep(50)) {
-    if (child.exitCode !== null) throw new Error(`the helper exited at once (code ${child.exitCode}); see ${layout.logDir}/helper.log`);
+    if (child.exitCode !== null) throw new Error(`the helper exited at once (code ${child.exitCode}); see ${helperLogPath(layout)}`);
     if (await somethingAnswers(layout.socketPath)) return pid;
   }
-  throw new Error(`the helper did not start listening on ${layout.socketPath}; see ${layout.logDir}/helper.log`);
+  throw new Error(`the helper did not start listening on ${layout.socketPath}; see ${helperLogPath(layout)}`);
 }
 
 /** The pid in the pid file, if it still names our helper (pids are reused: check its command line). */

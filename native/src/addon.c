@@ -49,6 +49,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_enumerable, NULL},
       {"setHeapTrimThreshold", NULL, berth_set_heap_trim_threshold, NULL, NULL,
        NULL, napi_enumerable, NULL},
+      {"launchActivateSocket", NULL, berth_launch_activate_socket, NULL, NULL,
+       NULL, napi_enumerable, NULL},
       {"POLL_READABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"POLL_WRITABLE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
       {"MAX_FDS", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -133,5 +133,8 @@ napi_value berth_open_file_at(napi_env env, napi_callback_info info);
 napi_value berth_fsync_directory(napi_env env, napi_callback_info info);
 napi_value berth_set_heap_trim_threshold(napi_env env,
                                          napi_callback_info info);
+/* macOS only; elsewhere it throws ENOSYS after checking its argument. */
+napi_value berth_launch_activate_socket(napi_env env,
+                                        napi_callback_info info);
 
 #endif /* BERTH_H */

@@ -2,18 +2,45 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { parse as parseWithPlistJs } from 'plist';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { APP_BUNDLE_ID } from '../../../common/app-id';
+import { helperLogPath, installLayout } from '../../../common/paths';
 import { escapeXml, launchdPlist, renderPlist } from './launchd';
+import { LAUNCHD_LOG_PATH, LAUNCHD_SOCKET_NAME } from './paths';
 import { UNSAFE_CHARACTERS, type ServiceSpec } from './spec';
-import { parsePlist, requireTool, run } from './test-helpers';
+import { DARWIN_SPEC, parsePlist, requireTool, run } from './test-helpers';
 
-const spec: ServiceSpec = {
-  label: 'dev.berth.helper',
-  helperCommand: ['/Library/PrivilegedHelperTools/dev.berth.helper', 'serve', '--config', '/Library/Application Support/Berth/helper.json'],
-  socketPath: '/var/run/berth/helper.sock',
-  socketUid: 501,
-  socketUser: 'alice',
-};
+const spec: ServiceSpec = DARWIN_SPEC;
+const darwin = installLayout('darwin');
+
+/**
+ * Every key of the job and the type launchd.plist(5) gives it, strictly: a
+ * key we did not mean to write, or one missing, fails. The npm `plist`
+ * parser reads <integer> and <real> both as numbers, so integers are checked
+ * as whole numbers here and as <integer> elements by the strict reader below
+ * (and by plutil in launchd.darwin.test.ts).
+ */
+const integer = z.number().int();
+const launchdJob = z.strictObject({
+  Label: z.string(),
+  ProgramArguments: z.array(z.string()).min(1),
+  Sockets: z.strictObject({
+    [LAUNCHD_SOCKET_NAME]: z.strictObject({
+      SockPathName: z.string(),
+      SockType: z.literal('stream'),
+      SockPathMode: integer,
+      SockPathOwner: integer,
+      SockPathGroup: integer,
+    }),
+  }),
+  RunAtLoad: z.boolean(),
+  KeepAlive: z.boolean(),
+  Umask: integer,
+  StandardErrorPath: z.string(),
+  AssociatedBundleIdentifiers: z.array(z.string()).min(1),
+});
 
 /**
  * Apple's plist DTD (its published element model), for xmllint to validate
@@ -67,7 +94,7 @@ describe('launchd plist', () => {
       ProgramArguments: spec.helperCommand,
       Sockets: {
         Listener: {
-          SockPathName: '/var/run/berth/helper.sock',
+          SockPathName: darwin.socketPath,
           SockType: 'stream',
           SockPathMode: 384n,
           SockPathOwner: 501n,
@@ -77,8 +104,33 @@ describe('launchd plist', () => {
       RunAtLoad: false,
       KeepAlive: false,
       Umask: 18n,
-      StandardErrorPath: '/var/log/berth/helper.log',
+      StandardErrorPath: '/Library/Logs/Berth/helper.log',
+      AssociatedBundleIdentifiers: ['dev.berth.app'],
     });
+  });
+
+  it('reads back, through an independent parser (npm plist), as that job with every key of its launchd type', () => {
+    const job = launchdJob.parse(parseWithPlistJs(launchdPlist(spec)));
+    expect(job).toEqual({
+      Label: 'dev.berth.helper',
+      ProgramArguments: spec.helperCommand,
+      Sockets: { Listener: { SockPathName: darwin.socketPath, SockType: 'stream', SockPathMode: 0o600, SockPathOwner: 501, SockPathGroup: 0 } },
+      RunAtLoad: false,
+      KeepAlive: false,
+      Umask: 0o022,
+      StandardErrorPath: helperLogPath(darwin),
+      AssociatedBundleIdentifiers: [APP_BUNDLE_ID],
+    });
+    // The log goes to the folder the macOS install creates and records, not one of its own.
+    expect(job.StandardErrorPath.startsWith(`${darwin.logDir}/`)).toBe(true);
+    expect(LAUNCHD_LOG_PATH).toBe(job.StandardErrorPath);
+    // The socket launchd binds is the one the helper takes (helper/daemon/activation.ts) and the app connects to.
+    expect(Object.keys(job.Sockets)).toEqual([LAUNCHD_SOCKET_NAME]);
+    // The schema is strict: one stray key, or a value of another type, is caught.
+    const withExtra = launchdPlist(spec).replace('<key>RunAtLoad</key>', '<key>Debug</key>\n\t<true/>\n\t<key>RunAtLoad</key>');
+    expect(() => launchdJob.parse(parseWithPlistJs(withExtra))).toThrow(/Debug/);
+    const asString = launchdPlist(spec).replace('<integer>384</integer>', '<string>384</string>');
+    expect(() => launchdJob.parse(parseWithPlistJs(asString))).toThrow(/SockPathMode/);
   });
 
   it('is valid against the plist DTD (xmllint)', () => {

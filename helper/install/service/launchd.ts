@@ -1,4 +1,5 @@
-import { LAUNCHD_LOG_PATH } from './paths';
+import { APP_BUNDLE_ID } from '../../../common/app-id';
+import { LAUNCHD_LOG_PATH, LAUNCHD_SOCKET_NAME } from './paths';
 import { validateServiceSpec, type ServiceSpec } from './spec';
 
 /**
@@ -51,8 +52,9 @@ export function renderPlist(root: PlistDict): string {
  * The LaunchDaemon for /Library/LaunchDaemons/<label>.plist. Socket-activated:
  * launchd owns the listening socket and starts the helper on the first
  * connection, so nothing runs (or can be attacked) while Berth is idle. The
- * socket's name, "Listener", is the contract with the daemon, which must take
- * it with launch_activate_socket("Listener") instead of binding its own.
+ * socket's name (LAUNCHD_SOCKET_NAME, "Listener") is the contract with the
+ * daemon, which takes it with launch_activate_socket (helper/daemon/activation.ts)
+ * instead of binding its own.
  */
 export function launchdPlist(input: ServiceSpec): string {
   const spec = validateServiceSpec(input);
@@ -60,7 +62,7 @@ export function launchdPlist(input: ServiceSpec): string {
     Label: spec.label,
     ProgramArguments: spec.helperCommand,
     Sockets: {
-      Listener: {
+      [LAUNCHD_SOCKET_NAME]: {
         SockPathName: spec.socketPath,
         SockType: 'stream',
         // 0600 (plists have no octal) and owned by the one allowed user: the
@@ -80,7 +82,11 @@ export function launchdPlist(input: ServiceSpec): string {
     // 022, as under systemd: files the helper creates (policy cache, audit
     // log) are never group/world-writable whatever launchd's default is.
     Umask: BigInt(0o022),
+    // The macOS layout's log file (common/paths.ts), in the folder the installer creates.
     StandardErrorPath: LAUNCHD_LOG_PATH,
+    // macOS 13+: System Settings > Login Items lists the daemon under Berth
+    // (the app signed with this bundle id) instead of an unattributed item.
+    AssociatedBundleIdentifiers: [APP_BUNDLE_ID],
     // No EnvironmentVariables: the helper takes everything from argv and its
     // root-owned config, so no variable can steer it (NODE_OPTIONS and the like).
   });

@@ -1,3 +1,4 @@
+import { helperLogPath, installLayout } from '../../../common/paths';
 import { LABEL_PATTERN } from './spec';
 
 /** Checked again here: a label like '../x' must never be joined into a root-written path. */
@@ -16,8 +17,15 @@ export const SERVICE_FILES = {
 } as const;
 
 /**
- * The helper's stderr under launchd (systemd sends it to the journal).
- * launchd opens this file itself; it is not documented to create the
- * directory, so the installer makes /var/log/berth (root-owned, 0755) first.
+ * The helper's stderr under launchd (systemd sends it to the journal): the
+ * macOS layout's log file, from the one layout definition, so the plist
+ * names the folder the installer creates (launchd opens the file itself and
+ * is not documented to create its folder) and the install record lists.
  */
-export const LAUNCHD_LOG_PATH = '/var/log/berth/helper.log';
+export const LAUNCHD_LOG_PATH = helperLogPath(installLayout('darwin'));
+
+/**
+ * The plist's Sockets key: the contract between the job launchd loads and
+ * the helper, which takes the socket with launch_activate_socket(this name).
+ */
+export const LAUNCHD_SOCKET_NAME = 'Listener';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { installLayout } from '../../../common/paths';
 import { launchdPlist } from './launchd';
 import { SERVICE_FILES } from './paths';
 import { validateServiceSpec, type ServiceSpec } from './spec';
@@ -27,6 +28,11 @@ describe('service spec validation', () => {
     expect(validateServiceSpec(dev)).toEqual(dev);
     const spaced = { ...good, helperCommand: ['/Library/Application Support/Berth/berth-helper', 'serve'] };
     expect(validateServiceSpec(spaced)).toEqual(spaced);
+    // Each install layout's own socket: it fits sun_path and has no whitespace.
+    for (const platform of ['darwin', 'linux'] as const) {
+      const installed = { ...good, socketPath: installLayout(platform).socketPath };
+      expect(validateServiceSpec(installed)).toEqual(installed);
+    }
     const anonymous: ServiceSpec = { ...good };
     delete anonymous.socketUser;
     expect(validateServiceSpec(anonymous)).toEqual(anonymous);

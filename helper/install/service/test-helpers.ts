@@ -6,6 +6,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { installLayout, SERVICE_LABEL } from '../../../common/paths';
+import type { ServiceSpec } from './spec';
+
+/** The macOS install's service, as install.ts builds it (a bundled helper run by a root-owned node). */
+export const DARWIN_SPEC: ServiceSpec = {
+  label: SERVICE_LABEL,
+  helperCommand: ['/usr/local/bin/node', `${installLayout('darwin').helperDir}/berth-helper.js`, 'serve', '--config', installLayout('darwin').configPath],
+  socketPath: installLayout('darwin').socketPath,
+  socketUid: 501,
+  socketUser: 'alice',
+};
 
 export type ParsedPlist = string | bigint | boolean | ParsedPlist[] | { [key: string]: ParsedPlist };
 
