@@ -29,6 +29,8 @@ export interface NativeBinding {
   openFileAt(dirfd: number, name: string, mode: OpenFileMode, permissions?: number): number;
   fsyncDirectory(dirfd: number): void;
   setHeapTrimThreshold(bytes: number): boolean;
+  openAddressWatch(): number;
+  drainAddressWatch(fd: number): number;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -56,6 +58,8 @@ export const BINDING_FUNCTIONS = [
   'pollUpdate',
   'pollStop',
   'setHeapTrimThreshold',
+  'openAddressWatch',
+  'drainAddressWatch',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 
