@@ -4,6 +4,7 @@
       "target_name": "berth_native",
       "sources": [
         "src/addon.c",
+        "src/addrwatch.c",
         "src/args.c",
         "src/bind.c",
         "src/connect.c",

@@ -28,7 +28,7 @@ const EXPORTS = BINDING_FUNCTIONS;
 type ExportName = (typeof EXPORTS)[number];
 
 /** Exports whose first argument is a descriptor the call acts on. */
-const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart']);
+const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch']);
 
 function loadRaw(): Api {
   const mod: { exports: unknown } = { exports: {} };
@@ -49,6 +49,7 @@ let fileFd: number;
 let stoppedHandle: wrapper.PollHandle;
 let fuzzDir: string;
 let dirFd: number;
+let watchFd: number;
 
 beforeAll(async () => {
   pair = await nativePair();
@@ -64,6 +65,8 @@ beforeAll(async () => {
   symlinkSync('f', path.join(fuzzDir, 'l'));
   symlinkSync('d', path.join(fuzzDir, 'ld'));
   dirFd = wrapper.openDirectoryNoFollow(fuzzDir).fd;
+  // An address watch of our own, so drainAddressWatch reaches its read loop, not only its checks.
+  watchFd = wrapper.openAddressWatch();
   stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
   wrapper.pollStop(stoppedHandle);
 });
@@ -71,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   closeSync(fileFd);
   closeSync(dirFd);
+  closeSync(watchFd);
   await pair.close();
   await server.close();
   removeTempDirs();
@@ -91,7 +95,7 @@ function isAcceptableError(error: unknown): boolean {
  * entries), for our scratch directory. Everything else stays as generated.
  */
 function sanitize(name: ExportName, args: unknown[]): unknown[] {
-  const owned = new Set([pair.fd, fileFd, dirFd]);
+  const owned = new Set([pair.fd, fileFd, dirFd, watchFd]);
   const foreign = (value: unknown): boolean =>
     typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 30 && !owned.has(value);
   const dirfdIndex = DIRFD_INDEX[name];
@@ -138,6 +142,10 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     setHeapTrimThreshold: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 30 + 1 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)))],
     // Validates its name everywhere; then ENOSYS off macOS, and ESRCH/ENOENT on a Mac (no launchd job here).
     launchActivateSocket: [maybe(fc.oneof(fc.string(), fc.constantFrom('Listener', '', 'x\0', 'n'.repeat(256), '\ud800')))],
+    // Takes no arguments: whatever comes is ignored, and each watch opened is closed below.
+    openAddressWatch: [],
+    // A watch, and descriptors that are not one (refused unread: the pair's data stays for drain()).
+    drainAddressWatch: [maybe(fc.constantFrom(watchFd, pair.fd, fileFd, dirFd, 2 ** 31 - 1))],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).
@@ -185,7 +193,7 @@ function fuzz(api: Api): void {
           drain();
         }
         // Clean up anything that actually succeeded.
-        if ((name === 'connectUnix' || name === 'bindSocket' || name === 'openFileAt') && typeof result === 'number') {
+        if ((name === 'connectUnix' || name === 'bindSocket' || name === 'openFileAt' || name === 'openAddressWatch') && typeof result === 'number') {
           closeSync(result);
         }
         if (name === 'openDirectoryNoFollow') closeSync((result as wrapper.OpenedDirectory).fd);

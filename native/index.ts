@@ -3,10 +3,11 @@
  *
  * The addon covers the few syscalls Node lacks: passing file descriptors over
  * UNIX sockets (SCM_RIGHTS), reading a UNIX socket peer's credentials,
- * creating bound sockets for the root helper, polling raw descriptors, the
- * *at() file operations the root helper needs to edit root-owned directories
- * without following symlinks (see ./at.ts), and, on macOS, taking the
- * listening socket launchd holds for the helper (see ./launchd.ts).
+ * creating bound sockets for the root helper, polling raw descriptors,
+ * hearing when the machine's addresses change, the *at() file operations
+ * the root helper needs to edit root-owned directories without following
+ * symlinks (see ./at.ts), and, on macOS, taking the listening socket launchd
+ * holds for the helper (see ./launchd.ts).
  *
  * Arguments are validated here and again in C (the addon must never trust
  * its caller). System errors are `Error`s shaped like Node's own:
@@ -219,4 +220,27 @@ export const MAX_HEAP_TRIM_THRESHOLD = 1024 * 1024 * 1024;
 export function setHeapTrimThreshold(bytes: number): boolean {
   checkInteger(bytes, 'bytes', 0, MAX_HEAP_TRIM_THRESHOLD);
   return loadBinding().setHeapTrimThreshold(bytes);
+}
+
+/**
+ * A descriptor that turns readable when this machine's IP addresses change
+ * (Linux: a NETLINK_ROUTE socket in the IPv4/IPv6 address groups; macOS: a
+ * PF_ROUTE socket). Close-on-exec and non-blocking; the caller owns it: watch
+ * it with {@link pollStart}, read it with {@link drainAddressWatch}, and
+ * pollStop before closing it.
+ */
+export function openAddressWatch(): number {
+  return loadBinding().openAddressWatch();
+}
+
+/**
+ * Reads and discards what an {@link openAddressWatch} descriptor has pending
+ * (at most 64 reads of 8 KiB); returns how many address changes it held (0:
+ * none, e.g. only other routing news). Lost messages (the socket's buffer
+ * overflowed) count as a change. Any other descriptor is refused with EINVAL
+ * and left unread.
+ */
+export function drainAddressWatch(fd: number): number {
+  checkFd(fd);
+  return loadBinding().drainAddressWatch(fd);
 }

@@ -31,6 +31,8 @@ export interface NativeBinding {
   setHeapTrimThreshold(bytes: number): boolean;
   /** macOS: launch_activate_socket(3); elsewhere it throws ENOSYS. */
   launchActivateSocket(name: string): number[];
+  openAddressWatch(): number;
+  drainAddressWatch(fd: number): number;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -59,6 +61,8 @@ export const BINDING_FUNCTIONS = [
   'pollStop',
   'setHeapTrimThreshold',
   'launchActivateSocket',
+  'openAddressWatch',
+  'drainAddressWatch',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

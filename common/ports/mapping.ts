@@ -34,8 +34,21 @@ export function mappingId(key: MappingKey): string {
   return key.address.includes(':') ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`;
 }
 
-/** starting: binding; listening: serving; waiting: needs the helper, retried when it is back; error: see `error`. */
+/**
+ * starting: binding; listening: serving; waiting: for something that comes
+ * back by itself (the helper, a port another program holds, an address not
+ * up yet), tried again without the user; error: see `error`, needs the user.
+ */
 export const mappingState = z.enum(['starting', 'listening', 'waiting', 'error']);
+
+/** When a waiting mapping tries its port again by itself (see common/ports/waiting.ts for the sentence). */
+export const mappingRetry = z.strictObject({
+  /** The next attempt, ISO 8601 UTC. */
+  at: z.iso.datetime(),
+  /** Also at once when this machine's addresses change (the OS tells Berth). */
+  onAddressChange: z.boolean(),
+});
+export type MappingRetry = z.infer<typeof mappingRetry>;
 
 export const mappingStatus = z.strictObject({
   id: z.string(),
@@ -43,7 +56,10 @@ export const mappingStatus = z.strictObject({
   state: mappingState,
   /** How the port was bound: directly by the backend, or by the helper and handed over. */
   via: z.enum(['direct', 'helper']).nullable(),
+  /** Why it is not listening: the cause, one sentence (a waiting one says when it tries next in `retry`). */
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  /** Set while it waits for its port or address: when it tries again. Null otherwise (waiting for the helper: see helper-watch). */
+  retry: mappingRetry.nullable(),
   connections: z.strictObject({ active: z.number().int(), total: z.number().int(), failed: z.number().int() }),
   bytes: z.strictObject({ in: z.number(), out: z.number() }),
   /** The last connection that could not reach the target, if any (the mapping keeps listening). */

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requireBackend } from './backend-access';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
-import { portsCommand } from './ports-command';
+import { portsCommand, portsTable } from './ports-command';
 
 // Berth is not running here (a control socket path nobody listens on): what
 // the command says before it connects, and its usage errors. Publishing
@@ -66,5 +66,28 @@ describe('berth ports add', () => {
     expect(result.code).toBeInstanceOf(UsageError);
     expect((result.code as UsageError).message).toMatch(message instanceof RegExp ? message : new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
     expect(result.out).toBe('');
+  });
+});
+
+describe('berth ports ls', () => {
+  it('shows a waiting port with its cause and when it tries again, as true when printed', () => {
+    const now = Date.parse('2030-01-01T08:00:00.000Z');
+    const table = portsTable(
+      [
+        {
+          id: '127.0.0.1:8080',
+          spec: { address: '127.0.0.1', port: 8080, target: { host: 'localhost', port: 3000 } },
+          state: 'waiting',
+          via: null,
+          error: { code: 'PORT_IN_USE', message: '127.0.0.1:8080 is already in use by another program' },
+          retry: { at: '2030-01-01T08:00:08.000Z', onAddressChange: false },
+          connections: { active: 0, total: 0, failed: 0 },
+          bytes: { in: 0, out: 0 },
+          lastTargetError: null,
+        },
+      ],
+      now,
+    );
+    expect(table.split('\n')[1]).toMatch(/ {2}waiting: 127\.0\.0\.1:8080 is already in use by another program; trying again in 8 s$/);
   });
 });

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ApiError, type BerthApi } from '../../common/api/backend-api';
 import type { MappingStatus } from '../../common/ports/mapping';
 import { formatListen, formatTarget, parseListen, parseMappingInput } from '../../common/ports/parse';
+import { problemText } from '../../common/ports/waiting';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
@@ -11,7 +12,8 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
        berth ports rm [ADDR:]PORT
 
   ls    List published ports: where Berth listens, the target, the state
-        (listening / waiting for the helper / error), how the port was bound
+        (listening / waiting: for the helper, or for its port or address,
+        with when it tries again / error), how the port was bound
         (direct or by the helper), connections and bytes.
   add   Publish a port: Berth listens on ADDR:PORT (default address 127.0.0.1)
         and forwards each connection to HOST:PORT (default host 127.0.0.1).
@@ -45,13 +47,14 @@ function human(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function stateText(status: MappingStatus): string {
+function stateText(status: MappingStatus, nowMs: number): string {
   if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
-  if (status.state === 'waiting') return `waiting: ${status.error?.message ?? 'for the helper'}`;
+  // With when it tries next, if it waits for its port or address: true now, as the table is printed now.
+  if (status.state === 'waiting') return `waiting: ${problemText(status, nowMs) ?? 'for the helper'}`;
   return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
 }
 
-export function portsTable(ports: readonly MappingStatus[]): string {
+export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now()): string {
   if (ports.length === 0) return 'No published ports. Add one with: berth ports add 80=8080\n';
   const rows = [
     ['LISTEN', 'TARGET', 'VIA', 'CONNS', 'IN', 'OUT', 'STATE'],
@@ -62,7 +65,7 @@ export function portsTable(ports: readonly MappingStatus[]): string {
       `${p.connections.active}/${p.connections.total}`,
       human(p.bytes.in),
       human(p.bytes.out),
-      stateText(p),
+      stateText(p, nowMs),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

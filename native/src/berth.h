@@ -136,5 +136,7 @@ napi_value berth_set_heap_trim_threshold(napi_env env,
 /* macOS only; elsewhere it throws ENOSYS after checking its argument. */
 napi_value berth_launch_activate_socket(napi_env env,
                                         napi_callback_info info);
+napi_value berth_open_address_watch(napi_env env, napi_callback_info info);
+napi_value berth_drain_address_watch(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */

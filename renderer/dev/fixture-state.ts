@@ -27,6 +27,7 @@ function mapping(
     state: 'listening',
     via: 'direct',
     error: null,
+    retry: null,
     connections: { active: 0, total: 0, failed: 0 },
     bytes: { in: 0, out: 0 },
     lastTargetError: null,
@@ -154,7 +155,7 @@ export function lockedPolicyState(): BackendState {
   return state;
 }
 
-/** Things going wrong at once: an old helper, a port that failed, another waiting, diagnostics running. */
+/** Things going wrong at once: an old helper, ports waiting (for the helper, for an address), one refused, diagnostics running. */
 export function troubleState(): BackendState {
   const state = runningState();
   state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', message: 'The helper is older than this app' };
@@ -168,9 +169,16 @@ export function troubleState(): BackendState {
       },
     }),
     mapping('192.168.1.20', 8080, 'localhost', 8080, {
+      state: 'waiting',
+      via: null,
+      error: { code: 'ADDRESS_UNAVAILABLE', message: '192.168.1.20 is not an address of this machine' },
+      // The VPN is not up yet: tried again when the addresses change, or in 8 s.
+      retry: { at: new Date(Date.now() + 8_000).toISOString(), onAddressChange: true },
+    }),
+    mapping('127.0.0.1', 3000, 'localhost', 3001, {
       state: 'error',
       via: null,
-      error: { code: 'ADDRESS_UNAVAILABLE', message: '192.168.1.20 is not an address of this machine.' },
+      error: { code: 'LOCKED', message: '127.0.0.1:3000 is not allowed by Example Corp policy v3: port 3000 is on its list of denied ports' },
     }),
   ];
   state.diagnostics = { state: 'running', step: 'privileged trace (3 of 5 s)', progress: 0.6, path: null, error: null };

@@ -109,6 +109,7 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
           state: 'listening',
           via: privileged ? 'helper' : 'direct',
           error: null,
+          retry: null,
           connections: { active: 0, total: 0, failed: 0 },
           bytes: { in: 0, out: 0 },
           lastTargetError: null,

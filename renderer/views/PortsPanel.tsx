@@ -1,9 +1,10 @@
-import { useEffect, useId, useMemo, useRef, type FormEvent } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { MappingStatus } from '../../common/ports/mapping';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
 import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
-import { asSentence, formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
+import { formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
+import { portProblem } from '../logic/port-row';
 import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
 import { useOpenSettings } from '../navigation';
 import { useActions, useBerth } from '../state/context';
@@ -11,6 +12,18 @@ import { ADD_PORT_KEY, visibleFields } from '../state/reducers';
 import { removeKey } from '../state/store';
 
 const STATE_TONE: Record<MappingStatus['state'], string> = { starting: 'neutral', listening: 'ok', waiting: 'warning', error: 'error' };
+
+/** Date.now(), read again every second while `ticking` (a countdown is on screen) and whenever `key` changes. */
+function useNow(ticking: boolean, key: unknown): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    setNow(Date.now());
+    if (!ticking) return undefined;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [ticking, key]);
+  return now;
+}
 
 /** Read aloud, not shown: a screen reader hears one sentence where the eye sees spaced parts. */
 const Comma = () => <span className="visually-hidden">, </span>;
@@ -22,6 +35,7 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
   const listen = hostPort(mapping.spec.address, mapping.spec.port);
   const target = hostPort(mapping.spec.target.host, mapping.spec.target.port);
   const { active, total, failed } = mapping.connections;
+  const problem = portProblem(mapping, useNow(mapping.retry !== null, mapping.retry?.at));
   return (
     <li className="port-row">
       <span className={`status-dot dot-${STATE_TONE[mapping.state]}`} aria-hidden="true" />
@@ -51,10 +65,16 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
             {`${formatBytes(mapping.bytes.in)} in · ${formatBytes(mapping.bytes.out)} out`}
           </span>
         </p>
-        {mapping.error !== null && (
-          // Waiting clears up by itself (helper back, setting on); an error needs the user.
-          <p className={mapping.state === 'waiting' ? 'port-problem warning-text' : 'port-problem error-text'}>
-            {asSentence(mapping.error.message)} <code className="error-code">{mapping.error.code}</code>
+        {problem !== null && (
+          // Waiting clears up by itself (helper back, port freed, address up), and says when it tries next; an error needs the user.
+          <p className={`port-problem ${problem.tone}-text`}>
+            {problem.text}
+            {problem.code !== null && (
+              <>
+                {' '}
+                <code className="error-code">{problem.code}</code>
+              </>
+            )}
           </p>
         )}
         {mapping.lastTargetError !== null && <p className="port-problem warning-text">Last connection to the target failed: {mapping.lastTargetError}</p>}

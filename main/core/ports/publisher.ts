@@ -1,22 +1,18 @@
 import { closeSync } from 'node:fs';
-import { isIP, SocketAddress } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { ApiError, type ApiErrorCode } from '../../../common/api/backend-api';
-import {
-  mappingId,
-  mappingKey,
-  mappingSpec,
-  type MappingKey,
-  type MappingSpec,
-  type MappingStatus,
-} from '../../../common/ports/mapping';
+import { mappingId, mappingKey, mappingSpec, type MappingKey, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
 import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../common/ports/parse';
 import { forwardsToItself, selfLoopMessage } from '../../../common/ports/self-loop';
 import { errnoCode } from '../../../common/errno';
-import { acquireListener, type AcquireOptions, type HelperSource, type Listener, type PortRulesInForce } from './bind';
+import { watchAddresses } from './address-watch';
+import { acquireListener, type AcquireOptions, type HelperSource, type PortRulesInForce } from './bind';
+import { asApiError, canonicalAddress, localAddresses, statusOf, type Entry } from './entry';
 import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
+import { explainOwnHolder } from './own-holder';
+import { retryReason, RetryScheduler, type RetryOptions } from './retry';
+import { StatsBeat } from './stats-beat';
 
 /**
  * The backend's published ports: each mapping's listener (bound directly or
@@ -51,48 +47,21 @@ export interface PortPublisherOptions {
   helperPollMs?: number;
   /** Target connections that neither succeed nor fail within this long count as failed. */
   connectTimeoutMs?: number;
+  /** Retrying saved mappings whose port or address is not there yet (retry.ts): the back-off, the address watch. */
+  retry?: RetryOptions;
   now?: () => Date;
 }
 
-type State = MappingStatus['state'];
-
-interface Entry {
-  readonly id: string;
-  readonly spec: MappingSpec;
-  state: State;
-  via: Listener['via'] | null;
-  error: { code: string; message: string } | null;
-  forwarder: Forwarder | undefined;
-  /** In the mappings file (an add in progress is not, until it listens). */
-  saved: boolean;
-}
-
-/** Bind failures that clear up by themselves once the helper answers (or the setting is turned on). */
+/** Bind failures that clear up by themselves once the helper answers (or the setting is turned on); the helper watch retries them. */
 const WAITING_CODES: ReadonlySet<ApiErrorCode> = new Set(['HELPER_NEEDED', 'HELPER_UNAVAILABLE']);
 
 const DEFAULT_STATS_INTERVAL_MS = 500;
 
-/** The kernel's spelling of a literal address (`0:0::1` → `::1`, upper → lower case), as the socket reports it. */
-export function canonicalAddress(address: string): string {
-  return new SocketAddress({ address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' }).address;
-}
-
-/** This machine's interface addresses: a target on one of them reaches an any-address listener. */
-function localAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((info) => info.address));
-}
-
-function asApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  return new ApiError('FAILED', error instanceof Error ? error.message : String(error));
-}
-
 export class PortPublisher {
   private readonly entries = new Map<string, Entry>();
   private readonly watch: HelperWatch | undefined;
-  private readonly statsIntervalMs: number;
-  private statsTimer: NodeJS.Timeout | undefined;
-  private lastStats = '';
+  private readonly retries: RetryScheduler;
+  private readonly stats: StatsBeat;
   private retrying: Promise<void> | undefined;
   private retryAgain = false;
   private closed = false;
@@ -100,7 +69,13 @@ export class PortPublisher {
   private opening = true;
 
   private constructor(private readonly options: PortPublisherOptions) {
-    this.statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    this.stats = new StatsBeat(
+      options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS,
+      () => (this.opening ? undefined : this.entries.values()),
+      () => this.options.onChange(),
+    );
+    // The OS's address watch unless the caller chose otherwise (tests: none, to see the back-off alone).
+    this.retries = new RetryScheduler((id) => this.retryDue(id), { openAddressWatch: watchAddresses, ...options.retry });
     if (options.helperSocketPath !== undefined) {
       this.watch = new HelperWatch(options.helperSocketPath, () => void this.retryWaiting(), {
         ...(options.helperPollMs !== undefined ? { pollMs: options.helperPollMs } : {}),
@@ -110,9 +85,10 @@ export class PortPublisher {
 
   /**
    * Loads the saved mappings and starts each one. A mapping that needs the
-   * helper while it is away comes up `waiting` and is re-bound when it is
-   * back; one that fails otherwise (port in use...) shows `error` and stays
-   * saved. `notice` is set when the mappings file had to be set aside.
+   * helper while it is away, or whose port is in use or address not up yet,
+   * comes up `waiting` and binds by itself when that clears; one that fails
+   * otherwise (a policy refusal...) shows `error` and stays saved. `notice`
+   * is set when the mappings file had to be set aside.
    */
   static async open(options: PortPublisherOptions): Promise<{ publisher: PortPublisher; notice?: string }> {
     const loaded = loadMappings(options.mappingsPath, options.now);
@@ -174,7 +150,7 @@ export class PortPublisher {
       await forwarder?.close();
       if (this.current(entry)) this.entries.delete(id);
       this.changed();
-      throw asApiError(error);
+      throw explainOwnHolder(asApiError(error), spec, this.listeningSpecs(entry));
     }
   }
 
@@ -188,14 +164,18 @@ export class PortPublisher {
     // The file first: if it cannot be written, the mapping keeps running and nothing is lost.
     if (entry.saved) this.save(this.savedSpecs(undefined, entry), `${id} is still published`);
     this.entries.delete(id);
+    this.retries.cancel(id);
     await entry.forwarder?.close();
+    // Its port is free now: a mapping of ours that waited for it tries at once.
+    if (entry.state === 'listening') this.retries.retryNow((other, reason) => reason === 'port' && this.entries.get(other)?.spec.port === entry.spec.port);
     this.updateWatch();
     this.changed();
   }
 
   /**
-   * Tries every `waiting` mapping again (the helper may be back, or the
-   * setting turned on). Called by the helper watch; the backend also calls
+   * Tries every mapping waiting for the helper again (it may be back, or the
+   * setting turned on); those waiting for a port or an address have their
+   * own timers (retry.ts). Called by the helper watch; the backend also calls
    * it when the setting changes. Concurrent calls share one pass (plus one
    * more if asked during it).
    */
@@ -208,7 +188,7 @@ export class PortPublisher {
       do {
         this.retryAgain = false;
         for (const entry of [...this.entries.values()]) {
-          if (entry.state === 'waiting' && this.current(entry) && !this.closed) await this.start(entry);
+          if (this.waitsForHelper(entry) && this.current(entry) && !this.closed) await this.start(entry);
         }
       } while (this.retryAgain && !this.closed);
     })().finally(() => {
@@ -249,8 +229,8 @@ export class PortPublisher {
   async close(): Promise<void> {
     this.closed = true;
     this.watch?.stop();
-    if (this.statsTimer) clearTimeout(this.statsTimer);
-    this.statsTimer = undefined;
+    this.retries.close();
+    this.stats.stop();
     await Promise.all([...this.entries.values()].map((entry) => entry.forwarder?.close()));
   }
 
@@ -264,8 +244,31 @@ export class PortPublisher {
     };
   }
 
-  /** Binds and forwards a saved entry; failures become its state instead of an exception. */
-  private async start(entry: Entry): Promise<void> {
+  /** Binds and forwards a saved entry, one attempt at a time (one asked for meanwhile runs after it). */
+  private start(entry: Entry): Promise<void> {
+    if (entry.starting) {
+      entry.again = true;
+      return entry.starting;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        entry.again = false;
+        await this.startOnce(entry);
+      } while (entry.again && entry.state !== 'listening' && this.current(entry) && !this.closed);
+    };
+    entry.starting = run().finally(() => (entry.starting = undefined));
+    return entry.starting;
+  }
+
+  /** A retry timer (or an address change) asks for another attempt. */
+  private retryDue(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined || this.closed) this.retries.cancel(id);
+    else if (entry.state !== 'listening') void this.start(entry);
+  }
+
+  /** One attempt; a failure becomes the entry's state instead of an exception. */
+  private async startOnce(entry: Entry): Promise<void> {
     try {
       // A hand-edited mappings file can hold a self-forwarding mapping too: it shows an error, unbound.
       if (forwardsToItself(entry.spec, localAddresses())) throw new ApiError('INVALID', selfLoopMessage(entry.spec));
@@ -277,7 +280,7 @@ export class PortPublisher {
       if (listener.via === 'helper' && !this.options.privilegedPortMapping()) {
         // Turned off while the helper was binding it: not used, and bound again under the setting as it is now.
         closeSync(listener.fd);
-        await this.start(entry);
+        entry.again = true;
         return;
       }
       const forwarder = await this.forward(entry, listener.fd);
@@ -286,21 +289,42 @@ export class PortPublisher {
         return;
       }
       Object.assign(entry, { state: 'listening', via: listener.via, forwarder, error: null });
+      this.retries.cancel(entry.id);
     } catch (error) {
-      const apiError = asApiError(error);
-      const state = WAITING_CODES.has(apiError.code) ? 'waiting' : 'error';
-      // A retry that fails the same way is no news: the UI is not told again.
-      if (entry.state === state && entry.error?.code === apiError.code && entry.error.message === apiError.message) return;
-      entry.state = state;
-      entry.error = { code: apiError.code, message: apiError.message };
+      this.failed(entry, error);
+      return;
     }
     this.changed();
+  }
+
+  /** A failed attempt: waiting (retried: by its timer, or when the helper is back) or error (for the user). */
+  private failed(entry: Entry, error: unknown): void {
+    // Removed (or closed) while it was binding: nothing more is tried for it.
+    if (!this.current(entry) || this.closed) return;
+    const apiError = explainOwnHolder(asApiError(error), entry.spec, this.listeningSpecs(entry));
+    const reason = retryReason(apiError);
+    if (reason !== undefined) this.retries.failed(entry.id, reason);
+    else this.retries.cancel(entry.id);
+    const state = reason !== undefined || WAITING_CODES.has(apiError.code) ? 'waiting' : 'error';
+    // A retry that fails the same way is no news (unless its next try moved): the UI is not told again.
+    if (reason === undefined && entry.state === state && entry.error?.code === apiError.code && entry.error.message === apiError.message) return;
+    Object.assign(entry, { state, error: { code: apiError.code, message: apiError.message } });
+    this.changed();
+  }
+
+  private waitsForHelper(entry: Entry): boolean {
+    return entry.state === 'waiting' && !this.retries.has(entry.id);
+  }
+
+  /** What listens now, but `except`: the mappings that can hold a port another one wants. */
+  private listeningSpecs(except: Entry): MappingSpec[] {
+    return [...this.entries.values()].filter((e) => e !== except && e.state === 'listening').map((e) => e.spec);
   }
 
   /** A forwarder on the fd, checked to listen where the mapping says (the helper's socket included). */
   private async forward(entry: Entry, fd: number): Promise<Forwarder> {
     const forwarder = await Forwarder.listen(fd, entry.spec.target, {
-      onActivity: () => this.activity(),
+      onActivity: () => this.stats.activity(),
       ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
     });
     const bound = forwarder.address();
@@ -329,25 +353,14 @@ export class PortPublisher {
   }
 
   private status(entry: Entry): MappingStatus {
-    const stats = entry.forwarder?.stats();
-    return {
-      id: entry.id,
-      spec: { address: entry.spec.address, port: entry.spec.port, target: { ...entry.spec.target } },
-      state: entry.state,
-      via: entry.via,
-      error: entry.error,
-      connections: { active: stats?.active ?? 0, total: stats?.total ?? 0, failed: stats?.failed ?? 0 },
-      bytes: { in: stats?.bytesIn ?? 0, out: stats?.bytesOut ?? 0 },
-      lastTargetError: entry.forwarder?.lastTargetError ?? null,
-    };
+    return statusOf(entry, this.retries.next(entry.id));
   }
 
   /** The watch runs only while something waits for the helper. */
   private updateWatch(): void {
     if (!this.watch) return;
     // With the setting off, only turning it on helps: the backend calls retryWaiting then, no need to poll.
-    const waiting =
-      !this.closed && this.options.privilegedPortMapping() && [...this.entries.values()].some((e) => e.state === 'waiting');
+    const waiting = !this.closed && this.options.privilegedPortMapping() && [...this.entries.values()].some((e) => this.waitsForHelper(e));
     if (waiting) this.watch.start();
     else this.watch.stop();
   }
@@ -357,38 +370,5 @@ export class PortPublisher {
     if (this.closed) return;
     this.updateWatch();
     if (!this.opening) this.options.onChange();
-  }
-
-  /**
-   * Connection activity: reported at most every statsIntervalMs, and while
-   * connections are open the counters are re-read on that same beat (only
-   * reported when they moved). Never per chunk.
-   */
-  private activity(): void {
-    if (this.statsTimer || this.closed) return;
-    this.statsTimer = setTimeout(() => this.statsTick(), this.statsIntervalMs);
-    this.statsTimer.unref();
-  }
-
-  private statsTick(): void {
-    this.statsTimer = undefined;
-    if (this.closed) return;
-    if (this.opening) {
-      this.activity(); // report once open() has returned
-      return;
-    }
-    let active = 0;
-    let signature = '';
-    for (const entry of this.entries.values()) {
-      const stats = entry.forwarder?.stats();
-      if (!stats) continue;
-      active += stats.active;
-      signature += `${entry.id} ${stats.total} ${stats.failed} ${stats.active} ${stats.bytesIn} ${stats.bytesOut};`;
-    }
-    if (signature !== this.lastStats) {
-      this.lastStats = signature;
-      this.options.onChange();
-    }
-    if (active > 0) this.activity();
   }
 }

@@ -11,13 +11,13 @@
  * ip_unprivileged_port_start there without touching anything else.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { bindSocket } from '../../../native';
-import type { MappingStatus } from '../../../common/ports/mapping';
+import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
 import { REPO_ROOT, type TestUser } from '../../../test/support/constants';
 
 /** Reads a child's stdout as JSON lines; `next(pred)` resolves with the first (past or future) line that matches. */
@@ -89,6 +89,11 @@ export class NetNamespace {
   /** `argv` run inside this namespace (nsenter execs it: the pid is the program's). */
   wrap(argv: readonly string[]): string[] {
     return ['nsenter', `--net=${this.path}`, '--', ...argv];
+  }
+
+  /** Runs `argv` inside as root (e.g. `ip addr add ...`: the addresses are this namespace's own). */
+  run(...argv: string[]): void {
+    execFileSync('nsenter', [`--net=${this.path}`, '--', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
   /** A /proc/sys value as seen from inside (sysctls under net/ are per namespace). */
@@ -316,4 +321,36 @@ export function unusedPort(host = '127.0.0.1'): number {
   const { fd, port } = listeningFd(host);
   closeSync(fd);
   return port;
+}
+
+/** Writes `specs` as the user's saved mappings (config/mappings.json under `dir`, owned by `user`), as a previous run left them. */
+export function writeSavedMappings(dir: string, user: TestUser, specs: readonly MappingSpec[]): string {
+  const config = join(dir, 'config');
+  mkdirSync(config, { mode: 0o700, recursive: true });
+  const file = join(config, 'mappings.json');
+  writeFileSync(file, JSON.stringify({ version: 1, mappings: specs }), { mode: 0o600 });
+  chownSync(config, user.uid, user.gid);
+  chownSync(file, user.uid, user.gid);
+  return file;
+}
+
+/** The netlink sockets process `pid` holds (its address watch, if open), by matching its fds' inodes in its namespace's table. */
+export function netlinkSocketCount(pid: number): number {
+  const inodes = new Set(
+    readFileSync(`/proc/${pid}/net/netlink`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/)[9])
+      .filter((inode): inode is string => inode !== undefined && inode !== ''),
+  );
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode !== undefined && inodes.has(inode)) count++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return count;
 }
