@@ -261,8 +261,27 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
     await sandbox.run(['rm', '-r', '/opt/berth-v2']);
   });
 
+  it("an upgrade that changes the socket's definition puts the new one in force", async () => {
+    const unitPath = `/etc/systemd/system/${UNIT}.socket`;
+    const current = await sandbox.run(['cat', unitPath]);
+    // An older version's socket unit: the same but for one setting the listening socket itself shows (its backlog).
+    await sandbox.run(['sed', '-i', '/^Accept=no$/a Backlog=7', unitPath]);
+    await sandbox.run(['systemctl', 'daemon-reload']);
+    await sandbox.run(['systemctl', 'stop', `${UNIT}.service`, `${UNIT}.socket`]);
+    await sandbox.run(['systemctl', 'start', `${UNIT}.socket`]);
+    const backlog = async (): Promise<string | undefined> => (await sandbox.run(['ss', '-Hxl', 'src', SOCKET])).trim().split(/\s+/)[3];
+    expect(await backlog()).toBe('7');
+
+    await helper.install();
+    expect(await sandbox.run(['cat', unitPath])).toBe(current);
+    expect(await backlog()).not.toBe('7');
+    expect(await helper.client(['hello', SOCKET])).toMatchObject({ ok: true });
+  });
+
   it('comes back after a crash: SIGKILL the helper, and the next request starts it again', async () => {
+    expect(await helper.client(['hello', SOCKET])).toMatchObject({ ok: true });
     const pid = await helper.mainPid();
+    expect(pid).toBeGreaterThan(1);
     await sandbox.run(['kill', '-KILL', String(pid)]);
     // Wait for systemd to notice (not a timing assertion: the state is what is checked).
     for (let i = 0; i < 200 && (await helper.mainPid()) === pid; i++) await new Promise((r) => setTimeout(r, 25));

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
+import { readFileAt } from '../../common/fs/read-file';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import type { Log } from './install';
 import { preflightRootDirectory } from './root-dirs';
@@ -22,9 +23,15 @@ function run(command: string, args: string[], log: Log): void {
   log(`ran ${command} ${args.join(' ')}`);
 }
 
-function writeRootFile(path: string, content: string, log: Log): void {
-  withTrustedDirectory(dirname(path), (dir) => writeFileAtomically(dir, basename(path), Buffer.from(content), { mode: 0o644 }));
-  log(`wrote ${path} (root, 0644)`);
+/** Writes a service definition; says whether it replaced a different one (an upgrade that changes it). */
+function writeRootFile(path: string, content: string, log: Log): boolean {
+  const replaced = withTrustedDirectory(dirname(path), (dir) => {
+    const before = readFileAt(dir, basename(path));
+    writeFileAtomically(dir, basename(path), Buffer.from(content), { mode: 0o644 });
+    return before !== null && !before.equals(Buffer.from(content));
+  });
+  log(`wrote ${path} (root, 0644)${replaced ? ', replacing a different one' : ''}`);
+  return replaced;
 }
 
 /** The service-definition files for this manager (for preflight and the install record). */
@@ -45,11 +52,15 @@ export function preflightService(manager: ServiceManager): void {
  */
 export async function startService(manager: ServiceManager, spec: ServiceSpec, layout: InstallLayout, log: Log): Promise<void> {
   if (manager === 'systemd') {
-    writeRootFile(SERVICE_FILES.systemdSocket(spec.label), systemdSocketUnit(spec), log);
+    const socketChanged = writeRootFile(SERVICE_FILES.systemdSocket(spec.label), systemdSocketUnit(spec), log);
     writeRootFile(SERVICE_FILES.systemdService(spec.label), systemdServiceUnit(spec), log);
     run('systemctl', ['daemon-reload'], log);
     // An upgrade: the next connection must start the new program, not the old one still running.
+    // The socket keeps listening meanwhile (connections wait in its backlog)...
     run('systemctl', ['stop', `${spec.label}.service`], log);
+    // ...unless its own definition changed: a listening socket keeps the owner, mode and options it
+    // was created with until systemd re-creates it, so only a restart puts the new definition in force.
+    if (socketChanged) run('systemctl', ['restart', `${spec.label}.socket`], log);
     run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
     log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; the helper starts on first use`);
     return;

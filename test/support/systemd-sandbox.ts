@@ -283,6 +283,8 @@ function makeSandbox(
     const child = spawn('nsenter', ['--target', String(pid), '--all', '--', ...drop, ...argv], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: sandboxEnv(options),
+      // A process group of its own: a `kill 0` (or a signal to our group) inside never reaches the test run.
+      detached: true,
     });
     if (options.input !== undefined) child.stdin!.end(options.input);
     return child;
