@@ -15,6 +15,7 @@ import {
   mountOptions,
   SOCKET,
   statusField,
+  superOptions,
   UNIT,
 } from '../../test/support/systemd-helper';
 
@@ -123,8 +124,14 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
       'ProtectHome',
       'PrivateTmp',
       'PrivateDevices',
+      'PrivateIPC',
+      'ProtectProc',
+      'ProcSubset',
       'RestrictNamespaces',
+      'MemoryDenyWriteExecute',
+      'SystemCallErrorNumber',
       'UMask',
+      'Environment',
     ]);
     expect(props).toEqual({
       NoNewPrivileges: 'yes',
@@ -134,11 +141,22 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
       ProtectHome: 'yes',
       PrivateTmp: 'yes',
       PrivateDevices: 'yes',
+      PrivateIPC: 'yes',
+      ProtectProc: 'invisible',
+      ProcSubset: 'pid',
       RestrictNamespaces: 'yes',
-      UMask: '0022',
+      MemoryDenyWriteExecute: 'yes',
+      SystemCallErrorNumber: '1', // EPERM, as systemctl shows it
+      UMask: '0077',
+      Environment: 'NODE_OPTIONS=--jitless',
     });
     const families = (await helper.show(`${UNIT}.service`, ['RestrictAddressFamilies'])).RestrictAddressFamilies!;
-    expect(families.split(' ').sort()).toEqual(['AF_INET', 'AF_INET6', 'AF_UNIX']);
+    expect(families.split(' ').sort()).toEqual(['AF_INET', 'AF_INET6']);
+    // The allow list as systemd compiled it: what the duties need is in, the privileged rest is out.
+    const syscalls = new Set((await helper.show(`${UNIT}.service`, ['SystemCallFilter'])).SystemCallFilter!.split(' '));
+    expect(['bind', 'sendmsg', 'fchown', 'renameat2', 'symlinkat', 'pkey_alloc'].filter((c) => !syscalls.has(c))).toEqual([]);
+    expect(['mount', 'setuid', 'setrlimit', 'sched_setaffinity', 'reboot', 'init_module', 'ptrace', 'bpf'].filter((c) => syscalls.has(c))).toEqual([]);
+
     const pid = await helper.mainPid();
     const status = await sandbox.run(['cat', `/proc/${pid}/status`]);
     const mask = capabilityMask(HELPER_CAPABILITIES);
@@ -148,12 +166,17 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
       CapAmb: statusField(status, 'CapAmb'),
       NoNewPrivs: statusField(status, 'NoNewPrivs'),
       Seccomp: statusField(status, 'Seccomp'),
-    }).toEqual({ CapBnd: mask, CapEff: mask, CapAmb: '0000000000000000', NoNewPrivs: '1', Seccomp: '2' });
-    // ProtectSystem=strict with its exceptions, as mounted in the helper's own namespace.
+      Umask: statusField(status, 'Umask'),
+    }).toEqual({ CapBnd: mask, CapEff: mask, CapAmb: '0000000000000000', NoNewPrivs: '1', Seccomp: '2', Umask: '0077' });
+    // ProtectSystem=strict with its exceptions, and ProtectProc/ProcSubset, as mounted in the helper's own namespace.
     const mountinfo = await sandbox.run(['cat', `/proc/${pid}/mountinfo`]);
     expect(mountOptions(mountinfo, '/')).toContain('ro');
     expect(mountOptions(mountinfo, '/etc')).toContain('rw');
     expect(mountOptions(mountinfo, '/usr/local/bin')).toContain('rw');
+    expect(superOptions(mountinfo, '/proc')).toEqual(expect.arrayContaining(['hidepid=invisible', 'subset=pid']));
+    // V8 without a JIT: no anonymous executable memory at all (MemoryDenyWriteExecute= could not allow any).
+    const maps = await sandbox.run(['cat', `/proc/${pid}/maps`]);
+    expect(maps.split('\n').filter((line) => /^\S+ ..x. \S+ \S+ 0 *$/.test(line))).toEqual([]);
   });
 
   it('does every duty inside that sandbox: bind, hosts, links, trace', async () => {
@@ -292,7 +315,16 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
     expect(Number(after.MainPID)).not.toBe(pid);
   });
 
-  it('uninstall stops and removes both units and leaves nothing behind', async () => {
+  it('uninstall stops and removes both units and leaves nothing behind, even after a crash', async () => {
+    // The harder case: the helper died, so systemd holds its unit as failed until told otherwise.
+    const pid = await helper.mainPid();
+    expect(pid).toBeGreaterThan(1);
+    await sandbox.run(['kill', '-KILL', String(pid)]);
+    for (let i = 0; i < 200 && (await helper.show(`${UNIT}.service`, ['ActiveState'])).ActiveState !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(await helper.show(`${UNIT}.service`, ['ActiveState'])).toEqual({ ActiveState: 'failed' });
+
     const out = await helper.uninstall();
     expect(out).toContain('nothing of Berth is left');
     expect(await helper.knownUnits()).toEqual({ loaded: '', files: '' });

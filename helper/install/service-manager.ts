@@ -24,6 +24,16 @@ function run(command: string, args: string[], log: Log): void {
 }
 
 /** Writes a service definition; says whether it replaced a different one (an upgrade that changes it). */
+/** A yes/no question to a command: its exit status. */
+function succeeds(command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function writeRootFile(path: string, content: string, log: Log): boolean {
   const replaced = withTrustedDirectory(dirname(path), (dir) => {
     const before = readFileAt(dir, basename(path));
@@ -84,7 +94,13 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
 /** Stops the helper however it runs; removing the definitions is the install record's job. */
 export async function stopService(manager: ServiceManager, layout: InstallLayout, log: Log): Promise<void> {
   if (manager === 'systemd' && existsSync(SERVICE_FILES.systemdSocket(SERVICE_LABEL))) {
-    run('systemctl', ['disable', '--now', `${SERVICE_LABEL}.socket`, `${SERVICE_LABEL}.service`], log);
+    const units = [`${SERVICE_LABEL}.socket`, `${SERVICE_LABEL}.service`];
+    run('systemctl', ['disable', '--now', ...units], log);
+    // A helper that crashed leaves its unit "failed", and systemd keeps a failed unit (and the
+    // machine "degraded") after its file is gone, until told to forget it. (reset-failed
+    // refuses a unit systemd has already let go of, so only the failed ones.)
+    const failed = units.filter((unit) => succeeds('systemctl', ['is-failed', '--quiet', unit]));
+    if (failed.length > 0) run('systemctl', ['reset-failed', ...failed], log);
   } else if (manager === 'launchd' && existsSync(SERVICE_FILES.launchd(SERVICE_LABEL))) {
     try {
       run('launchctl', ['bootout', `system/${SERVICE_LABEL}`], log);
@@ -94,4 +110,9 @@ export async function stopService(manager: ServiceManager, layout: InstallLayout
   }
   const stopped = await stopStandalone(layout);
   log(stopped !== undefined ? `stopped the helper (pid ${stopped})` : 'no standalone helper was running');
+}
+
+/** After uninstall removed the service definitions: systemd reloads, so nothing of them stays in its memory. */
+export function forgetService(manager: ServiceManager, log: Log): void {
+  if (manager === 'systemd') run('systemctl', ['daemon-reload'], log);
 }

@@ -135,3 +135,9 @@ export function mountOptions(mountinfo: string, target: string): string[] | unde
   const lines = mountinfo.split('\n').filter((line) => line.split(' ')[4] === target);
   return lines.at(-1)?.split(' ')[5]?.split(',');
 }
+
+/** The file system's own options (after the " - " in mountinfo: hidepid=, subset=, …) of `target`. */
+export function superOptions(mountinfo: string, target: string): string[] | undefined {
+  const line = mountinfo.split('\n').filter((l) => l.split(' ')[4] === target).at(-1);
+  return line?.split(' - ')[1]?.split(' ')[2]?.split(',');
+}
