@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['{common,helper,main}/**/*.systemd.test.ts'],
+    include: ['{common,helper,main,test}/**/*.systemd.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     // Each file boots its own systemd; one at a time keeps the machine's two cores for them.

@@ -4,13 +4,15 @@
 # pid/mount/net/uts/ipc/cgroup namespaces; never run it any other way: without
 # the overlay, systemd's boot-time clean-up empties the machine's real /tmp.
 #
-#   $1  a directory on a tmpfs the caller mounted: upper/ work/ root/ console
-#   $2  the target to boot
-#   $3… SOURCE=TARGET pairs: directories shown read-only inside
+#   $1  a directory on a tmpfs the caller mounted: upper/ work/ root/
+#   $2  the systemd binary
+#   $3  the target to boot
+#   $4… SOURCE=TARGET pairs: directories shown read-only inside
 set -euo pipefail
 R=$1
-TARGET=$2
-shift 2
+SYSTEMD=$2
+TARGET=$3
+shift 3
 N=$R/root
 
 # Everything systemd and the tests write or delete lands in the tmpfs upper layer.
@@ -33,9 +35,11 @@ for node in null zero full random urandom tty; do
   touch "$N/dev/$node"
   mount --bind "/dev/$node" "$N/dev/$node"
 done
-# PID 1 writes its log to /dev/console: here, a file the caller reads.
+# PID 1 writes its log to /dev/console, which must be a terminal: the pty that
+# script(1) gives us, and logs to a file the caller reads (systemd-nspawn, too,
+# hands the container a pty as its console).
 touch "$N/dev/console"
-mount --bind "$R/console" "$N/dev/console"
+mount --bind "$(tty)" "$N/dev/console"
 mkdir "$N/dev/pts" "$N/dev/shm" "$N/dev/mqueue"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$N/dev/pts"
 ln -s pts/ptmx "$N/dev/ptmx"
@@ -63,4 +67,4 @@ umount -l .
 cd /
 # Tells systemd it runs in a container (it then skips what only a real machine needs).
 export container=berth-sandbox
-exec /lib/systemd/systemd --system "--unit=$TARGET" --log-target=console --log-level=notice
+exec "$SYSTEMD" --system "--unit=$TARGET" --log-target=console --log-level=notice

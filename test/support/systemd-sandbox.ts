@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestUser } from './constants';
@@ -31,6 +31,8 @@ export interface SandboxOptions {
   binds?: Record<string, string>;
   /** How long boot may take before it counts as failed. */
   bootTimeoutMs?: number;
+  /** The systemd binary (Debian's by default). */
+  systemd?: string;
 }
 
 export interface ExecOptions {
@@ -49,6 +51,8 @@ export interface SystemdSandbox {
   readonly upperDir: string;
   /** The read-only layer the overlay shows underneath (this machine's root file system). */
   readonly lowerDir: string;
+  /** The sandbox's own cgroup (its namespace's root), removed by stop(). */
+  readonly cgroup: string;
   /** "running", or "degraded" with the failed units named. */
   readonly bootState: string;
   /** Runs argv inside every namespace of the sandbox, to completion. */
@@ -124,14 +128,24 @@ function isSystemd(pid: number): boolean {
   }
 }
 
-/** The unshare's forked child: the sandbox's PID 1 once bash has exec'ed systemd. */
-function childOf(pid: number): number | undefined {
+function childrenOf(pid: number): number[] {
   try {
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    return children === '' ? undefined : Number(children.split(' ')[0]);
+    return children === '' ? [] : children.split(' ').map(Number);
   } catch {
-    return undefined;
+    return [];
   }
+}
+
+/** The sandbox's PID 1 (once the boot script has exec'ed systemd), below script(1) and unshare. */
+function findSystemd(root: number): number | undefined {
+  let level = [root];
+  for (let depth = 0; depth < 6 && level.length > 0; depth++) {
+    const found = level.find(isSystemd);
+    if (found !== undefined) return found;
+    level = level.flatMap(childrenOf);
+  }
+  return undefined;
 }
 
 function sandboxEnv(options: ExecOptions): Record<string, string> {
@@ -147,8 +161,9 @@ function sandboxEnv(options: ExecOptions): Record<string, string> {
  */
 export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<SystemdSandbox> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('the systemd sandbox runs as root on Linux');
-  if (!existsSync(SYSTEMD)) {
-    throw new Error(`${SYSTEMD} is missing: the systemd suite boots Debian's systemd (apt-get install systemd; scripts/test-deps.sh does)`);
+  const systemd = options.systemd ?? SYSTEMD;
+  if (!existsSync(systemd)) {
+    throw new Error(`${systemd} is missing: the systemd suite boots Debian's systemd (apt-get install systemd; scripts/test-deps.sh does)`);
   }
   // The tmpfs is mounted in this process's mount namespace (so upperDir is
   // readable here): safeScratchDir insists that is the test run's private one.
@@ -156,7 +171,6 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0755', 'berth-systemd', dir]);
   const lowerDir = join(dir, 'lower');
   for (const sub of ['upper', 'work', 'root', 'lower']) mkdirSync(join(dir, sub), { mode: 0o755 });
-  writeFileSync(join(dir, 'console'), '');
   // The overlay's lower layer is /'s file system without what is mounted on it; so is a plain bind of /.
   execFileSync('mount', ['--bind', '-o', 'ro', '/', lowerDir]);
   execFileSync('mount', ['-o', 'remount,bind,ro', lowerDir]);
@@ -168,7 +182,7 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
 
   const consoleLog = (): string => {
     try {
-      return readFileSync(join(dir, 'console'), 'utf8');
+      return readFileSync(join(dir, 'console'), 'utf8').replace(/\r/g, '');
     } catch {
       return '';
     }
@@ -191,8 +205,9 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
     cgroup = privateCgroup();
     const binds = Object.entries(options.binds ?? {}).map(([source, target]) => `${source}=${target}`);
     // setpriv --pdeathsig and unshare --kill-child: should this test process
-    // die without running stop(), the kernel SIGKILLs unshare and then PID 1.
-    // The shell moves itself into the fresh cgroup before unshare makes it the namespace's root.
+    // die without running stop(), the kernel SIGKILLs script(1), its pty hangs
+    // up unshare, and unshare's death SIGKILLs PID 1. The shell moves itself
+    // into the fresh cgroup before unshare makes it the namespace's root.
     unshare = spawn(
       'setpriv',
       [
@@ -200,33 +215,36 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
         '--',
         'bash',
         '-c',
-        'echo $$ > "$0/cgroup.procs" && exec unshare --pid --fork --kill-child=SIGKILL --mount --net --uts --ipc --cgroup --propagation private bash "$@"',
+        'echo $$ > "$0/cgroup.procs" && exec script --quiet --flush --return --command "$(printf "%q " unshare --pid --fork --kill-child=SIGKILL --mount --net --uts --ipc --cgroup --propagation private bash "${@:2}")" "$1"',
         cgroup,
+        join(dir, 'console'),
         BOOT_SCRIPT,
         dir,
+        systemd,
         options.target ?? 'basic.target',
         ...binds,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH } },
+      // script(1) runs the command with $SHELL -c: bash, which execs unshare in its place.
+      // Its stdout repeats the console file; its stderr has what went wrong before the pty existed.
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH, SHELL: '/bin/bash' } },
     );
-    unshare.stdout!.setEncoding('utf8').on('data', (chunk: string) => (outerLog += chunk));
     unshare.stderr!.setEncoding('utf8').on('data', (chunk: string) => (outerLog += chunk));
     const failure = (what: string): Error =>
-      new Error(`${what}\n--- boot script output ---\n${outerLog}\n--- systemd console ---\n${consoleLog()}`);
+      new Error(`${what}\n--- console (the boot script, then systemd) ---\n${consoleLog()}${outerLog === '' ? '' : `\n--- stderr ---\n${outerLog}`}`);
 
     const deadline = Date.now() + (options.bootTimeoutMs ?? 60_000);
     for (;;) {
       if (unshare.exitCode !== null || unshare.signalCode !== null) throw failure('systemd exited during boot');
-      const child = childOf(unshare.pid!);
-      if (child !== undefined && isSystemd(child)) {
-        pid = child;
+      const found = findSystemd(unshare.pid!);
+      if (found !== undefined) {
+        pid = found;
         break;
       }
       if (Date.now() > deadline) throw failure('systemd did not start');
       await sleep(50);
     }
 
-    const sandbox = makeSandbox(pid, join(dir, 'upper'), lowerDir, consoleLog, stop);
+    const sandbox = makeSandbox(pid, join(dir, 'upper'), lowerDir, cgroup, consoleLog, stop);
     let state = '';
     for (;;) {
       if (!isSystemd(pid)) throw failure('systemd exited during boot');
@@ -275,6 +293,7 @@ function makeSandbox(
   pid: number,
   upperDir: string,
   lowerDir: string,
+  cgroup: string,
   consoleLog: () => string,
   stop: () => Promise<void>,
 ): SystemdSandbox {
@@ -299,6 +318,7 @@ function makeSandbox(
     pid,
     upperDir,
     lowerDir,
+    cgroup,
     bootState: '',
     exec,
     spawn: spawnInside,
