@@ -168,17 +168,13 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
   // The tmpfs is mounted in this process's mount namespace (so upperDir is
   // readable here): safeScratchDir insists that is the test run's private one.
   const dir = safeScratchDir('berth-systemd');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0755', 'berth-systemd', dir]);
   const lowerDir = join(dir, 'lower');
-  for (const sub of ['upper', 'work', 'root', 'lower']) mkdirSync(join(dir, sub), { mode: 0o755 });
-  // The overlay's lower layer is /'s file system without what is mounted on it; so is a plain bind of /.
-  execFileSync('mount', ['--bind', '-o', 'ro', '/', lowerDir]);
-  execFileSync('mount', ['-o', 'remount,bind,ro', lowerDir]);
+  const mounted: string[] = [];
   let cgroup: string | undefined;
   let pid: number | undefined;
-  let unshare: ChildProcess | undefined;
+  let launcher: ChildProcess | undefined;
   let stopped = false;
-  let outerLog = '';
+  let stderr = '';
 
   const consoleLog = (): string => {
     try {
@@ -187,28 +183,45 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
       return '';
     }
   };
+  /** Every step is tried, whatever failed before it; the first failure is thrown at the end. */
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    const problems: unknown[] = [];
+    const attempt = async (step: () => unknown): Promise<void> => {
+      try {
+        await step();
+      } catch (error) {
+        problems.push(error);
+      }
+    };
     // PID 1 of a pid namespace ignores SIGTERM; SIGKILL from outside ends it and every process inside.
-    if (pid !== undefined && isSystemd(pid)) process.kill(pid, 'SIGKILL');
-    if (unshare !== undefined && unshare.exitCode === null && unshare.signalCode === null) {
-      await new Promise((resolve) => unshare!.once('exit', resolve));
+    // Before systemd runs, killing the launcher does it: script(1)'s pty hangs up unshare, whose death kills the rest.
+    await attempt(() => (pid !== undefined && isSystemd(pid) ? process.kill(pid, 'SIGKILL') : launcher?.kill('SIGKILL')));
+    if (launcher !== undefined && launcher.exitCode === null && launcher.signalCode === null) {
+      await new Promise((resolve) => launcher!.once('exit', resolve));
     }
-    if (cgroup !== undefined) await removeCgroup(cgroup);
-    execFileSync('umount', [lowerDir]);
-    execFileSync('umount', ['--lazy', dir]);
-    rmdirSync(dir);
+    if (cgroup !== undefined) await attempt(() => removeCgroup(cgroup!));
+    for (const path of mounted.reverse()) await attempt(() => execFileSync('umount', ['--lazy', path]));
+    await attempt(() => rmdirSync(dir));
+    if (problems.length > 0) throw problems[0];
   };
 
   try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0755', 'berth-systemd', dir]);
+    mounted.push(dir);
+    for (const sub of ['upper', 'work', 'root', 'lower']) mkdirSync(join(dir, sub), { mode: 0o755 });
+    // The overlay's lower layer is /'s file system without what is mounted on it; so is a plain bind of /.
+    execFileSync('mount', ['--bind', '/', lowerDir]);
+    mounted.push(lowerDir);
+    execFileSync('mount', ['-o', 'remount,bind,ro', lowerDir]);
     cgroup = privateCgroup();
     const binds = Object.entries(options.binds ?? {}).map(([source, target]) => `${source}=${target}`);
     // setpriv --pdeathsig and unshare --kill-child: should this test process
     // die without running stop(), the kernel SIGKILLs script(1), its pty hangs
     // up unshare, and unshare's death SIGKILLs PID 1. The shell moves itself
     // into the fresh cgroup before unshare makes it the namespace's root.
-    unshare = spawn(
+    launcher = spawn(
       'setpriv',
       [
         '--pdeathsig=KILL',
@@ -228,14 +241,14 @@ export async function bootSystemdSandbox(options: SandboxOptions = {}): Promise<
       // Its stdout repeats the console file; its stderr has what went wrong before the pty existed.
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH, SHELL: '/bin/bash' } },
     );
-    unshare.stderr!.setEncoding('utf8').on('data', (chunk: string) => (outerLog += chunk));
+    launcher.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const failure = (what: string): Error =>
-      new Error(`${what}\n--- console (the boot script, then systemd) ---\n${consoleLog()}${outerLog === '' ? '' : `\n--- stderr ---\n${outerLog}`}`);
+      new Error(`${what}\n--- console (the boot script, then systemd) ---\n${consoleLog()}${stderr === '' ? '' : `\n--- stderr ---\n${stderr}`}`);
 
     const deadline = Date.now() + (options.bootTimeoutMs ?? 60_000);
     for (;;) {
-      if (unshare.exitCode !== null || unshare.signalCode !== null) throw failure('systemd exited during boot');
-      const found = findSystemd(unshare.pid!);
+      if (launcher.exitCode !== null || launcher.signalCode !== null) throw failure('systemd exited during boot');
+      const found = findSystemd(launcher.pid!);
       if (found !== undefined) {
         pid = found;
         break;
