@@ -85,6 +85,16 @@ export class HelperInSandbox {
     return { loaded: await list(['list-units', '--all']), files: await list(['list-unit-files']) };
   }
 
+  /**
+   * Which listening socket is at SOCKET: its socket inode (as ss reports it)
+   * and the file's inode. Both change only if the socket is closed and made again.
+   */
+  async listeningSocket(): Promise<{ socket: string; file: string }> {
+    const listener = (await this.sandbox.run(['ss', '-Hxl', 'src', SOCKET])).trim().split(/\s+/);
+    const file = (await this.sandbox.run(['stat', '-c', '%i', SOCKET])).trim();
+    return { socket: listener[5] ?? '', file };
+  }
+
   /** Whether a path exists inside the sandbox (its /run is a tmpfs, outside the overlay). */
   async exists(path: string): Promise<boolean> {
     return (await this.sandbox.exec(['test', '-e', path])).code === 0;
