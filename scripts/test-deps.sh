@@ -4,10 +4,11 @@
 set -euo pipefail
 # iproute2: `ip` for the private test namespace; util-linux: unshare, setpriv;
 # passwd: useradd for the test users; g++/make/python3: node-gyp (native addon);
-# systemd: systemd-analyze and systemd-socket-activate (no systemd runs); libxml2-utils: xmllint;
+# systemd: systemd-analyze, systemd-socket-activate, and the systemd suite's PID 1 (booted in a sandbox);
+# procps: pgrep in that suite; libxml2-utils: xmllint;
 # dbus (dbus-daemon, dbus-send), polkitd (polkitd, pkcheck, pkaction), pkexec: the real authorization prompt;
 # chromium: the end-to-end suite's browser (Playwright's own download is blocked); fonts-dejavu-core: legible screenshots.
-packages=(iproute2 util-linux passwd g++ make python3 systemd libxml2-utils dbus polkitd pkexec chromium fonts-dejavu-core)
+packages=(iproute2 util-linux passwd g++ make python3 systemd procps libxml2-utils dbus polkitd pkexec chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -22,5 +22,8 @@ npm run --silent typecheck
 npm run --silent lint
 npm run --silent build
 npx vitest run "$@"
+# The systemd suite: the helper's real systemd install path, against systemd booted as PID 1 in a
+# sandbox of its own (test/support/systemd-sandbox.ts). Alone: npm test -- --config vitest.systemd.config.ts
+if [ "$#" -eq 0 ]; then npx vitest run --config vitest.systemd.config.ts; fi
 # End to end: the real UI in Chromium against the real backend, helper and prompt (skipped when vitest got filters).
 if [ "$#" -eq 0 ]; then bash e2e/run.sh; fi

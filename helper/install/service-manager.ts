@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
+import { readFileAt } from '../../common/fs/read-file';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import type { Log } from './install';
 import { removeLeftoverSocket } from './leftover-socket';
@@ -23,9 +24,25 @@ function run(command: string, args: string[], log: Log): void {
   log(`ran ${command} ${args.join(' ')}`);
 }
 
-function writeRootFile(path: string, content: string, log: Log): void {
-  withTrustedDirectory(dirname(path), (dir) => writeFileAtomically(dir, basename(path), Buffer.from(content), { mode: 0o644 }));
-  log(`wrote ${path} (root, 0644)`);
+/** Writes a service definition; says whether it replaced a different one (an upgrade that changes it). */
+/** A yes/no question to a command: its exit status. */
+function succeeds(command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeRootFile(path: string, content: string, log: Log): boolean {
+  const replaced = withTrustedDirectory(dirname(path), (dir) => {
+    const before = readFileAt(dir, basename(path));
+    writeFileAtomically(dir, basename(path), Buffer.from(content), { mode: 0o644 });
+    return before !== null && !before.equals(Buffer.from(content));
+  });
+  log(`wrote ${path} (root, 0644)${replaced ? ', replacing a different one' : ''}`);
+  return replaced;
 }
 
 /** The service-definition files for this manager (for preflight and the install record). */
@@ -46,11 +63,15 @@ export function preflightService(manager: ServiceManager): void {
  */
 export async function startService(manager: ServiceManager, spec: ServiceSpec, layout: InstallLayout, log: Log): Promise<void> {
   if (manager === 'systemd') {
-    writeRootFile(SERVICE_FILES.systemdSocket(spec.label), systemdSocketUnit(spec), log);
+    const socketChanged = writeRootFile(SERVICE_FILES.systemdSocket(spec.label), systemdSocketUnit(spec), log);
     writeRootFile(SERVICE_FILES.systemdService(spec.label), systemdServiceUnit(spec), log);
     run('systemctl', ['daemon-reload'], log);
     // An upgrade: the next connection must start the new program, not the old one still running.
+    // The socket keeps listening meanwhile (connections wait in its backlog)...
     run('systemctl', ['stop', `${spec.label}.service`], log);
+    // ...unless its own definition changed: a listening socket keeps the owner, mode and options it
+    // was created with until systemd re-creates it, so only a restart puts the new definition in force.
+    if (socketChanged) run('systemctl', ['restart', `${spec.label}.socket`], log);
     run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
     log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; the helper starts on first use`);
     return;
@@ -78,7 +99,13 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
 /** Stops the helper however it runs; removing the definitions is the install record's job. */
 export async function stopService(manager: ServiceManager, layout: InstallLayout, log: Log): Promise<void> {
   if (manager === 'systemd' && existsSync(SERVICE_FILES.systemdSocket(SERVICE_LABEL))) {
-    run('systemctl', ['disable', '--now', `${SERVICE_LABEL}.socket`, `${SERVICE_LABEL}.service`], log);
+    const units = [`${SERVICE_LABEL}.socket`, `${SERVICE_LABEL}.service`];
+    run('systemctl', ['disable', '--now', ...units], log);
+    // A helper that crashed leaves its unit "failed", and systemd keeps a failed unit (and the
+    // machine "degraded") after its file is gone, until told to forget it. (reset-failed
+    // refuses a unit systemd has already let go of, so only the failed ones.)
+    const failed = units.filter((unit) => succeeds('systemctl', ['is-failed', '--quiet', unit]));
+    if (failed.length > 0) run('systemctl', ['reset-failed', ...failed], log);
   } else if (manager === 'launchd' && existsSync(SERVICE_FILES.launchd(SERVICE_LABEL))) {
     try {
       run('launchctl', ['bootout', `system/${SERVICE_LABEL}`], log);
@@ -92,4 +119,9 @@ export async function stopService(manager: ServiceManager, layout: InstallLayout
   }
   const stopped = await stopStandalone(layout);
   log(stopped !== undefined ? `stopped the helper (pid ${stopped})` : 'no standalone helper was running');
+}
+
+/** After uninstall removed the service definitions: systemd reloads, so nothing of them stays in its memory. */
+export function forgetService(manager: ServiceManager, log: Log): void {
+  if (manager === 'systemd') run('systemctl', ['daemon-reload'], log);
 }

@@ -5,7 +5,7 @@ import { helperConfig, type HelperConfig } from '../../common/helper-config/sche
 import { readConfigFile } from '../../common/helper-config/read';
 import { uninstallEverything } from '../ops/uninstall';
 import type { Log } from './install';
-import { detectServiceManager, stopService } from './service-manager';
+import { detectServiceManager, forgetService, stopService } from './service-manager';
 
 /**
  * Root's uninstall (an admin, MDM, or the app through the prompt): stop the
@@ -14,7 +14,8 @@ import { detectServiceManager, stopService } from './service-manager';
  * no config, the layout's defaults say where to look.
  */
 export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<OperationResult<'uninstall'>> {
-  await stopService(detectServiceManager(), layout, log);
+  const manager = detectServiceManager();
+  await stopService(manager, layout, log);
   let config: HelperConfig;
   if (existsSync(layout.configPath)) {
     config = readConfigFile(layout.configPath);
@@ -24,6 +25,7 @@ export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<
     log(`no config at ${layout.configPath}: cleaning up from the standard locations`);
   }
   const outcome = uninstallEverything(config, { removePolicy: true });
+  forgetService(manager, log);
   for (const path of outcome.removed) log(`removed ${path}`);
   for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);
   return outcome;

@@ -112,7 +112,14 @@ export function systemdServiceUnit(input: ServiceSpec): string {
       [
         'Type=simple',
         `ExecStart=${spec.helperCommand.map(quoteExecArgument).join(' ')}`,
-        'UMask=0022',
+        // V8 without its JIT (the helper does I/O, not compute): no code is
+        // written at run time, so MemoryDenyWriteExecute=yes below holds. A
+        // Node single executable honours NODE_OPTIONS too (checked on 20.20).
+        // Fixed here, in root's file; no other environment reaches the service.
+        'Environment=NODE_OPTIONS=--jitless',
+        // Files it creates get their modes explicitly (fchmod: 0644 for what the
+        // app reads); anything created without one stays root's alone.
+        'UMask=0077',
         'NoNewPrivileges=yes',
         `CapabilityBoundingSet=${HELPER_CAPABILITIES.join(' ')}`,
         'AmbientCapabilities=',
@@ -139,19 +146,39 @@ export function systemdServiceUnit(input: ServiceSpec): string {
         'ProtectControlGroups=yes',
         'ProtectClock=yes',
         'ProtectHostname=yes',
-        // ProtectProc= stays default: "invisible" would hide the user's
-        // processes that traceProcesses must find.
-        // Its own socket (AF_UNIX) and the ports it binds. No IPAddressDeny=:
-        // cgroup firewalls follow a socket to whoever receives the fd.
-        'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+        // hidepid=invisible: /proc shows only processes the helper may
+        // ptrace-read. With CAP_SYS_PTRACE that is all of them, so the trace
+        // still finds the user's; it narrows /proc the day that capability goes.
+        'ProtectProc=invisible',
+        // /proc/PID and /proc/self only (no /proc/sys, /proc/kcore, ...): all the trace reads, and all Node needs.
+        'ProcSubset=pid',
+        // The ports it binds. Not AF_UNIX: systemd hands over the listening
+        // socket and accept()/sendmsg() on it create none; without it the
+        // helper cannot reach systemd's or D-Bus's sockets either. No
+        // IPAddressDeny=: cgroup firewalls follow a socket to whoever receives the fd.
+        'RestrictAddressFamilies=AF_INET AF_INET6',
+        // It uses no System V IPC or POSIX message queues.
+        'PrivateIPC=yes',
         'RestrictNamespaces=yes',
         'RestrictRealtime=yes',
         'RestrictSUIDSGID=yes',
         'LockPersonality=yes',
-        // The helper is Node: V8's JIT writes code then maps it executable,
-        // which MemoryDenyWriteExecute=yes kills the process for.
-        'MemoryDenyWriteExecute=no',
+        // No writable-and-executable memory: V8 runs --jitless (NODE_OPTIONS above).
+        'MemoryDenyWriteExecute=yes',
         'SystemCallArchitectures=native',
+        // What ordinary services need, less the privileged calls (setuid,
+        // chroot, mount, swap, reboot...) and the resource ones (setrlimit,
+        // sched_setaffinity, setpriority...): the helper makes none of them...
+        'SystemCallFilter=@system-service',
+        'SystemCallFilter=~@privileged @resources',
+        // ...but fchown: bindPort gives the bound socket to the caller, ensureHosts keeps the hosts file's owner.
+        'SystemCallFilter=@chown',
+        // ...and V8's memory protection keys (pkey_alloc at start-up: without it the helper dies at once).
+        'SystemCallFilter=@pkey',
+        // A call outside the list fails with EPERM, so a rarely taken path
+        // fails that one request with an error, not the helper and every
+        // connection with it; the call is refused either way.
+        'SystemCallErrorNumber=EPERM',
       ],
     ],
   ]);
