@@ -13,6 +13,7 @@
         "src/fdutil.c",
         "src/fileinfo.c",
         "src/heap.c",
+        "src/limits.c",
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",

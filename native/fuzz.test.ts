@@ -136,6 +136,9 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     pollStop: [handle],
     // Sets this test process's malloc trim threshold: harmless here, and the bounds are what is under test.
     setHeapTrimThreshold: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 30 + 1 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)))],
+    // No arguments; whatever is passed is ignored. Raising this process's soft limit to its hard one is harmless.
+    fileLimit: [maybe(fc.anything())],
+    raiseFileLimit: [maybe(fc.anything())],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
-import type { PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
+import type { FileLimit, PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
 
 type PollCallback = (error: Error | null, events: number) => void;
 
@@ -29,6 +29,8 @@ export interface NativeBinding {
   openFileAt(dirfd: number, name: string, mode: OpenFileMode, permissions?: number): number;
   fsyncDirectory(dirfd: number): void;
   setHeapTrimThreshold(bytes: number): boolean;
+  fileLimit(): FileLimit;
+  raiseFileLimit(): FileLimit;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -56,6 +58,8 @@ export const BINDING_FUNCTIONS = [
   'pollUpdate',
   'pollStop',
   'setHeapTrimThreshold',
+  'fileLimit',
+  'raiseFileLimit',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

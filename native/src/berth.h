@@ -133,5 +133,7 @@ napi_value berth_open_file_at(napi_env env, napi_callback_info info);
 napi_value berth_fsync_directory(napi_env env, napi_callback_info info);
 napi_value berth_set_heap_trim_threshold(napi_env env,
                                          napi_callback_info info);
+napi_value berth_file_limit(napi_env env, napi_callback_info info);
+napi_value berth_raise_file_limit(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */
