@@ -53,18 +53,26 @@ function endpoint(text: string, littleEndian: boolean): Endpoint | undefined {
 /**
  * The rows of /proc/net/{tcp,tcp6,udp,udp6} (one format). A line that does
  * not have the kernel's shape is skipped: callers that look for a match fail
- * closed on it. `port`, when given, keeps only rows with that local port, and
- * skips decoding every other row (the tables can hold many thousands).
+ * closed on it. `port`, when given, keeps only rows with that local port
+ * (`remotePort`: that remote port), and skips decoding every other row (the
+ * tables can hold many thousands).
  */
-export function parseProcNetTable(text: string, options: { port?: number; littleEndian?: boolean } = {}): ProcNetRow[] {
+export function parseProcNetTable(
+  text: string,
+  options: { port?: number; remotePort?: number; littleEndian?: boolean } = {},
+): ProcNetRow[] {
   const littleEndian = options.littleEndian ?? endianness() === 'LE';
-  const portHex = options.port === undefined ? undefined : `:${options.port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const hex = (port: number | undefined): string | undefined =>
+    port === undefined ? undefined : `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const portHex = hex(options.port);
+  const remoteHex = hex(options.remotePort);
   const rows: ProcNetRow[] = [];
   for (const line of text.split('\n').slice(1)) {
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
     const fields = line.trim().split(/\s+/);
     if (fields.length < 10 || !/^\d+:$/.test(fields[0]!)) continue;
     if (portHex !== undefined && !fields[1]!.toUpperCase().endsWith(portHex)) continue;
+    if (remoteHex !== undefined && !fields[2]!.toUpperCase().endsWith(remoteHex)) continue;
     const local = endpoint(fields[1]!, littleEndian);
     const remote = endpoint(fields[2]!, littleEndian);
     if (local === undefined || remote === undefined || !/^[0-9A-Fa-f]{2}$/.test(fields[3]!)) continue;

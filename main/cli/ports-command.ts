@@ -48,6 +48,7 @@ function human(bytes: number): string {
 function stateText(status: MappingStatus): string {
   if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
   if (status.state === 'waiting') return `waiting: ${status.error?.message ?? 'for the helper'}`;
+  if (status.acceptError !== null) return `${status.state}: ${status.acceptError}`;
   return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
 }
 

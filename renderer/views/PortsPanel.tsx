@@ -57,6 +57,7 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
             {asSentence(mapping.error.message)} <code className="error-code">{mapping.error.code}</code>
           </p>
         )}
+        {mapping.acceptError !== null && <p className="port-problem warning-text">{asSentence(mapping.acceptError)}</p>}
         {mapping.lastTargetError !== null && <p className="port-problem warning-text">Last connection to the target failed: {mapping.lastTargetError}</p>}
         <ActionErrorText error={error} />
       </div>

@@ -14,6 +14,7 @@ import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../
 import { forwardsToItself, selfLoopMessage } from '../../../common/ports/self-loop';
 import { errnoCode } from '../../../common/errno';
 import { acquireListener, type AcquireOptions, type HelperSource, type Listener, type PortRulesInForce } from './bind';
+import { processFdBudget } from '../limits/fd-budget';
 import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
@@ -96,11 +97,14 @@ export class PortPublisher {
   private retrying: Promise<void> | undefined;
   private retryAgain = false;
   private closed = false;
+  private readonly unwatchFds: () => void;
   /** Restoring inside open(): the caller gets the list from open() itself, so onChange waits until then. */
   private opening = true;
 
   private constructor(private readonly options: PortPublisherOptions) {
     this.statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    // The process's descriptors, shared with every listener: the mappings say when they run out.
+    this.unwatchFds = processFdBudget().onChange(() => this.changed());
     if (options.helperSocketPath !== undefined) {
       this.watch = new HelperWatch(options.helperSocketPath, () => void this.retryWaiting(), {
         ...(options.helperPollMs !== undefined ? { pollMs: options.helperPollMs } : {}),
@@ -248,6 +252,7 @@ export class PortPublisher {
   /** Stops every listener and connection (the mappings stay saved for the next start). */
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatchFds();
     this.watch?.stop();
     if (this.statsTimer) clearTimeout(this.statsTimer);
     this.statsTimer = undefined;
@@ -339,6 +344,7 @@ export class PortPublisher {
       connections: { active: stats?.active ?? 0, total: stats?.total ?? 0, failed: stats?.failed ?? 0 },
       bytes: { in: stats?.bytesIn ?? 0, out: stats?.bytesOut ?? 0 },
       lastTargetError: entry.forwarder?.lastTargetError ?? null,
+      acceptError: entry.forwarder?.acceptError ?? null,
     };
   }
 
