@@ -116,7 +116,7 @@ function serveConnection(socket: Socket, shared: Shared): void {
     socket.destroy();
     return;
   }
-  // A connection that says nothing, with no call running and no subscription,
+  // A connection silent this long, with no call running and no subscription,
   // is a stuck client: it would hold one of the few places the CLI needs.
   const armIdle = (): void => {
     clearTimeout(idle);
@@ -157,6 +157,7 @@ function serveConnection(socket: Socket, shared: Shared): void {
     });
   };
   readJsonLines(socket, onMessage, (pendingBytes) => {
+    armIdle();
     // Half a line gets a deadline from its first byte, however slowly the rest trickles in.
     if (pendingBytes === 0) {
       clearTimeout(line);
