@@ -50,6 +50,19 @@ function endpoint(text: string, littleEndian: boolean): Endpoint | undefined {
   return address === undefined ? undefined : { address, port: Number.parseInt(match[2]!, 16) };
 }
 
+/** The lines after the header that contain `needle`, each once. */
+function* linesHolding(text: string, needle: string): Generator<string> {
+  let from = text.indexOf('\n') + 1;
+  if (from === 0) return;
+  for (let at = text.indexOf(needle, from); at !== -1; at = text.indexOf(needle, from)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    const newline = text.indexOf('\n', at);
+    const end = newline === -1 ? text.length : newline;
+    yield text.slice(start, end);
+    from = end + 1;
+  }
+}
+
 /**
  * The rows of /proc/net/{tcp,tcp6,udp,udp6} (one format). A line that does
  * not have the kernel's shape is skipped: callers that look for a match fail
@@ -67,7 +80,10 @@ export function parseProcNetTable(
   const portHex = hex(options.port);
   const remoteHex = hex(options.remotePort);
   const rows: ProcNetRow[] = [];
-  for (const line of text.split('\n').slice(1)) {
+  // With a port asked for, only the lines that hold it are looked at (the kernel
+  // prints ports as %04X, then a space): a large table is not split line by line.
+  const needle = portHex ?? remoteHex;
+  for (const line of needle === undefined ? text.split('\n').slice(1) : linesHolding(text, `${needle} `)) {
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
     const fields = line.trim().split(/\s+/);
     if (fields.length < 10 || !/^\d+:$/.test(fields[0]!)) continue;
