@@ -39,6 +39,18 @@ describe('FdBudget', () => {
     expect(budget.admit('forward', 2)).toBe(true);
   });
 
+  it('takes an EMFILE as full until the next count', () => {
+    let now = 0;
+    const budget = new FdBudget({ limit: () => 256, count: () => 100, now: () => now });
+    expect(budget.admit('forward', 2)).toBe(true);
+    budget.exhausted();
+    expect(budget.forwardingRefused).toBe(true);
+    expect(budget.admit('control')).toBe(false);
+    now += 1_000;
+    expect(budget.admit('control')).toBe(true);
+    expect(budget.forwardingRefused).toBe(false);
+  });
+
   it('takes a count that failed for lack of a descriptor as full, and one it cannot make as no limit', () => {
     const full = new FdBudget({ limit: () => 256, count: () => 'full', now: () => 0 });
     expect(full.admit('control')).toBe(false);

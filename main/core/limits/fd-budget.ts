@@ -101,12 +101,15 @@ export class FdBudget {
   }
 
   /**
-   * accept(2) or socket(2) failed with EMFILE/ENFILE: the count is stale
-   * (something not admitted here took descriptors). Counted again now.
+   * accept(2) or socket(2) failed with EMFILE/ENFILE: the estimate was wrong
+   * (something not admitted here took descriptors). Taken as full now, without
+   * a count (a burst of failures must not list the table each time); the next
+   * count, within a second, says how many are really free.
    */
   exhausted(): void {
-    this.sampledAt = -Infinity;
-    this.sampleIfDue();
+    if (this.sampled === undefined) return;
+    this.sampled = this.limit - this.held + this.heldAtSample;
+    this.sampledAt = this.now();
     this.update();
   }
 
