@@ -69,6 +69,8 @@ export class FdBudget {
   private readonly now: () => number;
   private readonly sampleMs: number;
   private limit = Infinity;
+  /** floors(limit), kept with the limit: admit and release run for every forwarded connection. */
+  private floor = floors(Infinity);
   /** Open at the last count (undefined: cannot count here, only the listeners' own caps apply). */
   private sampled: number | undefined;
   private sampledAt = -Infinity;
@@ -88,7 +90,7 @@ export class FdBudget {
   /** Whether a new connection of this kind may take a descriptor now; if so, it is held until released. */
   admit(use: FdUse, descriptors = 1): boolean {
     this.sampleIfDue();
-    const ok = this.sampled === undefined || this.free() - descriptors >= floors(this.limit)[use];
+    const ok = this.sampled === undefined || this.free() - descriptors >= this.floor[use];
     if (ok) this.hold(descriptors);
     this.update();
     return ok;
@@ -139,8 +141,9 @@ export class FdBudget {
     const age = now - this.sampledAt;
     if (age < this.sampleMs) return;
     // Far from every floor, an estimate a few seconds old is good enough.
-    if (age < FAR_SAMPLE_MS && this.free() > 2 * floors(this.limit).browser) return;
+    if (age < FAR_SAMPLE_MS && this.free() > 2 * this.floor.browser) return;
     this.limit = this.limitOf();
+    this.floor = floors(this.limit);
     // No limit (RLIM_INFINITY): nothing to keep back, nothing to count.
     const counted = Number.isFinite(this.limit) ? this.count() : undefined;
     this.sampled = counted === 'full' ? this.limit : counted;
@@ -151,13 +154,13 @@ export class FdBudget {
   /** Tells the listeners when forwarding starts or stops being refused; counts again every second meanwhile. */
   private update(): void {
     const counted = this.sampled !== undefined;
-    const refusing = counted && this.free() < floors(this.limit).forward + 2;
+    const refusing = counted && this.free() < this.floor.forward + 2;
     if (refusing !== this.refusing) {
       this.refusing = refusing;
       for (const listener of this.listeners) listener();
     }
     // While the floors are near, descriptors freed by anything else (or taken) are noticed by a count.
-    const near = counted && this.free() <= floors(this.limit).browser;
+    const near = counted && this.free() <= this.floor.browser;
     if (near && this.watch === undefined) {
       this.watch = setInterval(() => {
         this.sampleIfDue();
