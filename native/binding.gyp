@@ -15,6 +15,7 @@
         "src/fileinfo.c",
         "src/heap.c",
         "src/launchd.c",
+        "src/limits.c",
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",

@@ -146,6 +146,9 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     openAddressWatch: [],
     // A watch, and descriptors that are not one (refused unread: the pair's data stays for drain()).
     drainAddressWatch: [maybe(fc.constantFrom(watchFd, pair.fd, fileFd, dirFd, 2 ** 31 - 1))],
+    // No arguments; whatever is passed is ignored. Raising this process's soft limit to its hard one is harmless.
+    fileLimit: [maybe(fc.anything())],
+    raiseFileLimit: [maybe(fc.anything())],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).

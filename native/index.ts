@@ -244,3 +244,23 @@ export function drainAddressWatch(fd: number): number {
   checkFd(fd);
   return loadBinding().drainAddressWatch(fd);
 }
+
+/** The process's RLIMIT_NOFILE; Infinity where the OS sets none. */
+export interface FileLimit {
+  soft: number;
+  hard: number;
+}
+
+/** The process's file descriptor limits (getrlimit RLIMIT_NOFILE), which Node does not expose. */
+export function fileLimit(): FileLimit {
+  return loadBinding().fileLimit();
+}
+
+/**
+ * Raises the soft file descriptor limit to the hard one (at most 2^20, and
+ * OPEN_MAX on macOS), never lowering it, and returns the limits now in force
+ * (see native/src/limits.c for why the backend does this at start).
+ */
+export function raiseFileLimit(): FileLimit {
+  return loadBinding().raiseFileLimit();
+}

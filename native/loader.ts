@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
-import type { PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
+import type { FileLimit, PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
 
 type PollCallback = (error: Error | null, events: number) => void;
 
@@ -33,6 +33,8 @@ export interface NativeBinding {
   launchActivateSocket(name: string): number[];
   openAddressWatch(): number;
   drainAddressWatch(fd: number): number;
+  fileLimit(): FileLimit;
+  raiseFileLimit(): FileLimit;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -63,6 +65,8 @@ export const BINDING_FUNCTIONS = [
   'launchActivateSocket',
   'openAddressWatch',
   'drainAddressWatch',
+  'fileLimit',
+  'raiseFileLimit',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

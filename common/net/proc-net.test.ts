@@ -108,4 +108,10 @@ describe('parseProcNetTable', () => {
     expect(parseProcNetTable(text, { port: 631, littleEndian: true }).map((r) => r.state)).toEqual(['0A', '01']);
     expect(parseProcNetTable(text, { port: 80, littleEndian: true })).toHaveLength(1);
   });
+
+  it('keeps only the rows whose remote port is the one asked for (the clients of one server)', () => {
+    const row = (local: string, remote: string) => `   0: 0100007F:${local} 0100007F:${remote} 01 00000000:00000000 00:00000000 00000000  1000        0 4242 1`;
+    const text = [HEADER, row('D431', '1F90'), row('1F90', 'D431'), row('D432', '1F90'), row('D433', '0050')].join('\n');
+    expect(parseProcNetTable(text, { remotePort: 8080, littleEndian: true }).map((r) => r.local.port)).toEqual([0xd431, 0xd432]);
+  });
 });

@@ -50,21 +50,45 @@ function endpoint(text: string, littleEndian: boolean): Endpoint | undefined {
   return address === undefined ? undefined : { address, port: Number.parseInt(match[2]!, 16) };
 }
 
+/** The lines after the header that contain `needle`, each once. */
+function* linesHolding(text: string, needle: string): Generator<string> {
+  let from = text.indexOf('\n') + 1;
+  if (from === 0) return;
+  for (let at = text.indexOf(needle, from); at !== -1; at = text.indexOf(needle, from)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    const newline = text.indexOf('\n', at);
+    const end = newline === -1 ? text.length : newline;
+    yield text.slice(start, end);
+    from = end + 1;
+  }
+}
+
 /**
  * The rows of /proc/net/{tcp,tcp6,udp,udp6} (one format). A line that does
  * not have the kernel's shape is skipped: callers that look for a match fail
- * closed on it. `port`, when given, keeps only rows with that local port, and
- * skips decoding every other row (the tables can hold many thousands).
+ * closed on it. `port`, when given, keeps only rows with that local port
+ * (`remotePort`: that remote port), and skips decoding every other row (the
+ * tables can hold many thousands).
  */
-export function parseProcNetTable(text: string, options: { port?: number; littleEndian?: boolean } = {}): ProcNetRow[] {
+export function parseProcNetTable(
+  text: string,
+  options: { port?: number; remotePort?: number; littleEndian?: boolean } = {},
+): ProcNetRow[] {
   const littleEndian = options.littleEndian ?? endianness() === 'LE';
-  const portHex = options.port === undefined ? undefined : `:${options.port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const hex = (port: number | undefined): string | undefined =>
+    port === undefined ? undefined : `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const portHex = hex(options.port);
+  const remoteHex = hex(options.remotePort);
   const rows: ProcNetRow[] = [];
-  for (const line of text.split('\n').slice(1)) {
+  // With a port asked for, only the lines that hold it are looked at (the kernel
+  // prints ports as %04X, then a space): a large table is not split line by line.
+  const needle = portHex ?? remoteHex;
+  for (const line of needle === undefined ? text.split('\n').slice(1) : linesHolding(text, `${needle} `)) {
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
     const fields = line.trim().split(/\s+/);
     if (fields.length < 10 || !/^\d+:$/.test(fields[0]!)) continue;
     if (portHex !== undefined && !fields[1]!.toUpperCase().endsWith(portHex)) continue;
+    if (remoteHex !== undefined && !fields[2]!.toUpperCase().endsWith(remoteHex)) continue;
     const local = endpoint(fields[1]!, littleEndian);
     const remote = endpoint(fields[2]!, littleEndian);
     if (local === undefined || remote === undefined || !/^[0-9A-Fa-f]{2}$/.test(fields[3]!)) continue;

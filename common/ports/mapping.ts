@@ -64,6 +64,12 @@ export const mappingStatus = z.strictObject({
   bytes: z.strictObject({ in: z.number(), out: z.number() }),
   /** The last connection that could not reach the target, if any (the mapping keeps listening). */
   lastTargetError: z.string().nullable(),
+  /**
+   * Why new connections are refused right now while the mapping keeps
+   * listening: Berth is out of file descriptors (not the target's fault).
+   * Clears by itself as connections close.
+   */
+  acceptError: z.string().nullable(),
 });
 export type MappingStatus = z.infer<typeof mappingStatus>;
 

@@ -84,6 +84,7 @@ describe('berth ports ls', () => {
           connections: { active: 0, total: 0, failed: 0 },
           bytes: { in: 0, out: 0 },
           lastTargetError: null,
+          acceptError: null,
         },
       ],
       now,

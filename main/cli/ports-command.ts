@@ -51,6 +51,7 @@ function stateText(status: MappingStatus, nowMs: number): string {
   if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
   // With when it tries next, if it waits for its port or address: true now, as the table is printed now.
   if (status.state === 'waiting') return `waiting: ${problemText(status, nowMs) ?? 'for the helper'}`;
+  if (status.acceptError !== null) return `${status.state}: ${status.acceptError}`;
   return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
 }
 

@@ -1,5 +1,6 @@
 import { installLayout, HOSTS_PATH, type InstallLayout } from '../../common/paths';
 import { userPaths, type UserPaths } from '../../common/user-paths';
+import { raiseFileLimit } from '../../native';
 import { Backend, type BackendOptions } from './backend';
 import { ControlServer } from './control/server';
 import { fileLogger } from './log';
@@ -28,6 +29,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const paths = options.paths ?? userPaths();
   const layout = options.layout ?? installLayout();
   const log = fileLogger(paths.logDir, options.echo);
+  try {
+    // Every connection of every listener costs a descriptor; the budget keeps
+    // back part of the limit for the port mappings (limits/fd-budget.ts).
+    // Plain Node raises it at start, an embedder (Electron) need not.
+    const { soft } = raiseFileLimit();
+    log.info(`file descriptor limit ${soft}`);
+  } catch (error) {
+    log.warn(`could not raise the file descriptor limit: ${(error as Error).message}`);
+  }
   const backend = await Backend.start({ hostsPath: HOSTS_PATH, ...options, paths, layout, log });
   let control: ControlServer;
   try {

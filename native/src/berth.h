@@ -138,5 +138,7 @@ napi_value berth_launch_activate_socket(napi_env env,
                                         napi_callback_info info);
 napi_value berth_open_address_watch(napi_env env, napi_callback_info info);
 napi_value berth_drain_address_watch(napi_env env, napi_callback_info info);
+napi_value berth_file_limit(napi_env env, napi_callback_info info);
+napi_value berth_raise_file_limit(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */

@@ -31,6 +31,7 @@ function mapping(
     connections: { active: 0, total: 0, failed: 0 },
     bytes: { in: 0, out: 0 },
     lastTargetError: null,
+    acceptError: null,
     ...extra,
   };
 }

@@ -113,6 +113,7 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
           connections: { active: 0, total: 0, failed: 0 },
           bytes: { in: 0, out: 0 },
           lastTargetError: null,
+          acceptError: null,
         };
         commit({ ...state, ports: [...state.ports, added] });
         return added;

@@ -3,7 +3,7 @@ import type { MappingStatus } from '../../common/ports/mapping';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
 import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
-import { formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
+import { asSentence, formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
 import { portProblem } from '../logic/port-row';
 import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
 import { useOpenSettings } from '../navigation';
@@ -77,6 +77,7 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
             )}
           </p>
         )}
+        {mapping.acceptError !== null && <p className="port-problem warning-text">{asSentence(mapping.acceptError)}</p>}
         {mapping.lastTargetError !== null && <p className="port-problem warning-text">Last connection to the target failed: {mapping.lastTargetError}</p>}
         <ActionErrorText error={error} />
       </div>

@@ -62,12 +62,19 @@ export interface StartAppOptions {
   pathPrefix?: string;
   /** Run another copy of the installed app's folder. */
   app?: string;
+  /** Variables set for the app (e.g. shorter deadlines). */
+  env?: Record<string, string>;
+  /** Start the app with this many file descriptors at most (prlimit --nofile=N:N, so it cannot raise them). */
+  maxFiles?: number;
 }
 
 /** `berth app --json` as `user`: the real backend (and browser-mode server); resolves once it serves. */
 export async function startApp(user: TestUser, home: string, extraArgs: string[] = [], options: StartAppOptions = {}): Promise<RunningApp> {
-  const env = options.pathPrefix === undefined ? [] : ['env', `PATH=${options.pathPrefix}:/usr/local/bin:/usr/bin:/bin`];
-  const child = spawnInHome(user, home, [...env, process.execPath, join(options.app ?? appDir(), 'dist/cli/berth.js'), 'app', '--json', ...extraArgs]);
+  const vars = Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}`);
+  if (options.pathPrefix !== undefined) vars.push(`PATH=${options.pathPrefix}:/usr/local/bin:/usr/bin:/bin`);
+  const env = vars.length === 0 ? [] : ['env', ...vars];
+  const limit = options.maxFiles === undefined ? [] : ['prlimit', `--nofile=${options.maxFiles}:${options.maxFiles}`, '--'];
+  const child = spawnInHome(user, home, [...env, ...limit, process.execPath, join(options.app ?? appDir(), 'dist/cli/berth.js'), 'app', '--json', ...extraArgs]);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const stopApp = (): Promise<void> =>

@@ -1,12 +1,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { extname, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { LAUNCH_PARAM, LAUNCH_REFUSED } from '../../../common/api/browser-link';
 import type { ApiHost } from '../api/dispatch';
+import { processFdBudget, type FdBudget } from '../limits/fd-budget';
+import { BROWSER_LIMITS } from '../limits/listener-limits';
+import { guardConnections } from './admission';
 import { BrowserKeys } from './keys';
-import { clientSocketUid } from './socket-owner';
 
 /**
  * Browser mode: the same UI, served on 127.0.0.1 by the backend, for machines
@@ -16,6 +18,9 @@ import { clientSocketUid } from './socket-owner';
  *   client socket is looked up in the kernel's tables and any other owner
  *   (root included, as on the control socket, T18) is turned away before a
  *   byte is read (T25). A key another user steals is then worth nothing;
+ * - connections are capped and timed out, and checked cheaply before any of
+ *   that (admission.ts, T33): a flood here must not stall the user's port
+ *   forwarding or take the descriptors it needs;
  * - a link carries only a launch code: single use, 60 seconds, never the
  *   credential itself. Links end up in command lines (xdg-open, the browser),
  *   which every local user can read, and a code someone else used first or too
@@ -48,8 +53,9 @@ const TYPES: Record<string, string> = {
 
 /** A call body is small JSON; anything bigger is refused before it is buffered. */
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_EVENT_STREAMS = 16;
 const HEARTBEAT_MS = 15_000;
+/** Events a window does not read pile up in memory: past this, its stream is dropped (it reconnects). */
+const MAX_STREAM_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 const callBody = z.strictObject({ method: z.string().max(64), params: z.unknown() });
 const sessionBody = z.strictObject({ launch: z.string().max(256) });
@@ -69,6 +75,8 @@ export interface BrowserServerOptions {
    * launch code's single use and short life are the defence.
    */
   ownUserOnly?: boolean;
+  /** The process's descriptors, shared with the port forwarders (default: this process's budget). */
+  fds?: FdBudget;
 }
 
 export interface BrowserServer {
@@ -95,14 +103,6 @@ function staticFiles(dir: string): Map<string, string> {
   return files;
 }
 
-/** A client on another uid gets one plain sentence and the door; nothing it sent is read. */
-const OTHER_USER_REPLY =
-  'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 53\r\nconnection: close\r\n\r\nThis Berth belongs to another user of this computer.\n';
-
-function canonicalAddress(address: string | undefined): string {
-  return (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-}
-
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
@@ -124,8 +124,19 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   let origin = '';
   let streams = 0;
 
-  const server: Server = createServer((req, res) => {
-    if (refused.has(req.socket)) return;
+  const server: Server = createServer(
+    {
+      headersTimeout: BROWSER_LIMITS.headersTimeoutMs,
+      requestTimeout: BROWSER_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: BROWSER_LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: BROWSER_LIMITS.checkIntervalMs,
+    },
+    (req, res) => handle(req, res),
+  );
+  server.timeout = BROWSER_LIMITS.idleTimeoutMs;
+  const admission = guardConnections(server, { ownUid: ownUserOnly ? ownUid : undefined, fds: options.fds ?? processFdBudget() });
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
     res.setHeader('x-content-type-options', 'nosniff');
     // The launch code is in the page URL until the page removes it: never send it on as a Referer.
@@ -141,27 +152,6 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     const file = files.get(url.pathname === '/' ? '/index.html' : url.pathname);
     if (file === undefined) return send(res, 404, 'text/plain', 'not found\n');
     send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
-  });
-
-  /** Whether the connection's client socket is our own uid's (Linux: the kernel's socket tables). */
-  function fromOwnUser(socket: Socket): boolean {
-    const client = { address: canonicalAddress(socket.remoteAddress), port: socket.remotePort ?? -1 };
-    const local = { address: canonicalAddress(socket.localAddress), port: socket.localPort ?? -1 };
-    // Not found (gone already, another namespace) counts as someone else: fail closed.
-    return clientSocketUid(client, local) === ownUid;
-  }
-
-  // Another user's connection gets one sentence and is closed as soon as it
-  // is sent; should the HTTP parser still see a request on it meanwhile, the
-  // request handler drops it unanswered (`refused`), so no handler runs for it.
-  const refused = new WeakSet<Socket>();
-  if (ownUserOnly) {
-    server.prependListener('connection', (socket: Socket) => {
-      if (fromOwnUser(socket)) return;
-      refused.add(socket);
-      socket.on('error', () => socket.destroy());
-      socket.end(OTHER_USER_REPLY, () => socket.destroy());
-    });
   }
 
   function isJson(req: IncomingMessage, res: ServerResponse): boolean {
@@ -230,10 +220,13 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   function handleEvents(url: URL, res: ServerResponse): void {
     // EventSource cannot set headers, so the session comes in the query here (it is in no link and no command line).
     if (!keys.isSession(url.searchParams.get('token') ?? undefined)) return send(res, 401, 'text/plain', 'missing or wrong session\n');
-    if (streams >= MAX_EVENT_STREAMS) return send(res, 503, 'text/plain', 'too many windows open\n');
+    if (streams >= BROWSER_LIMITS.maxEventStreams) return send(res, 503, 'text/plain', 'too many windows open\n');
     streams++;
     res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive' });
-    const push = (state: unknown): void => void res.write(`event: state\ndata: ${JSON.stringify(state)}\n\n`);
+    const push = (state: unknown): void => {
+      res.write(`event: state\ndata: ${JSON.stringify(state)}\n\n`);
+      if (res.writableLength > MAX_STREAM_BACKLOG_BYTES) res.destroy();
+    };
     push(options.host.state());
     const unsubscribe = options.host.subscribe(push);
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
@@ -258,8 +251,8 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     launchUrl: () => `${origin}/?${LAUNCH_PARAM}=${keys.newLaunchCode()}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        admission.destroyAll();
       }),
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseProcNetTable, type Endpoint } from '../../../common/net/proc-net';
 
 /**
@@ -36,4 +37,67 @@ export function clientSocketUid(client: Endpoint, server: Endpoint, tables: read
   }
   // Two live sockets cannot share one 4-tuple; if the tables ever say so, trust neither.
   return owners.size === 1 ? [...owners][0] : undefined;
+}
+
+const endpointsKey = (a: Endpoint, b: Endpoint): string => `${a.address} ${a.port} ${b.address} ${b.port}`;
+
+interface Waiting {
+  client: Endpoint;
+  server: Endpoint;
+  resolve(uid: number | undefined): void;
+}
+
+/**
+ * clientSocketUid for many connections at once, without blocking: reading
+ * the tables costs ~25 ms with a few thousand sockets listed, so a flood of
+ * connections read one by one would stall the whole backend (forwarding and
+ * the CLI included). Connections wait for the next read, which starts after
+ * they were accepted (so it lists them) and answers every one of them; the
+ * read itself runs off the event loop.
+ */
+export class SocketOwnerLookup {
+  private waiting: Waiting[] = [];
+  private reading = false;
+
+  constructor(private readonly tables: readonly string[] = TABLES) {}
+
+  /** The uid owning the client end of `client` -> `server`, or undefined (fail closed, as clientSocketUid). */
+  uidOf(client: Endpoint, server: Endpoint): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      this.waiting.push({ client, server, resolve });
+      if (!this.reading) void this.readBatch();
+    });
+  }
+
+  private async readBatch(): Promise<void> {
+    this.reading = true;
+    while (this.waiting.length > 0) {
+      // Only those already waiting: a connection accepted during the read may not be listed in it.
+      const batch = this.waiting;
+      this.waiting = [];
+      const owners = await this.readOwners(new Set(batch.map((w) => w.server.port))).catch(() => new Map<string, Set<number>>());
+      for (const { client, server, resolve } of batch) {
+        const found = owners.get(endpointsKey(client, server));
+        // Two live sockets cannot share one 4-tuple; if the tables ever say so, trust neither.
+        resolve(found?.size === 1 ? [...found][0] : undefined);
+      }
+    }
+    this.reading = false;
+  }
+
+  /** Every live socket whose remote port is one of `serverPorts`: its owners, by local and remote endpoint. */
+  private async readOwners(serverPorts: ReadonlySet<number>): Promise<Map<string, Set<number>>> {
+    const texts = await Promise.all(this.tables.map((table) => readFile(table, 'utf8').catch(() => '')));
+    const owners = new Map<string, Set<number>>();
+    for (const port of serverPorts) {
+      for (const text of texts) {
+        for (const row of parseProcNetTable(text, { remotePort: port })) {
+          if (row.inode === 0) continue;
+          const key = endpointsKey(row.local, row.remote);
+          owners.set(key, (owners.get(key) ?? new Set()).add(row.uid));
+        }
+      }
+    }
+    return owners;
+  }
 }

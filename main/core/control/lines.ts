@@ -8,7 +8,12 @@ export const MAX_LINE_BYTES = 4 * 1024 * 1024;
  * one that is not JSON, ends the connection: a peer that sends either is
  * broken or hostile, and guessing where the next message starts is worse.
  */
-export function readJsonLines(socket: Socket, onMessage: (message: unknown) => void): void {
+export function readJsonLines(
+  socket: Socket,
+  onMessage: (message: unknown) => void,
+  /** After each chunk: the bytes of a line begun and not yet ended (0: none), for a deadline on it. */
+  onPartial?: (pendingBytes: number) => void,
+): void {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   socket.on('data', (chunk: Buffer) => {
@@ -32,8 +37,9 @@ export function readJsonLines(socket: Socket, onMessage: (message: unknown) => v
     if (start < chunk.length) {
       pending.push(chunk.subarray(start));
       pendingBytes += chunk.length - start;
-      if (pendingBytes > MAX_LINE_BYTES) socket.destroy(new Error('message too large'));
+      if (pendingBytes > MAX_LINE_BYTES) return void socket.destroy(new Error('message too large'));
     }
+    onPartial?.(pendingBytes);
   });
 }
 

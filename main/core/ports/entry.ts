@@ -34,6 +34,7 @@ export function statusOf(entry: Entry, next: NextRetry | undefined): MappingStat
     connections: { active: stats?.active ?? 0, total: stats?.total ?? 0, failed: stats?.failed ?? 0 },
     bytes: { in: stats?.bytesIn ?? 0, out: stats?.bytesOut ?? 0 },
     lastTargetError: entry.forwarder?.lastTargetError ?? null,
+    acceptError: entry.forwarder?.acceptError ?? null,
   };
 }
 

@@ -2,6 +2,7 @@ import { closeSync, fstatSync } from 'node:fs';
 import net from 'node:net';
 import { errnoCode } from '../../../common/errno';
 import { setHeapTrimThreshold } from '../../../native';
+import { processFdBudget, type FdBudget } from '../limits/fd-budget';
 
 /**
  * The userland TCP forwarder behind a published port: it serves an already
@@ -40,6 +41,8 @@ export interface ForwarderEvents {
 export interface ForwarderOptions extends ForwarderEvents {
   /** A target that neither accepts nor refuses within this long counts as down. */
   connectTimeoutMs?: number;
+  /** The process's descriptors, shared with the other listeners (default: this process's budget). */
+  fds?: FdBudget;
 }
 
 interface Pair {
@@ -91,14 +94,22 @@ export function describeTargetError(error: unknown, target: ForwardTarget): stri
       return `${where} is unreachable from this machine`;
     case 'EADDRNOTAVAIL':
       return `${where} cannot be reached from this machine (no usable local address)`;
-    case 'EMFILE':
-    case 'ENFILE':
-      return `could not connect to ${where}: too many open files`;
     default: {
       const code = errnoCode(error);
       return `could not connect to ${where}${code ? ` (${code})` : ''}`;
     }
   }
+}
+
+/** Out of file descriptors: Berth's own limit, never the target's fault. */
+function outOfDescriptors(error: unknown): boolean {
+  const code = errnoCode(error);
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/** What a mapping shows while its new connections are refused for lack of descriptors. */
+export function descriptorsRefusal(port: number): string {
+  return `Berth has too many open connections; new connections to port ${port} are refused until some close`;
 }
 
 /** The other side failed: make this one go away too, with a reset when it was connected, as socat does. */
@@ -116,9 +127,10 @@ export class Forwarder {
   private closedIn = 0;
   private closedOut = 0;
   private lastError: string | null = null;
-  private acceptError: string | null = null;
   private closing: Promise<void> | undefined;
   private readonly connectTimeoutMs: number;
+  private readonly fds: FdBudget;
+  private readonly port: number;
 
   private constructor(
     private readonly server: net.Server,
@@ -126,11 +138,17 @@ export class Forwarder {
     private readonly options: ForwarderOptions,
   ) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.fds = options.fds ?? processFdBudget();
+    this.port = (server.address() as net.AddressInfo).port;
     server.on('connection', (client: net.Socket) => this.onConnection(client));
-    // accept(2) can fail (EMFILE); libuv keeps listening, and so do we: an
-    // 'error' without a listener would take the whole backend down.
+    // accept(2) failing with EMFILE mostly never gets here: libuv then closes
+    // its spare descriptor, accepts and closes every waiting connection, and
+    // says nothing. When it cannot (the spare is gone) it reports it here and
+    // keeps listening, and so do we: an 'error' without a listener would take
+    // the whole backend down. Either way accepting resumes by itself once
+    // descriptors are free; the budget counts again so the mappings say why.
     server.on('error', (error) => {
-      this.acceptError = `could not accept a connection (${errnoCode(error) ?? error.message})`;
+      if (outOfDescriptors(error)) this.fds.exhausted();
       this.options.onActivity?.();
     });
   }
@@ -197,9 +215,13 @@ export class Forwarder {
     return this.lastError;
   }
 
-  /** The last accept(2) failure (e.g. out of file descriptors), if any. */
-  get lastAcceptError(): string | null {
-    return this.acceptError;
+  /**
+   * Why new connections are refused right now, if they are: the backend is
+   * out of descriptors (its own limit, not the target's fault). Clears by
+   * itself as connections close.
+   */
+  get acceptError(): string | null {
+    return this.fds.forwardingRefused ? descriptorsRefusal(this.port) : null;
   }
 
   /** Stops listening (the port is free when this resolves) and destroys every open connection. */
@@ -217,6 +239,15 @@ export class Forwarder {
   private onConnection(client: net.Socket): void {
     if (this.closing) {
       client.destroy();
+      return;
+    }
+    // Two descriptors (client and target) while more than the forwarders' floor
+    // stays free; else refused at once, so the backend keeps a few for itself
+    // and the CLI (fd-budget.ts). A reset tells the client plainly.
+    if (!this.fds.admit('forward', 2)) {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      this.options.onActivity?.();
       return;
     }
     this.total++;
@@ -238,7 +269,9 @@ export class Forwarder {
       if (!targetConnected) {
         // The target is down: this connection is lost, the listener is not.
         this.failed++;
-        this.lastError = describeTargetError(error, this.target);
+        // No descriptor for the target's socket is Berth's limit, not the target's fault.
+        if (outOfDescriptors(error)) this.fds.exhausted();
+        else this.lastError = describeTargetError(error, this.target);
       }
       destroyPeer(client);
     });
@@ -252,6 +285,7 @@ export class Forwarder {
       client.resume();
     });
     const onClose = (): void => {
+      this.fds.release();
       if (--pair.open > 0) return;
       this.pairs.delete(pair);
       this.closedIn += client.bytesRead;

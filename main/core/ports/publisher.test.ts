@@ -113,6 +113,7 @@ describe('PortPublisher', () => {
       connections: { active: 0, total: 0, failed: 0 },
       bytes: { in: 0, out: 0 },
       lastTargetError: null,
+      acceptError: null,
     });
     expect(changes()).toBeGreaterThan(0);
     expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from web' });

@@ -7,6 +7,7 @@ import { errnoCode } from '../../../common/errno';
 import { watchAddresses } from './address-watch';
 import { acquireListener, type AcquireOptions, type HelperSource, type PortRulesInForce } from './bind';
 import { asApiError, canonicalAddress, localAddresses, statusOf, type Entry } from './entry';
+import { processFdBudget } from '../limits/fd-budget';
 import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
@@ -65,6 +66,7 @@ export class PortPublisher {
   private retrying: Promise<void> | undefined;
   private retryAgain = false;
   private closed = false;
+  private readonly unwatchFds: () => void;
   /** Restoring inside open(): the caller gets the list from open() itself, so onChange waits until then. */
   private opening = true;
 
@@ -76,6 +78,8 @@ export class PortPublisher {
     );
     // The OS's address watch unless the caller chose otherwise (tests: none, to see the back-off alone).
     this.retries = new RetryScheduler((id) => this.retryDue(id), { openAddressWatch: watchAddresses, ...options.retry });
+    // The process's descriptors, shared with every listener: the mappings say when they run out.
+    this.unwatchFds = processFdBudget().onChange(() => this.changed());
     if (options.helperSocketPath !== undefined) {
       this.watch = new HelperWatch(options.helperSocketPath, () => void this.retryWaiting(), {
         ...(options.helperPollMs !== undefined ? { pollMs: options.helperPollMs } : {}),
@@ -228,6 +232,7 @@ export class PortPublisher {
   /** Stops every listener and connection (the mappings stay saved for the next start). */
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatchFds();
     this.watch?.stop();
     this.retries.close();
     this.stats.stop();
