@@ -11,6 +11,7 @@ import { POLICY_CACHE_NAME } from '../common/policy/cache';
 import { INSTALL_RECORD_NAME } from '../common/install-record';
 import { sweepStaleTemps } from './fs/sweep';
 import { LINK_RECORD_NAME } from './ops/symlinks';
+import { activatedSocket } from './daemon/activation';
 
 /** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
 function sweepHelperTemps(config: HelperConfig): string[] {
@@ -18,19 +19,6 @@ function sweepHelperTemps(config: HelperConfig): string[] {
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
     ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
   ];
-}
-
-/** systemd's first passed fd; the variables count only when they name this very process. */
-const SD_LISTEN_FDS_START = 3;
-
-function activationFd(): number | undefined {
-  const { LISTEN_PID, LISTEN_FDS } = process.env;
-  if (LISTEN_PID !== String(process.pid) || LISTEN_FDS === undefined) return undefined;
-  // One socket is all the unit passes; more would be a misconfiguration we refuse to guess about.
-  if (LISTEN_FDS !== '1') throw new Error(`expected one socket from the service manager, got LISTEN_FDS=${LISTEN_FDS}`);
-  delete process.env.LISTEN_PID;
-  delete process.env.LISTEN_FDS;
-  return SD_LISTEN_FDS_START;
 }
 
 /**
@@ -61,9 +49,10 @@ export async function serve(config: HelperConfig): Promise<number> {
   // The server writes through this: the log is opened once we listen (below).
   let audit: AuditLog = nullAuditLog;
   const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() });
-  const activated = activationFd();
+  let activated;
   try {
-    if (activated !== undefined) await server.listenOn(activated);
+    activated = activatedSocket();
+    if (activated !== undefined) await server.listenOn(activated.fd);
     else await server.listen();
   } catch (error) {
     console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
@@ -86,11 +75,18 @@ export async function serve(config: HelperConfig): Promise<number> {
     }
   }
   console.error(
-    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ` (socket from ${activated.holder})` : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
-  await stopRequested;
+  // Only a holder that starts us again on the next connection lets us go when idle.
+  const idleExitMs = activated?.startsOnDemand === true ? config.limits.idleExitMs : 0;
+  const idle = idleExitMs > 0 ? server.idleFor(idleExitMs).then(() => 'idle' as const) : new Promise<never>(() => {});
+  const why = await Promise.race([stopRequested.then(() => 'stop' as const), idle]);
   await server.close();
   audit.close();
-  console.error('berth-helper: stopped');
+  console.error(
+    why === 'idle'
+      ? `berth-helper: idle for ${idleExitMs} ms: exiting; ${activated!.holder} keeps the socket and starts the helper on the next connection`
+      : 'berth-helper: stopped',
+  );
   return 0;
 }

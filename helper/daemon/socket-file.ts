@@ -1,4 +1,5 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { dirname } from 'node:path';
 import { errnoCode } from '../../common/errno';
 import { clearStaleSocket } from '../../common/socket-probe';
@@ -13,6 +14,30 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   const dir = dirname(socketPath);
   ensureTrustedDirectory(dir);
   await clearStaleSocket(socketPath, `another helper is already serving on ${socketPath}; stop it first`);
+}
+
+/**
+ * Binds `server` to a new socket file at `path` that only `ownerUid` (and
+ * root) may connect to, and resolves with the file's inode. One definition
+ * for the helper's own socket and the standalone supervisor's.
+ */
+export async function listenOnSocketFile(server: Server, path: string, ownerUid: number): Promise<number> {
+  // umask so the socket is never, even for an instant, connectable by others.
+  const previous = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previous);
+  }
+  chmodSync(path, 0o600);
+  lchownSync(path, ownerUid, lstatSync(path).gid);
+  return lstatSync(path).ino;
 }
 
 function ensureTrustedDirectory(dir: string): void {
