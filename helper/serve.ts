@@ -21,6 +21,10 @@ function sweepHelperTemps(config: HelperConfig): string[] {
   ];
 }
 
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 /**
  * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
  * exit code. Every failure to start is one line saying what to fix.
@@ -85,7 +89,7 @@ export async function serve(config: HelperConfig): Promise<number> {
   audit.close();
   console.error(
     why === 'idle'
-      ? `berth-helper: idle for ${idleExitMs} ms: exiting; ${activated!.holder} keeps the socket and starts the helper on the next connection`
+      ? `berth-helper: idle for ${duration(idleExitMs)}: exiting; ${activated!.holder} keeps the socket and starts the helper on the next connection`
       : 'berth-helper: stopped',
   );
   return 0;

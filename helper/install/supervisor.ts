@@ -33,7 +33,9 @@ import { STANDALONE_FD_NAME } from '../daemon/activation';
  * find and stop even when one of them was killed alone.
  *
  * The script is fixed text; the socket path and the helper's argv reach it
- * as positional parameters, never spliced into it.
+ * as positional parameters, never spliced into it. The helper's environment
+ * is the installer's clean one plus the three LISTEN_ variables (sh's own PWD
+ * is unset again).
  */
 const SCRIPT = `
 sock=$1; shift
@@ -41,7 +43,7 @@ child=; stopping=; delay=0
 trap 'stopping=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM INT HUP
 while [ -z "$stopping" ]; do
   started=$(date +%s 3>&-)
-  LISTEN_FDS=1 LISTEN_FDNAMES=${STANDALONE_FD_NAME} /bin/sh -c 'export LISTEN_PID=$$; exec "$@"' berth-helper "$@" &
+  LISTEN_FDS=1 LISTEN_FDNAMES=${STANDALONE_FD_NAME} /bin/sh -c 'unset PWD; export LISTEN_PID=$$; exec "$@"' berth-helper "$@" &
   child=$!
   wait "$child"; status=$?
   # wait returns early (above 128) when a trapped signal arrives: wait again for the helper's own status.
