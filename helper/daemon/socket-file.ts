@@ -1,6 +1,9 @@
-import { chmodSync, lchownSync, lstatSync, mkdirSync } from 'node:fs';
-import type { Server } from 'node:net';
-import { dirname } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, renameSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { listeningFd } from './socket-fd';
 import { errnoCode } from '../../common/errno';
 import { clearStaleSocket } from '../../common/socket-probe';
 
@@ -38,6 +41,34 @@ export async function listenOnSocketFile(server: Server, path: string, ownerUid:
   chmodSync(path, 0o600);
   lchownSync(path, ownerUid, lstatSync(path).gid);
   return lstatSync(path).ino;
+}
+
+/**
+ * A socket held by another process, as a service manager holds one: creates
+ * the socket file at `path` for `ownerUid` (as listenOnSocketFile), hands
+ * its listening fd to the process `start` spawns (as fd 3, say) and keeps no
+ * copy. All in one turn of the event loop after the listen, so this process
+ * never accepts a connection meant for the child. Closing our copy makes
+ * libuv unlink the path it bound: a second name keeps the file through that
+ * (synchronous) unlink and is renamed back at once. Bound at its final path
+ * on purpose: the kernel names a socket by the path it was bound to (in
+ * /proc/net/unix, where the app sees whether anything listens there).
+ * Make way first (prepareSocketPath).
+ */
+export async function handOffSocket<T extends ChildProcess>(path: string, ownerUid: number, start: (fd: number) => T): Promise<T> {
+  const server = createServer();
+  try {
+    await listenOnSocketFile(server, path, ownerUid);
+    const child = start(listeningFd(server));
+    const keep = join(dirname(path), `.${randomBytes(4).toString('hex')}`);
+    linkSync(path, keep);
+    server.close();
+    renameSync(keep, path);
+    return child;
+  } finally {
+    // On failure: the listener goes, and libuv unlinks the file it bound (nobody holds it).
+    if (server.listening) server.close();
+  }
 }
 
 function ensureTrustedDirectory(dir: string): void {

@@ -122,6 +122,41 @@ describe('standalone mode: supervised', () => {
   });
 });
 
+describe('standalone mode after a reboot', () => {
+  it('nothing runs it; the CLI says so, and the command it gives starts it again', async () => {
+    const run = await runIsolated(`${PRELUDE}
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      # A reboot, as far as Berth can tell: every process gone, /run emptied (a tmpfs), the rest kept.
+      kill -KILL -- -$(cat /run/berth/helper.pid); rm -rf /run/berth
+      set +e
+      echo "== status"; ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json; echo "exit $?"
+      set -e
+      fix=$({ ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json || true; } | node -e 'const m = JSON.parse(require("fs").readFileSync(0, "utf8")).message; process.stdout.write(m.slice(m.indexOf("start it with: sudo ") + 20))')
+      echo "== fix"; echo "$fix"
+      echo "== run"; eval "$fix"
+      echo "== hello"; hello
+      echo "== status2"; ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = sections(run.stdout);
+    const status = section('status');
+    expect(JSON.parse(status.slice(0, status.lastIndexOf('exit')))).toMatchObject({
+      state: 'not-running',
+      message: expect.stringMatching(
+        /^the helper is installed but not running: this machine has no service manager, so nothing starts it at boot; start it with: sudo \S+ \S+\/helper\/berth-helper\.js start$/,
+      ),
+    });
+    expect(status).toMatch(/exit 3$/);
+    expect(section('fix')).toMatch(/^\S*node \S+\/helper\/berth-helper\.js start$/);
+    expect(section('run')).toContain('started: the helper is running');
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
+    expect(JSON.parse(section('status2'))).toMatchObject({ state: 'running' });
+  });
+});
+
 describe('berth-helper start', () => {
   it('refuses clearly when there is nothing to start, when not root, and with arguments, changing nothing', async () => {
     const run = await runIsolated(`${PRELUDE}

@@ -1,16 +1,13 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
 import { readFileAt } from '../../common/fs/read-file';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
-import { listenOnSocketFile, prepareSocketPath } from '../daemon/socket-file';
+import { handOffSocket, prepareSocketPath } from '../daemon/socket-file';
 import { clearStaleSocket } from '../../common/socket-probe';
-import { listeningFd } from '../daemon/socket-fd';
 import { supervisorArgs } from './supervisor';
 
 /**
@@ -31,25 +28,19 @@ export async function startStandalone(command: readonly string[], layout: Instal
   const logPath = `${layout.logDir}/helper.log`;
   const log = openSync(logPath, 'a', 0o644);
   const logStart = fstatSync(log).size;
-  // Bound under a temporary name, then renamed into place: clients never see a socket that is not
-  // yet the helper's, and closing our copy unlinks only the temporary name (libuv unlinks what it bound).
-  const temp = join(dirname(layout.socketPath), `.${randomBytes(3).toString('hex')}`);
-  const server = createServer();
   let child;
   try {
-    await listenOnSocketFile(server, temp, socketUid);
-    // A clean environment: the helper is Node, and NODE_OPTIONS, OPENSSL_CONF and friends in the
-    // installer's environment would run code or change TLS in a root daemon (systemd and launchd do the same).
-    child = spawn('/bin/sh', supervisorArgs(layout.socketPath, command), {
-      detached: true,
-      stdio: ['ignore', log, log, listeningFd(server)],
-      cwd: '/',
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    // In the same turn of the event loop as the listen: this process never accepts a connection.
-    renameSync(temp, layout.socketPath);
+    child = await handOffSocket(layout.socketPath, socketUid, (fd) =>
+      // A clean environment: the helper is Node, and NODE_OPTIONS, OPENSSL_CONF and friends in the
+      // installer's environment would run code or change TLS in a root daemon (systemd and launchd do the same).
+      spawn('/bin/sh', supervisorArgs(layout.socketPath, command), {
+        detached: true,
+        stdio: ['ignore', log, log, fd],
+        cwd: '/',
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      }),
+    );
   } finally {
-    server.close();
     closeSync(log);
   }
   const pid = child.pid;
