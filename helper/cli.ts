@@ -3,7 +3,7 @@ import { BERTH_VERSION } from '../common/app-version';
 import { helperConfig } from '../common/helper-config/schema';
 import { readConfigFile } from '../common/helper-config/read';
 import { readKeyFile } from './daemon/org-key';
-import { INSTALL_USAGE, installCommand, uninstallCommand } from './install/cli';
+import { INSTALL_USAGE, installCommand, startCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
 import { resolve } from 'node:path';
@@ -15,6 +15,7 @@ Usage:
   berth-helper serve --socket PATH --allow-uid UID [--audit-log PATH]
                      [--app PATH] [--link-dir DIR] [--org-key FILE] [--state-dir DIR]
                      [--max-connections N] [--frame-deadline-ms N] [--idle-timeout-ms N]
+                     [--idle-exit-ms N]
                      [--audit-files N] [--audit-file-bytes N] [--audit-repeat-window-ms N]
                      [--audit-refusals-per-window N]
       Run the helper in the foreground (development and tests). Must run as root.
@@ -27,6 +28,8 @@ Usage:
         --audit-files N, --audit-file-bytes N
                          the audit log rotates within its directory: at most N files
                          (default 4) of at most N bytes (default 8 MiB) each
+        --idle-exit-ms N on a socket from a service manager (LISTEN_FDS), exit after N ms
+                         with nothing open or in flight (default 30000; 0: never)
         --audit-repeat-window-ms N, --audit-refusals-per-window N
                          identical successes within N ms (default 60000) are one line
                          and a count; a client gets N refusal lines (default 64) per window
@@ -38,7 +41,7 @@ ${INSTALL_USAGE}
   berth-helper --help
 
 Exit codes: 0 ok, 1 could not start / failed, 64 bad usage, 73 unsafe install path,
-77 not root, 78 bad config file.
+77 not root, 78 bad config file (serve --config, start).
 `;
 
 function usageError(message: string): number {
@@ -64,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'install') return installCommand(rest);
   if (command === 'uninstall') return uninstallCommand(rest);
+  if (command === 'start') return startCommand(rest);
   if (command !== 'serve') return usageError(`unknown command "${command}"`);
 
   let values;
@@ -84,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         'max-connections': { type: 'string' },
         'frame-deadline-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
+        'idle-exit-ms': { type: 'string' },
         'audit-files': { type: 'string' },
         'audit-file-bytes': { type: 'string' },
         'audit-repeat-window-ms': { type: 'string' },
@@ -132,6 +137,7 @@ export async function main(argv: string[]): Promise<number> {
         maxConnections: integerFlag('max-connections', values['max-connections']),
         frameDeadlineMs: integerFlag('frame-deadline-ms', values['frame-deadline-ms']),
         idleTimeoutMs: integerFlag('idle-timeout-ms', values['idle-timeout-ms']),
+        idleExitMs: integerFlag('idle-exit-ms', values['idle-exit-ms']),
         auditFiles: integerFlag('audit-files', values['audit-files']),
         auditFileBytes: integerFlag('audit-file-bytes', values['audit-file-bytes']),
         auditRepeatWindowMs: integerFlag('audit-repeat-window-ms', values['audit-repeat-window-ms']),

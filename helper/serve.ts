@@ -2,7 +2,6 @@ import type { HelperConfig } from '../common/helper-config/schema';
 import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
 import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';
-import { activationFd } from './daemon/activation';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 import { loadBinding } from '../native/loader';
@@ -15,6 +14,7 @@ import { LINK_RECORD_NAME } from './ops/symlinks';
 import type { InstallLayout } from '../common/paths';
 import { appGoneConfirmed, appPresence } from './daemon/app-presence';
 import { removeForGoneApp } from './install/self-remove';
+import { activatedSocket } from './daemon/activation';
 
 /** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
 function sweepHelperTemps(config: HelperConfig): string[] {
@@ -22,6 +22,10 @@ function sweepHelperTemps(config: HelperConfig): string[] {
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
     ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
   ];
+}
+
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /**
@@ -79,9 +83,10 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
   // The server writes through this: the log is opened once we listen (below).
   let audit: AuditLog = nullAuditLog;
   const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() });
-  const activated = activationFd();
+  let activated;
   try {
-    if (activated !== undefined) await server.listenOn(activated);
+    activated = activatedSocket();
+    if (activated !== undefined) await server.listenOn(activated.fd);
     else await server.listen();
   } catch (error) {
     console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
@@ -104,9 +109,16 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
     }
   }
   console.error(
-    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ` (socket from ${activated.holder})` : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
-  const why = await Promise.race([stopRequested.then(() => 'stop' as const), appGone(config, options).then(() => 'app-gone' as const)]);
+  // Only a holder that starts us again on the next connection lets us go when idle.
+  const idleExitMs = activated?.startsOnDemand === true ? config.limits.idleExitMs : 0;
+  const idle = idleExitMs > 0 ? server.idleFor(idleExitMs).then(() => 'idle' as const) : new Promise<never>(() => {});
+  const why = await Promise.race([
+    stopRequested.then(() => 'stop' as const),
+    idle,
+    appGone(config, options).then(() => 'app-gone' as const),
+  ]);
   await server.close();
   if (why === 'app-gone' && options.installed !== undefined) {
     const message = `the app at ${config.appPath} is gone, so the helper removes itself, its CLI links and its hosts entries`;
@@ -118,6 +130,10 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
     return 0;
   }
   audit.close();
-  console.error('berth-helper: stopped');
+  console.error(
+    why === 'idle'
+      ? `berth-helper: idle for ${duration(idleExitMs)}: exiting; ${activated!.holder} keeps the socket and starts the helper on the next connection`
+      : 'berth-helper: stopped',
+  );
   return 0;
 }

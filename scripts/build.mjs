@@ -17,6 +17,7 @@ const entries = [
   ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
   ['bench/helper-rtt.ts', 'dist/bench/helper-rtt.js', {}],
   ['bench/forwarder.ts', 'dist/bench/forwarder.js', {}],
+  ['bench/idle.ts', 'dist/bench/idle.js', {}],
 ];
 
 // The Apple team that signs a release, baked into every bundle: on macOS the

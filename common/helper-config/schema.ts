@@ -23,6 +23,22 @@ export const helperLimits = z.strictObject({
   /** A connection silent this long is closed; the client reconnects when it needs to. */
   idleTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
   /**
+   * With a socket from a service manager that starts the helper on demand
+   * (systemd's .socket, launchd's Sockets), the helper exits after this long
+   * with no open connection and no request in flight; the manager keeps the
+   * socket and starts it again on the next connection, so nothing is resident
+   * while Berth is idle. 0 keeps it running; otherwise 100 ms to 24 h. Never
+   * applies to a socket the helper bound itself or to standalone mode, where
+   * nothing would start it again.
+   */
+  idleExitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .refine((ms) => ms === 0 || ms >= 100, { message: 'must be 0 (stay running) or at least 100 ms' })
+    .default(30_000),
+  /**
    * Audit log files kept, the current one included; the oldest is dropped when the
    * current one is full. With auditFileBytes, the most root's disk gives the log
    * (4 x 8 MiB by default), whatever the allowed user sends.

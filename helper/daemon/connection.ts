@@ -17,6 +17,7 @@ import type { AuditPolicy, OperationContext, OperationHandlers, OperationOutcome
 import type { AuditLog } from './audit';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { socketFd } from './socket-fd';
+import type { Activity } from './activity';
 import { fileSystemRefusal } from '../fs/errors';
 
 /** Frames read ahead of the one being handled before we stop reading (back-pressure). */
@@ -32,6 +33,8 @@ export interface ConnectionDeps {
   readonly audit: AuditLog;
   readonly handlers: OperationHandlers;
   readonly audited: AuditPolicy;
+  /** Each request holds it until handled: a trace whose client hung up still runs to its end. */
+  readonly activity: Activity;
   readonly onClose: () => void;
 }
 
@@ -124,6 +127,15 @@ export class Connection {
   }
 
   private async handle(body: Buffer): Promise<void> {
+    const release = this.deps.activity.hold();
+    try {
+      await this.handleHeld(body);
+    } finally {
+      release();
+    }
+  }
+
+  private async handleHeld(body: Buffer): Promise<void> {
     let id: number | null = null;
     let op: OperationName | undefined;
     let args: unknown;

@@ -1,4 +1,4 @@
-import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { peerCredentials, type PeerCredentials } from '../../native';
 import { encodeFrame, type ErrorCode } from '../../common/protocol';
@@ -6,7 +6,8 @@ import { AUDITED, HANDLERS } from '../ops';
 import type { AuditLog } from './audit';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { Connection } from './connection';
-import { prepareSocketPath } from './socket-file';
+import { listenOnSocketFile, prepareSocketPath } from './socket-file';
+import { Activity } from './activity';
 import { socketFd } from './socket-fd';
 
 /**
@@ -19,6 +20,8 @@ export class HelperServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
   private socketIno: number | undefined;
+  /** Open connections and requests in flight: while any is held, the helper does not exit for idleness. */
+  readonly activity = new Activity();
 
   constructor(
     private readonly config: HelperConfig,
@@ -52,26 +55,40 @@ export class HelperServer {
   async listen(): Promise<void> {
     const { socketPath, allowUid } = this.config;
     await prepareSocketPath(socketPath);
-    // umask so the socket is never, even for an instant, connectable by others.
-    const previous = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(socketPath, () => {
-          this.server.off('error', reject);
-          resolve();
-        });
+    this.socketIno = await listenOnSocketFile(this.server, socketPath, allowUid);
+  }
+
+  /**
+   * Stops taking new connections (idle exit); open ones are served to the
+   * end. On a service manager's socket only our copy of the fd closes: what
+   * arrives from now on waits in the manager's socket for the next helper.
+   */
+  stopListening(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  /**
+   * Resolves once nothing has been open or in flight for `ms` and the
+   * listener is closed. Stop accepting first, then look again: a connection
+   * accepted up to that very moment holds the activity and is served to its
+   * end before this resolves; none is accepted after it (those wait in the
+   * service manager's socket for the next helper).
+   */
+  idleFor(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.activity.whenIdleFor(ms, () => {
+        this.stopListening();
+        void this.activity.drained().then(resolve);
       });
-    } finally {
-      process.umask(previous);
-    }
-    chmodSync(socketPath, 0o600);
-    lchownSync(socketPath, allowUid, lstatSync(socketPath).gid);
-    this.socketIno = lstatSync(socketPath).ino;
+    });
   }
 
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.activity.stop();
+    const closed = new Promise<void>((resolve) => {
+      if (this.server.listening) this.server.close(() => resolve());
+      else resolve();
+    });
     for (const connection of [...this.connections]) connection.close();
     await closed;
     this.removeSocketFile();
@@ -95,13 +112,20 @@ export class HelperServer {
       refuse(socket, 'BUSY', 'the helper has too many open connections; try again');
       return;
     }
+    // An open connection keeps the helper up, idle or not: the client may send its next request on it
+    // (HelperClient does not reconnect), and a silent one is closed after limits.idleTimeoutMs anyway.
+    const release = this.activity.hold();
     const connection: Connection = new Connection(socket, {
       peer,
       config: this.config,
       audit: this.audit,
       handlers: HANDLERS,
       audited: AUDITED,
-      onClose: () => this.connections.delete(connection),
+      activity: this.activity,
+      onClose: () => {
+        this.connections.delete(connection);
+        release();
+      },
     });
     this.connections.add(connection);
   }

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 /**
  * The OS fd behind a libuv-managed socket. Node exposes it only on the
@@ -10,5 +10,12 @@ export function socketFd(socket: Socket): number {
   if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
     throw new Error('socket has no file descriptor');
   }
+  return fd;
+}
+
+/** The OS fd behind a listening net.Server (the same internal handle), to pass to a child process. */
+export function listeningFd(server: Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new Error('server is not listening on a file descriptor');
   return fd;
 }

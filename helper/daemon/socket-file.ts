@@ -1,5 +1,9 @@
-import { lstatSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, renameSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { listeningFd } from './socket-fd';
 import { errnoCode } from '../../common/errno';
 import { clearStaleSocket } from '../../common/socket-probe';
 
@@ -13,6 +17,58 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   const dir = dirname(socketPath);
   ensureTrustedDirectory(dir);
   await clearStaleSocket(socketPath, `another helper is already serving on ${socketPath}; stop it first`);
+}
+
+/**
+ * Binds `server` to a new socket file at `path` that only `ownerUid` (and
+ * root) may connect to, and resolves with the file's inode. One definition
+ * for the helper's own socket and the standalone supervisor's.
+ */
+export async function listenOnSocketFile(server: Server, path: string, ownerUid: number): Promise<number> {
+  // umask so the socket is never, even for an instant, connectable by others.
+  const previous = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previous);
+  }
+  chmodSync(path, 0o600);
+  lchownSync(path, ownerUid, lstatSync(path).gid);
+  return lstatSync(path).ino;
+}
+
+/**
+ * A socket held by another process, as a service manager holds one: creates
+ * the socket file at `path` for `ownerUid` (as listenOnSocketFile), hands
+ * its listening fd to the process `start` spawns (as fd 3, say) and keeps no
+ * copy. All in one turn of the event loop after the listen, so this process
+ * never accepts a connection meant for the child. Closing our copy makes
+ * libuv unlink the path it bound: a second name keeps the file through that
+ * (synchronous) unlink and is renamed back at once. Bound at its final path
+ * on purpose: the kernel names a socket by the path it was bound to (in
+ * /proc/net/unix, where the app sees whether anything listens there).
+ * Make way first (prepareSocketPath).
+ */
+export async function handOffSocket<T extends ChildProcess>(path: string, ownerUid: number, start: (fd: number) => T): Promise<T> {
+  const server = createServer();
+  try {
+    await listenOnSocketFile(server, path, ownerUid);
+    const child = start(listeningFd(server));
+    const keep = join(dirname(path), `.${randomBytes(4).toString('hex')}`);
+    linkSync(path, keep);
+    server.close();
+    renameSync(keep, path);
+    return child;
+  } finally {
+    // On failure: the listener goes, and libuv unlinks the file it bound (nobody holds it).
+    if (server.listening) server.close();
+  }
 }
 
 function ensureTrustedDirectory(dir: string): void {

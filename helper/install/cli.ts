@@ -7,6 +7,15 @@ import { readKeyFile } from '../daemon/org-key';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';
 import { installUserMode } from './user-mode';
+import { NothingToStart, startInstalled } from './start';
+
+export const START_USAGE = `  berth-helper start
+      Start the installed helper if it is not running, without installing
+      again. Where no service manager runs (standalone mode) nothing starts the
+      helper at boot: run this after each restart of the machine. Under systemd
+      or launchd it starts the helper's socket if someone stopped it. Run as root.
+      Exit codes: 0 started or already running, 1 nothing to start (not
+      installed, user mode) or it failed, 77 not root, 78 the config is bad.`;
 
 export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE] [--policy-url URL]
       Install (or upgrade) the helper for one user: root-only directories, the
@@ -21,12 +30,13 @@ export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org
       earlier helper, links the CLI tools and adds the hosts entries for that one
       account, and starts no helper. Limits: only that account; ports below 1024
       only where the OS allows a direct bind; no privileged diagnostics trace.
+${START_USAGE}
   berth-helper uninstall
       Stop the helper and remove everything the install created, Berth's CLI
       links and its hosts block. Safe to run twice, and on a half install.`;
 
 /** Exit codes of install/uninstall, documented in docs/INSTALL.md. */
-export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 64, notRoot: 77, unsafePath: 73 } as const;
+export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 64, notRoot: 77, unsafePath: 73, badConfig: 78 } as const;
 
 function fail(message: string, code: number): number {
   console.error(`berth-helper: ${message}`);
@@ -131,5 +141,23 @@ export async function uninstallCommand(argv: string[]): Promise<number> {
     return INSTALL_EXIT.ok;
   } catch (error) {
     return fail(`uninstall failed: ${(error as Error).message}`, INSTALL_EXIT.failed);
+  }
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(`Usage:\n${START_USAGE}\n`);
+    return INSTALL_EXIT.ok;
+  }
+  if (argv.length > 0) return fail(`start takes no arguments (got ${argv.join(' ')})`, INSTALL_EXIT.usage);
+  if (process.getuid?.() !== 0) return fail('start must run as root (try: sudo berth-helper start)', INSTALL_EXIT.notRoot);
+  const layout = installLayout();
+  try {
+    const outcome = await startInstalled(layout, currentProgram(), (line) => console.log(line));
+    console.log(outcome === 'running' ? 'the helper was already running' : 'started: the helper is running');
+    return INSTALL_EXIT.ok;
+  } catch (error) {
+    if (error instanceof NothingToStart) return fail(error.message, error.badConfig ? INSTALL_EXIT.badConfig : INSTALL_EXIT.failed);
+    return fail(`start failed: ${(error as Error).message}\nInstall again, or read the helper's log.`, INSTALL_EXIT.failed);
   }
 }

@@ -20,7 +20,7 @@ const SETUP = `
   ${CLIENT} request /run/berth/helper.sock installSymlinks '{"names":["berth"]}' >/dev/null
   kill -TERM "$(cat /run/berth/helper.pid)"; while [ -S /run/berth/helper.sock ]; do sleep 0.05; done
   node -e 'const f="/etc/berth/helper.json";const c=JSON.parse(require("fs").readFileSync(f));c.limits={...c.limits,appGoneConfirmMs:Number(process.argv[1])};require("fs").writeFileSync(f,JSON.stringify(c))' "$CONFIRM_MS"
-  start() { node "$HELPER" serve --config /etc/berth/helper.json 2>"$LOG" & pid=$!; while ! grep -q 'serving on' "$LOG"; do kill -0 $pid || { cat "$LOG" >&2; return 1; }; sleep 0.05; done; }
+  start() { : > "$LOG"; node "$HELPER" serve --config /etc/berth/helper.json 2>"$LOG" & pid=$!; while ! grep -q 'serving on' "$LOG"; do kill -0 $pid || { cat "$LOG" >&2; return 1; }; sleep 0.05; done; }
   wait_for() { while ! grep -q "$1" "$LOG"; do sleep 0.05; done; }
 `;
 

@@ -10,14 +10,10 @@ import { removeLeftoverSocket } from './leftover-socket';
 import { preflightRootDirectory } from './root-dirs';
 import { launchdPlist, SERVICE_FILES, systemdServiceUnit, systemdSocketUnit, type ServiceSpec } from './service';
 import { startStandalone, stopStandalone } from './standalone';
+import type { ServiceManager } from '../../common/service-manager';
+import { shellCommand } from '../../common/shell-quote';
 
-export type ServiceManager = 'systemd' | 'launchd' | 'standalone';
-
-/** launchd on macOS; systemd where it runs as init (its runtime dir exists); otherwise none. */
-export function detectServiceManager(): ServiceManager {
-  if (process.platform === 'darwin') return 'launchd';
-  return existsSync('/run/systemd/system') ? 'systemd' : 'standalone';
-}
+export { detectServiceManager, type ServiceManager } from '../../common/service-manager';
 
 function run(command: string, args: string[], log: Log): void {
   execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -92,8 +88,10 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     log(`launchd: ${spec.label} listens on ${spec.socketPath}; the helper starts on first use`);
     return;
   }
-  const pid = await startStandalone(spec.helperCommand, layout);
-  log(`standalone mode (no service manager found): started the helper, pid ${pid}, on ${spec.socketPath}`);
+  const pid = await startStandalone(spec.helperCommand, layout, spec.socketUid);
+  log(`standalone mode (no service manager found): started the helper and its supervisor (pid ${pid}), which restarts it if it dies; on ${spec.socketPath}`);
+  const program = spec.helperCommand.slice(0, spec.helperCommand.indexOf('serve'));
+  log(`nothing starts it at boot here: after this machine restarts, start it with: sudo ${shellCommand([...program, 'start'])}`);
 }
 
 /** Stops the helper however it runs; removing the definitions is the install record's job. */

@@ -85,6 +85,11 @@ export async function appCommand(argv: string[], io: CliIO, signal?: AbortSignal
         io.err('berth: Berth is already running as the desktop app; use its window (from the menu bar)\n');
         return values.open ? EXIT.error : EXIT.ok;
       }
+      if (values.json) {
+        // A script asking for the window gets one of the running app (a fresh single-use link), not an error.
+        io.out(`${JSON.stringify({ url, controlSocket: paths.controlSocketPath })}\n`);
+        return EXIT.ok;
+      }
       if (!values.open) {
         io.out('Berth is already running. Open its window with: berth app --open\n');
         return EXIT.ok;

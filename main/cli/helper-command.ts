@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { cliAppPath } from '../install/app-location';
 import { describeOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
-import { probeHelper, type HelperStatus } from '../core/helper-status';
+import type { HelperStatus } from '../core/helper-status';
+import { probeInstalledHelper } from '../core/installed-helper';
 import { systemPaths } from '../../common/paths';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
@@ -63,7 +64,7 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
     io.out(HELPER_USAGE);
     return EXIT.ok;
   }
-  const status = await probeHelper(values.socket ?? systemPaths().socketPath, undefined, helperBuilds());
+  const status = await probeInstalledHelper({ socketPath: values.socket ?? systemPaths().socketPath, builds: helperBuilds() });
   if (values.json) {
     io.out(JSON.stringify(status, null, 2) + '\n');
   } else {

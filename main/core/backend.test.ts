@@ -436,12 +436,16 @@ describe('who may drive the backend', () => {
     });
   });
 
-  test('a second berth app for the same user says the first one runs, and leaves it serving', async () => {
+  test('a second berth app for the same user starts no second backend: it gives a way into the first, which keeps serving', async () => {
     const home = freshHome(users.test);
     await withApp(home, async (app) => {
       const second = await berthIn(users.test, home, ['app', '--json', '--helper-socket', helper.socketPath]);
-      expect(second.code).toBe(1);
-      expect(second.stderr).toContain(`berth: Berth is already running for this user (${app.controlSocket} answers)`);
+      expect(second).toMatchObject({ code: 0, stderr: '' });
+      const answer = JSON.parse(second.stdout) as { url: string; controlSocket: string };
+      // A fresh link to the running app's own window (its origin), through its control socket.
+      expect(answer.controlSocket).toBe(app.controlSocket);
+      expect(new URL(answer.url).origin).toBe(app.origin);
+      expect(new URL(answer.url).searchParams.get('launch')).not.toBe(app.launchCode);
       expect((await app.call('state.get')).ok).toBe(true);
     });
   });

@@ -20,7 +20,8 @@ import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
 import type { Logger } from './log';
 import { policyLocks, policyPortRules, policySource, readAppPolicy } from './policy/app-policy';
-import { policyUrlFromConfig, refreshPolicy } from './policy/fetch';
+import { refreshPolicyFromConfig } from './policy/refresh-from-config';
+import { probeCacheFor, type HelperProbeCache } from './capabilities/helper-probe-cache';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
 import { applySystemSettings, type LoginItem } from './system-settings';
@@ -79,6 +80,8 @@ export class Backend implements ApiHost {
   private policy: Capabilities['policy'];
   private readonly handlers: ApiHandlers;
   private readonly elevation: Elevation;
+  /** The helper's status between refreshes: asked again only when something changed (see HelperProbeCache). */
+  private readonly probes: HelperProbeCache;
 
   private constructor(private readonly options: BackendOptions) {
     this.policy = this.readPolicy();
@@ -95,6 +98,7 @@ export class Backend implements ApiHost {
       uninstall: (elevated) => uninstallHelperElevated(elevated),
     };
     this.handlers = this.makeHandlers();
+    this.probes = probeCacheFor(options.layout);
   }
 
   static async start(options: BackendOptions): Promise<Backend> {
@@ -150,8 +154,12 @@ export class Backend implements ApiHost {
     return () => this.listeners.delete(listener);
   }
 
-  /** Re-reads what the machine allows; ports waiting for the helper are retried when it is back. */
-  async refresh(): Promise<Capabilities> {
+  /**
+   * Re-reads what the machine allows; ports waiting for the helper are retried
+   * when it is back. The helper itself is asked only when something changed,
+   * or with `askHelper` (the user's Refresh, an install): see HelperProbeCache.
+   */
+  async refresh(askHelper = false): Promise<Capabilities> {
     this.policy = this.readPolicy();
     // A new or lifted policy changes the effective settings: apply what it changed.
     const relocked = this.settings.reevaluateLocks();
@@ -159,7 +167,7 @@ export class Backend implements ApiHost {
       this.applySettings(relocked).catch((error: unknown) => this.options.log.warn(`applying the policy's settings failed: ${(error as Error).message}`));
     }
     const before = this.capabilities?.helper.state;
-    this.capabilities = await this.gather();
+    this.capabilities = await this.gather(askHelper);
     if (before !== 'running' && this.capabilities.helper.state === 'running') await this.publisher?.retryWaiting();
     this.changed();
     return this.capabilities;
@@ -168,7 +176,7 @@ export class Backend implements ApiHost {
   private makeHandlers(): ApiHandlers {
     return {
       'state.get': async () => this.state(),
-      'capabilities.refresh': () => this.refresh(),
+      'capabilities.refresh': () => this.refresh(true),
       'ports.add': async (spec) => {
         const status = await this.publisher.add(spec);
         this.options.log.info(`published ${status.id} -> ${spec.target.host}:${spec.target.port} (${status.via ?? status.state})`);
@@ -292,7 +300,7 @@ export class Backend implements ApiHost {
       this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
       if (outcome.kind === 'approved') {
         this.settings.set({ key: 'consent', value: 'install' });
-        await this.refresh();
+        await this.refresh(true);
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else {
         this.settings.set({ key: 'consent', value: 'limited' });
@@ -301,7 +309,7 @@ export class Backend implements ApiHost {
     } else if (outcome.kind !== 'approved') {
       this.notify('warning', `The helper was not uninstalled. ${message}`);
     }
-    await this.refresh();
+    await this.refresh(true);
     return { kind: outcome.kind, message };
   }
 
@@ -312,7 +320,7 @@ export class Backend implements ApiHost {
     try {
       const result = await createDiagnosticsArchive({
         outDir: this.options.paths.diagnosticsDir,
-        capabilities: await this.refresh(),
+        capabilities: await this.refresh(true),
         settingsPath: this.options.paths.settingsPath,
         mappingsPath: this.options.paths.mappingsPath,
         appLogDir: this.options.paths.logDir,
@@ -339,25 +347,8 @@ export class Backend implements ApiHost {
 
   /** The admin-set policy URL, fetched and handed to the helper; failures are logged, the cached policy stays. */
   private async fetchPolicy(): Promise<void> {
-    let url: string | null;
-    try {
-      url = policyUrlFromConfig(this.options.layout.configPath);
-    } catch (error) {
-      this.options.log.warn((error as Error).message);
-      return;
-    }
-    if (url === null) return;
-    const helper = await this.connectHelper();
-    if (helper === undefined) return;
-    try {
-      await refreshPolicy({ url, helper, configPath: this.options.layout.configPath, stateDir: this.options.layout.stateDir });
-      this.options.log.info(`policy refreshed from ${new URL(url).origin}`);
-      await this.refresh();
-    } catch (error) {
-      this.options.log.warn(`policy refresh failed: ${(error as Error).message}`);
-    } finally {
-      helper.close();
-    }
+    const { configPath, stateDir } = this.options.layout;
+    if (await refreshPolicyFromConfig({ configPath, stateDir, connect: () => this.connectHelper(), log: this.options.log })) await this.refresh();
   }
 
   /** A connection to the helper when one is usable, else undefined (the callers say what that means). */
@@ -365,6 +356,8 @@ export class Backend implements ApiHost {
     try {
       return await HelperClient.connect(this.options.layout.socketPath, { clientName: `berth-app/${BERTH_VERSION}` });
     } catch (error) {
+      // A request that could not reach the helper: its status is asked again at the next refresh.
+      this.probes.invalidate();
       if (error instanceof HelperUnavailableError) return undefined;
       throw error;
     }
@@ -374,8 +367,9 @@ export class Backend implements ApiHost {
     return readAppPolicy({ stateDir: this.options.layout.stateDir, configPath: this.options.layout.configPath });
   }
 
-  private gather(): Promise<Capabilities> {
+  private gather(askHelper = false): Promise<Capabilities> {
     return gatherCapabilities({
+      helperStatus: () => this.probes.status(askHelper),
       settings: this.settings.get(),
       helperSocketPath: this.options.layout.socketPath,
       userModePath: this.options.layout.userModePath,

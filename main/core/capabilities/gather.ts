@@ -9,8 +9,9 @@ import { readUserMode } from '../../../common/user-mode';
 import { untrustedProgramReason } from '../../../common/fs/trusted-directory';
 import { userPaths } from '../../../common/user-paths';
 import { helperInstallWarning } from '../../install/helper-install';
-import { probeHelper } from '../helper-status';
 import { helperBuilds, type HelperBuilds } from '../../install/helper-build';
+import type { HelperStatus } from '../helper-status';
+import { probeInstalledHelper } from '../installed-helper';
 import { readRegularFile, unreadableReason } from '../diagnostics/read-file';
 
 export interface GatherOptions {
@@ -41,6 +42,12 @@ export interface GatherOptions {
   builds?: (platform: NodeJS.Platform) => HelperBuilds;
   /** Who can change the helper the prompt would run; default: the bundled helper's check (main/install/who-can-change). */
   installWarning?: () => string | null;
+  /**
+   * The helper's status; default: ask it now (probeInstalledHelper). The
+   * backend passes its HelperProbeCache, so a periodic refresh does not
+   * connect (and wake an idle helper) when nothing changed.
+   */
+  helperStatus?: () => Promise<HelperStatus>;
 }
 
 export const UNPRIVILEGED_PORT_START_PATH = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
@@ -53,7 +60,7 @@ const MAX_HOSTS_BYTES = 64 * 1024 * 1024;
 /** One report of what this machine and install mode allow; exactly common/api/capabilities.ts. */
 export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilities> {
   const platform = opts.platform ?? process.platform;
-  const status = await probeHelper(opts.helperSocketPath ?? systemPaths(platform).socketPath, opts.userModePath, (opts.builds ?? helperBuilds)(platform));
+  const status = await (opts.helperStatus ?? (() => probeInstalledHelper(helperProbeOptions(opts, platform))))();
   const report: Capabilities = {
     platform,
     helper: {
@@ -74,6 +81,21 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
   };
   // Our own output, checked against the contract the UI and CLI parse it with.
   return capabilitiesSchema.parse(report);
+}
+
+/** Where gather looks for the helper and its install; the backend's probe cache asks with the same. */
+export function helperProbeOptions(
+  opts: Pick<GatherOptions, 'helperSocketPath' | 'userModePath' | 'helperConfigPath' | 'builds'>,
+  platform: NodeJS.Platform,
+) {
+  return {
+    socketPath: opts.helperSocketPath ?? systemPaths(platform).socketPath,
+    userModePath: opts.userModePath,
+    configPath: opts.helperConfigPath ?? installLayout(platform).configPath,
+    platform,
+    // Asked at probe time only: the bundled helper is hashed when there is an installed digest to compare with.
+    builds: (opts.builds ?? helperBuilds)(platform),
+  };
 }
 
 /** Can this process bind ports below 1024 (every one of them) without the helper? */
