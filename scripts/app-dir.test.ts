@@ -157,7 +157,7 @@ describe('the main bundle, run with electron stubbed', () => {
     });
   });
 
-  it('the first instance wires its app events and waits for ready before anything else', () => {
+  it('the first instance waits for ready and wires its app events', () => {
     const run = runMainWithStubbedElectron(true);
     expect(run).toEqual({
       status: 0,
@@ -165,10 +165,10 @@ describe('the main bundle, run with electron stubbed', () => {
       calls: [
         ['protocol.registerSchemesAsPrivileged', [{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }]],
         ['app.requestSingleInstanceLock'],
+        ['app.whenReady'],
         ['app.on', 'second-instance'],
         ['app.on', 'window-all-closed'],
         ['app.on', 'will-quit'],
-        ['app.whenReady'],
       ],
     });
   });

@@ -182,12 +182,15 @@ protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', showPopover);
+  // Launching Berth again shows the window, once this one has started: before
+  // ready no window can open, and before the backend runs no IPC serves it.
+  const started = main();
+  app.on('second-instance', () => void started.then(showPopover, () => undefined));
   app.on('window-all-closed', () => {
     // A menu-bar app keeps running with no windows.
   });
   app.on('will-quit', () => void runtime?.close());
-  main().catch((error: unknown) => {
+  started.catch((error: unknown) => {
     console.error(`Berth could not start: ${error instanceof Error ? error.message : String(error)}`);
     app.exit(1);
   });
