@@ -42,9 +42,12 @@ export function copyElectronIntoMachine(app: string): void {
   }
 }
 
-/** The Electron binary inside the e2e machine. */
+/**
+ * The Electron binary the test user runs: Linux, the copy inside the e2e
+ * machine; macOS, npm's own (the suite runs as that user, who installed it).
+ */
 export function electronInMachine(app: string): string {
   const electron = installedElectron();
   if (electron === undefined) throw new Error('the electron project runs only where the Electron binary is installed');
-  return join(machineDist(app), electron.binary);
+  return join(process.platform === 'darwin' ? electron.dist : machineDist(app), electron.binary);
 }

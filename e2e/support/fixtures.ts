@@ -2,6 +2,7 @@ import { _electron, test as base, type Browser, type ElectronApplication, type P
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestUser } from '../../test/support/constants';
+import { asUserPrefix } from '../../test/support/user-home';
 import { electronInMachine } from './electron';
 import { APP, freshHome, resetMachine, startBackend, testUser, type RunningBackend } from './machine';
 
@@ -21,17 +22,13 @@ export interface Berth {
 
 /**
  * Electron runs as the test user too, as a user's app does: a wrapper that
- * drops to that user with a login-like environment of its own (DISPLAY kept
- * for the X server the suite runs under).
+ * starts it as that user with a login-like environment of its own (DISPLAY
+ * kept for the X server the Linux suite runs under).
  */
 function electronWrapper(user: TestUser, home: string): string {
   const wrapper = join(home, 'electron-as-user.sh');
-  writeFileSync(
-    wrapper,
-    '#!/bin/sh\n' +
-      `exec setpriv --reuid=${user.uid} --regid=${user.gid} --clear-groups --inh-caps=-all -- ` +
-      `env -i HOME=${home} USER=${user.name} PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 DISPLAY="$DISPLAY" ${electronInMachine(APP)} "$@"\n`,
-  );
+  const prefix = asUserPrefix(user, home).join(' ');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ${prefix} DISPLAY="$DISPLAY" ${electronInMachine(APP)} "$@"\n`);
   chmodSync(wrapper, 0o755);
   return wrapper;
 }
