@@ -105,7 +105,12 @@ describe('ci-macos.yml', () => {
 
   it('runs the portable subset as root, then the end-to-end specs in the Electron app as the desktop user', () => {
     expect(jobs.test!['runs-on']).toBe('macos-14');
-    expect(runs(jobs.test!)).toEqual(['npm ci', 'sudo -E env PATH="$PATH" npx vitest run --config vitest.portable.config.ts', 'bash e2e/run-macos.sh']);
+    expect(runs(jobs.test!)).toEqual([
+      'npm ci',
+      'npm run build',
+      'sudo -E env PATH="$PATH" npx vitest run --config vitest.portable.config.ts',
+      'bash e2e/run-macos.sh',
+    ]);
   });
 
   it('packages a release build (never the test build), signed only where the secrets are', () => {
