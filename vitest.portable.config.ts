@@ -38,6 +38,7 @@ export const PORTABLE_TESTS = [
   'main/electron/app-protocol.test.ts',
   'main/electron/web-preferences.test.ts',
   'main/install/code-signature.test.ts',
+  'main/install/e2e-root-shell.test.ts',
   'native/at-entries.test.ts',
   'native/at-files.test.ts',
   'native/at-names.test.ts',
@@ -62,6 +63,7 @@ export const PORTABLE_TESTS = [
   'renderer/state/store.test.ts',
   'scripts/app-dir.test.ts',
   'scripts/fuses.test.ts',
+  'scripts/workflows.test.ts',
 ];
 
 export default defineConfig({

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { validateWorkflow } from '@action-validator/core';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/support/constants';
+import { PORTABLE_TESTS } from '../vitest.portable.config';
 
 const DIR = join(REPO_ROOT, '.github/workflows');
 /** Ours; other workflows (macos.yml, the launchd smoke test) are checked against the schema only. */
@@ -102,6 +103,11 @@ describe('ci-linux.yml', () => {
 
 describe('ci-macos.yml', () => {
   const { jobs } = load('ci-macos.yml');
+
+  it('runs a portable subset that names only test files of this checkout', () => {
+    expect(PORTABLE_TESTS.length).toBeGreaterThan(0);
+    for (const file of PORTABLE_TESTS) expect([file, existsSync(join(REPO_ROOT, file)) && /\.test\.tsx?$/.test(file)]).toEqual([file, true]);
+  });
 
   it('runs the portable subset as root, then the end-to-end specs in the Electron app as the desktop user', () => {
     expect(jobs.test!['runs-on']).toBe('macos-14');
