@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
+import { installedElectron } from './e2e/support/electron';
 import { TEST_USERS } from './test/support/constants';
 
 /**
@@ -15,15 +15,6 @@ import { TEST_USERS } from './test/support/constants';
  */
 const CHROMIUM = process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium';
 
-function electronInstalled(): boolean {
-  try {
-    const pkg = dirname(require.resolve('electron/package.json'));
-    return existsSync(join(pkg, 'path.txt')) && existsSync(join(pkg, 'dist', readFileSync(join(pkg, 'path.txt'), 'utf8')));
-  } catch {
-    return false;
-  }
-}
-
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '*.spec.ts',
@@ -36,7 +27,8 @@ export default defineConfig({
   reporter: [['list']],
   globalSetup: './e2e/support/global-setup.ts',
   outputDir: 'test-results/e2e',
-  use: { screenshot: 'only-on-failure', trace: 'off', colorScheme: 'light' },
+  // The berth fixture starts the page (a browser tab or the app's window) and attaches a screenshot when a spec fails.
+  use: { trace: 'off', colorScheme: 'light' },
   projects: [
     {
       name: 'browser',
@@ -49,6 +41,7 @@ export default defineConfig({
         },
       },
     },
-    ...(electronInstalled() ? [{ name: 'electron', metadata: { electron: true } }] : []),
+    // The same specs against the real app: the folder scripts/app-dir.ts lays out, run by Electron itself.
+    ...(installedElectron() !== undefined ? [{ name: 'electron', metadata: { electron: true } }] : []),
   ],
 });

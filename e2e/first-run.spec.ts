@@ -1,9 +1,9 @@
-import { setPolkitRule } from '../test/support/polkit';
+import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
 import { httpGet, isListening, startTarget } from './support/machine';
 
 test('first run: consent, install through the real prompt, publish 127.0.0.1:80, a real request, remove', async ({ berth }) => {
-  const undo = setPolkitRule(berth.user.name, 'YES');
+  const undo = answerPrompts(berth.user, 'YES');
   const target = await startTarget('hello through Berth');
   try {
     const page = berth.page;

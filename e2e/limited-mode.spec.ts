@@ -1,4 +1,4 @@
-import { setPolkitRule } from '../test/support/polkit';
+import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
 
 test('consent → "Not now": limited mode, remembered after a restart, never asked again', async ({ berth }) => {
@@ -15,7 +15,7 @@ test('consent → "Not now": limited mode, remembered after a restart, never ask
 });
 
 test('a refused prompt lands in limited mode with the reason, not in a loop', async ({ berth }) => {
-  const undo = setPolkitRule(berth.user.name, 'NO');
+  const undo = answerPrompts(berth.user, 'NO');
   try {
     const page = berth.page;
     await berth.open('popover');

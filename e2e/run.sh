@@ -15,6 +15,10 @@ if [ -z "${BERTH_E2E_MACHINE:-}" ]; then
   exec unshare --mount --propagation private env BERTH_E2E_MACHINE=1 bash "$0" "$@"
 fi
 
+# The helper and CLI single executables the packaged app ships (electron-builder.yml
+# extraResources): the app folder carries them (e2e/support/global-setup.ts).
+npm run --silent build:helper >/dev/null
+
 scratch=/mnt/berth-e2e
 mountpoint -q /mnt || mount -t tmpfs -o mode=0755 berth-e2e-scratch /mnt
 mkdir -p "$scratch"
@@ -23,15 +27,9 @@ for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=0755 berth
 # As on any machine: the system bin directory the CLI links go into exists.
 mkdir -p /usr/local/bin
 
-# The app as a user would have it installed: root-owned, readable by everyone.
+# The app as a user would have it installed: laid out there by the global setup
+# (e2e/support/global-setup.ts, with scripts/app-dir.ts).
 export BERTH_E2E_APP="$scratch/app"
-mkdir -p "$BERTH_E2E_APP"
-cp -a dist "$BERTH_E2E_APP/dist"
-# The CLI as the packaged app ships it: a single executable at resources/bin/berth,
-# where the links the helper makes in /usr/local/bin point.
-mkdir -p "$BERTH_E2E_APP/resources"
-node scripts/build-helper.mjs --target cli --from dist/cli --out "$BERTH_E2E_APP/resources/bin" >/dev/null
-chmod -R a+rX "$BERTH_E2E_APP"
 
 # Whatever the helper started in standalone mode ends with the suite.
 trap '[ -f /run/berth/helper.pid ] && kill -KILL "$(cat /run/berth/helper.pid)" 2>/dev/null; true' EXIT

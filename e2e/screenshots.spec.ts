@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setPolkitRule } from '../test/support/polkit';
+import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
 import { startTarget } from './support/machine';
 
@@ -30,7 +30,7 @@ test('screenshots of the consent screen, popover, port panel and settings, light
     await page.screenshot({ path: join(OUT, `consent-${theme}.png`) });
   }
 
-  const undo = setPolkitRule(berth.user.name, 'YES');
+  const undo = answerPrompts(berth.user, 'YES');
   const target = await startTarget('ok');
   try {
     await berth.open('popover');

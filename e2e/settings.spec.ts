@@ -1,6 +1,7 @@
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { setPolkitRule } from '../test/support/polkit';
+import { cliToolTarget } from '../common/cli-tools';
+import { answerPrompts } from './support/prompt';
 import { expect, test, type Berth } from './support/fixtures';
 import { APP, berthOnPath, isListening, managePolicy, startTarget } from './support/machine';
 
@@ -25,14 +26,14 @@ function berthBlock(): boolean {
 }
 
 test('settings: CLI tools location, hosts entries, and uninstall from settings', async ({ berth }) => {
-  const undo = setPolkitRule(berth.user.name, 'YES');
+  const undo = answerPrompts(berth.user, 'YES');
   try {
     await installThroughTheApp(berth);
     const page = berth.page;
     await berth.open('settings');
     await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
     // Installing applied the defaults: System links and the hosts block.
-    expect(readlinkSync('/usr/local/bin/berth')).toBe(join(APP, 'resources/bin/berth'));
+    expect(readlinkSync('/usr/local/bin/berth')).toBe(cliToolTarget(APP, 'berth'));
     expect(berthBlock()).toBe(true);
     // The link works: the packaged CLI, typed by name, sees the helper the app installed.
     const status = await berthOnPath(berth.user, berth.home, ['status', '--json']);
@@ -47,7 +48,7 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
 
     await page.getByRole('radio', { name: /^User/ }).check();
     // The radio shows the choice at once; the link follows when the backend has applied it.
-    await expect.poll(() => linkTarget(join(berth.home, '.berth/bin/berth'))).toBe(join(APP, 'resources/bin/berth'));
+    await expect.poll(() => linkTarget(join(berth.home, '.berth/bin/berth'))).toBe(cliToolTarget(APP, 'berth'));
     await expect.poll(() => lstatSync('/usr/local/bin/berth', { throwIfNoEntry: false })).toBeUndefined();
 
     await page.getByRole('checkbox', { name: /Hosts entries/ }).click();
@@ -66,7 +67,7 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
 });
 
 test('settings under an organization policy: the locked settings are shown locked, the allowlist read-only, and a port the policy forbids closes', async ({ berth }) => {
-  const undo = setPolkitRule(berth.user.name, 'YES');
+  const undo = answerPrompts(berth.user, 'YES');
   const target = await startTarget('hello through Berth');
   let policy: { close(): Promise<void> } | undefined;
   try {

@@ -5,8 +5,8 @@ import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
 /**
- * The renderer build: renderer/index.html → dist/renderer (loaded by Electron
- * from file:// and served by the backend in browser mode). `--mode preview`
+ * The renderer build: renderer/index.html → dist/renderer (served to Electron's
+ * windows as berth://app and by the backend in browser mode). `--mode preview`
  * builds the dev-only preview page (renderer/dev/) into a temp folder instead
  * (never under dist/, so it can never be packaged with the app).
  */
@@ -14,8 +14,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
 
 /**
- * The page's own CSP, for Electron's file:// pages (the browser server sends
- * the same rules as a header). Build only: the dev server injects inline code.
+ * The page's own CSP, a second layer under the header that both the browser
+ * server and the Electron shell's berth:// scheme send
+ * (main/core/renderer-content.ts). Build only: the dev server injects inline code.
  */
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; " +

@@ -4,7 +4,8 @@
 // per packaged platform/arch, after the app and extraResources are in place
 // and before signing. It refuses a package whose helper or CLI is missing or
 // built for another platform or arch (each SEA is a copy of the building
-// machine's node), then sets the Electron fuses and reads them back.
+// machine's node) or that carries a test build's code, then sets the
+// Electron fuses and reads them back.
 const fs = require('node:fs');
 const path = require('node:path');
 const { flipFuses, getCurrentFuseWire } = require('@electron/fuses');
@@ -32,6 +33,26 @@ const FUSE_ENABLED = 0x31;
 const FUSE_DISABLED = 0x30;
 
 class PackagingError extends Error {}
+
+/**
+ * The mark of a test build's code (main/install/e2e-root-shell.ts: the macOS
+ * end-to-end suite's password prompt is `sudo -n`). app.asar stores the
+ * bundles as plain text and a single executable its script, so the bytes of
+ * the packaged files show it.
+ */
+const TEST_BUILD_MARKER = 'berth-e2e-root-shell: a test build, never a release';
+
+/** Refuses a package any of whose resources (app.asar, the helper, the CLI) carries test-build code. */
+function refuseTestBuild(resources) {
+  const marker = Buffer.from(TEST_BUILD_MARKER);
+  for (const entry of fs.readdirSync(resources, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (fs.readFileSync(file).includes(marker)) {
+      throw new PackagingError(`${file} is from a test build (BERTH_E2E_ROOT_SHELL=1, the password prompt replaced by sudo): run "npm run build:helper" without it, then package`);
+    }
+  }
+}
 
 /** Where electron-builder put the Electron binary and the resources folder. */
 function layout(context) {
@@ -113,10 +134,11 @@ async function afterPack(context) {
   if (arch === undefined) throw new PackagingError(`unknown electron-builder arch ${context.arch}`);
   const { electron, resources, format } = layout(context);
   for (const executable of EXECUTABLES) checkExecutable(resources, executable, format, arch);
+  refuseTestBuild(resources);
   const config = fuseConfig(context.electronPlatformName, arch);
   await flipFuses(electron, config);
   await verifyFuses(electron, config);
   console.log(`  • berth: helper and CLI checked (${format} ${arch}); Electron fuses set in ${electron}`);
 }
 
-module.exports = { afterPack, default: afterPack, PackagingError };
+module.exports = { afterPack, default: afterPack, PackagingError, TEST_BUILD_MARKER };

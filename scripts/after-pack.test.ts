@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCurrentFuseWire, FuseV1Options } from '@electron/fuses';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { E2E_ROOT_SHELL_MARKER } from '../main/install/e2e-root-shell';
 import { FUSES } from './fuses.cjs';
 
 interface PackContext {
@@ -181,6 +182,20 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     await expect(afterPack(context)).rejects.toThrow(
       `${join(binDir, 'berth')} is mach-o arm64, but this package is elf ${HOST_ARCH_NAME}: build the CLI (npm run build:helper) on a ${HOST_ARCH_NAME} machine of the target platform`,
     );
+    expect(readFileSync(electron)).toEqual(before);
+  });
+
+  it('refuses a test build (the macOS password prompt replaced by sudo) in app.asar or the CLI, and changes nothing', async () => {
+    const { context, electron, binDir } = linuxApp();
+    const before = readFileSync(electron);
+    const asar = join(out, 'resources/app.asar');
+    writeFileSync(asar, `header {"files":{}} ... function rootShellArgv(argv) { return ["/usr/bin/sudo", "-n", "-p", "${E2E_ROOT_SHELL_MARKER}"]; }`);
+    await expect(afterPack(context)).rejects.toThrow(`${asar} is from a test build (BERTH_E2E_ROOT_SHELL=1, the password prompt replaced by sudo)`);
+    expect(readFileSync(electron)).toEqual(before);
+
+    writeFileSync(asar, 'a release build');
+    writeFileSync(join(binDir, 'berth'), Buffer.concat([readFileSync(process.execPath), Buffer.from(E2E_ROOT_SHELL_MARKER)]));
+    await expect(afterPack(context)).rejects.toThrow(`${join(binDir, 'berth')} is from a test build`);
     expect(readFileSync(electron)).toEqual(before);
   });
 

@@ -29,6 +29,12 @@ if (macTeamId !== '' && !/^[A-Z0-9]{10}$/.test(macTeamId)) {
   process.exit(1);
 }
 
+// A test build for the macOS end-to-end suite (e2e/run-macos.sh): the password
+// prompt becomes the runner's `sudo -n` (main/install/e2e-root-shell.ts).
+// scripts/after-pack.cjs refuses to package such a build.
+const e2eRootShell = process.env.BERTH_E2E_ROOT_SHELL === '1';
+if (e2eRootShell) console.log('build: TEST BUILD (BERTH_E2E_ROOT_SHELL=1): the macOS password prompt is sudo -n; never package it');
+
 if (!existsSync(addon)) {
   console.error(`build: ${addon} is missing; run "npm ci" (it builds the native addon with node-gyp)`);
   process.exit(1);
@@ -47,7 +53,7 @@ await Promise.all(
       sourcemap: 'linked',
       legalComments: 'none',
       logLevel: 'warning',
-      define: { __BERTH_MAC_TEAM_ID__: JSON.stringify(macTeamId) },
+      define: { __BERTH_MAC_TEAM_ID__: JSON.stringify(macTeamId), __BERTH_E2E_ROOT_SHELL__: JSON.stringify(e2eRootShell) },
       ...extra,
     }),
   ),

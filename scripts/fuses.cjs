@@ -27,9 +27,10 @@ const FUSES = Object.freeze({
   OnlyLoadAppFromAsar: true,
   // Electron's default: Berth ships no custom V8 snapshot.
   LoadBrowserProcessSpecificV8Snapshot: false,
-  // Electron's default, kept: the pages load from file:// (main/electron),
-  // and their module scripts need it. Turn it off if they move to a custom protocol.
-  GrantFileProtocolExtraPrivileges: true,
+  // Off: the pages load from berth://app (main/electron/app-protocol.ts), so
+  // file:// gets no more than a browser gives it (no fetch or module scripts
+  // across the disk, no extra privileges for a file:// page anything opens).
+  GrantFileProtocolExtraPrivileges: false,
 });
 
 /**

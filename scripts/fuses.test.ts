@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FUSES, fuseConfig } from './fuses.cjs';
 
 describe('release fuses (scripts/fuses.cjs)', () => {
-  it('turn off every way to run other code in the app, and on the asar checks and cookie encryption', () => {
+  it('turn off every way to run other code in the app and file:// extra privileges, and on the asar checks and cookie encryption', () => {
     expect(FUSES).toEqual({
       RunAsNode: false,
       EnableNodeOptionsEnvironmentVariable: false,
@@ -13,9 +13,10 @@ describe('release fuses (scripts/fuses.cjs)', () => {
       EnableEmbeddedAsarIntegrityValidation: true,
       OnlyLoadAppFromAsar: true,
       EnableCookieEncryption: true,
-      // Electron's defaults, set explicitly so every fuse 1.8 knows is decided here.
+      // The pages load from berth://app (main/electron/app-protocol.ts): file:// needs no extra privileges.
+      GrantFileProtocolExtraPrivileges: false,
+      // Electron's default, set explicitly so every fuse 1.8 knows is decided here.
       LoadBrowserProcessSpecificV8Snapshot: false,
-      GrantFileProtocolExtraPrivileges: true,
     });
     expect(Object.isFrozen(FUSES)).toBe(true);
   });
@@ -36,7 +37,7 @@ describe('release fuses (scripts/fuses.cjs)', () => {
       [FuseV1Options.EnableEmbeddedAsarIntegrityValidation]: true,
       [FuseV1Options.OnlyLoadAppFromAsar]: true,
       [FuseV1Options.LoadBrowserProcessSpecificV8Snapshot]: false,
-      [FuseV1Options.GrantFileProtocolExtraPrivileges]: true,
+      [FuseV1Options.GrantFileProtocolExtraPrivileges]: false,
     });
   });
 

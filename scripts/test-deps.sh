@@ -8,7 +8,9 @@ set -euo pipefail
 # procps: pgrep in that suite; libxml2-utils: xmllint;
 # dbus (dbus-daemon, dbus-send), polkitd (polkitd, pkcheck, pkaction), pkexec: the real authorization prompt;
 # chromium: the end-to-end suite's browser (Playwright's own download is blocked); fonts-dejavu-core: legible screenshots.
-packages=(iproute2 util-linux passwd g++ make python3 systemd procps libxml2-utils dbus polkitd pkexec chromium fonts-dejavu-core)
+packages=(iproute2 util-linux passwd g++ make python3 systemd procps libxml2-utils dbus polkitd pkexec fonts-dejavu-core)
+# A Chromium named in BERTH_CHROMIUM is used instead (CI on Ubuntu, which has no chromium package: Playwright's own).
+[ -n "${BERTH_CHROMIUM:-}" ] || packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,8 +1,9 @@
-import { _electron, test as base, type Page } from '@playwright/test';
-import { writeFileSync, chmodSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { _electron, test as base, type Browser, type ElectronApplication, type Page } from '@playwright/test';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestUser } from '../../test/support/constants';
+import { asUserPrefix } from '../../test/support/user-home';
+import { electronInMachine } from './electron';
 import { APP, freshHome, resetMachine, startBackend, testUser, type RunningBackend } from './machine';
 
 export type View = 'popover' | 'settings' | 'consent';
@@ -19,44 +20,62 @@ export interface Berth {
   restart(): Promise<void>;
 }
 
-/** Electron runs as the test user too: a wrapper that drops to that user with a clean environment. */
+/**
+ * Electron runs as the test user too, as a user's app does: a wrapper that
+ * starts it as that user with a login-like environment of its own (DISPLAY
+ * kept for the X server the Linux suite runs under).
+ */
 function electronWrapper(user: TestUser, home: string): string {
-  // The electron package's main export is the binary's path.
-  const electron = createRequire(__filename)('electron') as string;
   const wrapper = join(home, 'electron-as-user.sh');
-  writeFileSync(
-    wrapper,
-    `#!/bin/sh\nexec setpriv --reuid=${user.uid} --regid=${user.gid} --clear-groups --inh-caps=-all -- env HOME=${home} DISPLAY="$DISPLAY" ${electron} "$@"\n`,
-  );
+  const prefix = asUserPrefix(user, home).join(' ');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ${prefix} DISPLAY="$DISPLAY" ${electronInMachine(APP)} "$@"\n`);
   chmodSync(wrapper, 0o755);
   return wrapper;
 }
 
-export const test = base.extend<{ berth: Berth }>({
-  berth: async ({ page, browser }, use, testInfo) => {
+export const test = base.extend<{ berth: Berth }, { uiBrowser: Browser | undefined }>({
+  // The project's Chromium (browser mode), once per worker; the electron project starts none.
+  uiBrowser: [
+    async ({ playwright, launchOptions }, use, workerInfo) => {
+      if (workerInfo.project.metadata?.electron === true) return use(undefined);
+      const browser = await playwright.chromium.launch(launchOptions);
+      await use(browser);
+      await browser.close();
+    },
+    { scope: 'worker' },
+  ],
+
+  berth: async ({ uiBrowser }, use, testInfo) => {
     resetMachine();
     const user = testUser();
     const home = freshHome(user);
-    const electron = testInfo.project.metadata?.electron === true;
     let backend: RunningBackend | undefined;
-    let current: Page = page;
-    let app: Awaited<ReturnType<typeof _electron.launch>> | undefined;
+    let current: Page | undefined;
+    let app: ElectronApplication | undefined;
     let theme: 'light' | 'dark' = 'light';
     /** Whether this page already traded the backend's launch link (it works once); later views reuse the tab's session. */
     let launched = false;
 
     const start = async (): Promise<void> => {
-      if (electron) {
+      if (uiBrowser === undefined) {
         app = await _electron.launch({ executablePath: electronWrapper(user, home), args: [APP] });
+        // As a user opening Berth again would: the running app shows its window once it has started
+        // (main.ts), also when nothing needs an answer and it would start with none.
+        await app.evaluate(({ app: electronApp }) => void electronApp.emit('second-instance'));
         current = await app.firstWindow();
+        await current.waitForLoadState('domcontentloaded');
       } else {
         backend = await startBackend(user, home);
+        current = await uiBrowser.newPage({ colorScheme: theme });
         launched = false;
       }
     };
     const stop = async (): Promise<void> => {
       await app?.close();
+      app = undefined;
+      if (uiBrowser !== undefined) await current?.context().close();
       await backend?.stop();
+      backend = undefined;
     };
     await start();
 
@@ -67,35 +86,43 @@ export const test = base.extend<{ berth: Berth }>({
         return backend;
       },
       get page() {
-        return current;
+        return current!;
       },
       async open(view, options) {
+        const page = current!;
         theme = options?.theme ?? theme;
-        await current.emulateMedia({ colorScheme: theme });
-        if (electron) {
-          await current.evaluate((hash) => (window.location.hash = hash), view);
+        await page.emulateMedia({ colorScheme: theme });
+        if (backend === undefined) {
+          await page.evaluate((hash) => (window.location.hash = hash), view);
         } else {
-          const url = new URL(backend!.url);
+          const url = new URL(backend.url);
           if (launched) {
             // A fresh window of that view, as opening it does: a hash change alone keeps the page's state
             // (an add form left open); a reload keeps the tab's session (sessionStorage), not the page.
-            await current.goto(`${url.origin}/#${view}`);
-            await current.reload();
+            await page.goto(`${url.origin}/#${view}`);
+            await page.reload();
           } else {
-            await current.goto(`${url.href}#${view}`);
+            await page.goto(`${url.href}#${view}`);
           }
           launched = true;
         }
       },
       async restart() {
         await stop();
-        if (!electron) current = await browser.newPage();
         await start();
       },
     };
-    await use(berth);
-    await stop();
-    resetMachine();
+    try {
+      await use(berth);
+    } finally {
+      // What the app showed when a spec failed, whichever project ran it.
+      if (testInfo.status !== testInfo.expectedStatus && current !== undefined && !current.isClosed()) {
+        const shot = await current.screenshot().catch(() => undefined);
+        if (shot !== undefined) await testInfo.attach('at failure', { body: shot, contentType: 'image/png' });
+      }
+      await stop();
+      resetMachine();
+    }
   },
 });
 

@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
 import { finished, type Finished } from '../../test/support/finished';
@@ -10,6 +11,7 @@ import { spawnInHome } from '../../test/support/user-home';
 
 export { freshHome } from '../../test/support/user-home';
 import { installLayout } from '../../common/paths';
+import { cliToolTarget } from '../../common/cli-tools';
 import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/policy';
 
 /**
@@ -18,11 +20,33 @@ import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/po
  * with a home of its own, the root installer, and a target server to publish.
  */
 export const APP = process.env.BERTH_E2E_APP ?? '';
-const CLI = join(APP, 'dist/cli/berth.js');
+/**
+ * The CLI as the installed app ships it (its single executable in the app's
+ * resources): browser mode's backend is then the same program, with the same
+ * bundled helper, as the CLI links and the Electron app use.
+ */
+const CLI = cliToolTarget(APP, 'berth');
 const HELPER = join(APP, 'dist/helper/berth-helper.js');
+/** The CLI link the helper makes in the system location. */
+const SYSTEM_LINK = '/usr/local/bin/berth';
 
+/**
+ * The user the app runs as. Linux: an unprivileged test user the suite makes
+ * (it runs as root). macOS: the desktop user running the suite, since a GUI
+ * app runs only in its user's session (e2e/run-macos.sh; root steps go through
+ * the runner's passwordless sudo).
+ */
 export function testUser(): TestUser {
-  return ensureUser(TEST_USERS.test);
+  if (process.platform !== 'darwin') return ensureUser(TEST_USERS.test);
+  const me = userInfo();
+  if (me.uid === 0) throw new Error('run the macOS end-to-end suite as the desktop user, not root (e2e/run-macos.sh)');
+  return { name: me.username, uid: me.uid, gid: me.gid };
+}
+
+/** argv as root, the way an admin runs it: directly when the suite is root (Linux), else through sudo -n (macOS CI). */
+function asRoot(argv: readonly string[]): SpawnSyncReturns<string> {
+  const [file, ...args] = process.getuid?.() === 0 ? argv : ['/usr/bin/sudo', '-n', '--', ...argv];
+  return spawnSync(file!, args, { encoding: 'utf8' });
 }
 
 export interface RunningBackend {
@@ -40,7 +64,7 @@ export function berthOnPath(user: TestUser, home: string, args: string[]): Promi
 
 /** `berth app` as the user: the real backend with the browser-mode UI; resolves with its launch link (good once, for a minute: the fixture opens it once per page). */
 export function startBackend(user: TestUser, home: string): Promise<RunningBackend> {
-  const child = spawnInHome(user, home, [process.execPath, CLI, 'app', '--json']);
+  const child = spawnInHome(user, home, [CLI, 'app', '--json']);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   return new Promise((resolve, reject) => {
@@ -71,15 +95,18 @@ export function startBackend(user: TestUser, home: string): Promise<RunningBacke
 export function resetMachine(): void {
   const layout = installLayout();
   if (existsSync(layout.configPath) || existsSync(layout.userModePath) || existsSync(layout.helperDir)) {
-    const result = spawnSync(process.execPath, [HELPER, 'uninstall'], { encoding: 'utf8' });
+    const result = asRoot([process.execPath, HELPER, 'uninstall']);
     if (result.status !== 0) throw new Error(`berth-helper uninstall failed: ${result.stdout}${result.stderr}`);
   }
-  rmSync('/usr/local/bin/berth', { force: true });
+  if (lstatSync(SYSTEM_LINK, { throwIfNoEntry: false }) !== undefined) {
+    const removed = asRoot(['/bin/rm', '-f', SYSTEM_LINK]);
+    if (removed.status !== 0) throw new Error(`cannot remove ${SYSTEM_LINK}: ${removed.stderr}`);
+  }
 }
 
 /** As root: the managed-machine install for one account (no helper at runtime). */
 export function installUserMode(user: TestUser): string {
-  const result = spawnSync(process.execPath, [HELPER, 'install', '--user', user.name, '--app', APP], { encoding: 'utf8' });
+  const result = asRoot([process.execPath, HELPER, 'install', '--user', user.name, '--app', APP]);
   if (result.status !== 0) throw new Error(`berth-helper install --user failed: ${result.stdout}${result.stderr}`);
   return result.stdout;
 }
@@ -107,9 +134,12 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   return { status: res.status, body: await res.text() };
 }
 
-/** Whether anything listens on address:port right now. */
+/** Whether anything listens on TCP address:port right now (Linux: ss; macOS: lsof, which sees the app's own sockets). */
 export function isListening(address: string, port: number): boolean {
-  const result = spawnSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' });
+  const result =
+    process.platform === 'darwin'
+      ? spawnSync('/usr/sbin/lsof', ['-nP', `-iTCP@${address}:${port}`, '-sTCP:LISTEN'], { encoding: 'utf8' })
+      : spawnSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' });
   return result.stdout.trim().length > 0;
 }
 
@@ -130,11 +160,7 @@ export async function managePolicy(user: TestUser, payload: PolicyPayload): Prom
   const dir = mkdtempSync('/tmp/berth-e2e-org-');
   const keyFile = join(dir, 'org-key.pub.pem');
   writeFileSync(keyFile, keys.publicKeyPem);
-  const result = spawnSync(
-    process.execPath,
-    [HELPER, 'install', '--app', APP, '--uid', String(user.uid), '--org-key', keyFile, '--policy-url', url],
-    { encoding: 'utf8' },
-  );
+  const result = asRoot([process.execPath, HELPER, 'install', '--app', APP, '--uid', String(user.uid), '--org-key', keyFile, '--policy-url', url]);
   if (result.status !== 0) throw new Error(`berth-helper install --org-key --policy-url failed: ${result.stdout}${result.stderr}`);
   return {
     close: () =>

@@ -1,20 +1,20 @@
 // The Electron shell: tray, windows and IPC over the Electron-free backend.
 // No logic lives here; it shows the backend's state and forwards the user's
 // commands, each checked for sender and validated by the backend's one gate.
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, screen, session, Tray, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, protocol, screen, session, Tray, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
+import { dirname } from 'node:path';
 import type { BackendState } from '../../common/api/backend-api';
 import { BERTH_VERSION } from '../../common/app-version';
 import { needsUserAnswer } from '../core/attention';
 import { startRuntime, type Runtime } from '../core/runtime';
-import { IPC, isOurPage, secureWebPreferences } from './web-preferences';
+import { IPC, secureWebPreferences } from './web-preferences';
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appPageUrl, appProtocolHandler, isOurPage } from './app-protocol';
+import { appFiles, type TrayIcon } from './app-files';
 import { MENU_BAR_LOGIN, xdgAutostart } from '../core/login-item';
 import type { LoginItem } from '../core/system-settings';
 import { userPaths } from '../../common/user-paths';
 
-const rendererDir = join(__dirname, '..', 'renderer');
-const rendererDirUrl = pathToFileURL(rendererDir).href;
+const files = appFiles(__dirname);
 let runtime: Runtime | undefined;
 let tray: Tray | undefined;
 let popover: BrowserWindow | undefined;
@@ -41,7 +41,7 @@ function loginItem(): LoginItem {
   return xdgAutostart(dirname(userPaths().configDir), [program], MENU_BAR_LOGIN);
 }
 
-function trayIconName(state: BackendState): string {
+function trayIconName(state: BackendState): TrayIcon {
   switch (state.capabilities.helper.state) {
     case 'running':
       return 'running';
@@ -68,9 +68,9 @@ function createWindow(view: 'popover' | 'settings'): BrowserWindow {
     skipTaskbar: isPopover,
     alwaysOnTop: isPopover,
     title: isPopover ? 'Berth' : 'Berth Settings',
-    webPreferences: secureWebPreferences(join(__dirname, 'preload.js'), app.isPackaged),
+    webPreferences: secureWebPreferences(files.preload, app.isPackaged),
   });
-  void win.loadFile(join(rendererDir, 'index.html'), { hash: view });
+  void win.loadURL(appPageUrl(view));
   if (isPopover) win.on('blur', () => win.hide());
   return win;
 }
@@ -99,14 +99,14 @@ function showSettings(): void {
 
 function updateTray(state: BackendState): void {
   if (tray === undefined) return;
-  tray.setImage(nativeImage.createFromPath(join(__dirname, 'icons', `tray-${trayIconName(state)}.png`)));
+  tray.setImage(nativeImage.createFromPath(files.trayIcon(trayIconName(state))));
   tray.setToolTip(`Berth ${BERTH_VERSION} — ${state.capabilities.helper.message}`);
 }
 
 /** IPC from anything but our own top-level page is refused before the backend sees it. */
 function checkSender(event: IpcMainInvokeEvent | IpcMainEvent): void {
   const frame = event.senderFrame;
-  if (frame === null || !isOurPage(frame.url, rendererDirUrl, frame === event.sender.mainFrame)) {
+  if (frame === null || !isOurPage(frame.url, frame === event.sender.mainFrame)) {
     throw new Error('refused: not a Berth page');
   }
 }
@@ -115,8 +115,12 @@ function lockDown(): void {
   // Berth's pages need no camera, notifications or anything else: every permission is refused.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
+  // The pages come from berth://app, served from the renderer directory only (app-protocol.ts).
+  protocol.handle(APP_SCHEME, appProtocolHandler(files.rendererDir));
   app.on('web-contents-created', (_event, contents) => {
+    // A window never leaves its page: not the top frame (will-navigate) nor any frame in it (will-frame-navigate).
     contents.on('will-navigate', (event) => event.preventDefault());
+    contents.on('will-frame-navigate', (event) => event.preventDefault());
     contents.on('will-redirect', (event) => event.preventDefault());
     contents.on('will-attach-webview', (event) => event.preventDefault());
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
     onOpenSettings: () => showSettings(),
   });
   wireIpc(runtime);
-  tray = new Tray(nativeImage.createFromPath(join(__dirname, 'icons', 'tray-attention.png')));
+  tray = new Tray(nativeImage.createFromPath(files.trayIcon('attention')));
   tray.on('click', () => (popover?.isVisible() ? popover.hide() : showPopover()));
   // Linux app indicators ignore clicks: the context menu is the way in there.
   tray.setContextMenu(
@@ -172,15 +176,21 @@ async function main(): Promise<void> {
   if (needsUserAnswer(state) !== null) showPopover();
 }
 
+// Before ready, or the scheme gets no origin of its own (app-protocol.ts says which privileges and why).
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }]);
+
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', showPopover);
+  // Launching Berth again shows the window, once this one has started: before
+  // ready no window can open, and before the backend runs no IPC serves it.
+  const started = main();
+  app.on('second-instance', () => void started.then(showPopover, () => undefined));
   app.on('window-all-closed', () => {
     // A menu-bar app keeps running with no windows.
   });
   app.on('will-quit', () => void runtime?.close());
-  main().catch((error: unknown) => {
+  started.catch((error: unknown) => {
     console.error(`Berth could not start: ${error instanceof Error ? error.message : String(error)}`);
     app.exit(1);
   });

@@ -47,21 +47,3 @@ export const IPC = {
   subscribe: 'berth:subscribe',
   state: 'berth:state',
 } as const;
-
-/**
- * Whether an IPC sender is one of our own pages: a file inside the bundled
- * renderer directory, in a top-level frame. A navigated-away page, an
- * injected iframe or any remote URL is refused.
- */
-export function isOurPage(url: string, rendererDirUrl: string, isMainFrame: boolean): boolean {
-  if (!isMainFrame) return false;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  const base = rendererDirUrl.endsWith('/') ? rendererDirUrl : `${rendererDirUrl}/`;
-  // Compare the normalized URL (no query/hash), so "/renderer/../elsewhere" cannot pass a prefix check.
-  return parsed.protocol === 'file:' && `${parsed.origin === 'null' ? 'file://' : parsed.origin}${parsed.pathname}`.startsWith(base);
-}

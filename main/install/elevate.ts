@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { exec as sudoPromptExec } from '@vscode/sudo-prompt';
+import { rootShellArgv } from './e2e-root-shell';
+
+/** True only in a test build (scripts/build.mjs with BERTH_E2E_ROOT_SHELL=1); see e2e-root-shell.ts. */
+declare const __BERTH_E2E_ROOT_SHELL__: boolean | undefined;
 
 /**
  * Runs one fixed command as root through the OS authorization prompt and
@@ -245,6 +249,9 @@ export async function runElevated(argv: readonly string[], options: ElevateOptio
   // Already root (an admin's shell, sudo berth): there is no one to ask.
   if (process.getuid?.() === 0) return runAsRoot(argv);
   if (platform === 'linux') return runPkexec(argv);
+  // Test builds only, and only here: the macOS end-to-end suite's runner has no one at the prompt but
+  // passwordless sudo. Written inline so esbuild folds it to `false` and drops it from every other build.
+  if (typeof __BERTH_E2E_ROOT_SHELL__ === 'boolean' && __BERTH_E2E_ROOT_SHELL__) return runAsRoot(rootShellArgv(argv));
   const command = argv.map(quoteArg).join(' ');
   const cwd = process.cwd();
   if (UNQUOTABLE_IN_DOUBLE_QUOTES.test(cwd)) {

@@ -17,12 +17,24 @@ export function freshHome(user: TestUser): string {
   return home;
 }
 
-/** argv as `user` (setpriv drops every privilege) with only HOME, USER, PATH and LANG: not root's HOME or XDG dirs. */
+/** The login-like environment of `user`'s session: only HOME, USER, PATH and LANG, not root's HOME or XDG dirs. */
+export function userEnvironment(user: TestUser, home: string): string[] {
+  return [`HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'];
+}
+
+/**
+ * The command prefix that runs a program as `user` in that environment:
+ * setpriv drops every privilege; a suite already running as that user (the
+ * macOS end-to-end suite, as the desktop user) needs only the clean environment.
+ */
+export function asUserPrefix(user: TestUser, home: string): string[] {
+  const env = ['env', '-i', ...userEnvironment(user, home)];
+  if (process.getuid?.() === user.uid) return env;
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--', ...env];
+}
+
+/** argv as `user`, in that user's own environment. */
 export function spawnInHome(user: TestUser, home: string, argv: string[]): ChildProcess {
-  return spawn(
-    'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--',
-      'env', '-i', `HOME=${home}`, `USER=${user.name}`, 'PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', ...argv],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
-  );
+  const [file, ...args] = [...asUserPrefix(user, home), ...argv];
+  return spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
 }

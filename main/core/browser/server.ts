@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { LAUNCH_PARAM, LAUNCH_REFUSED } from '../../../common/api/browser-link';
 import type { ApiHost } from '../api/dispatch';
@@ -9,6 +9,10 @@ import { processFdBudget, type FdBudget } from '../limits/fd-budget';
 import { BROWSER_LIMITS } from '../limits/listener-limits';
 import { guardConnections } from './admission';
 import { BrowserKeys } from './keys';
+import { CONTENT_SECURITY_POLICY, rendererFileType } from '../renderer-content';
+
+/** The page and the API share this CSP (the Electron shell's pages get the same). */
+export { CONTENT_SECURITY_POLICY };
 
 /**
  * Browser mode: the same UI, served on 127.0.0.1 by the backend, for machines
@@ -34,22 +38,6 @@ import { BrowserKeys } from './keys';
  * - calls must be JSON POSTs with the session in a header, which a
  *   cross-origin page cannot send without a CORS preflight we never answer.
  */
-
-/** The page and the API share this CSP: our own files only, no inline code, no framing. */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 /** A call body is small JSON; anything bigger is refused before it is buffered. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -94,7 +82,7 @@ function staticFiles(dir: string): Map<string, string> {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const full = join(d, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile() && TYPES[extname(entry.name)] !== undefined) {
+      else if (entry.isFile() && rendererFileType(entry.name) !== undefined) {
         files.set(`/${relative(dir, full).split(sep).join('/')}`, full);
       }
     }
@@ -151,7 +139,7 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     const file = files.get(url.pathname === '/' ? '/index.html' : url.pathname);
     if (file === undefined) return send(res, 404, 'text/plain', 'not found\n');
-    send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
+    send(res, 200, rendererFileType(file) ?? 'application/octet-stream', readFileSync(file));
   }
 
   function isJson(req: IncomingMessage, res: ServerResponse): boolean {
