@@ -6,6 +6,7 @@ import { readKeyFile } from './daemon/org-key';
 import { INSTALL_USAGE, installCommand, startCommand, uninstallCommand } from './install/cli';
 import { describeIssues } from '../common/protocol';
 import { serve } from './serve';
+import { finishRemoval, OUTSIDE_FLAG } from './install/finish-removal';
 import { resolve } from 'node:path';
 import { installLayout } from '../common/paths';
 
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'install') return installCommand(rest);
   if (command === 'uninstall') return uninstallCommand(rest);
   if (command === 'start') return startCommand(rest);
+  if (command === 'finish-removal') return finishRemovalCommand(rest);
   if (command !== 'serve') return usageError(`unknown command "${command}"`);
 
   let values;
@@ -149,4 +151,36 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!parsed.success) return usageError(describeIssues(parsed.error));
   return serve(parsed.data);
+}
+
+/**
+ * `finish-removal --config FILE`: run by systemd (the helper unit's
+ * ExecStopPost=+) after the helper stops; see helper/install/finish-removal.ts.
+ */
+async function finishRemovalCommand(argv: string[]): Promise<number> {
+  const [flag, file, ...extra] = argv;
+  const outside = extra.length === 1 && extra[0] === OUTSIDE_FLAG;
+  if (flag !== '--config' || file === undefined || (extra.length > 0 && !outside)) {
+    return usageError(`finish-removal takes --config FILE [${OUTSIDE_FLAG}] (systemd runs it)`);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('berth-helper: finish-removal must run as root (systemd runs it after the helper stops)');
+    return 77;
+  }
+  const layout = installLayout();
+  // Only for the installed helper: its unit is the one that runs this.
+  if (resolve(file) !== layout.configPath) return usageError(`finish-removal works on the installed config (${layout.configPath}) only`);
+  let config;
+  try {
+    config = readConfigFile(file);
+  } catch {
+    return 0; // already removed (a second stop), or never installed: nothing to finish
+  }
+  try {
+    await finishRemoval(config, layout, process.env, outside, (line) => console.error(`berth-helper: ${line}`));
+    return 0;
+  } catch (error) {
+    console.error(`berth-helper: finishing the removal failed: ${(error as Error).message}; run "berth-helper uninstall" as root`);
+    return 1;
+  }
 }

@@ -12,7 +12,8 @@ import { INSTALL_RECORD_NAME } from '../common/install-record';
 import { sweepStaleTemps } from './fs/sweep';
 import { LINK_RECORD_NAME } from './ops/symlinks';
 import type { InstallLayout } from '../common/paths';
-import { appGoneConfirmed, appPresence } from './daemon/app-presence';
+import { APP_GONE_EXIT_STATUS, appGoneConfirmed, appPresence } from './daemon/app-presence';
+import { detectServiceManager } from '../common/service-manager';
 import { removeForGoneApp } from './install/self-remove';
 import { activatedSocket } from './daemon/activation';
 
@@ -125,6 +126,11 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
     console.error(`berth-helper: ${message}`);
     audit.write({ peer: { uid: 0, gid: 0, pid: process.pid }, op: 'uninstall', result: 'ok', message });
     audit.close();
+    if (activated?.startsOnDemand === true && detectServiceManager() === 'systemd') {
+      // Inside systemd's sandbox: the unit's ExecStopPost=+ finishes it, outside the sandbox (finish-removal.ts).
+      console.error('berth-helper: systemd finishes the removal once this process has exited');
+      return APP_GONE_EXIT_STATUS;
+    }
     removeForGoneApp(config, options.installed, (line) => console.error(`berth-helper: ${line}`));
     console.error('berth-helper: removed; nothing of Berth runs any more');
     return 0;

@@ -366,4 +366,41 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
     await helper.uninstall();
     expect(upperChanges(baseline, snapshotUpper(sandbox.upperDir), sandbox.lowerDir, allowedChurn)).toEqual([]);
   });
+
+  it('gone when the app is gone: the next start finds it removed, and systemd finishes what the sandbox cannot', async () => {
+    await helper.install();
+    // The second look, shortened for the test (limits.appGoneConfirmMs).
+    await sandbox.run([
+      'node',
+      '-e',
+      'const f=process.argv[1];const fs=require("fs");const c=JSON.parse(fs.readFileSync(f));c.limits={...c.limits,appGoneConfirmMs:200};fs.writeFileSync(f,JSON.stringify(c))',
+      layout.configPath,
+    ]);
+    expect(await helper.client(['request', SOCKET, 'ensureHosts', '{}'])).toMatchObject({ ok: true });
+    expect(await helper.client(['request', SOCKET, 'installSymlinks', '{"names":["berth"]}'])).toMatchObject({ ok: true });
+    await sandbox.run(['systemctl', 'stop', `${UNIT}.service`]);
+
+    // Dragged to the Trash; the next connection starts the helper, which notices.
+    await sandbox.run(['mv', APP, `${APP}.trashed`]);
+    await helper.client(['hello', SOCKET]);
+    const settled = async (): Promise<boolean> => (await helper.knownUnits()).files === '' && !(await helper.exists(layout.helperDir));
+    for (let i = 0; i < 600 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await helper.knownUnits()).toEqual({ loaded: '', files: '' });
+    expect(await helper.exists(SOCKET)).toBe(false);
+    expect(await helper.exists('/run/berth')).toBe(false);
+    expect(await helper.exists(layout.configPath)).toBe(false);
+    expect(await helper.exists(layout.helperDir)).toBe(false);
+    expect(await helper.exists('/usr/local/bin/berth')).toBe(false);
+    expect(await sandbox.run(['cat', '/etc/hosts'])).not.toContain('berth.internal');
+    expect(await helper.helperProcesses()).toBe('');
+    // The audit log stays, and says why.
+    const last = (await sandbox.run(['tail', '-n', '1', layout.auditLogPath])).trim();
+    expect(JSON.parse(last)).toMatchObject({ op: 'uninstall', result: 'ok', peer: { uid: 0 } });
+    expect(last).toContain(`the app at ${APP} is gone`);
+
+    // Nothing else: with the app back where it was and the kept log removed, the machine is as before.
+    await sandbox.run(['mv', `${APP}.trashed`, APP]);
+    await sandbox.run(['rm', '-rf', layout.logDir]);
+    expect(upperChanges(baseline, snapshotUpper(sandbox.upperDir), sandbox.lowerDir, allowedChurn)).toEqual([]);
+  });
 });

@@ -13,7 +13,12 @@ import { detectServiceManager, forgetService, stopService } from './service-mana
  * block, and the policy (root may). Works on a half-installed machine: with
  * no config, the layout's defaults say where to look.
  */
-export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<OperationResult<'uninstall'>> {
+export interface UninstallHelperOptions {
+  /** Keep the logs, saying why (see uninstallEverything). */
+  keepLogs?: { dir: string; reason: string };
+}
+
+export async function uninstallHelper(layout: InstallLayout, log: Log, options: UninstallHelperOptions = {}): Promise<OperationResult<'uninstall'>> {
   const manager = detectServiceManager();
   await stopService(manager, layout, log);
   let config: HelperConfig;
@@ -24,7 +29,7 @@ export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<
     config = helperConfig.parse({ socketPath: layout.socketPath, allowUid: 65534, stateDir: layout.stateDir });
     log(`no config at ${layout.configPath}: cleaning up from the standard locations`);
   }
-  const outcome = uninstallEverything(config, { removePolicy: true });
+  const outcome = uninstallEverything(config, { removePolicy: true, ...(options.keepLogs !== undefined ? { keepLogs: options.keepLogs } : {}) });
   forgetService(manager, log);
   for (const path of outcome.removed) log(`removed ${path}`);
   for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);

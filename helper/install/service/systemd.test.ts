@@ -37,6 +37,8 @@ const realSpec: ServiceSpec = {
 const HARDENING = {
   Type: ['simple'],
   Environment: ['NODE_OPTIONS=--jitless'],
+  // An app-gone exit (75) is a request, not a failure; the finisher runs after every stop, unsandboxed.
+  SuccessExitStatus: ['75'],
   UMask: ['0077'],
   NoNewPrivileges: ['yes'],
   CapabilityBoundingSet: ['CAP_NET_BIND_SERVICE CAP_CHOWN CAP_FOWNER CAP_SYS_PTRACE'],
@@ -114,6 +116,8 @@ describe('systemd .service unit', () => {
     const settings = sectionTable(unit, 'Service');
     expect(settings.ExecStart).toHaveLength(1);
     delete settings.ExecStart;
+    expect(settings.ExecStopPost).toEqual([`+${[spec.helperCommand[0]!, 'finish-removal', ...spec.helperCommand.slice(2)].map(quoteExecArgument).join(' ')}`]);
+    delete settings.ExecStopPost;
     expect(settings).toEqual(HARDENING);
   });
 
@@ -268,13 +272,15 @@ describe('systemd reads the units as we mean them', () => {
       TriggeredBy: ['dev.berth.realtest.socket (destination-implicit)'],
     });
     expect(service.keys.Requires).toContain('dev.berth.realtest.socket (origin-file)');
-    expect(service.commandLines.map(parseDumpedCommandLine)).toEqual([realSpec.helperCommand]);
+    // ExecStart, then the ExecStopPost=+ finisher: the same program and config, `finish-removal` for `serve`.
+    const finish = realSpec.helperCommand.map((word) => (word === 'serve' ? 'finish-removal' : word));
+    expect(service.commandLines.map(parseDumpedCommandLine)).toEqual([realSpec.helperCommand, finish]);
   });
 
   it("systemd's own parser reads our quoting back to the same argv", () => {
     const argv = [process.execPath, 'two words', 'say "hi"', 'back\\slash', ';', '-', 'trailing ', ' leading'];
     const service = systemdServiceUnit(realSpec).replace(/^ExecStart=.*$/m, `ExecStart=${argv.map(quoteExecArgument).join(' ')}`);
-    expect(systemdDump(realSpec, service).service.commandLines.map(parseDumpedCommandLine)).toEqual([argv]);
+    expect(systemdDump(realSpec, service).service.commandLines.map(parseDumpedCommandLine)[0]).toEqual(argv);
   });
 
   it('systemd-analyze security rates the service at 2.4 at most (docs/SECURITY.md), and would not without the hardening', () => {

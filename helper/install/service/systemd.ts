@@ -1,3 +1,4 @@
+import { APP_GONE_EXIT_STATUS } from '../../daemon/app-presence';
 import { validateServiceSpec, type ServiceSpec } from './spec';
 
 const HEADER = '# Written by the Berth installer; reinstalling or uninstalling the helper replaces or removes it.';
@@ -14,6 +15,14 @@ export function quoteExecArgument(arg: string): string {
     throw new Error('an ExecStart argument may not hold control characters, "%" or "$"');
   }
   return `"${arg.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** The helper's argv with its `serve` command swapped for `finish-removal` (same program, same config). */
+function finishRemoval(helperCommand: readonly string[]): string[] {
+  const at = helperCommand.indexOf('serve');
+  if (at < 0) return [];
+  const argv = [...helperCommand.slice(0, at), 'finish-removal', ...helperCommand.slice(at + 1)];
+  return [`ExecStopPost=+${argv.map(quoteExecArgument).join(' ')}`];
 }
 
 function unit(sections: Array<[name: string, lines: string[]]>): string {
@@ -112,6 +121,12 @@ export function systemdServiceUnit(input: ServiceSpec): string {
       [
         'Type=simple',
         `ExecStart=${spec.helperCommand.map(quoteExecArgument).join(' ')}`,
+        // After every stop, with full privileges ('+': none of the sandbox below): when the helper
+        // exited because its app is gone, this removes what the sandbox keeps it from removing
+        // (its units, its folders) and tells systemd; after any other exit it does nothing.
+        ...finishRemoval(spec.helperCommand),
+        // That exit is a request, not a failure: a "failed" unit would outlive its own removal.
+        `SuccessExitStatus=${APP_GONE_EXIT_STATUS}`,
         // V8 without its JIT (the helper does I/O, not compute): no code is
         // written at run time, so MemoryDenyWriteExecute=yes below holds. A
         // Node single executable honours NODE_OPTIONS too (checked on 20.20).
