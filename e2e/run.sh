@@ -30,9 +30,12 @@ cp -a dist "$BERTH_E2E_APP/dist"
 # The CLI as the packaged app ships it: a single executable at resources/bin/berth,
 # where the links the helper makes in /usr/local/bin point.
 mkdir -p "$BERTH_E2E_APP/resources"
-node scripts/build-helper.mjs --target cli --from dist/cli --out "$BERTH_E2E_APP/resources/bin" >/dev/null
+# The single executable as the CLI (resources/bin/berth); its helper name is not needed here.
+node scripts/build-helper.mjs --from dist/sea-bundle --out "$BERTH_E2E_APP/resources/bin" >/dev/null
+rm "$BERTH_E2E_APP/resources/bin/berth-helper"
 chmod -R a+rX "$BERTH_E2E_APP"
 
 # Whatever the helper started in standalone mode ends with the suite.
 trap '[ -f /run/berth/helper.pid ] && kill -KILL "$(cat /run/berth/helper.pid)" 2>/dev/null; true' EXIT
-npx playwright test "$@"
+# Not npx: it would put node_modules/.bin (and npm's node there) first; the tests run on the node test.sh chose.
+node node_modules/@playwright/test/cli.js test "$@"
