@@ -146,7 +146,7 @@ export function pinnedNode(target, { root = ROOT, cacheDir = join(root, '.cache/
   if (installedVersion(installed) === pin.version) {
     const path = join(installed, 'bin/node');
     checkBinary(path, pin);
-    return { ...pin, path, source: `node_modules/${pin.package} (npm ci checked its integrity)` };
+    return { ...pin, path, source: `${installed} (installed by npm ci, which checked its integrity)` };
   }
   const dir = join(cacheDir, `${pin.package}-${pin.version}`);
   const path = join(dir, 'node');
