@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const configPath = join(dir, 'helper.json');
   const socketPath = join(dir, 'run/helper.sock');
   writeFileSync(configPath, JSON.stringify({ socketPath, allowUid: USER, limits: { idleExitMs: IDLE_EXIT_MS } }), { mode: 0o644 });
-  const sea = join(__dirname, '../helper-sea/berth-helper');
+  const sea = join(__dirname, '../sea/berth-helper');
   const helpers: Array<[string, string[]]> = [
     ['node + bundle', [process.execPath, join(__dirname, '../helper/berth-helper.js'), 'serve', '--config', configPath]],
     ...(existsSync(sea) ? [['single executable (as shipped)', [sea, 'serve', '--config', configPath]] as [string, string[]]] : []),

@@ -33,4 +33,5 @@ export BERTH_E2E_APP="$scratch/app"
 
 # Whatever the helper started in standalone mode ends with the suite.
 trap '[ -f /run/berth/helper.pid ] && kill -KILL "$(cat /run/berth/helper.pid)" 2>/dev/null; true' EXIT
-npx playwright test "$@"
+# Not npx: it would put node_modules/.bin (and npm's node there) first; the tests run on the node test.sh chose.
+node node_modules/@playwright/test/cli.js test "$@"

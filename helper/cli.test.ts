@@ -15,7 +15,7 @@ function helperCli(args: string[]): Promise<Finished> {
 
 describe('berth-helper command line', () => {
   it('prints its version and help', async () => {
-    expect((await helperCli(['--version'])).stdout).toBe(`${pkg.version}\n`);
+    expect((await helperCli(['--version'])).stdout).toBe(`berth-helper ${pkg.version} (Node ${process.versions.node})\n`);
     const help = await helperCli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('serve --socket PATH --allow-uid UID');

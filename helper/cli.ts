@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BERTH_VERSION } from '../common/app-version';
+import { BERTH_VERSION, versionLine } from '../common/app-version';
 import { helperConfig } from '../common/helper-config/schema';
 import { readConfigFile } from '../common/helper-config/read';
 import { readKeyFile } from './daemon/org-key';
@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 64 : 0;
   }
   if (command === '--version' || command === '-v') {
-    process.stdout.write(`${BERTH_VERSION}\n`);
+    process.stdout.write(versionLine('berth-helper'));
     return 0;
   }
   if (command === 'install') return installCommand(rest);

@@ -3,19 +3,21 @@
 // electron-builder afterPack hook (electron-builder.yml: afterPack). Runs once
 // per packaged platform/arch, after the app and extraResources are in place
 // and before signing. It refuses a package whose helper or CLI is missing or
-// built for another platform or arch (each SEA is a copy of the building
-// machine's node) or that carries a test build's code, then sets the
-// Electron fuses and reads them back.
+// built for another platform or arch, or that carries a test build's code,
+// makes the helper and the CLI one file again (they are one single
+// executable), then sets the Electron fuses and reads them back.
 const fs = require('node:fs');
 const path = require('node:path');
 const { flipFuses, getCurrentFuseWire } = require('@electron/fuses');
+const { binaryArchitectures, describeBinary } = require('./binary-format.cjs');
 const { fuseConfig } = require('./fuses.cjs');
 
 /**
- * The single executables the package ships outside app.asar, each with the
- * addon beside it (the only place a SEA loads it from): the helper, which the
- * installer runs directly (and the deb's polkit action names), and the CLI,
- * which the CLI links in /usr/local/bin point to (common/cli-tools.ts).
+ * The names the package ships the single executable under, outside app.asar,
+ * each with the addon beside it (the only place a SEA loads it from): the
+ * helper, which the installer runs directly (and the deb's polkit action
+ * names), and the CLI, which the CLI links in /usr/local/bin point to
+ * (common/cli-tools.ts).
  */
 const EXECUTABLES = [
   { dir: 'helper', binary: 'berth-helper', what: 'the helper' },
@@ -24,10 +26,6 @@ const EXECUTABLES = [
 const ADDON_FILE = 'berth_native.node';
 /** electron-builder's Arch enum (builder-util), by value. */
 const ARCH_NAMES = { 0: 'ia32', 1: 'x64', 2: 'armv7l', 3: 'arm64', 4: 'universal' };
-/** ELF e_machine values. */
-const ELF_MACHINES = { 0x03: 'ia32', 0x28: 'armv7l', 0x3e: 'x64', 0xb7: 'arm64' };
-/** Mach-O cputype values. */
-const MACHO_CPUS = { 0x01000007: 'x64', 0x0100000c: 'arm64' };
 /** @electron/fuses' FuseState byte values. */
 const FUSE_ENABLED = 0x31;
 const FUSE_DISABLED = 0x30;
@@ -67,37 +65,6 @@ function layout(context) {
   throw new PackagingError(`Berth is packaged for macOS and Linux only, not ${electronPlatformName}`);
 }
 
-/** 'elf' or 'mach-o' and the architectures of an executable, from its header. */
-function binaryArchitectures(file) {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const header = Buffer.alloc(4096);
-    const length = fs.readSync(fd, header, 0, header.length, 0);
-    if (length >= 20 && header.readUInt32BE(0) === 0x7f454c46) {
-      const little = header[5] === 1;
-      const machine = little ? header.readUInt16LE(18) : header.readUInt16BE(18);
-      return { format: 'elf', archs: [ELF_MACHINES[machine] ?? `machine 0x${machine.toString(16)}`] };
-    }
-    if (length >= 8 && header.readUInt32LE(0) === 0xfeedfacf) {
-      const cpu = header.readUInt32LE(4);
-      return { format: 'mach-o', archs: [MACHO_CPUS[cpu] ?? `cpu 0x${cpu.toString(16)}`] };
-    }
-    if (length >= 8 && header.readUInt32BE(0) === 0xcafebabe) {
-      // A universal (fat) Mach-O: one 20-byte record per slice.
-      const count = Math.min(header.readUInt32BE(4), Math.floor((length - 8) / 20));
-      const archs = [];
-      for (let i = 0; i < count; i++) {
-        const cpu = header.readUInt32BE(8 + i * 20);
-        archs.push(MACHO_CPUS[cpu] ?? `cpu 0x${cpu.toString(16)}`);
-      }
-      return { format: 'mach-o', archs };
-    }
-    return { format: 'unknown', archs: [] };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** One single executable and its addon, outside app.asar, runnable on the target. */
 function checkExecutable(resources, { dir, binary: name, what }, format, arch) {
   for (const file of [name, ADDON_FILE].map((f) => path.join(resources, dir, f))) {
@@ -110,10 +77,45 @@ function checkExecutable(resources, { dir, binary: name, what }, format, arch) {
   const found = binaryArchitectures(binary);
   const wanted = arch === 'universal' ? ['x64', 'arm64'] : [arch];
   if (found.format !== format || !wanted.every((a) => found.archs.includes(a))) {
-    const kind = found.format === 'unknown' ? 'not an executable' : `${found.format} ${found.archs.join('+')}`;
+    const target = `${format === 'elf' ? 'linux' : 'darwin'}-${arch}`;
     throw new PackagingError(
-      `${binary} is ${kind}, but this package is ${format} ${arch}: build ${what} (npm run build:helper) on a ${arch} machine of the target platform`,
+      `${binary} is ${describeBinary(found)}, but this package is ${format} ${arch}: build ${what} for it (npm run build:helper -- --target ${target})`,
     );
+  }
+}
+
+/**
+ * The helper and the CLI are one single executable under two names
+ * (scripts/build-helper.mjs), but electron-builder copies each
+ * extraResources entry on its own: the package would carry ~110 MiB twice.
+ * resources/helper/berth-helper and its addon become hard links to
+ * resources/bin's again, once their bytes are checked equal. A hard link,
+ * not a symlink: the program picks its role by the name of the file the
+ * kernel ran (a symlink resolves to "berth", the CLI), and the elevated
+ * prompt checks the helper's own path as a plain file nobody but root can
+ * change. The deb (fpm, tar) and the AppImage (squashfs) keep hard links.
+ */
+function linkHelperToCli(resources) {
+  const pairs = [
+    ['berth-helper', 'berth'],
+    [ADDON_FILE, ADDON_FILE],
+  ];
+  // Every pair is checked before any is replaced: a refusal changes nothing.
+  const toLink = [];
+  for (const [helperName, cliName] of pairs) {
+    const helper = path.join(resources, 'helper', helperName);
+    const cli = path.join(resources, 'bin', cliName);
+    const [h, c] = [fs.statSync(helper), fs.statSync(cli)];
+    if (h.dev === c.dev && h.ino === c.ino) continue;
+    if (h.size !== c.size || !fs.readFileSync(helper).equals(fs.readFileSync(cli))) {
+      throw new PackagingError(`${helper} and ${cli} differ: they must be one single executable (npm run build:helper makes both)`);
+    }
+    toLink.push([helper, cli]);
+  }
+  for (const [helper, cli] of toLink) {
+    const temporary = `${helper}.link-${process.pid}`;
+    fs.linkSync(cli, temporary);
+    fs.renameSync(temporary, helper);
   }
 }
 
@@ -135,10 +137,11 @@ async function afterPack(context) {
   const { electron, resources, format } = layout(context);
   for (const executable of EXECUTABLES) checkExecutable(resources, executable, format, arch);
   refuseTestBuild(resources);
+  linkHelperToCli(resources);
   const config = fuseConfig(context.electronPlatformName, arch);
   await flipFuses(electron, config);
   await verifyFuses(electron, config);
-  console.log(`  • berth: helper and CLI checked (${format} ${arch}); Electron fuses set in ${electron}`);
+  console.log(`  • berth: helper and CLI checked (${format} ${arch}), one file under both names; Electron fuses set in ${electron}`);
 }
 
 module.exports = { afterPack, default: afterPack, PackagingError, TEST_BUILD_MARKER };

@@ -3,7 +3,7 @@
 // carries the real fuse wire format (sentinel, version, length, one byte per
 // fuse) which @electron/fuses reads and writes; the helper binaries are real
 // executables (this machine's node) or real Mach-O headers.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +103,32 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     expect(wire[8]).toBe(0x31);
   });
 
+  it('makes the helper and the CLI one file again (electron-builder copied them apart), the addon too', async () => {
+    const { context, helperDir, binDir } = linuxApp();
+    const inode = (file: string): number => statSync(file).ino;
+    expect(inode(join(helperDir, 'berth-helper'))).not.toBe(inode(join(binDir, 'berth')));
+    await afterPack(context);
+    expect(inode(join(helperDir, 'berth-helper'))).toBe(inode(join(binDir, 'berth')));
+    expect(inode(join(helperDir, 'berth_native.node'))).toBe(inode(join(binDir, 'berth_native.node')));
+    expect(statSync(join(binDir, 'berth')).nlink).toBe(2);
+    // Still a runnable file of its own under the helper's name (not a symlink).
+    expect(statSync(join(helperDir, 'berth-helper')).mode & 0o111).toBe(0o111);
+    // Run again on an already linked package: nothing to do, nothing refused.
+    await afterPack(context);
+    expect(inode(join(helperDir, 'berth-helper'))).toBe(inode(join(binDir, 'berth')));
+  });
+
+  it('refuses a helper that is not the same build as the CLI, linking nothing', async () => {
+    const { context, electron, helperDir, binDir } = linuxApp();
+    appendFileSync(join(helperDir, 'berth-helper'), 'another build');
+    const before = readFileSync(electron);
+    await expect(afterPack(context)).rejects.toThrow(
+      `${join(helperDir, 'berth-helper')} and ${join(binDir, 'berth')} differ: they must be one single executable (npm run build:helper makes both)`,
+    );
+    expect(statSync(join(helperDir, 'berth_native.node')).ino).not.toBe(statSync(join(binDir, 'berth_native.node')).ino);
+    expect(readFileSync(electron)).toEqual(before);
+  });
+
   it('finds the macOS Electron Framework and helper inside Berth.app', async () => {
     const app = join(out, 'Berth.app/Contents');
     const framework = join(app, 'Frameworks/Electron Framework.framework/Electron Framework');
@@ -158,7 +184,7 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     const host = process.arch === 'arm64' ? 'arm64' : 'x64';
     const other = host === 'arm64' ? 'x64' : 'arm64';
     await expect(afterPack({ ...context, arch: OTHER_ARCH })).rejects.toThrow(
-      `${join(helperDir, 'berth-helper')} is elf ${host}, but this package is elf ${other}: build the helper (npm run build:helper) on a ${other} machine of the target platform`,
+      `${join(helperDir, 'berth-helper')} is elf ${host}, but this package is elf ${other}: build the helper for it (npm run build:helper -- --target linux-${other})`,
     );
     expect(readFileSync(electron)).toEqual(before);
   });
@@ -180,7 +206,7 @@ describe('afterPack (scripts/after-pack.cjs)', () => {
     await expect(afterPack(context)).rejects.toThrow(`${join(binDir, 'berth')} is missing: run "npm run build:helper" before electron-builder`);
     writeFileSync(join(binDir, 'berth'), machOHeader(0x0100000c), { mode: 0o755 });
     await expect(afterPack(context)).rejects.toThrow(
-      `${join(binDir, 'berth')} is mach-o arm64, but this package is elf ${HOST_ARCH_NAME}: build the CLI (npm run build:helper) on a ${HOST_ARCH_NAME} machine of the target platform`,
+      `${join(binDir, 'berth')} is mach-o arm64, but this package is elf ${HOST_ARCH_NAME}: build the CLI for it (npm run build:helper -- --target linux-${HOST_ARCH_NAME})`,
     );
     expect(readFileSync(electron)).toEqual(before);
   });

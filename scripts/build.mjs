@@ -13,6 +13,8 @@ const addon = join(root, 'native/build/Release/berth_native.node');
 const entries = [
   ['helper/bin.ts', 'dist/helper/berth-helper.js', {}],
   ['main/cli/bin.ts', 'dist/cli/berth.js', { banner: { js: '#!/usr/bin/env node' } }],
+  // The single executable's one script: helper and CLI, chosen by name (sea/main.ts; scripts/build-helper.mjs).
+  ['sea/main.ts', 'dist/sea-bundle/berth.js', {}],
   ['main/electron/main.ts', 'dist/main/electron.js', { external: ['electron'] }],
   ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
   ['bench/helper-rtt.ts', 'dist/bench/helper-rtt.js', {}],
@@ -49,7 +51,8 @@ await Promise.all(
       bundle: true,
       platform: 'node',
       format: 'cjs',
-      target: 'node20',
+      // Electron 45 runs Node 24; the single executable, the pinned Node (package.json); a checkout, Node >= 22.12.
+      target: 'node22.12',
       sourcemap: 'linked',
       legalComments: 'none',
       logLevel: 'warning',

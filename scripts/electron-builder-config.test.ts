@@ -102,10 +102,10 @@ describe("Berth's packaging invariants", () => {
     expect(patterns).toContain('!node_modules/**');
   });
 
-  it('ships the helper and CLI SEAs with their addon outside app.asar, where the installer and the CLI links find them', () => {
+  it('ships the single executable as the helper and as the CLI, with their addon, outside app.asar, where the installer and the CLI links find them', () => {
     expect(asFileSets(config.extraResources)).toEqual([
-      { from: 'dist/helper-sea/', to: 'helper/', filter: HELPER_FILES },
-      { from: 'dist/cli-sea/', to: 'bin/', filter: CLI_FILES },
+      { from: 'dist/sea/', to: 'helper/', filter: HELPER_FILES },
+      { from: 'dist/sea/', to: 'bin/', filter: CLI_FILES },
     ]);
   });
 
@@ -157,7 +157,7 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     const project = join(scratch, 'project');
     // The project as the build leaves it: the real config, hooks and build resources; small stand-in bundles.
     mkdirSync(join(project, 'scripts'), { recursive: true });
-    for (const file of ['electron-builder.yml', 'package.json', 'scripts/after-pack.cjs', 'scripts/fuses.cjs']) {
+    for (const file of ['electron-builder.yml', 'package.json', 'scripts/after-pack.cjs', 'scripts/binary-format.cjs', 'scripts/fuses.cjs']) {
       copyFileSync(join(REPO_ROOT, file), join(project, file));
     }
     cpSync(join(REPO_ROOT, 'build'), join(project, 'build'), { recursive: true });
@@ -165,22 +165,22 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     const dist = join(project, 'dist');
     mkdirSync(join(dist, 'main'), { recursive: true });
     mkdirSync(join(dist, 'renderer'));
-    mkdirSync(join(dist, 'helper-sea'));
-    mkdirSync(join(dist, 'cli-sea'));
+    mkdirSync(join(dist, 'sea'));
     mkdirSync(join(dist, 'helper'));
     writeFileSync(join(dist, 'main/electron.js'), '// main bundle\n');
     writeFileSync(join(dist, 'main/electron.js.map'), '{}');
     writeFileSync(join(dist, 'main/preload.js'), '// preload bundle\n');
     copyFileSync(stubAddon, join(dist, 'main/berth_native.node'));
     writeFileSync(join(dist, 'renderer/index.html'), '<!doctype html>');
-    // This machine's node stands in for the SEA (same format and arch); a stray file must not ship.
-    copyFileSync(process.execPath, join(dist, 'helper-sea/berth-helper'));
-    chmodSync(join(dist, 'helper-sea/berth-helper'), 0o755);
-    copyFileSync(stubAddon, join(dist, 'helper-sea/berth_native.node'));
-    writeFileSync(join(dist, 'helper-sea/sea-prep.blob'), 'stray');
-    copyFileSync(process.execPath, join(dist, 'cli-sea/berth'));
-    chmodSync(join(dist, 'cli-sea/berth'), 0o755);
-    copyFileSync(stubAddon, join(dist, 'cli-sea/berth_native.node'));
+    // This machine's node stands in for the SEA (same format and arch), under both names as
+    // scripts/build-helper.mjs leaves them (copies here: the hook must link them either way);
+    // a stray file must not ship.
+    copyFileSync(process.execPath, join(dist, 'sea/berth'));
+    copyFileSync(process.execPath, join(dist, 'sea/berth-helper'));
+    chmodSync(join(dist, 'sea/berth'), 0o755);
+    chmodSync(join(dist, 'sea/berth-helper'), 0o755);
+    copyFileSync(stubAddon, join(dist, 'sea/berth_native.node'));
+    writeFileSync(join(dist, 'sea/sea-prep.blob'), 'stray');
     writeFileSync(join(dist, 'helper/berth-helper.js'), '// the JS bundle: not what ships');
 
     const electronDist = join(scratch, 'electron-dist');
@@ -224,6 +224,9 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
 
   it('puts the CLI where the CLI links point (common/cli-tools.ts), runnable, its addon beside it', () => {
     expect(readdirSync(join(unpacked, 'resources/bin')).sort()).toEqual(CLI_FILES);
+    // One file under both names (the afterPack hook's hard links), the addon too.
+    expect(statSync(join(unpacked, 'resources/bin/berth')).ino).toBe(statSync(join(unpacked, 'resources/helper/berth-helper')).ino);
+    expect(statSync(join(unpacked, 'resources/bin/berth_native.node')).ino).toBe(statSync(join(unpacked, 'resources/helper/berth_native.node')).ino);
     expect(cliToolTarget(unpacked, 'berth', 'linux')).toBe(join(unpacked, 'resources/bin/berth'));
     expect(execFileSync(join(unpacked, 'resources/bin/berth'), ['--version'], { encoding: 'utf8' }).trim()).toBe(process.version);
   });

@@ -24,7 +24,7 @@ describe('berth CLI: usage', () => {
     const help = await run(['--help']);
     expect(help.code).toBe(EXIT.ok);
     for (const command of ['status', 'ports', 'run', 'app', 'settings', 'helper', 'diagnose', 'registry check', 'policy']) expect(help.out).toMatch(new RegExp(`^  ${command} `, 'm'));
-    expect((await run(['--version'])).out).toBe(`${pkg.version}\n`);
+    expect((await run(['--version'])).out).toBe(`berth ${pkg.version} (Node ${process.versions.node})\n`);
     const helperHelp = await run(['helper', 'status', '--help']);
     expect(helperHelp.code).toBe(EXIT.ok);
     expect(helperHelp.out).toContain('--json');

@@ -1,4 +1,4 @@
-import { BERTH_VERSION } from '../../common/app-version';
+import { BERTH_VERSION, versionLine } from '../../common/app-version';
 import type { Capabilities } from '../../common/api/capabilities';
 import { HOSTS_PATH, installLayout } from '../../common/paths';
 import { userPaths } from '../../common/user-paths';
@@ -35,7 +35,7 @@ Commands:
 
 Options:
   --help, -h        Show help (also after any command: berth ports --help)
-  --version         Print the version
+  --version         Print the version (and the Node inside)
 
 Every command takes --json where it prints a report. Exit codes are the same
 across commands: 0 ok, 1 error, 3 helper unavailable, 4 helper needs update,
@@ -81,7 +81,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         io.out(USAGE);
         return EXIT.ok;
       case '--version':
-        io.out(`${BERTH_VERSION}\n`);
+        io.out(versionLine('berth'));
         return EXIT.ok;
       case 'status':
         return await statusCommand(rest, io, { capabilities });
