@@ -2,6 +2,7 @@ import type { HelperConfig } from '../common/helper-config/schema';
 import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
 import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';
+import { fileEnrolment, fixedEnrolment } from './daemon/enrolment';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 import { loadBinding } from '../native/loader';
@@ -11,12 +12,13 @@ import { POLICY_CACHE_NAME } from '../common/policy/cache';
 import { INSTALL_RECORD_NAME } from '../common/install-record';
 import { sweepStaleTemps } from './fs/sweep';
 import { LINK_RECORD_NAME } from './ops/symlinks';
+import { WANTS_RECORD_NAME } from './ops/wants';
 
 /** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
 function sweepHelperTemps(config: HelperConfig): string[] {
   return [
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
-    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
+    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, WANTS_RECORD_NAME, INSTALL_RECORD_NAME]),
   ];
 }
 
@@ -36,10 +38,12 @@ function activationFd(): number | undefined {
 /**
  * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
  * exit code. Every failure to start is one line saying what to fix.
+ * `configPath`: the installed config the settings came from; enrolment is
+ * then followed there while the helper runs (users enrol and leave).
  */
-export async function serve(config: HelperConfig): Promise<number> {
+export async function serve(config: HelperConfig, configPath?: string): Promise<number> {
   if (process.getuid?.() !== 0) {
-    console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
+    console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of the enrolled users)');
     return 77;
   }
   // The addon checks every client's credentials: without it no request could
@@ -60,7 +64,8 @@ export async function serve(config: HelperConfig): Promise<number> {
   });
   // The server writes through this: the log is opened once we listen (below).
   let audit: AuditLog = nullAuditLog;
-  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() });
+  const enrolment = configPath === undefined ? fixedEnrolment(config.allowUids) : fileEnrolment(configPath, config.allowUids);
+  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() }, enrolment);
   const activated = activationFd();
   try {
     if (activated !== undefined) await server.listenOn(activated);
@@ -86,7 +91,7 @@ export async function serve(config: HelperConfig): Promise<number> {
     }
   }
   console.error(
-    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ' (socket from the service manager)' : ''} for ${config.allowUids.length === 1 ? 'uid' : 'uids'} ${config.allowUids.join(', ')} and root (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
   await stopRequested;
   await server.close();

@@ -6,27 +6,37 @@ import { AUDITED, HANDLERS } from '../ops';
 import type { AuditLog } from './audit';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { Connection } from './connection';
+import { fixedEnrolment, notEnrolledMessage, type Enrolment } from './enrolment';
+import { ConnectionSlots } from './slots';
 import { prepareSocketPath } from './socket-file';
 import { socketFd } from './socket-fd';
+
+/** The socket's mode: anyone may connect, as to the D-Bus system bus; the peer check below decides who is served. */
+export const SOCKET_MODE = 0o666;
 
 /**
  * The helper's listening side. Who may talk is decided here, per connection,
  * from the kernel's record of the peer (SO_PEERCRED / getpeereid), before a
- * single byte of the request is read. The socket's 0600 mode is a second
- * wall, not the first.
+ * single byte of the request is read: root and the enrolled uids. The socket
+ * itself is root's and world-connectable (one socket for every enrolled
+ * user, so enrolment never touches it); the root-owned 0755 directory keeps
+ * anyone from replacing it.
  */
 export class HelperServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  private readonly slots: ConnectionSlots;
   private socketIno: number | undefined;
 
   constructor(
     private readonly config: HelperConfig,
     private readonly audit: AuditLog,
+    private readonly enrolment: Enrolment = fixedEnrolment(config.allowUids),
   ) {
     // pauseOnConnect: nothing is read from a peer before its credentials are checked.
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
-    // Backstop for floods of refused peers; authorized ones are capped below with a BUSY answer.
+    this.slots = new ConnectionSlots(config.limits.maxConnectionsPerUid);
+    // Backstop for floods from many accounts at once; each account is capped by the slots, authorized ones below with BUSY.
     this.server.maxConnections = config.limits.maxConnections * 4;
   }
 
@@ -50,9 +60,9 @@ export class HelperServer {
   }
 
   async listen(): Promise<void> {
-    const { socketPath, allowUid } = this.config;
+    const { socketPath } = this.config;
     await prepareSocketPath(socketPath);
-    // umask so the socket is never, even for an instant, connectable by others.
+    // umask so the socket is never, even for an instant, connectable before it is root's.
     const previous = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -65,8 +75,8 @@ export class HelperServer {
     } finally {
       process.umask(previous);
     }
-    chmodSync(socketPath, 0o600);
-    lchownSync(socketPath, allowUid, lstatSync(socketPath).gid);
+    lchownSync(socketPath, 0, 0);
+    chmodSync(socketPath, SOCKET_MODE);
     this.socketIno = lstatSync(socketPath).ino;
   }
 
@@ -86,9 +96,23 @@ export class HelperServer {
       socket.destroy();
       return;
     }
-    if (peer.uid !== 0 && peer.uid !== this.config.allowUid) {
+    // Every connection, refused or not, holds one of its account's slots until it closes.
+    if (!this.slots.take(peer.uid)) {
+      // Counted in the peer's refusal budget (audit-throttle), like every refusal.
+      this.audit.write({
+        peer,
+        op: 'connect',
+        result: 'BUSY',
+        message: `uid ${peer.uid} already holds ${this.config.limits.maxConnectionsPerUid} connections, the most one account may`,
+      });
+      socket.destroy();
+      return;
+    }
+    const uid = peer.uid;
+    socket.once('close', () => this.slots.release(uid));
+    if (!this.enrolment.allows(peer.uid)) {
       this.audit.write({ peer, op: 'connect', result: 'UNAUTHORIZED' });
-      refuse(socket, 'UNAUTHORIZED', `uid ${peer.uid} may not use this helper`);
+      refuse(socket, 'UNAUTHORIZED', notEnrolledMessage(peer.uid));
       return;
     }
     if (this.connections.size >= this.config.limits.maxConnections) {
@@ -98,6 +122,7 @@ export class HelperServer {
     const connection: Connection = new Connection(socket, {
       peer,
       config: this.config,
+      enrolment: this.enrolment,
       audit: this.audit,
       handlers: HANDLERS,
       audited: AUDITED,

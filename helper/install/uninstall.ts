@@ -3,24 +3,53 @@ import type { InstallLayout } from '../../common/paths';
 import type { OperationResult } from '../../common/protocol';
 import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
 import { readConfigFile } from '../../common/helper-config/read';
+import { unenrolInFile } from '../daemon/enrolment';
 import { uninstallEverything } from '../ops/uninstall';
+import { afterUnenrol } from '../ops/unenrol';
+import { readWants, wantsSeed } from '../ops/wants';
 import type { Log } from './install';
 import { detectServiceManager, stopService } from './service-manager';
 
+type Outcome = OperationResult<'uninstall'>;
+
 /**
- * Root's uninstall (an admin, MDM, or the app through the prompt): stop the
- * helper, then remove what the install record lists, Berth's links and hosts
- * block, and the policy (root may). Works on a half-installed machine: with
- * no config, the layout's defaults say where to look.
+ * Root's uninstall (an admin, MDM, or the app through the prompt).
+ *
+ * With `forUid` (the app and `berth helper uninstall` pass the user's own):
+ * the uninstall of that account. While other accounts stay enrolled, only
+ * its enrolment and what it alone wanted go; the helper keeps running for
+ * the others (it reads the new enrolment on its next connection). When it is
+ * the last account, or with no `forUid`, everything goes: stop the helper,
+ * then remove what the install record lists, Berth's links and hosts block,
+ * and the policy (root may). Works on a half-installed machine: with no
+ * config, the layout's defaults say where to look.
  */
-export async function uninstallHelper(layout: InstallLayout, log: Log): Promise<OperationResult<'uninstall'>> {
+export async function uninstallHelper(layout: InstallLayout, log: Log, forUid?: number): Promise<Outcome> {
+  if (forUid !== undefined && existsSync(layout.configPath)) {
+    const config = readConfigFile(layout.configPath);
+    if (!config.allowUids.includes(forUid)) {
+      log(`uid ${forUid} is not enrolled: nothing of it to remove; the helper stays for the accounts it serves`);
+      return { scope: 'account', removed: [], kept: [] };
+    }
+    // Read before the change: an older install's links and hosts block are seeded to its first account.
+    const wants = readWants(config, wantsSeed(config, config.allowUids[0]));
+    const remaining = unenrolInFile(layout.configPath, forUid);
+    if (remaining !== undefined) {
+      log(`unenrolled uid ${forUid} in ${layout.configPath}`);
+      const outcome = afterUnenrol(config, forUid, wants, remaining, { helperPath: layout.helperDir });
+      for (const path of outcome.removed) log(`removed ${path}`);
+      for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);
+      return outcome;
+    }
+    log(`uid ${forUid} is the last enrolled account: removing the helper`);
+  }
   await stopService(detectServiceManager(), layout, log);
   let config: HelperConfig;
   if (existsSync(layout.configPath)) {
     config = readConfigFile(layout.configPath);
   } else {
     // Nothing recorded who was served; the uid is not used by removal.
-    config = helperConfig.parse({ socketPath: layout.socketPath, allowUid: 65534, stateDir: layout.stateDir });
+    config = helperConfig.parse({ socketPath: layout.socketPath, allowUids: [65534], stateDir: layout.stateDir });
     log(`no config at ${layout.configPath}: cleaning up from the standard locations`);
   }
   const outcome = uninstallEverything(config, { removePolicy: true });

@@ -24,7 +24,8 @@ export interface HelperProcess {
 }
 
 export interface HelperOptions {
-  allowUid: number;
+  /** The enrolled user besides root, or several (`serve --allow-uid A,B`). */
+  allowUid: number | readonly number[];
   extraArgs?: string[];
   /** Reuse a directory (to test stale sockets); default a new root-owned 0755 one. */
   dir?: string;
@@ -58,7 +59,7 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
   const serveArgs =
     options.configFile !== undefined
       ? ['serve', '--config', options.configFile]
-      : ['serve', '--socket', socketPath, '--allow-uid', String(options.allowUid), '--audit-log', auditLogPath, ...(options.extraArgs ?? [])];
+      : ['serve', '--socket', socketPath, '--allow-uid', [options.allowUid].flat().join(','), '--audit-log', auditLogPath, ...(options.extraArgs ?? [])];
   const child = spawn(program!, [...entry, ...serveArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },

@@ -11,8 +11,6 @@ const spec: ServiceSpec = {
   label: 'dev.berth.helper',
   helperCommand: ['/Library/PrivilegedHelperTools/dev.berth.helper', 'serve', '--config', '/Library/Application Support/Berth/helper.json'],
   socketPath: '/var/run/berth/helper.sock',
-  socketUid: 501,
-  socketUser: 'alice',
 };
 
 /**
@@ -61,7 +59,7 @@ function xmllint(xml: string): { ok: boolean; output: string } {
 }
 
 describe('launchd plist', () => {
-  it('holds exactly the job we mean: socket 0600 owned by the user, on demand, no environment', () => {
+  it('holds exactly the job we mean: one socket, root:wheel 0666 (the helper checks every peer), on demand, no environment', () => {
     expect(parsePlist(launchdPlist(spec))).toEqual({
       Label: 'dev.berth.helper',
       ProgramArguments: spec.helperCommand,
@@ -69,8 +67,8 @@ describe('launchd plist', () => {
         Listener: {
           SockPathName: '/var/run/berth/helper.sock',
           SockType: 'stream',
-          SockPathMode: 384n,
-          SockPathOwner: 501n,
+          SockPathMode: 438n,
+          SockPathOwner: 0n,
           SockPathGroup: 0n,
         },
       },
