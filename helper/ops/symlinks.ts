@@ -82,6 +82,9 @@ export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { pee
   assertNotLocked(config, 'cliToolsLocation', (where) => where === 'system', 'the CLI tools location');
   const app = appPath(config);
   for (const name of args.names) assertTargetIsRoots(cliToolTarget(app, name));
+  // This account wants them (another account's removeSymlinks then leaves them); recorded first,
+  // so a record that cannot be written leaves the link directory untouched.
+  updateWants(config, enrolment, (wants) => wantLinks(wants, peer.uid, args.names));
   const record = readLinkRecord(config);
   const result: OperationResult<'installSymlinks'> = withTrustedDirectory(
     config.linkDir,
@@ -100,8 +103,6 @@ export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { pee
   const next = { ...record };
   for (const link of result.links) next[link.name] = link.target;
   if (JSON.stringify(next) !== JSON.stringify(record)) writeLinkRecord(config, next);
-  // This account now wants them: another account's removeSymlinks leaves them in place.
-  updateWants(config, enrolment, (wants) => wantLinks(wants, peer.uid, args.names));
   return { result };
 };
 

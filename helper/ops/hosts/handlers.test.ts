@@ -81,10 +81,10 @@ describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
     const auditLog = join(run, 'audit.log');
     assertPrivateMountNamespace();
     // The bundled helper, as root, in a child namespace whose /etc is the scratch one (see handler() above).
-    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6"';
+    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6" --state-dir "$7"';
     const helper = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog],
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog, join(dir, 'state')],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
     );
     const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));

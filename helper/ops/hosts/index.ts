@@ -14,9 +14,9 @@ import { ensureHostsBlock, removeHostsBlock } from './file';
 /** Adds the block, and records that the caller wants it (so another account's removeHosts keeps it). */
 export const ensureHosts: OperationHandler<'ensureHosts'> = (_args, { peer, config, enrolment }) => {
   assertNotLocked(config, 'hostsEntries', (on) => on, 'the hosts entries');
-  const result = ensureHostsBlock(HOSTS_PATH);
+  // The wish first: if it cannot be recorded, the hosts file is not touched either.
   updateWants(config, enrolment, (wants) => wantHosts(wants, peer.uid));
-  return { result };
+  return { result: ensureHostsBlock(HOSTS_PATH) };
 };
 
 /**
