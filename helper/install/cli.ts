@@ -147,11 +147,7 @@ export async function uninstallCommand(argv: string[]): Promise<number> {
   if (process.getuid?.() !== 0) return fail('uninstall must run as root', INSTALL_EXIT.notRoot);
   try {
     const outcome = await uninstallHelper(installLayout(), (line) => console.log(line), uid);
-    if (outcome.scope === 'account') {
-      console.log(`unenrolled: the helper no longer serves uid ${uid}; it stays for the other accounts on this computer`);
-    } else {
-      console.log(outcome.kept.length === 0 ? 'uninstalled: nothing of Berth is left' : 'uninstalled, except what is listed as kept above');
-    }
+    console.log(outcome.summary);
     return INSTALL_EXIT.ok;
   } catch (error) {
     return fail(`uninstall failed: ${(error as Error).message}`, INSTALL_EXIT.failed);

@@ -10,7 +10,12 @@ import { readWants, wantsSeed } from '../ops/wants';
 import type { Log } from './install';
 import { detectServiceManager, stopService } from './service-manager';
 
-type Outcome = OperationResult<'uninstall'>;
+/** What was removed and kept, and the one line that sums it up for the person who ran it. */
+type Outcome = OperationResult<'uninstall'> & { summary: string };
+
+function summed(outcome: OperationResult<'uninstall'>, summary: string): Outcome {
+  return { ...outcome, summary };
+}
 
 /**
  * Root's uninstall (an admin, MDM, or the app through the prompt).
@@ -28,8 +33,7 @@ export async function uninstallHelper(layout: InstallLayout, log: Log, forUid?: 
   if (forUid !== undefined && existsSync(layout.configPath)) {
     const config = readConfigFile(layout.configPath);
     if (!config.allowUids.includes(forUid)) {
-      log(`uid ${forUid} is not enrolled: nothing of it to remove; the helper stays for the accounts it serves`);
-      return { scope: 'account', removed: [], kept: [] };
+      return summed({ scope: 'account', removed: [], kept: [] }, `nothing to do: uid ${forUid} is not enrolled, and the helper stays for the accounts it serves`);
     }
     // Read before the change: an older install's links and hosts block are seeded to its first account.
     const wants = readWants(config, wantsSeed(config, config.allowUids[0]));
@@ -39,7 +43,7 @@ export async function uninstallHelper(layout: InstallLayout, log: Log, forUid?: 
       const outcome = afterUnenrol(config, forUid, wants, remaining, { helperPath: layout.helperDir });
       for (const path of outcome.removed) log(`removed ${path}`);
       for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);
-      return outcome;
+      return summed(outcome, `unenrolled: the helper no longer serves uid ${forUid}; it stays for the other accounts on this computer`);
     }
     log(`uid ${forUid} is the last enrolled account: removing the helper`);
   }
@@ -55,5 +59,5 @@ export async function uninstallHelper(layout: InstallLayout, log: Log, forUid?: 
   const outcome = uninstallEverything(config, { removePolicy: true });
   for (const path of outcome.removed) log(`removed ${path}`);
   for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);
-  return outcome;
+  return summed(outcome, outcome.kept.length === 0 ? 'uninstalled: nothing of Berth is left' : 'uninstalled, except what is listed as kept above');
 }
