@@ -133,13 +133,15 @@ describe('enrolment followed from the installed config while the helper runs', (
     open.destroy();
 
     // The other user's connection, held open across its own unenrolment, gets no further action.
-    const held = spawnFixtureAs(users.other, 'helper-client', ['pause', helper.socketPath]);
+    const go = join(root, 'go');
+    const held = spawnFixtureAs(users.other, 'helper-client', ['pause', helper.socketPath, go]);
     const heldDone = finished(held);
     expect(await firstLine(held)).toEqual({ ready: true });
     updateConfigFile(configPath, (config) => ({ ...config, allowUids: [users.test.uid] }));
-    held.kill('SIGUSR2');
-    const last = JSON.parse((await heldDone).stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-    expect(last).toMatchObject({ ok: false, kind: 'request', code: 'UNAUTHORIZED', message: expect.stringContaining(`(uid ${users.other.uid})`) });
+    writeFileSync(go, '');
+    const heldOutcome = await heldDone;
+    const last = JSON.parse(heldOutcome.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(last, `${heldOutcome.stdout}${heldOutcome.stderr} (exit ${heldOutcome.code})`).toMatchObject({ ok: false, kind: 'request', code: 'UNAUTHORIZED', message: expect.stringContaining(`(uid ${users.other.uid})`) });
     expect(await hello(users.other)).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
     expect(await hello(users.test)).toMatchObject({ ok: true });
   });

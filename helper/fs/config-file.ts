@@ -1,10 +1,10 @@
 import { basename, dirname } from 'node:path';
-import { fsyncDirectory, renameAt, statAt, type FileStat } from '../../native';
+import { fsyncDirectory, renameAt, statAt } from '../../native';
 import { readConfigFile } from '../../common/helper-config/read';
 import { helperConfig, type HelperConfig, type HelperConfigInput } from '../../common/helper-config/schema';
 import { describeIssues } from '../../common/protocol/messages';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
-import { unlinkQuietly, writeTempFile } from './atomic-write';
+import { replaceIfUnchanged, unlinkQuietly, writeTempFile } from './atomic-write';
 
 /**
  * The installed helper's config, written by root only: the installer (install,
@@ -39,12 +39,6 @@ export function writeConfigFile(path: string, config: HelperConfigInput | Helper
   return helperConfig.parse(JSON.parse(content.toString('utf8')));
 }
 
-/** Same inode, size and mtime: nobody replaced the file since we read it. */
-function sameFile(a: FileStat | null, b: FileStat | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs;
-}
-
 export interface ConfigUpdate {
   before: HelperConfig;
   after: HelperConfig;
@@ -67,21 +61,7 @@ export function updateConfigFile(path: string, change: (current: HelperConfig) =
     const next = change(before);
     if (next === undefined) return { before, after: before, changed: false };
     const content = serializeConfig(next);
-    const replaced = withTrustedDirectory(dirname(path), (dir) => {
-      const temp = writeTempFile(dir, name, content, { mode: 0o644 });
-      try {
-        if (!sameFile(seen, statAt(dir.fd, name))) {
-          unlinkQuietly(dir, temp);
-          return false;
-        }
-        renameAt(dir.fd, temp, name);
-      } catch (error) {
-        unlinkQuietly(dir, temp);
-        throw error;
-      }
-      fsyncDirectory(dir.fd);
-      return true;
-    });
+    const replaced = withTrustedDirectory(dirname(path), (dir) => replaceIfUnchanged(dir, name, content, seen, { mode: 0o644 }));
     if (replaced) return { before, after: helperConfig.parse(JSON.parse(content.toString('utf8'))), changed: true };
     if (attempt >= MAX_ATTEMPTS) throw new Error(`${path} kept changing while it was being updated; try again`);
   }

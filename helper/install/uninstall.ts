@@ -6,7 +6,7 @@ import { readConfigFile } from '../../common/helper-config/read';
 import { unenrolInFile } from '../daemon/enrolment';
 import { uninstallEverything } from '../ops/uninstall';
 import { afterUnenrol } from '../ops/unenrol';
-import { readWants, wantsSeed } from '../ops/wants';
+import { wantsSeed } from '../ops/wants';
 import type { Log } from './install';
 import { detectServiceManager, stopService } from './service-manager';
 
@@ -35,12 +35,12 @@ export async function uninstallHelper(layout: InstallLayout, log: Log, forUid?: 
     if (!config.allowUids.includes(forUid)) {
       return summed({ scope: 'account', removed: [], kept: [] }, `nothing to do: uid ${forUid} is not enrolled, and the helper stays for the accounts it serves`);
     }
-    // Read before the change: an older install's links and hosts block are seeded to its first account.
-    const wants = readWants(config, wantsSeed(config, config.allowUids[0]));
+    // Taken before the change: an older install's links and hosts block are its first account's.
+    const seed = wantsSeed(config, config.allowUids[0]);
     const remaining = unenrolInFile(layout.configPath, forUid);
     if (remaining !== undefined) {
       log(`unenrolled uid ${forUid} in ${layout.configPath}`);
-      const outcome = afterUnenrol(config, forUid, wants, remaining, { helperPath: layout.helperDir });
+      const outcome = afterUnenrol(config, forUid, seed, remaining, { helperPath: layout.helperDir });
       for (const path of outcome.removed) log(`removed ${path}`);
       for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);
       return summed(outcome, `unenrolled: the helper no longer serves uid ${forUid}; it stays for the other accounts on this computer`);

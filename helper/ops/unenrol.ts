@@ -4,7 +4,7 @@ import type { HelperConfig } from '../../common/helper-config/schema';
 import { removeHostsBlock } from './hosts';
 import { lockedSettings } from './policy-locks';
 import { removeOurLinks } from './symlinks';
-import { dropAccount, sameWants, sharedReason, writeWants, type Wants } from './wants';
+import { dropAccount, sharedReason, updateWantsWith, type WantsSeed } from './wants';
 
 type Outcome = OperationResult<'uninstall'>;
 
@@ -23,13 +23,17 @@ function plural(count: number, one: string, many: string): string {
  * do the shared things (the hosts block, system links) that nobody else
  * wants any more; what another account still wants stays, and the result
  * says so. An organization's lock is never lifted this way: what the policy
- * keeps on stays on. `wants` is the record as it was before the change.
+ * keeps on stays on. `seed` attributes an older install's link and block:
+ * it was taken before the enrolment changed (its first account may be `uid`).
  */
-export function afterUnenrol(config: HelperConfig, uid: number, wants: Wants, remaining: readonly number[], options: AfterUnenrolOptions): Outcome {
+export function afterUnenrol(config: HelperConfig, uid: number, seed: WantsSeed, remaining: readonly number[], options: AfterUnenrolOptions): Outcome {
   const hostsPath = options.hostsPath ?? HOSTS_PATH;
   const outcome: Outcome = { scope: 'account', removed: [], kept: [] };
-  const dropped = dropAccount(wants, uid);
-  if (!sameWants(wants, dropped.wants)) writeWants(config, dropped.wants);
+  let dropped = dropAccount({ version: 1, hosts: [], links: {} }, uid);
+  updateWantsWith(config, seed, (wants) => {
+    dropped = dropAccount(wants, uid);
+    return dropped.wants;
+  });
   const locks = lockedSettings(config);
   const shared = sharedReason();
   if (dropped.hosts === 'shared') outcome.kept.push({ path: hostsPath, reason: `the berth block is ${shared}` });

@@ -14,7 +14,7 @@ import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
 import { LINK_RECORD_NAME, removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
 import { afterUnenrol } from './unenrol';
-import { readWants, WANTS_RECORD_NAME, wantsSeed } from './wants';
+import { WANTS_RECORD_NAME, wantsSeed } from './wants';
 
 type Outcome = OperationResult<'uninstall'>;
 
@@ -135,10 +135,10 @@ function assertMayUninstall(peerUid: number, config: HelperConfig): void {
  */
 export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply }) => {
   if (peer.uid !== 0) {
-    // Read before the change: an older install's links and hosts block are seeded to its first account.
-    const wants = readWants(config, wantsSeed(config, enrolment.uids()[0]));
+    // Taken before the change: an older install's links and hosts block are its first account's.
+    const seed = wantsSeed(config, enrolment.uids()[0]);
     const remaining = enrolment.unenrol(peer.uid);
-    if (remaining !== undefined) return { result: afterUnenrol(config, peer.uid, wants, remaining, { helperPath: config.socketPath }) };
+    if (remaining !== undefined) return { result: afterUnenrol(config, peer.uid, seed, remaining, { helperPath: config.socketPath }) };
   }
   assertMayUninstall(peer.uid, config);
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });

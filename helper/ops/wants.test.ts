@@ -117,8 +117,7 @@ describe('leaving: what the account alone wanted goes, what others want stays', 
     wantBlock(A, B);
     await installSymlinks({ names: ['berth'] }, as(A));
     const { config } = as(A);
-    const wants = readWants(config, wantsSeed(config, A, hostsPath()));
-    const outcome = afterUnenrol(config, A, wants, [B], { helperPath: '/usr/local/libexec/berth', hostsPath: hostsPath() });
+    const outcome = afterUnenrol(config, A, wantsSeed(config, A, hostsPath()), [B], { helperPath: '/usr/local/libexec/berth', hostsPath: hostsPath() });
     expect(outcome).toEqual({
       scope: 'account',
       removed: [link()],
@@ -134,7 +133,7 @@ describe('leaving: what the account alone wanted goes, what others want stays', 
     expect(hosts()).toContain('berth.internal');
     expect(wantsFile()).toEqual({ version: 1, hosts: [B], links: {} });
     // B leaves too, with nobody else wanting it: the block goes, the file is as the user had it.
-    const last = afterUnenrol(config, B, readWants(config, wantsSeed(config, A, hostsPath())), [A], { helperPath: '/x', hostsPath: hostsPath() });
+    const last = afterUnenrol(config, B, wantsSeed(config, A, hostsPath()), [A], { helperPath: '/x', hostsPath: hostsPath() });
     expect(last.removed).toEqual([`${hostsPath()}: the berth block`]);
     expect(hosts()).toBe(USER_HOSTS);
   });
@@ -157,8 +156,7 @@ describe('leaving: what the account alone wanted goes, what others want stays', 
     await installSymlinks({ names: ['berth'] }, as(A, managed));
     writeFileSync(join(root, 'state/policy.json'), policy, { mode: 0o644 });
     const { config } = as(A, managed);
-    const wants = readWants(config, wantsSeed(config, A, hostsPath()));
-    const outcome = afterUnenrol(config, A, wants, [B], { helperPath: '/usr/local/libexec/berth', hostsPath: hostsPath() });
+    const outcome = afterUnenrol(config, A, wantsSeed(config, A, hostsPath()), [B], { helperPath: '/usr/local/libexec/berth', hostsPath: hostsPath() });
     expect(outcome.removed).toEqual([]);
     expect(outcome.kept.slice(0, 2)).toEqual([
       { path: hostsPath(), reason: 'your organization keeps the hosts entries on' },

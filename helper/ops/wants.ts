@@ -6,7 +6,8 @@ import { HOSTS_PATH } from '../../common/paths';
 import { MAX_ENROLLED_UIDS, type HelperConfig } from '../../common/helper-config/schema';
 import { readFileAt } from '../../common/fs/read-file';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
-import { writeFileAtomically } from '../fs/atomic-write';
+import { statAt } from '../../native';
+import { replaceIfUnchanged, writeFileAtomically } from '../fs/atomic-write';
 import { openStateDir } from '../fs/state-dir';
 import type { Enrolment } from '../daemon/enrolment';
 import { readLinkRecord } from './link-record';
@@ -164,15 +165,40 @@ export function sameWants(a: Wants, b: Wants): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Writers that raced us, retried before giving up. */
+const MAX_ATTEMPTS = 5;
+
 /**
  * Reads the record (seeded for an older install), applies `change` and
- * writes it back when it differs. The helper handles one request at a time
- * per connection, and these handlers run to the end without yielding, so two
- * accounts' changes cannot interleave here.
+ * writes it back when it differs, without losing a concurrent change: the
+ * helper's handlers run one at a time and never yield here, but root's
+ * `berth-helper uninstall --uid` (another process) may write at the same
+ * moment; the new record replaces the old only if the old is still the one
+ * read, else it is read again and `change` reapplied (so it must be pure).
  */
+export function updateWantsWith(config: HelperConfig, seed: WantsSeed, change: (wants: Wants) => Wants): Wants {
+  for (let attempt = 1; ; attempt++) {
+    let seen = null;
+    try {
+      seen = withTrustedDirectory(config.stateDir, (dir) => statAt(dir.fd, WANTS_RECORD_NAME));
+    } catch {
+      // No state dir yet: nothing to race with but its creation, which openStateDir does safely.
+    }
+    const before = readWants(config, seed);
+    const after = change(before);
+    if (sameWants(before, after)) return after;
+    const content = Buffer.from(JSON.stringify(wantsRecord.parse(after)));
+    const dir = openStateDir(config.stateDir);
+    try {
+      if (replaceIfUnchanged(dir, WANTS_RECORD_NAME, content, seen, { mode: 0o644 })) return after;
+    } finally {
+      dir.close();
+    }
+    if (attempt >= MAX_ATTEMPTS) throw new Error(`${config.stateDir}/${WANTS_RECORD_NAME} kept changing while it was being updated; try again`);
+  }
+}
+
+/** updateWantsWith, seeded from the helper's current enrolment (its first account). */
 export function updateWants(config: HelperConfig, enrolment: Enrolment, change: (wants: Wants) => Wants, hostsPath?: string): Wants {
-  const before = readWants(config, wantsSeed(config, enrolment.uids()[0], hostsPath));
-  const after = change(before);
-  if (!sameWants(before, after)) writeWants(config, after);
-  return after;
+  return updateWantsWith(config, wantsSeed(config, enrolment.uids()[0], hostsPath), change);
 }
