@@ -25,7 +25,7 @@ export interface UninstallOptions {
   hostsPath?: string;
   /**
    * Whether the organization policy goes too. Only when root asks: the
-   * allowed user must not be able to delete the policy and so roll it back.
+   * enrolled users must not be able to delete the policy and so roll it back.
    */
   removePolicy: boolean;
 }
@@ -109,13 +109,14 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
 
 /**
  * Who runs the organization's install. A managed helper (an org key was
- * recorded at install) is the admin's: removing it (the last enrolled
- * user's uninstall would) would delete the only copy
- * of the org key, so the kept policy cache could no longer be verified and
- * every lock and the registry allowlist would silently stop applying; it
- * would also erase the audit log and the hosts entries and links the locks
- * require. So only root (the admin, MDM, or the app's password prompt) may
- * uninstall it; the allowed user is refused before anything is touched.
+ * recorded at install) is the admin's: removing it (as the last enrolled
+ * user's uninstall would) would delete the only copy of the org key, so the
+ * kept policy cache could no longer be verified and every lock and the
+ * registry allowlist would silently stop applying; it would also erase the
+ * audit log and the hosts entries and links the locks require. So only root
+ * (the admin, MDM, or the app's password prompt) may remove it; an enrolled
+ * user is refused before anything is touched. (Leaving while others stay
+ * enrolled removes none of that, so it is allowed.)
  */
 function assertMayUninstall(peerUid: number, config: HelperConfig): void {
   if (peerUid === 0 || config.orgPublicKey === undefined) return;

@@ -14,7 +14,7 @@ import { ensureHostsBlock } from './hosts';
 import { installSymlinks, removeSymlinks } from './symlinks';
 import { afterUnenrol } from './unenrol';
 import { uninstall } from './uninstall';
-import { readWants, wantHosts, wantsSeed, writeWants, WANTS_RECORD_NAME } from './wants';
+import { readWants, updateWantsWith, wantHosts, wantLinks, wantsSeed, writeWants, WANTS_RECORD_NAME } from './wants';
 
 const users = inject('users');
 const A = users.test.uid;
@@ -103,6 +103,20 @@ describe('what every account shares: the system link and the hosts block', () =>
     // The first account's own removal is then the last: the link goes, and the record is written whole again.
     expect((await removeSymlinks({ names: ['berth'] }, as(A))).result.links[0]).toMatchObject({ action: 'removed' });
     expect(wantsFile()).toEqual({ version: 1, hosts: [], links: {} });
+  });
+
+  it('loses no concurrent change: a writer that got in between is read again and the change reapplied', () => {
+    const { config } = as(A);
+    let raced = false;
+    updateWantsWith(config, wantsSeed(config, A, hostsPath()), (wants) => {
+      if (!raced) {
+        raced = true;
+        // Root's uninstall --uid (another process) writes the record after we read it.
+        writeWants(config, wantHosts(wants, B));
+      }
+      return wantLinks(wants, A, ['berth']);
+    });
+    expect(wantsFile()).toEqual({ version: 1, hosts: [B], links: { berth: [A] } });
   });
 
   it('keeps the record root-owned 0644 in the root-owned state dir', async () => {
