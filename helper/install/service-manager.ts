@@ -50,7 +50,10 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     run('systemctl', ['daemon-reload'], log);
     // An upgrade: the next connection must start the new program, not the old one still running.
     run('systemctl', ['stop', `${spec.label}.service`], log);
-    run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
+    run('systemctl', ['enable', `${spec.label}.socket`], log);
+    // restart, not start: systemd applies SocketUser=/SocketMode= only when it creates the socket, and an
+    // upgrade from a one-user install must replace that user's 0600 socket with the root-owned 0666 one.
+    run('systemctl', ['restart', `${spec.label}.socket`], log);
     log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; the helper starts on first use`);
     return;
   }
