@@ -134,7 +134,7 @@ async function main(): Promise<void> {
 
     for (const [name, command] of helpers) {
       // Cold, under an activator that keeps the socket as systemd does.
-      const activator = await startActivator(socketPath, USER, [process.execPath, __filename, '--activator'], command);
+      const activator = await startActivator(socketPath, [process.execPath, __filename, '--activator'], command);
       running.push(activator);
       const events = new Output(activator, 'stdout');
       const cold: number[] = [];
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
 
     // Standalone: the /bin/sh supervisor holding the socket, and its helper, idle.
     await prepareSocketPath(socketPath);
-    const supervisor = await handOffSocket(socketPath, USER, (fd) =>
+    const supervisor = await handOffSocket(socketPath, (fd) =>
       spawn('/bin/sh', supervisorArgs(socketPath, helpers[0]![1]), { stdio: ['ignore', 'ignore', 'pipe', fd], detached: true, env: { PATH: '/usr/bin:/bin' } }),
     );
     running.push(supervisor);
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     const layout = { ...installLayout(), socketPath, socketDir: join(dir, 'run'), configPath, userModePath: join(dir, 'user-mode.json'), stateDir: join(dir, 'state') };
     for (const mode of ['after', 'before'] as const) {
       rmSync(socketPath, { force: true });
-      const activator = await startActivator(socketPath, USER, [process.execPath, __filename, '--activator'], helpers[0]![1]);
+      const activator = await startActivator(socketPath, [process.execPath, __filename, '--activator'], helpers[0]![1]);
       running.push(activator);
       const events = new Output(activator, 'stdout');
       let stop: () => Promise<void>;

@@ -13,15 +13,16 @@ import { installLayout } from '../common/paths';
 const USAGE = `berth-helper ${BERTH_VERSION} — Berth's privileged helper
 
 Usage:
-  berth-helper serve --socket PATH --allow-uid UID [--audit-log PATH]
+  berth-helper serve --socket PATH --allow-uid UID[,UID...] [--audit-log PATH]
                      [--app PATH] [--link-dir DIR] [--org-key FILE] [--state-dir DIR]
-                     [--max-connections N] [--frame-deadline-ms N] [--idle-timeout-ms N]
-                     [--idle-exit-ms N]
+                     [--max-connections N] [--max-connections-per-uid N]
+                     [--frame-deadline-ms N] [--idle-timeout-ms N] [--idle-exit-ms N]
                      [--audit-files N] [--audit-file-bytes N] [--audit-repeat-window-ms N]
                      [--audit-refusals-per-window N]
       Run the helper in the foreground (development and tests). Must run as root.
-      Only root and UID may talk to it; the socket is created 0600, owned by UID,
-      in a directory that must be root-owned and not group/world-writable.
+      Only root and the UIDs may talk to it (checked on every connection); the
+      socket is root's, mode 0666, in a directory that must be root-owned and
+      not group/world-writable.
         --app PATH       where Berth is installed (CLI link targets are computed from it)
         --link-dir DIR   system directory for CLI links (default /usr/local/bin)
         --org-key FILE   the organization's Ed25519 public key (PEM); policies must be signed by it
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         'org-key': { type: 'string' },
         'state-dir': { type: 'string' },
         'max-connections': { type: 'string' },
+        'max-connections-per-uid': { type: 'string' },
         'frame-deadline-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
         'idle-exit-ms': { type: 'string' },
@@ -109,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     const others = Object.keys(values).filter((k) => k !== 'config');
     if (others.length > 0) return usageError(`--config takes no other options (got --${others.join(', --')})`);
     if (process.getuid?.() !== 0) {
-      console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
+      console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of the enrolled users)');
       return 77;
     }
     let config;
@@ -119,17 +121,18 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`berth-helper: cannot use ${values.config}: ${(error as Error).message}`);
       return 78;
     }
-    // The installed service's own config: only that helper may remove itself when its app is gone.
+    // The installed service's own config: only that helper may remove itself when its app is gone;
+    // enrolment is followed in the file it was read from (users enrol and leave while it runs).
     const layout = installLayout();
-    return serve(config, resolve(values.config) === layout.configPath ? { installed: layout } : {});
+    return serve(config, { configPath: values.config, ...(resolve(values.config) === layout.configPath ? { installed: layout } : {}) });
   }
   if (values.socket === undefined) return usageError('serve needs --socket PATH (or --config FILE)');
-  if (values['allow-uid'] === undefined) return usageError('serve needs --allow-uid UID');
+  if (values['allow-uid'] === undefined) return usageError('serve needs --allow-uid UID (or several: --allow-uid 1000,1001)');
   let parsed;
   try {
     parsed = helperConfig.safeParse({
       socketPath: values.socket,
-      allowUid: integerFlag('allow-uid', values['allow-uid']),
+      allowUids: values['allow-uid'].split(',').map((uid) => integerFlag('allow-uid', uid)),
       auditLogPath: values['audit-log'],
       appPath: values.app,
       linkDir: values['link-dir'],
@@ -137,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
       stateDir: values['state-dir'],
       limits: {
         maxConnections: integerFlag('max-connections', values['max-connections']),
+        maxConnectionsPerUid: integerFlag('max-connections-per-uid', values['max-connections-per-uid']),
         frameDeadlineMs: integerFlag('frame-deadline-ms', values['frame-deadline-ms']),
         idleTimeoutMs: integerFlag('idle-timeout-ms', values['idle-timeout-ms']),
         idleExitMs: integerFlag('idle-exit-ms', values['idle-exit-ms']),

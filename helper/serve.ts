@@ -2,6 +2,7 @@ import type { HelperConfig } from '../common/helper-config/schema';
 import { nullAuditLog, openAuditLog, type AuditLog } from './daemon/audit';
 import { throttleAuditLog } from './daemon/audit-throttle';
 import { HelperServer } from './daemon/server';
+import { fileEnrolment, fixedEnrolment } from './daemon/enrolment';
 import { PROTOCOL_MAX, PROTOCOL_MIN } from '../common/protocol';
 import { BERTH_VERSION } from '../common/app-version';
 import { loadBinding } from '../native/loader';
@@ -16,12 +17,13 @@ import { APP_GONE_EXIT_STATUS, appGoneConfirmed, appPresence } from './daemon/ap
 import { detectServiceManager } from '../common/service-manager';
 import { removeForGoneApp } from './install/self-remove';
 import { activatedSocket } from './daemon/activation';
+import { WANTS_RECORD_NAME } from './ops/wants';
 
 /** The helper's own atomically written files: the hosts file, and its state (policy cache, link and install records). */
 function sweepHelperTemps(config: HelperConfig): string[] {
   return [
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
-    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, INSTALL_RECORD_NAME]),
+    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, WANTS_RECORD_NAME, INSTALL_RECORD_NAME]),
   ];
 }
 
@@ -32,6 +34,8 @@ function duration(ms: number): string {
 /**
  * Runs the daemon in the foreground until SIGTERM/SIGINT. Resolves with the
  * exit code. Every failure to start is one line saying what to fix.
+ * `configPath`: the installed config the settings came from; enrolment is
+ * then followed there while the helper runs (users enrol and leave).
  */
 export interface ServeOptions {
   /**
@@ -40,6 +44,8 @@ export interface ServeOptions {
    * its app is gone. A development or test helper never does.
    */
   installed?: InstallLayout;
+  /** The config file the settings came from: enrolment is followed there while the helper runs (users enrol and leave). */
+  configPath?: string;
 }
 
 /** Resolves only if the installed app is (and stays) gone; otherwise never. */
@@ -62,7 +68,7 @@ function appGone(config: HelperConfig, options: ServeOptions): Promise<void> {
 
 export async function serve(config: HelperConfig, options: ServeOptions = {}): Promise<number> {
   if (process.getuid?.() !== 0) {
-    console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of one user)');
+    console.error('berth-helper: serve must run as root (it binds privileged ports on behalf of the enrolled users)');
     return 77;
   }
   // The addon checks every client's credentials: without it no request could
@@ -83,7 +89,8 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
   });
   // The server writes through this: the log is opened once we listen (below).
   let audit: AuditLog = nullAuditLog;
-  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() });
+  const enrolment = options.configPath === undefined ? fixedEnrolment(config.allowUids) : fileEnrolment(options.configPath, config.allowUids);
+  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() }, enrolment);
   let activated;
   try {
     activated = activatedSocket();
@@ -110,7 +117,7 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
     }
   }
   console.error(
-    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ` (socket from ${activated.holder})` : ''} for uid ${config.allowUid} (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
+    `berth-helper ${BERTH_VERSION}: serving on ${config.socketPath}${activated !== undefined ? ` (socket from ${activated.holder})` : ''} for ${config.allowUids.length === 1 ? 'uid' : 'uids'} ${config.allowUids.join(', ')} and root (protocol ${PROTOCOL_MIN}-${PROTOCOL_MAX})`,
   );
   // Only a holder that starts us again on the next connection lets us go when idle.
   const idleExitMs = activated?.startsOnDemand === true ? config.limits.idleExitMs : 0;

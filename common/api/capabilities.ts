@@ -13,6 +13,8 @@ export const helperState = z.enum([
   'not-installed',
   'not-running',
   'no-permission',
+  /** Installed on this machine for other accounts, not this one: installing enrols it (an administrator's password). */
+  'not-enrolled',
   'needs-update',
   'error',
 ]);

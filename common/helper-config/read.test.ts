@@ -25,13 +25,27 @@ beforeEach(() => {
 
 describe('the installed config file', () => {
   it('reads a root-owned config and fills in the defaults', () => {
-    write({ socketPath: join(root, 'run/helper.sock'), allowUid: users.test.uid, appPath: '/opt/Berth' });
+    write({ socketPath: join(root, 'run/helper.sock'), allowUids: [users.test.uid, users.other.uid], appPath: '/opt/Berth' });
     expect(readConfigFile(path)).toMatchObject({
-      allowUid: users.test.uid,
+      allowUids: [users.test.uid, users.other.uid],
       appPath: '/opt/Berth',
       linkDir: '/usr/local/bin',
-      limits: { maxConnections: 64 },
+      limits: { maxConnections: 64, maxConnectionsPerUid: 16 },
     });
+  });
+
+  it('reads a config an older install wrote (one allowUid) as a list of that uid', () => {
+    write({ socketPath: join(root, 'run/helper.sock'), allowUid: users.test.uid, appPath: '/opt/Berth' });
+    const config = readConfigFile(path);
+    expect(config.allowUids).toEqual([users.test.uid]);
+    expect(config).not.toHaveProperty('allowUid');
+  });
+
+  it('refuses a config with a repeated or reserved uid, naming the field', () => {
+    write({ socketPath: join(root, 'run/helper.sock'), allowUids: [users.test.uid, users.test.uid] });
+    expect(() => readConfigFile(path)).toThrow(/allowUids: must not repeat a uid/);
+    write({ socketPath: join(root, 'run/helper.sock'), allowUids: [65535] });
+    expect(() => readConfigFile(path)).toThrow(/allowUids\.0: must not be 65535/);
   });
 
   it.each([

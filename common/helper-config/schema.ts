@@ -16,8 +16,15 @@ function isEd25519PublicKey(pem: string): boolean {
  * service reads the same shape from root-owned config.
  */
 export const helperLimits = z.strictObject({
-  /** Open authorized connections at once; more get BUSY (the one allowed user cannot starve root of fds). */
+  /** Open authorized connections at once; more get BUSY (the enrolled users cannot starve root of fds). */
   maxConnections: z.number().int().min(1).max(1024).default(64),
+  /**
+   * Open connections per peer uid other than root, authorized or being refused
+   * (a refusal lingers up to 2 s so the peer can read why). The socket is
+   * world-connectable: without this one local user, enrolled or not, could
+   * hold every slot the helper has and starve the others. More are closed unanswered.
+   */
+  maxConnectionsPerUid: z.number().int().min(1).max(1024).default(16),
   /** A frame begun must finish within this; stops a slow-loris client from pinning buffers. */
   frameDeadlineMs: z.number().int().min(10).max(600_000).default(5_000),
   /** A connection silent this long is closed; the client reconnects when it needs to. */
@@ -41,7 +48,7 @@ export const helperLimits = z.strictObject({
   /**
    * Audit log files kept, the current one included; the oldest is dropped when the
    * current one is full. With auditFileBytes, the most root's disk gives the log
-   * (4 x 8 MiB by default), whatever the allowed user sends.
+   * (4 x 8 MiB by default), whatever the enrolled users send.
    */
   auditFiles: z.number().int().min(2).max(MAX_AUDIT_FILES).default(4),
   /** Largest audit log file; at least a few of the longest lines (4 KiB). */
@@ -128,9 +135,32 @@ const absolutePath = z
     message: 'must be an absolute, normalized path',
   });
 
-export const helperConfig = z.strictObject({
+/** Most accounts one helper serves: far above a shared workstation's users; bounds the config and every per-uid table. */
+export const MAX_ENROLLED_UIDS = 256;
+
+/**
+ * An enrolled account. Not root: root is always served and never enrolled.
+ * Not 65535 (the 16-bit -1, which systemd and some tools treat as "no
+ * user") nor 4294967295 (the 32-bit -1 that chown(2) reads as "unchanged").
+ */
+export const enrolledUid = z
+  .number()
+  .int()
+  .min(1, { message: 'must be a user other than root (root is always served)' })
+  .max(0xfffffffe)
+  .refine((uid) => uid !== 0xffff, { message: 'must not be 65535 (the 16-bit "no user")' });
+
+/** Who the helper serves besides root: unique uids, in the order they enrolled. */
+export const allowUidsSchema = z
+  .array(enrolledUid)
+  .min(1, { message: 'must name at least one user' })
+  .max(MAX_ENROLLED_UIDS)
+  .refine((uids) => new Set(uids).size === uids.length, { message: 'must not repeat a uid' });
+
+const helperConfigShape = z.strictObject({
   socketPath: absolutePath.refine((p) => p.length <= 100, { message: 'must fit in a UNIX socket address (100 bytes)' }),
-  allowUid: z.number().int().min(1).max(0xfffffffe),
+  /** The enrolled users (root is always served): each enrolled through their own consent and an administrator's password. */
+  allowUids: allowUidsSchema,
   auditLogPath: absolutePath.optional(),
   /** Where the app is installed; CLI link targets are computed from it, never taken from a request. */
   appPath: absolutePath.optional(),
@@ -154,4 +184,21 @@ export const helperConfig = z.strictObject({
   limits: helperLimits.default(helperLimits.parse({})),
 });
 
-export type HelperConfig = z.infer<typeof helperConfig>;
+/**
+ * Installs before several users could enrol wrote one `allowUid`. Such a
+ * config still loads, as `allowUids: [uid]`; the next write (an enrolment,
+ * an unenrolment, an admin's upgrade) stores the new shape. A file with both
+ * keys is refused (the strict shape rejects `allowUid`): which one would be meant?
+ */
+export function upgradeLegacyConfig(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  if (!Object.prototype.hasOwnProperty.call(input, 'allowUid') || Object.prototype.hasOwnProperty.call(input, 'allowUids')) return input;
+  const { allowUid, ...rest } = input as Record<string, unknown>;
+  return { ...rest, allowUids: [allowUid] };
+}
+
+export const helperConfig = z.preprocess(upgradeLegacyConfig, helperConfigShape);
+
+export type HelperConfig = z.infer<typeof helperConfigShape>;
+/** What a config file or flags may hold before defaults are filled in. */
+export type HelperConfigInput = z.input<typeof helperConfigShape>;

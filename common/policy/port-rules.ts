@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * The organization's port rules: which ports Berth may publish, on which
  * addresses, and UDP. Part of the signed policy; enforced by the helper for
- * every socket it binds (the allowed user could skip the app) and by the
+ * every socket it binds (an enrolled user could skip the app) and by the
  * app for the ports it binds itself. One definition, read by both.
  */
 

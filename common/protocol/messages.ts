@@ -80,9 +80,15 @@ export const installSymlinksResult = z.strictObject({
   ),
 });
 
+/**
+ * 'kept': another account on the machine still wants that link, so it stays
+ * (the link directory is shared); `reason` says so in one sentence.
+ */
 export const removeSymlinksResult = z.strictObject({
   linkDir: z.string(),
-  links: z.array(z.strictObject({ name: z.enum(CLI_TOOLS), action: z.enum(['removed', 'absent']) })),
+  links: z.array(
+    z.strictObject({ name: z.enum(CLI_TOOLS), action: z.enum(['removed', 'absent', 'kept']), reason: z.string().max(300).optional() }),
+  ),
 });
 
 /** No arguments at all: the hosts entries are fixed, nothing comes from the request. */
@@ -93,6 +99,8 @@ export const hostsResult = z.strictObject({
   /** rename: atomic replace; in-place: the file is a mount point, so it was rewritten (backup kept). */
   method: z.enum(['none', 'rename', 'in-place']),
   backupPath: z.string().optional(),
+  /** removeHosts only: why the block stayed (another account still wants it). */
+  kept: z.string().max(300).optional(),
 });
 
 export const MAX_POLICY_BYTES = 60_000;
@@ -115,6 +123,12 @@ export const traceResult = z.strictObject({
 });
 
 export const uninstallResult = z.strictObject({
+  /**
+   * 'account': only the caller was unenrolled, and the helper stays for the
+   * other accounts on the machine; 'machine': the helper and everything it
+   * set up are gone. (Absent from helpers older than several users.)
+   */
+  scope: z.enum(['account', 'machine']).optional(),
   removed: z.array(z.string()),
   kept: z.array(z.strictObject({ path: z.string(), reason: z.string() })),
 });

@@ -104,6 +104,18 @@ export function resetMachine(): void {
   }
 }
 
+/** As root, as an admin's script (or another user's own prompt) would: install the helper for `uid`, enrolling it. */
+export function installHelperFor(uid: number): string {
+  const result = spawnSync(process.execPath, [HELPER, 'install', '--app', APP, '--uid', String(uid)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`berth-helper install --uid ${uid} failed: ${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+/** Another account on this machine (the second test user). */
+export function otherUser(): TestUser {
+  return ensureUser(TEST_USERS.other);
+}
+
 /** As root: the managed-machine install for one account (no helper at runtime). */
 export function installUserMode(user: TestUser): string {
   const result = asRoot([process.execPath, HELPER, 'install', '--user', user.name, '--app', APP]);

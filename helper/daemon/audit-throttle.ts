@@ -31,7 +31,7 @@ interface Budget {
 }
 
 /**
- * Keeps the allowed user (or anyone refused at the door) from filling the log
+ * Keeps the enrolled users (or anyone refused at the door) from filling the log
  * with lines, while keeping every fact:
  * - an identical success (same peer uid, op and args) within the window of
  *   the first is not written again but counted, and one line "repeated N

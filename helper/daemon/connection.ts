@@ -19,6 +19,7 @@ import type { HelperConfig } from '../../common/helper-config/schema';
 import { socketFd } from './socket-fd';
 import type { Activity } from './activity';
 import { fileSystemRefusal } from '../fs/errors';
+import { notEnrolledMessage, type Enrolment } from './enrolment';
 
 /** Frames read ahead of the one being handled before we stop reading (back-pressure). */
 const MAX_QUEUED_FRAMES = 8;
@@ -30,6 +31,8 @@ const MAX_MESSAGE = 1000;
 export interface ConnectionDeps {
   readonly peer: PeerCredentials;
   readonly config: HelperConfig;
+  /** Asked again before every request: an account unenrolled while connected gets no further action. */
+  readonly enrolment: Enrolment;
   readonly audit: AuditLog;
   readonly handlers: OperationHandlers;
   readonly audited: AuditPolicy;
@@ -127,6 +130,12 @@ export class Connection {
   }
 
   private async handle(body: Buffer): Promise<void> {
+    // Enrolment can end while a connection is open (the user unenrolled, or root removed them).
+    if (!this.deps.enrolment.allows(this.deps.peer.uid)) {
+      this.deps.audit.write({ peer: this.deps.peer, op: 'connect', result: 'UNAUTHORIZED', message: 'no longer enrolled; connection closed' });
+      this.hangUp('UNAUTHORIZED', notEnrolledMessage(this.deps.peer.uid), false);
+      return;
+    }
     const release = this.deps.activity.hold();
     try {
       await this.handleHeld(body);
@@ -152,6 +161,7 @@ export class Connection {
       const outcome = await handler(args, {
         peer: this.deps.peer,
         config: this.deps.config,
+        enrolment: this.deps.enrolment,
         progress: (data) => {
           if (!this.closed) this.socket.write(encodeFrame({ id: requestId, progress: data }));
         },
@@ -236,12 +246,12 @@ export class Connection {
     });
   }
 
-  private hangUp(code: ErrorCode, message: string): void {
+  private hangUp(code: ErrorCode, message: string, record = true): void {
     if (this.closed || this.ending) return;
     this.ending = true;
     clearTimeout(this.deadline);
     this.queue.length = 0;
-    this.record(undefined, undefined, code, message);
+    if (record) this.record(undefined, undefined, code, message);
     this.socket.end(encodeFrame({ id: null, ok: false, error: { code, message } }), () => this.close());
   }
 }

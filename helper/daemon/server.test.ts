@@ -125,24 +125,22 @@ describe('helper, as root, with an unprivileged client', () => {
     await done;
   });
 
-  it('refuses a second unprivileged user at the socket permissions, and by uid when those are opened up', async () => {
-    const blocked = await runFixtureAs(users.other, 'helper-client', ['hello', helper.socketPath]);
-    expect(blocked).toMatchObject({ ok: false, kind: 'unavailable', reason: 'no-permission' });
-
-    // Take down the first wall: the helper's own uid check must still hold.
-    chmodSync(helper.socketPath, 0o666);
-    try {
-      const refused = await runFixtureAs(users.other, 'helper-client', ['hello', helper.socketPath]);
-      expect(refused).toMatchObject({ ok: false, kind: 'request', code: 'UNAUTHORIZED' });
-      expect(refused.message).toContain(`uid ${users.other.uid}`);
-      const bind = await runFixtureAs(users.other, 'helper-client', ['bind', helper.socketPath, '127.0.0.1', '85', 'tcp']);
-      expect(bind).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
-    } finally {
-      chmodSync(helper.socketPath, 0o600);
-    }
+  it('refuses an account that is not enrolled, by its uid, with a sentence that names only that uid', async () => {
+    const refused = await runFixtureAs(users.other, 'helper-client', ['hello', helper.socketPath]);
+    expect(refused).toMatchObject({ ok: false, kind: 'request', code: 'UNAUTHORIZED' });
+    expect(refused.message).toBe(
+      `Berth's helper on this machine is not set up for your account (uid ${users.other.uid}): ` +
+        `choose "Install helper" in Berth or run "berth helper install" to enrol, which asks for an administrator's password`,
+    );
+    // It learns that a helper exists, and nothing of who else uses it.
+    expect(refused.message).not.toContain(String(users.test.uid));
+    const bind = await runFixtureAs(users.other, 'helper-client', ['bind', helper.socketPath, '127.0.0.1', '85', 'tcp']);
+    expect(bind).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
     expect(helper.auditEntries()).toContainEqual(
       expect.objectContaining({ op: 'connect', result: 'UNAUTHORIZED', peer: expect.objectContaining({ uid: users.other.uid }) }),
     );
+    // Nothing it sent was acted on: no bindPort of its is on record.
+    expect(helper.auditEntries().filter((e) => e.op === 'bindPort' && (e.peer as { uid: number }).uid === users.other.uid)).toEqual([]);
     await stillServes(helper);
   });
 
@@ -337,12 +335,14 @@ describe('helper lifecycle', () => {
     rmSync(open, { recursive: true });
   });
 
-  it('creates the socket 0600 and owned by the allowed user', async () => {
-    const helper = await startHelper({ allowUid: users.test.uid });
+  it("creates one socket, root's and connectable by all (the peer check decides), in its root-owned directory", async () => {
+    const helper = await startHelper({ allowUid: [users.test.uid, users.other.uid] });
     const st = lstatSync(helper.socketPath);
     expect(st.isSocket()).toBe(true);
-    expect(st.mode & 0o777).toBe(0o600);
-    expect(st.uid).toBe(users.test.uid);
+    expect(st.mode & 0o777).toBe(0o666);
+    expect([st.uid, st.gid]).toEqual([0, 0]);
+    const dir = lstatSync(helper.dir);
+    expect([dir.uid, dir.mode & 0o777]).toEqual([0, 0o755]);
     await helper.stop();
   });
 });

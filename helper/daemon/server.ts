@@ -6,19 +6,27 @@ import { AUDITED, HANDLERS } from '../ops';
 import type { AuditLog } from './audit';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { Connection } from './connection';
-import { listenOnSocketFile, prepareSocketPath } from './socket-file';
+import { listenOnSocketFile, prepareSocketPath, SOCKET_MODE } from './socket-file';
 import { Activity } from './activity';
+import { fixedEnrolment, notEnrolledMessage, type Enrolment } from './enrolment';
+import { ConnectionSlots } from './slots';
 import { socketFd } from './socket-fd';
+
+/** Re-exported: the socket's mode (socket-file.ts). */
+export { SOCKET_MODE };
 
 /**
  * The helper's listening side. Who may talk is decided here, per connection,
  * from the kernel's record of the peer (SO_PEERCRED / getpeereid), before a
- * single byte of the request is read. The socket's 0600 mode is a second
- * wall, not the first.
+ * single byte of the request is read: root and the enrolled uids. The socket
+ * itself is root's and world-connectable (one socket for every enrolled
+ * user, so enrolment never touches it); the root-owned 0755 directory keeps
+ * anyone from replacing it.
  */
 export class HelperServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  private readonly slots: ConnectionSlots;
   private socketIno: number | undefined;
   /** Open connections and requests in flight: while any is held, the helper does not exit for idleness. */
   readonly activity = new Activity();
@@ -26,10 +34,12 @@ export class HelperServer {
   constructor(
     private readonly config: HelperConfig,
     private readonly audit: AuditLog,
+    private readonly enrolment: Enrolment = fixedEnrolment(config.allowUids),
   ) {
     // pauseOnConnect: nothing is read from a peer before its credentials are checked.
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
-    // Backstop for floods of refused peers; authorized ones are capped below with a BUSY answer.
+    this.slots = new ConnectionSlots(config.limits.maxConnectionsPerUid);
+    // Backstop for floods from many accounts at once; each account is capped by the slots, authorized ones below with BUSY.
     this.server.maxConnections = config.limits.maxConnections * 4;
   }
 
@@ -53,9 +63,9 @@ export class HelperServer {
   }
 
   async listen(): Promise<void> {
-    const { socketPath, allowUid } = this.config;
+    const { socketPath } = this.config;
     await prepareSocketPath(socketPath);
-    this.socketIno = await listenOnSocketFile(this.server, socketPath, allowUid);
+    this.socketIno = await listenOnSocketFile(this.server, socketPath);
   }
 
   /**
@@ -103,9 +113,23 @@ export class HelperServer {
       socket.destroy();
       return;
     }
-    if (peer.uid !== 0 && peer.uid !== this.config.allowUid) {
+    // Every connection, refused or not, holds one of its account's slots until it closes.
+    if (!this.slots.take(peer.uid)) {
+      // Counted in the peer's refusal budget (audit-throttle), like every refusal.
+      this.audit.write({
+        peer,
+        op: 'connect',
+        result: 'BUSY',
+        message: `uid ${peer.uid} already holds ${this.config.limits.maxConnectionsPerUid} connections, the most one account may`,
+      });
+      socket.destroy();
+      return;
+    }
+    const uid = peer.uid;
+    socket.once('close', () => this.slots.release(uid));
+    if (!this.enrolment.allows(peer.uid)) {
       this.audit.write({ peer, op: 'connect', result: 'UNAUTHORIZED' });
-      refuse(socket, 'UNAUTHORIZED', `uid ${peer.uid} may not use this helper`);
+      refuse(socket, 'UNAUTHORIZED', notEnrolledMessage(peer.uid));
       return;
     }
     if (this.connections.size >= this.config.limits.maxConnections) {
@@ -118,6 +142,7 @@ export class HelperServer {
     const connection: Connection = new Connection(socket, {
       peer,
       config: this.config,
+      enrolment: this.enrolment,
       audit: this.audit,
       handlers: HANDLERS,
       audited: AUDITED,

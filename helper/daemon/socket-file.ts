@@ -24,8 +24,11 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
  * root) may connect to, and resolves with the file's inode. One definition
  * for the helper's own socket and the standalone supervisor's.
  */
-export async function listenOnSocketFile(server: Server, path: string, ownerUid: number): Promise<number> {
-  // umask so the socket is never, even for an instant, connectable by others.
+/** The socket's mode: anyone may connect, as to the D-Bus system bus; the helper's peer check decides who is served. */
+export const SOCKET_MODE = 0o666;
+
+export async function listenOnSocketFile(server: Server, path: string): Promise<number> {
+  // umask so the socket is never, even for an instant, connectable before it is root's.
   const previous = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -38,14 +41,14 @@ export async function listenOnSocketFile(server: Server, path: string, ownerUid:
   } finally {
     process.umask(previous);
   }
-  chmodSync(path, 0o600);
-  lchownSync(path, ownerUid, lstatSync(path).gid);
+  lchownSync(path, 0, 0);
+  chmodSync(path, SOCKET_MODE);
   return lstatSync(path).ino;
 }
 
 /**
  * A socket held by another process, as a service manager holds one: creates
- * the socket file at `path` for `ownerUid` (as listenOnSocketFile), hands
+ * the socket file at `path` (as listenOnSocketFile), hands
  * its listening fd to the process `start` spawns (as fd 3, say) and keeps no
  * copy. All in one turn of the event loop after the listen, so this process
  * never accepts a connection meant for the child. Closing our copy makes
@@ -55,10 +58,10 @@ export async function listenOnSocketFile(server: Server, path: string, ownerUid:
  * /proc/net/unix, where the app sees whether anything listens there).
  * Make way first (prepareSocketPath).
  */
-export async function handOffSocket<T extends ChildProcess>(path: string, ownerUid: number, start: (fd: number) => T): Promise<T> {
+export async function handOffSocket<T extends ChildProcess>(path: string, start: (fd: number) => T): Promise<T> {
   const server = createServer();
   try {
-    await listenOnSocketFile(server, path, ownerUid);
+    await listenOnSocketFile(server, path);
     const child = start(listeningFd(server));
     const keep = join(dirname(path), `.${randomBytes(4).toString('hex')}`);
     linkSync(path, keep);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fchownSync, fsyncSync, writeSync } from 'node:fs';
-import { fsyncDirectory, openFileAt, renameAt, unlinkAt } from '../../native';
+import { fsyncDirectory, openFileAt, renameAt, statAt, unlinkAt, type FileStat } from '../../native';
 import { errnoCode } from '../../common/errno';
 import type { TrustedDirectory } from '../../common/fs/trusted-directory';
 
@@ -82,4 +82,32 @@ export function writeFileAtomically(dir: TrustedDirectory, name: string, content
     throw error;
   }
   fsyncDirectory(dir.fd);
+}
+
+/** Same inode, size and mtime (or both absent): nobody replaced or wrote the file since it was looked at. */
+export function sameFile(a: FileStat | null, b: FileStat | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/**
+ * writeFileAtomically, but only if `name` is still as `seen` (statAt before
+ * it was read): returns false, changing nothing, when another writer got
+ * there first, so the caller can read again and reapply its change instead
+ * of losing the other one (read-change-write by two root processes).
+ */
+export function replaceIfUnchanged(dir: TrustedDirectory, name: string, content: Buffer, seen: FileStat | null, options: WriteOptions): boolean {
+  const temp = writeTempFile(dir, name, content, options);
+  try {
+    if (!sameFile(seen, statAt(dir.fd, name))) {
+      unlinkQuietly(dir, temp);
+      return false;
+    }
+    renameAt(dir.fd, temp, name);
+  } catch (error) {
+    unlinkQuietly(dir, temp);
+    throw error;
+  }
+  fsyncDirectory(dir.fd);
+  return true;
 }

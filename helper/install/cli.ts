@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { installLayout } from '../../common/paths';
 import { ProtocolError } from '../../common/protocol/errors';
 import { readConfigFile } from '../../common/helper-config/read';
-import { policyUrlProblem, policyUrlSchema } from '../../common/helper-config/schema';
+import { enrolledUid, policyUrlProblem, policyUrlSchema } from '../../common/helper-config/schema';
 import { readKeyFile } from '../daemon/org-key';
 import { currentProgram, installHelper } from './install';
 import { uninstallHelper } from './uninstall';
@@ -18,9 +18,11 @@ export const START_USAGE = `  berth-helper start
       installed, user mode) or it failed, 77 not root, 78 the config is bad.`;
 
 export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org-key FILE] [--policy-url URL]
-      Install (or upgrade) the helper for one user: root-only directories, the
-      program, its config, an install record, and the service (standalone where
-      no service manager runs). Run as root, normally through Berth's prompt.
+      Install (or upgrade) the helper and enrol user UID: root-only directories,
+      the program, its config, an install record, and the service (standalone
+      where no service manager runs). Where the helper is installed already,
+      UID is enrolled beside the accounts it serves. Run as root, normally
+      through Berth's prompt (each user enrols with an administrator's password).
         --org-key FILE    the organization's Ed25519 public key; policies must be signed by it
         --policy-url URL  where Berth fetches the signed policy (https, or http to
                           localhost only; no credentials); needs an org key. On an
@@ -31,9 +33,12 @@ export const INSTALL_USAGE = `  berth-helper install --app PATH --uid UID [--org
       account, and starts no helper. Limits: only that account; ports below 1024
       only where the OS allows a direct bind; no privileged diagnostics trace.
 ${START_USAGE}
-  berth-helper uninstall
+  berth-helper uninstall [--uid UID]
       Stop the helper and remove everything the install created, Berth's CLI
-      links and its hosts block. Safe to run twice, and on a half install.`;
+      links and its hosts block. Safe to run twice, and on a half install.
+      With --uid (what Berth's own Uninstall runs): while other accounts stay
+      enrolled, unenrol only UID, remove what it alone wanted, and leave the
+      helper running for the others; UID being the last, remove everything.`;
 
 /** Exit codes of install/uninstall, documented in docs/INSTALL.md. */
 export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 64, notRoot: 77, unsafePath: 73, badConfig: 78 } as const;
@@ -74,8 +79,8 @@ export async function installCommand(argv: string[]): Promise<number> {
       return installFailure(error);
     }
   }
-  if (values.uid === undefined || !/^\d+$/.test(values.uid) || Number(values.uid) < 1 || Number(values.uid) > 0xfffffffe) {
-    return fail('install needs --uid with the numeric uid of the user to serve (not 0)', INSTALL_EXIT.usage);
+  if (uidArgument(values.uid) === undefined) {
+    return fail('install needs --uid with the numeric uid of the user to serve (not 0, not 65535)', INSTALL_EXIT.usage);
   }
   if (process.getuid?.() !== 0) return fail('install must run as root (Berth asks for your password to run it)', INSTALL_EXIT.notRoot);
   let orgPublicKey: string | undefined;
@@ -132,12 +137,27 @@ function installFailure(error: unknown): number {
   return fail(`install failed: ${(error as Error).message}\nRun install again, or "berth-helper uninstall" to clean up.`, INSTALL_EXIT.failed);
 }
 
+/** A uid to serve or unenrol: a whole number, not root (root is always served), as the config's schema has it. */
+function uidArgument(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d{1,10}$/.test(raw)) return undefined;
+  return enrolledUid.safeParse(Number(raw)).success ? Number(raw) : undefined;
+}
+
 export async function uninstallCommand(argv: string[]): Promise<number> {
-  if (argv.length > 0) return fail(`uninstall takes no arguments (got ${argv.join(' ')})`, INSTALL_EXIT.usage);
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, options: { uid: { type: 'string' } } }));
+  } catch (error) {
+    return fail(`${(error as Error).message}\nRun "berth-helper --help" for usage.`, INSTALL_EXIT.usage);
+  }
+  const uid = uidArgument(values.uid);
+  if (values.uid !== undefined && uid === undefined) {
+    return fail('uninstall --uid needs the numeric uid of an enrolled user (not 0)', INSTALL_EXIT.usage);
+  }
   if (process.getuid?.() !== 0) return fail('uninstall must run as root', INSTALL_EXIT.notRoot);
   try {
-    const outcome = await uninstallHelper(installLayout(), (line) => console.log(line));
-    console.log(outcome.kept.length === 0 ? 'uninstalled: nothing of Berth is left' : 'uninstalled, except what is listed as kept above');
+    const outcome = await uninstallHelper(installLayout(), (line) => console.log(line), uid === undefined ? {} : { forUid: uid });
+    console.log(outcome.summary);
     return INSTALL_EXIT.ok;
   } catch (error) {
     return fail(`uninstall failed: ${(error as Error).message}`, INSTALL_EXIT.failed);

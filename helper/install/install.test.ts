@@ -12,7 +12,7 @@ const LIST = "{ find /usr/local /var/lib /var/log /run /etc/berth -mindepth 1 -n
 const AS_USER = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups --';
 
 describe('berth-helper install / uninstall as root (standalone mode)', () => {
-  it('installs, serves the user, upgrades in place, and uninstalls leaving nothing', async () => {
+  it('installs, serves the user, upgrades in place (enrolling a second user), and uninstalls leaving nothing', async () => {
     const copies = safeScratchDir('berth-installed-copy');
     const run = await runIsolated(`
       mkdir -p /opt/Berth
@@ -42,16 +42,18 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
       '/etc/berth/helper.json root 644 regular file',
       '/var/lib/berth root 755 directory',
       '/run/berth root 755 directory',
-      `/run/berth/helper.sock ${users.test.name} 600 socket`,
+      // One socket for every enrolled user: root's, connectable by all; the helper checks each peer.
+      '/run/berth/helper.sock root 666 socket',
     ]);
     expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid, info: { protocol: 1 } });
     // The record names the bytes root runs: the app compares it with the helper it bundles (a rebuild keeps the version).
     expect(section('digest')).toBe(programDigest(helperProgramFiles(join(copies, 'berth-helper.js'))));
     expect(section('digest')).toBe(programDigest(helperProgramFiles(join(REPO_ROOT, 'dist/helper/berth-helper.js'))));
-    // Upgrade: the program is replaced (a new inode, by rename), the config is kept as it was.
+    // Upgrade: the program is replaced (a new inode, by rename); the config is kept, with the new uid enrolled beside the first.
     expect(section('replaced')).toBe('yes');
-    expect(section('config2')).toBe(section('config'));
-    expect(JSON.parse(section('config'))).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth' });
+    expect(JSON.parse(section('config'))).toMatchObject({ allowUids: [users.test.uid], appPath: '/opt/Berth' });
+    expect(JSON.parse(section('config2'))).toEqual({ ...JSON.parse(section('config')), allowUids: [users.test.uid, users.other.uid] });
+    expect(section('upgrade')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);
     expect(JSON.parse(section('hello2'))).toMatchObject({ ok: true });
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
     expect(run.stdout).toContain('service manager: standalone');
@@ -110,16 +112,16 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
 
   it('refuses bad arguments before anything else', async () => {
     const run = await runIsolated(`
-      for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force" "--app /opt/B --uid 5 --org-key /etc/passwd"; do
+      for args in "--uid $TEST_UID" "--app relative --uid 5" "--app /opt/B --uid 0" "--app /opt/B --uid 65535" "--app /opt/B --uid bob" "--app /opt/B --uid 5 --force" "--app /opt/B --uid 5 --org-key /etc/passwd"; do
         set +e; node "$HELPER" install $args 2>&1; echo "== code $?"; set -e
       done
       echo "== left"; ${LIST}
     `);
-    expect(run.stdout.match(/== code 64/g)).toHaveLength(6);
+    expect(run.stdout.match(/== code 64/g)).toHaveLength(7);
     // Not a key: refused, and nothing of that file is recorded anywhere.
     expect(run.stdout).toContain('--org-key /etc/passwd: the organization key is not a PEM public key');
     expect(run.stdout).toContain('install needs --app with an absolute path');
-    expect(run.stdout).toContain('install needs --uid with the numeric uid');
+    expect(run.stdout).toContain('install needs --uid with the numeric uid of the user to serve (not 0, not 65535)');
     expect(run.stdout).toContain("Unknown option '--force'");
     expect(run.stdout.split('== left')[1]!.trim()).toBe('');
   });
@@ -148,19 +150,19 @@ describe('berth-helper install --org-key / --policy-url (managed machines)', () 
     const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
     const [key1, key2] = [section('key1'), section('key2')];
     const config = JSON.parse(section('config')) as Record<string, unknown>;
-    expect(config).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth', policyUrl: 'https://mdm.example.com/berth/policy.json' });
+    expect(config).toMatchObject({ allowUids: [users.test.uid], appPath: '/opt/Berth', policyUrl: 'https://mdm.example.com/berth/policy.json' });
     expect(String(config.orgPublicKey).trim()).toBe(key1);
     expect(run.stdout).toContain('policy URL: https://mdm.example.com/berth/policy.json');
     // Upgrade naming only the URL: the URL changes, nothing else.
     expect(section('upgrade')).toContain('set policyUrl in /etc/berth/helper.json');
     const config2 = JSON.parse(section('config2')) as Record<string, unknown>;
     expect(config2).toEqual({ ...config, policyUrl: 'http://127.0.0.1:8080/policy.json', linkDir: '/usr/local/bin', limits: expect.any(Object) });
-    // Upgrade naming a new org key: the key changes; who is served and where the app is stay as installed.
+    // Upgrade naming a new org key: the key changes, the user is enrolled, and where the app is stays as installed.
     expect(section('rekey')).toContain('set orgPublicKey in /etc/berth/helper.json');
     expect(section('rekey')).not.toContain('set policyUrl');
     const config3 = JSON.parse(section('config3')) as Record<string, unknown>;
     expect(String(config3.orgPublicKey).trim()).toBe(key2);
-    expect(config3).toMatchObject({ allowUid: users.test.uid, appPath: '/opt/Berth', policyUrl: 'http://127.0.0.1:8080/policy.json' });
+    expect(config3).toMatchObject({ allowUids: [users.test.uid, users.other.uid], appPath: '/opt/Berth', policyUrl: 'http://127.0.0.1:8080/policy.json' });
     expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
   });

@@ -4,10 +4,10 @@ import { INSTALL_RECORD_NAME, readInstallRecord, type InstallRecord } from '../.
 import { helperProgramFiles, programDigest, shortDigest, type ProgramFile } from '../../common/program-digest';
 import { helperLogPath, SERVICE_LABEL, type InstallLayout } from '../../common/paths';
 import { writeFileAtomically } from '../fs/atomic-write';
+import { updateConfigFile, writeConfigFile } from '../fs/config-file';
 import { writeInstallRecord } from '../fs/install-record';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
-import { readConfigFile } from '../../common/helper-config/read';
-import type { HelperConfig } from '../../common/helper-config/schema';
+import { MAX_ENROLLED_UIDS, type HelperConfig } from '../../common/helper-config/schema';
 import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
 import { detectServiceManager, preflightService, serviceFiles, startService } from './service-manager';
 import { stopStandalone } from './standalone';
@@ -15,7 +15,7 @@ import { stopStandalone } from './standalone';
 export interface InstallRequest {
   /** Where the app is installed; CLI link targets are computed from it. */
   appPath: string;
-  /** The one user the helper serves. */
+  /** The user to serve: the first one on a fresh install, enrolled beside the others on an existing one. */
   uid: number;
   /** The organization's Ed25519 public key (PEM), if the machine is managed. */
   orgPublicKey?: string;
@@ -60,8 +60,9 @@ export function currentProgram(): HelperProgram {
 
 /**
  * Installs (or upgrades) the helper: root-only directories, the program
- * copied in atomically, the config (kept on upgrade), the install record,
- * then the service. Every step says what it did.
+ * copied in atomically, the config (kept on upgrade, with the user enrolled
+ * beside the others), the install record, then the service. Every step says
+ * what it did.
  */
 export async function installHelper(request: InstallRequest, layout: InstallLayout, program: HelperProgram, log: Log): Promise<void> {
   const dirs = [layout.helperDir, dirname(layout.configPath), layout.stateDir, layout.logDir, layout.socketDir];
@@ -88,33 +89,19 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     }
   });
 
-  const writeConfig = (content: object): HelperConfig => {
-    withTrustedDirectory(dirname(layout.configPath), (dir) =>
-      writeFileAtomically(dir, basename(layout.configPath), Buffer.from(JSON.stringify(content, null, 2) + '\n'), { mode: 0o644 }),
-    );
-    return readConfigFile(layout.configPath);
-  };
   let config: HelperConfig;
   if (existsSync(layout.configPath)) {
-    config = readConfigFile(layout.configPath);
-    log(`kept the existing config ${layout.configPath} (allowed uid ${config.allowUid})`);
-    // The app's own prompt never passes these; an admin who does means to change them
-    // (e.g. MDM taking over a machine whose user installed the helper first).
-    const managed = managedChanges(config, request);
-    if (managed.length > 0) {
-      config = writeConfig({ ...config, ...Object.fromEntries(managed.map(([key, value]) => [key, value])) });
-      for (const [key] of managed) log(`set ${key} in ${layout.configPath}`);
-    }
+    config = enrol(layout.configPath, request, log);
     // The app looks for the socket only at the layout's path: a socket an earlier version placed elsewhere moves.
     const former = config.socketPath;
     if (former !== layout.socketPath && FORMER_SOCKET_PATHS.includes(former)) {
-      config = writeConfig({ ...config, socketPath: layout.socketPath });
+      config = updateConfigFile(layout.configPath, (current) => ({ ...current, socketPath: layout.socketPath })).after;
       log(`moved the socket from ${former} to ${layout.socketPath} in ${layout.configPath}`);
     }
   } else {
-    config = writeConfig({
+    config = writeConfigFile(layout.configPath, {
       socketPath: layout.socketPath,
-      allowUid: request.uid,
+      allowUids: [request.uid],
       auditLogPath: layout.auditLogPath,
       appPath: request.appPath,
       stateDir: layout.stateDir,
@@ -157,7 +144,6 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
       label: SERVICE_LABEL,
       helperCommand: program.command(layout.helperDir, layout.configPath),
       socketPath: config.socketPath,
-      socketUid: config.allowUid,
       installDir: layout.helperDir,
     },
     layout,
@@ -166,9 +152,41 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
 }
 
 /**
+ * An install on a machine that has one: the user is enrolled beside the
+ * accounts already served (each enrolled by their own consent and an
+ * administrator's password), and the admin-managed fields are replaced when
+ * given. Everything else (where the app is, the limits) stays as the first
+ * install wrote it. One atomic rewrite that loses no concurrent change
+ * (another user enrolling at the same time); the running helper reads the
+ * new enrolment on its next connection, and is restarted below anyway.
+ */
+function enrol(configPath: string, request: InstallRequest, log: Log): HelperConfig {
+  let managed: ReturnType<typeof managedChanges> = [];
+  const { before, after, changed } = updateConfigFile(configPath, (config) => {
+    managed = managedChanges(config, request);
+    const enrolled = config.allowUids.includes(request.uid);
+    if (!enrolled && config.allowUids.length >= MAX_ENROLLED_UIDS) {
+      throw new Error(`the helper already serves ${MAX_ENROLLED_UIDS} accounts, the most it may; uninstall it for an account that no longer uses Berth first`);
+    }
+    if (enrolled && managed.length === 0) return undefined;
+    return {
+      ...config,
+      ...Object.fromEntries(managed),
+      allowUids: enrolled ? config.allowUids : [...config.allowUids, request.uid],
+    };
+  });
+  const others = before.allowUids.filter((uid) => uid !== request.uid);
+  if (before.allowUids.includes(request.uid)) log(`kept the existing config ${configPath}: uid ${request.uid} is already enrolled`);
+  else log(`enrolled uid ${request.uid} in ${configPath}${others.length > 0 ? ` (beside ${others.length === 1 ? 'uid' : 'uids'} ${others.join(', ')})` : ''}`);
+  // The app's own prompt never passes these; an admin who does means to change them
+  // (e.g. MDM taking over a machine whose user installed the helper first).
+  if (changed) for (const [key] of managed) log(`set ${key} in ${configPath}`);
+  return after;
+}
+
+/**
  * The admin-managed fields an upgrade replaces when given explicitly: the
- * org key and the policy URL. Everything else in the kept config (who is
- * served, where the app is) stays as the first install wrote it.
+ * org key and the policy URL.
  */
 function managedChanges(config: HelperConfig, request: InstallRequest): Array<['orgPublicKey' | 'policyUrl', string]> {
   const changes: Array<['orgPublicKey' | 'policyUrl', string]> = [];

@@ -65,7 +65,6 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
       label: SERVICE_LABEL,
       helperCommand: [node, `${INSTALLED_HELPER}/berth-helper.js`, 'serve', '--config', layout.configPath],
       socketPath: SOCKET,
-      socketUid: users.test.uid,
       installDir: layout.helperDir,
     };
     // The very text the generator's unit tests check is what systemd loaded.

@@ -88,7 +88,7 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     log(`launchd: ${spec.label} listens on ${spec.socketPath}; the helper starts on first use`);
     return;
   }
-  const pid = await startStandalone(spec.helperCommand, layout, spec.socketUid);
+  const pid = await startStandalone(spec.helperCommand, layout);
   log(`standalone mode (no service manager found): started the helper and its supervisor (pid ${pid}), which restarts it if it dies; on ${spec.socketPath}`);
   const program = spec.helperCommand.slice(0, spec.helperCommand.indexOf('serve'));
   log(`nothing starts it at boot here: after this machine restarts, start it with: sudo ${shellCommand([...program, 'start'])}`);

@@ -22,7 +22,7 @@ const STOP_WAIT_MS = 5_000;
 /** What the helper prints once it serves (helper/serve.ts). */
 const SERVING = /^berth-helper \S+: serving on /m;
 
-export async function startStandalone(command: readonly string[], layout: InstallLayout, socketUid: number): Promise<number> {
+export async function startStandalone(command: readonly string[], layout: InstallLayout): Promise<number> {
   // The directory must be root's alone; a helper that already answers is left alone (and reported).
   await prepareSocketPath(layout.socketPath);
   const logPath = helperLogPath(layout);
@@ -30,7 +30,7 @@ export async function startStandalone(command: readonly string[], layout: Instal
   const logStart = fstatSync(log).size;
   let child;
   try {
-    child = await handOffSocket(layout.socketPath, socketUid, (fd) =>
+    child = await handOffSocket(layout.socketPath, (fd) =>
       // A clean environment: the helper is Node, and NODE_OPTIONS, OPENSSL_CONF and friends in the
       // installer's environment would run code or change TLS in a root daemon (systemd and launchd do the same).
       spawn('/bin/sh', supervisorArgs(layout.socketPath, command), {

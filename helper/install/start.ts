@@ -64,7 +64,7 @@ export async function startInstalled(layout: InstallLayout, program: HelperProgr
   // The installed copy, never the one this command runs from: install put it in a root-only place.
   const missing = command.filter((part) => part.startsWith(`${layout.helperDir}/`) && !existsSync(part));
   if (missing.length > 0) throw new NothingToStart(`the installed helper is missing (${missing.join(', ')}): install it again`);
-  const pid = await startStandalone(command, layout, config.allowUid);
+  const pid = await startStandalone(command, layout);
   log(`standalone mode: started the helper and its supervisor (pid ${pid}) on ${config.socketPath}`);
   return 'started';
 }

@@ -9,6 +9,7 @@ import { writeFileAtomically } from '../fs/atomic-write';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { writeInstallRecord } from '../fs/install-record';
 import { helperConfig } from '../../common/helper-config/schema';
+import { fixedEnrolment } from '../daemon/enrolment';
 import { ensureHostsBlock } from '../ops/hosts/file';
 import { installSymlinks } from '../ops/symlinks';
 import type { Log } from './install';
@@ -43,8 +44,8 @@ export async function installUserMode(user: string, appPath: string, layout: Ins
     await uninstallHelper(layout, log);
   }
   const created = [...ensureRootDirectory(dirname(layout.userModePath)), ...ensureRootDirectory(layout.stateDir)];
-  const config = helperConfig.parse({ socketPath: layout.socketPath, allowUid: uid, appPath, stateDir: layout.stateDir });
-  const context = { peer: { uid: 0, gid: 0, pid: process.pid }, config, progress: () => {}, afterReply: () => {} };
+  const config = helperConfig.parse({ socketPath: layout.socketPath, allowUids: [uid], appPath, stateDir: layout.stateDir });
+  const context = { peer: { uid: 0, gid: 0, pid: process.pid }, config, enrolment: fixedEnrolment([uid]), progress: () => {}, afterReply: () => {} };
   const links = (await installSymlinks({ names: ['berth'] }, context)).result;
   for (const link of links.links) log(`${link.action} ${links.linkDir}/${link.name} -> ${link.target}`);
   const hosts = ensureHostsBlock(HOSTS_PATH);

@@ -5,7 +5,7 @@ import type { HelperConfig } from '../../common/helper-config/schema';
 
 /**
  * The organization's locks bind the helper itself, not just the app: the
- * allowed user owns the socket and could skip the app with any client.
+ * enrolled users reach the socket and could skip the app with any client.
  * Only a cache that verifies with the org key recorded at install counts.
  */
 export function lockedSettings(config: HelperConfig): LockedSettings {

@@ -20,6 +20,7 @@ import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { POLICY_CACHE_NAME, generateKeyPair, readCachedPolicy, signPolicy, type PolicyPayload } from '../../common/policy';
 
 import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
+import { fixedEnrolment } from '../daemon/enrolment';
 import { safeScratchDir } from '../../test/support/scratch';
 import { startHelper } from '../../test/support/processes';
 import { HelperClient } from '../../main/helper-client';
@@ -46,7 +47,8 @@ beforeEach(() => {
 function context(overrides: Partial<HelperConfig> = {}): OperationContext {
   return {
     peer: { uid: users.test.uid, gid: users.test.gid, pid: process.pid },
-    config: helperConfig.parse({ socketPath: '/run/berth-test/helper.sock', allowUid: users.test.uid, orgPublicKey: org.publicKeyPem, stateDir, ...overrides }),
+    config: helperConfig.parse({ socketPath: '/run/berth-test/helper.sock', allowUids: [users.test.uid], orgPublicKey: org.publicKeyPem, stateDir, ...overrides }),
+    enrolment: fixedEnrolment([users.test.uid]),
     progress: () => undefined,
     afterReply: () => undefined,
   };

@@ -1,20 +1,15 @@
-import { z } from 'zod';
 import { readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, fsyncDirectory } from '../../native';
-import { cliToolTarget, CLI_TOOLS, type CliTool } from '../../common/cli-tools';
+import { cliToolTarget, type CliTool } from '../../common/cli-tools';
 import { ProtocolError, type OperationResult } from '../../common/protocol';
-import { randomTempName, writeFileAtomically } from '../fs/atomic-write';
-import { readFileAt } from '../../common/fs/read-file';
-import { openStateDir } from '../fs/state-dir';
+import { randomTempName } from '../fs/atomic-write';
 import { untrustedProgramReason, withTrustedDirectory, type TrustedDirectory } from '../../common/fs/trusted-directory';
 import type { HelperConfig } from '../../common/helper-config/schema';
 import { assertNotLocked } from './policy-locks';
+import { LINK_RECORD_NAME, readLinkRecord, writeLinkRecord, type LinkRecord } from './link-record';
 import type { OperationHandler } from './types';
+import { sharedReason, unwantLinks, updateWants, wantLinks } from './wants';
 
-/** Which target each link had when we made it: how a stale link is known to be ours. */
-export const LINK_RECORD_NAME = 'links.json';
-const RECORD_NAME = LINK_RECORD_NAME;
-const linkRecord = z.partialRecord(z.enum(CLI_TOOLS), z.string());
-type LinkRecord = z.infer<typeof linkRecord>;
+export { LINK_RECORD_NAME };
 
 const USER_LOCATION_HINT = " (choose the User location, ~/.berth/bin, in Berth's settings: it needs no helper)";
 
@@ -23,28 +18,6 @@ function appPath(config: HelperConfig): string {
     throw new ProtocolError('NOT_CONFIGURED', 'the install did not record where Berth is, so there is nothing to link to');
   }
   return config.appPath;
-}
-
-function readRecord(config: HelperConfig): LinkRecord {
-  try {
-    return withTrustedDirectory(config.stateDir, (dir) => {
-      const bytes = readFileAt(dir, RECORD_NAME, 64 * 1024);
-      const parsed = bytes === null ? undefined : linkRecord.safeParse(JSON.parse(bytes.toString('utf8')));
-      return parsed?.success ? parsed.data : {};
-    });
-  } catch {
-    // No state dir yet (nothing linked) or an unreadable record: then only current-target links count as ours.
-    return {};
-  }
-}
-
-function writeRecord(config: HelperConfig, record: LinkRecord): void {
-  const dir = openStateDir(config.stateDir);
-  try {
-    writeFileAtomically(dir, RECORD_NAME, Buffer.from(JSON.stringify(record)), { mode: 0o644 });
-  } finally {
-    dir.close();
-  }
 }
 
 type Plan = { name: CliTool; target: string; action: 'created' | 'replaced' | 'unchanged' };
@@ -105,11 +78,14 @@ function assertTargetIsRoots(target: string): void {
   );
 }
 
-export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { config }) => {
+export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { peer, config, enrolment }) => {
   assertNotLocked(config, 'cliToolsLocation', (where) => where === 'system', 'the CLI tools location');
   const app = appPath(config);
   for (const name of args.names) assertTargetIsRoots(cliToolTarget(app, name));
-  const record = readRecord(config);
+  // This account wants them (another account's removeSymlinks then leaves them); recorded first,
+  // so a record that cannot be written leaves the link directory untouched.
+  updateWants(config, enrolment, (wants) => wantLinks(wants, peer.uid, args.names));
+  const record = readLinkRecord(config);
   const result: OperationResult<'installSymlinks'> = withTrustedDirectory(
     config.linkDir,
     (dir) => {
@@ -126,13 +102,13 @@ export const installSymlinks: OperationHandler<'installSymlinks'> = (args, { con
   );
   const next = { ...record };
   for (const link of result.links) next[link.name] = link.target;
-  if (JSON.stringify(next) !== JSON.stringify(record)) writeRecord(config, next);
+  if (JSON.stringify(next) !== JSON.stringify(record)) writeLinkRecord(config, next);
   return { result };
 };
 
 /** Removes our links only; anything else at a name is a conflict and nothing is removed. */
 export function removeOurLinks(config: HelperConfig, names: readonly CliTool[]): OperationResult<'removeSymlinks'> {
-  const record = readRecord(config);
+  const record = readLinkRecord(config);
   const app = config.appPath;
   const result = withTrustedDirectory(
     config.linkDir,
@@ -157,11 +133,27 @@ export function removeOurLinks(config: HelperConfig, names: readonly CliTool[]):
   );
   const removed = new Set<string>(result.links.map((l) => l.name));
   const next = Object.fromEntries(Object.entries(record).filter(([name]) => !removed.has(name)));
-  if (JSON.stringify(next) !== JSON.stringify(record)) writeRecord(config, next);
+  if (JSON.stringify(next) !== JSON.stringify(record)) writeLinkRecord(config, next);
   return result;
 }
 
-export const removeSymlinks: OperationHandler<'removeSymlinks'> = (args, { config }) => {
+/**
+ * Removes the caller's wish for these links; a link another account still
+ * wants stays, and the result says so ('kept'), while the rest are removed.
+ */
+export const removeSymlinks: OperationHandler<'removeSymlinks'> = (args, { peer, config, enrolment }) => {
   assertNotLocked(config, 'cliToolsLocation', (where) => where !== 'system', 'the CLI tools location');
-  return { result: removeOurLinks(config, args.names) };
+  let shared: CliTool[] = [];
+  updateWants(config, enrolment, (wants) => {
+    const after = unwantLinks(wants, peer.uid, args.names);
+    shared = after.shared;
+    return after.wants;
+  });
+  const rest = args.names.filter((name) => !shared.includes(name));
+  const removed = rest.length > 0 ? removeOurLinks(config, rest) : { linkDir: config.linkDir, links: [] };
+  const reason = sharedReason();
+  const kept = shared.map((name) => ({ name, action: 'kept' as const, reason }));
+  // In the order asked, so a caller can read the answer beside its request.
+  const links = args.names.map((name) => removed.links.find((l) => l.name === name) ?? kept.find((l) => l.name === name)!);
+  return { result: { linkDir: removed.linkDir, links } };
 };

@@ -25,7 +25,8 @@ describe('traceProcesses through the real helper', () => {
     mkdirSync(appPath, { mode: 0o755 });
     // A real executable inside the app: what the helper must recognise as Berth.
     copyFileSync(process.execPath, join(appPath, 'berth-app'));
-    helper = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', appPath] });
+    // Both users enrolled: each may trace, and each sees only their own Berth.
+    helper = await startHelper({ allowUid: [users.test.uid, users.other.uid], extraArgs: ['--app', appPath] });
   });
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
@@ -55,6 +56,15 @@ describe('traceProcesses through the real helper', () => {
     expect(result.result.samples).toBeGreaterThan(0);
     expect(result.progress).toBe(result.result.samples);
     expect(helper.auditEntries()).toContainEqual(expect.objectContaining({ op: 'traceProcesses', result: 'ok', args: { seconds: 1 } }));
+    // The other enrolled user, through the same helper, sees its own Berth and not the first user's.
+    const theirs = await runFixtureAs<{ ok: boolean; result: { processes: Array<{ pid: number }> } }>(users.other, 'helper-client', [
+      'request',
+      helper.socketPath,
+      'traceProcesses',
+      '{"seconds":1}',
+    ]);
+    expect(theirs.ok).toBe(true);
+    expect(theirs.result.processes.map((p) => p.pid)).toEqual([othersBerth.pid]);
   });
 
   it('drops a process that execs into something else mid-trace (a setuid program, say)', async () => {

@@ -1,10 +1,13 @@
 import type { PeerCredentials } from '../../native';
 import type { OperationArgs, OperationName, OperationResult } from '../../common/protocol';
 import type { HelperConfig } from '../../common/helper-config/schema';
+import type { Enrolment } from '../daemon/enrolment';
 
 export interface OperationContext {
   readonly peer: PeerCredentials;
   readonly config: HelperConfig;
+  /** Who is enrolled; a user's own uninstall ends only their enrolment while others remain. */
+  readonly enrolment: Enrolment;
   /** Streams part of a long operation's output to the caller before the final reply. */
   progress(data: Record<string, unknown>): void;
   /** Runs once the final reply has been handed to the kernel (uninstall exits then). */

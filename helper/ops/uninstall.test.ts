@@ -70,7 +70,7 @@ describe('uninstall', () => {
     expect(readdirSync(join(root, 'units'))).toEqual([]);
 
     const second = uninstallEverything(config, { hostsPath, removePolicy: true });
-    expect(second).toEqual({ removed: [], kept: [] });
+    expect(second).toEqual({ scope: 'machine', removed: [], kept: [] });
   });
 
   it("removes the audit log's rotated files too, and nothing beside them", () => {
@@ -141,13 +141,15 @@ describe('uninstall through the real helper', () => {
       allowUid: users.test.uid,
       extraArgs: ['--app', join(root, 'Berth'), '--link-dir', join(root, 'bin'), '--state-dir', config.stateDir],
     });
-    const reply = await runFixtureAs<{ ok: boolean; result: { removed: string[] } }>(users.test, 'helper-client', [
+    const reply = await runFixtureAs<{ ok: boolean; result: { scope: string; removed: string[] } }>(users.test, 'helper-client', [
       'request',
       helper.socketPath,
       'uninstall',
       '{}',
     ]);
     expect(reply.ok).toBe(true);
+    // The only enrolled account: its uninstall is the machine's.
+    expect(reply.result).toMatchObject({ scope: 'machine' });
     expect(reply.result.removed).toEqual(expect.arrayContaining([join(root, 'bin/berth'), ...installed, helper.socketPath]));
     await expect.poll(() => helper.child.exitCode).toBe(0);
     expect(existsSync(helper.socketPath)).toBe(false);
@@ -176,7 +178,7 @@ describe('a managed install (an organization key recorded)', () => {
     for (const dir of ['etc', 'run', 'log']) mkdirSync(join(root, dir), { mode: 0o755 });
     const configPath = join(root, 'etc/helper.json');
     const auditLogPath = join(root, 'log/audit.log');
-    const managed = { ...config, orgPublicKey: org.publicKeyPem, socketPath: join(root, 'run/helper.sock'), auditLogPath, allowUid: users.test.uid };
+    const managed = { ...config, orgPublicKey: org.publicKeyPem, socketPath: join(root, 'run/helper.sock'), auditLogPath, allowUids: [users.test.uid] };
     writeFileSync(configPath, JSON.stringify(managed), { mode: 0o644 });
     writeFileSync(join(config.stateDir, 'policy.json'), policy, { mode: 0o644 });
     // The install record lists the config and the audit log, as a real install's does.

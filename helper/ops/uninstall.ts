@@ -11,19 +11,21 @@ import { readInstallRecord } from '../../common/install-record';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { POLICY_CACHE_NAME, policyInForce, readCachedPolicy } from '../../common/policy';
 import { BACKUP_SUFFIX, removeHostsBlock } from './hosts';
-import { removeOurLinks } from './symlinks';
+import { LINK_RECORD_NAME, removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
+import { afterUnenrol } from './unenrol';
+import { WANTS_RECORD_NAME, wantsSeed } from './wants';
 
 type Outcome = OperationResult<'uninstall'>;
 
 /** State files the helper itself writes in its state dir (the policy cache is handled apart). */
-const STATE_FILES = ['links.json'];
+const STATE_FILES = [LINK_RECORD_NAME, WANTS_RECORD_NAME];
 
 export interface UninstallOptions {
   hostsPath?: string;
   /**
    * Whether the organization policy goes too. Only when root asks: the
-   * allowed user must not be able to delete the policy and so roll it back.
+   * enrolled users must not be able to delete the policy and so roll it back.
    */
   removePolicy: boolean;
   /**
@@ -67,7 +69,7 @@ function removeRecorded(path: string, kind: 'file' | 'directory', outcome: Outco
  */
 export function uninstallEverything(config: HelperConfig, options: UninstallOptions): Outcome {
   const hostsPath = options.hostsPath ?? HOSTS_PATH;
-  const outcome: Outcome = { removed: [], kept: [] };
+  const outcome: Outcome = { scope: 'machine', removed: [], kept: [] };
   for (const name of CLI_TOOLS) {
     try {
       const { links, linkDir } = removeOurLinks(config, [name]);
@@ -120,12 +122,14 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
 
 /**
  * Who runs the organization's install. A managed helper (an org key was
- * recorded at install) is the admin's: removing it would delete the only copy
- * of the org key, so the kept policy cache could no longer be verified and
- * every lock and the registry allowlist would silently stop applying; it
- * would also erase the audit log and the hosts entries and links the locks
- * require. So only root (the admin, MDM, or the app's password prompt) may
- * uninstall it; the allowed user is refused before anything is touched.
+ * recorded at install) is the admin's: removing it (as the last enrolled
+ * user's uninstall would) would delete the only copy of the org key, so the
+ * kept policy cache could no longer be verified and every lock and the
+ * registry allowlist would silently stop applying; it would also erase the
+ * audit log and the hosts entries and links the locks require. So only root
+ * (the admin, MDM, or the app's password prompt) may remove it; an enrolled
+ * user is refused before anything is touched. (Leaving while others stay
+ * enrolled removes none of that, so it is allowed.)
  */
 function assertMayUninstall(peerUid: number, config: HelperConfig): void {
   if (peerUid === 0 || config.orgPublicKey === undefined) return;
@@ -137,7 +141,19 @@ function assertMayUninstall(peerUid: number, config: HelperConfig): void {
   );
 }
 
-export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, afterReply }) => {
+/**
+ * A user's uninstall ends that user's enrolment; while other accounts remain
+ * enrolled the helper stays for them (and so does a managed helper's policy:
+ * leaving lifts nothing). The last account's uninstall, and root's, remove
+ * everything; a managed helper's full removal is root's alone.
+ */
+export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply }) => {
+  if (peer.uid !== 0) {
+    // Taken before the change: an older install's links and hosts block are its first account's.
+    const seed = wantsSeed(config, enrolment.uids()[0]);
+    const remaining = enrolment.unenrol(peer.uid);
+    if (remaining !== undefined) return { result: afterUnenrol(config, peer.uid, seed, remaining, { helperPath: config.socketPath }) };
+  }
   assertMayUninstall(peer.uid, config);
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
   // The socket goes with the helper: it exits once the caller has the answer.

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -81,9 +81,30 @@ describe('berth helper status, as an unprivileged user', () => {
     expect(result.stdout).toMatch(/^State\s+not-running$/m);
   });
 
-  it('exits 3 for a user the helper was not installed for', async () => {
+  it('exits 3 for a user the helper was not installed for, saying so and how to enrol', async () => {
     const result = await runCliAs(users.other, ['helper', 'status', '--socket', helper.socketPath, '--json']);
     expect(result.code).toBe(EXIT.helperUnavailable);
-    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'no-permission' });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      state: 'not-enrolled',
+      message: "Berth's helper is installed on this machine, but not for your account",
+    });
+    const table = await runCliAs(users.other, ['helper', 'status', '--socket', helper.socketPath]);
+    expect(table.code).toBe(EXIT.helperUnavailable);
+    expect(table.stdout).toMatch(/^State\s+not-enrolled$/m);
+    expect(table.stdout).toMatch(/^To use it\s+berth helper install \(enrols your account; asks for an administrator's password\)$/m);
+  });
+
+  it("exits 3 with no-permission for an older helper whose socket is one other account's (0600)", async () => {
+    const old = await startHelper({ allowUid: users.test.uid });
+    // What installs before several users could enrol made: the socket owned by the one user, mode 0600.
+    chownSync(old.socketPath, users.test.uid, users.test.gid);
+    chmodSync(old.socketPath, 0o600);
+    try {
+      const result = await runCliAs(users.other, ['helper', 'status', '--socket', old.socketPath, '--json']);
+      expect(result.code).toBe(EXIT.helperUnavailable);
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'no-permission' });
+    } finally {
+      await old.stop();
+    }
   });
 });

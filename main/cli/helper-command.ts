@@ -18,6 +18,8 @@ export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
              --socket PATH  talk to a helper on another socket (default ${systemPaths().socketPath})
              --json         print the report as JSON
   install    Install (or update) the helper for you, through the system's password prompt.
+             Where it is installed already for other accounts, this enrols yours
+             (an administrator's password).
              --app PATH     where Berth is installed (default: the app this CLI belongs to)
              --user NAME    as root (sudo, an admin's script): the user to install it for;
                             root itself needs no helper and no password prompt
@@ -25,10 +27,12 @@ export const HELPER_USAGE = `Usage: berth helper status [--socket PATH] [--json]
                             ask for the password even though someone other than root can
                             change the helper (your own development copy); without it,
                             such an install is refused before any prompt
-  uninstall  Remove the helper and everything it set up, through the same prompt.
+  uninstall  Remove the helper and everything it set up, through the same prompt. While
+             other accounts on this computer use it, only your enrolment goes (and the
+             links and hosts entries no one else uses); the helper stays for them.
 
 Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 not installed /
-not running / not allowed, 4 needs update, 5 the password prompt was cancelled or refused, 1 error
+not running / not allowed / not set up for your account, 4 needs update, 5 the password prompt was cancelled or refused, 1 error
 (also: not asked, because someone other than root can change the helper).
 `;
 
@@ -76,6 +80,10 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
       ['Bundled version', status.bundledBuild === undefined ? status.bundledVersion : `${status.bundledVersion} (build ${status.bundledBuild})`],
       ['Protocol', status.helper ? String(status.helper.protocol) : '-'],
       ['Capabilities', status.helper?.capabilities.join(', ') || '-'],
+      // The one fix for an account the installed helper does not serve yet: the install enrols it.
+      ...(status.state === 'not-enrolled'
+        ? ([['To use it', "berth helper install (enrols your account; asks for an administrator's password)"]] as Array<[string, string]>)
+        : []),
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
     io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
@@ -122,7 +130,7 @@ async function elevatedCommand(sub: 'install' | 'uninstall', argv: string[], io:
   const elevated = { allowUnsafeLocation: values['allow-unsafe-location'] === true };
   const forUser = 'user' in values && typeof values.user === 'string' ? values.user : undefined;
   const uid = sub === 'install' ? installUid(forUser) : undefined;
-  const outcome = sub === 'install' ? await installHelperElevated(app, uid, elevated) : await uninstallHelperElevated(elevated);
+  const outcome = sub === 'install' ? await installHelperElevated(app, uid, elevated) : await uninstallHelperElevated(undefined, elevated);
   if (outcome.kind === 'approved') {
     io.out(outcome.stdout);
     return EXIT.ok;

@@ -79,11 +79,20 @@ describe('berth status: exit codes and the table', () => {
     ['not-installed', EXIT.helperUnavailable],
     ['not-running', EXIT.helperUnavailable],
     ['no-permission', EXIT.helperUnavailable],
+    ['not-enrolled', EXIT.helperUnavailable],
     ['error', EXIT.error],
   ] as const)('helper %s exits %i (the same codes as berth helper status)', async (state, code) => {
     const result = await run(['--json'], async () => sampleReport(state));
     expect(result.code).toBe(code);
     expect(JSON.parse(result.out)).toEqual(sampleReport(state));
+  });
+
+  it('names the fix for an account the installed helper does not serve yet, and only then', async () => {
+    const report = sampleReport('not-enrolled');
+    report.helper.message = "Berth's helper is installed on this machine, but not for your account";
+    const { out } = await run([], async () => report);
+    expect(out).toMatch(/^Helper {2,}not-enrolled\nDetail {2,}Berth's helper is installed on this machine, but not for your account\nTo use it {2,}berth helper install \(enrols your account; asks for an administrator's password\)$/m);
+    expect((await run([], async () => sampleReport('not-installed'))).out).not.toContain('To use it');
   });
 
   it('shows an update is needed, user mode and its limits, a policy with its locks, a hosts error', async () => {

@@ -46,6 +46,10 @@ export function formatStatus(report: Capabilities): string {
   const rows: Array<[string, string | string[]]> = [
     ['Helper', helper.state],
     ['Detail', helper.message],
+    // The one fix for an account the installed helper does not serve yet: the install enrols it.
+    ...(helper.state === 'not-enrolled'
+      ? ([['To use it', "berth helper install (enrols your account; asks for an administrator's password)"]] as Array<[string, string]>)
+      : []),
     ['Helper version', helper.version ?? '-'],
     ['Bundled version', helper.bundledVersion],
     ['Needs update', yesNo(helper.state === 'needs-update')],

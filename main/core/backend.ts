@@ -95,7 +95,7 @@ export class Backend implements ApiHost {
     this.settings.onChange(() => this.changed());
     this.elevation = options.elevation ?? {
       install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
-      uninstall: (elevated) => uninstallHelperElevated(elevated),
+      uninstall: (elevated) => uninstallHelperElevated(undefined, elevated),
     };
     this.handlers = this.makeHandlers();
     this.probes = probeCacheFor(options.layout);
@@ -309,7 +309,11 @@ export class Backend implements ApiHost {
     } else if (outcome.kind !== 'approved') {
       this.notify('warning', `The helper was not uninstalled. ${message}`);
     }
-    await this.refresh(true);
+    const after = await this.refresh(true);
+    // Other accounts on this machine still use the helper: only this account's enrolment went.
+    if (kind === 'uninstall' && outcome.kind === 'approved' && after.helper.state === 'not-enrolled') {
+      this.notify('info', 'The helper no longer serves your account. It stays installed for the other accounts on this computer.');
+    }
     return { kind: outcome.kind, message };
   }
 

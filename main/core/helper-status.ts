@@ -10,6 +10,7 @@ export type HelperState =
   | 'not-installed'
   | 'not-running'
   | 'no-permission'
+  | 'not-enrolled'
   | 'needs-update'
   | 'error';
 
@@ -25,6 +26,9 @@ export interface HelperStatus {
   /** Set on a machine installed with `install --user`: for whom, and what it cannot do. */
   userMode?: { user: string; uid: number; limits: readonly string[] };
 }
+
+/** What the app and `berth helper status` say to an account the helper does not serve; the install action enrols it. */
+export const NOT_ENROLLED_MESSAGE = "Berth's helper is installed on this machine, but not for your account";
 
 /** Compares dotted numeric versions; enough for our own x.y.z. */
 export function isOlder(version: string, than: string): boolean {
@@ -68,6 +72,10 @@ export async function probeHelper(socketPath: string, userModePath?: string, bui
     }
     if (error instanceof HelperRequestError && error.needsUpdate) {
       return { ...base, state: 'needs-update', message: error.message };
+    }
+    // The helper answered and refused this uid before reading a byte: other accounts enrolled, not this one.
+    if (error instanceof HelperRequestError && error.code === 'UNAUTHORIZED') {
+      return { ...base, state: 'not-enrolled', message: NOT_ENROLLED_MESSAGE };
     }
     return { ...base, state: 'error', message: (error as Error).message };
   }

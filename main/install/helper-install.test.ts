@@ -37,6 +37,47 @@ describe('install through the real prompt: berth CLI → pkexec → polkitd → 
     expect(section('left')).toBe('');
   });
 
+  it('a second user: told the helper is not set up for them, enrols through the prompt, and leaves without removing it', async () => {
+    undoRule = setPolkitRule([users.test.name, users.other.name], 'YES');
+    const OTHER = 'setpriv --reuid=$OTHER_UID --regid=$OTHER_GID --clear-groups -- node "$FIXTURES/cli/berth.js"';
+    const run = await runIsolated(`
+      set +e
+      mkdir -p /opt/Berth
+      ${BERTH} helper install --app /opt/Berth >/dev/null
+      echo "== other before"; ${OTHER} helper status --socket /run/berth/helper.sock; echo "exit $?"
+      echo "== other json"; ${OTHER} helper status --socket /run/berth/helper.sock --json
+      echo "== other install"; ${OTHER} helper install --app /opt/Berth | grep -E 'enrolled|installed:'; echo "exit $?"
+      echo "== other after"; ${OTHER} helper status --socket /run/berth/helper.sock --json
+      echo "== other uninstall"; ${OTHER} helper uninstall | tail -n 1; echo "exit $?"
+      echo "== test still"; ${BERTH} helper status --socket /run/berth/helper.sock --json
+      echo "== other gone"; ${OTHER} helper status --socket /run/berth/helper.sock --json
+      echo "== test uninstall"; ${BERTH} helper uninstall | tail -n 1
+      echo "== left"; ${LIST}
+      echo "== end"
+    `);
+    undoRule();
+    undoRule = undefined;
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    // Not "not installed": the helper is there, for someone else; the fix is named.
+    expect(section('other before')).toMatch(/^State\s+not-enrolled$/m);
+    expect(section('other before')).toMatch(/^Detail\s+Berth's helper is installed on this machine, but not for your account$/m);
+    expect(section('other before')).toMatch(/^To use it\s+berth helper install \(enrols your account; asks for an administrator's password\)$/m);
+    expect(section('other before')).toMatch(/exit 3$/);
+    expect(JSON.parse(section('other json'))).toMatchObject({ state: 'not-enrolled' });
+    expect(section('other install')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);
+    expect(section('other install')).toMatch(/exit 0$/);
+    expect(JSON.parse(section('other after'))).toMatchObject({ state: 'running' });
+    // The other user's own Uninstall (pkexec berth-helper uninstall --uid): only its enrolment goes.
+    expect(section('other uninstall')).toBe(
+      `unenrolled: the helper no longer serves uid ${users.other.uid}; it stays for the other accounts on this computer\nexit 0`,
+    );
+    expect(JSON.parse(section('test still'))).toMatchObject({ state: 'running' });
+    expect(JSON.parse(section('other gone'))).toMatchObject({ state: 'not-enrolled' });
+    expect(section('test uninstall')).toBe('uninstalled: nothing of Berth is left');
+    expect(section('left')).toBe('');
+  });
+
   it('as root: no prompt at all; root itself needs no helper, and --user NAME installs it for that user', async () => {
     const ROOT_BERTH = 'node "$FIXTURES/cli/berth.js"';
     const run = await runIsolated(`

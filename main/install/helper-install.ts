@@ -114,6 +114,12 @@ export function installHelperElevated(
   return runHelperElevated(['install', '--app', appPath, '--uid', String(uid)], options);
 }
 
-export function uninstallHelperElevated(options: ElevatedHelperOptions = {}): Promise<ElevationOutcome> {
-  return runHelperElevated(['uninstall'], options);
+/**
+ * One prompt, one fixed command: uninstall the helper for this user. While
+ * other accounts on the machine are enrolled, that ends only this user's
+ * enrolment (the helper stays for them); the last account's removes it all.
+ * Root (no uid of its own to leave) removes everything.
+ */
+export function uninstallHelperElevated(uid: number = process.getuid?.() ?? -1, options: ElevatedHelperOptions = {}): Promise<ElevationOutcome> {
+  return runHelperElevated(uid === 0 ? ['uninstall'] : ['uninstall', '--uid', String(uid)], options);
 }

@@ -12,7 +12,7 @@ describe('fixture snapshots', () => {
 
   it('cover the states the views must draw', () => {
     const helperStates = new Set(Object.values(FIXTURES).map((f) => f().capabilities.helper.state));
-    expect([...helperStates].sort()).toEqual(['needs-update', 'not-installed', 'running', 'user-mode']);
+    expect([...helperStates].sort()).toEqual(['needs-update', 'not-enrolled', 'not-installed', 'running', 'user-mode']);
     expect(FIXTURES.running().ports).toHaveLength(2);
     expect(FIXTURES['first-run']().settings.consent).toBe('undecided');
     expect(FIXTURES.locked().locked).toEqual({ privilegedPortMapping: false, cliToolsLocation: 'user' });

@@ -108,6 +108,17 @@ export function firstRunState(): BackendState {
   return state;
 }
 
+/** Another account on this machine installed the helper; this one is not enrolled yet (its first run). */
+export function notEnrolledState(): BackendState {
+  const state = firstRunState();
+  state.capabilities.helper = {
+    ...state.capabilities.helper,
+    state: 'not-enrolled',
+    message: "Berth's helper is installed on this machine, but not for your account",
+  };
+  return state;
+}
+
 /** "Not now": limited mode after a cancelled prompt. */
 export function limitedState(): BackendState {
   const state = firstRunState();
@@ -190,6 +201,7 @@ export function troubleState(): BackendState {
 export const FIXTURES = {
   running: runningState,
   'first-run': firstRunState,
+  'not-enrolled': notEnrolledState,
   limited: limitedState,
   'user-mode': userModeState,
   locked: lockedPolicyState,

@@ -11,7 +11,7 @@ import '../styles/app.css';
 /**
  * Dev-only preview: renders the app's real views over a fixture snapshot with
  * the in-page static API, so the UI can be looked at (and screenshotted)
- * without a backend. Query: ?fixture=running|first-run|limited|user-mode|locked|trouble
+ * without a backend. Query: ?fixture=running|first-run|not-enrolled|limited|user-mode|locked|trouble
  * &prompt=install|uninstall (a pending OS prompt) &outcome=cancelled|… (how prompts end)
  * &theme=light|dark, and #popover / #settings / #consent for the view.
  */

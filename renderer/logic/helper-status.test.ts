@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { firstRunState, limitedState, runningState, troubleState, userModeState } from '../dev/fixture-state';
-import { helperInstalled, INSTALL_LABEL, limitedModeLosses, needsConsent, summarizeHelper, UPDATE_LABEL } from './helper-status';
+import {
+  ENROL_LABEL,
+  helperInstalled,
+  INSTALL_LABEL,
+  installLabel,
+  limitedModeLosses,
+  needsConsent,
+  summarizeHelper,
+  UPDATE_LABEL,
+} from './helper-status';
 
 describe('summarizeHelper', () => {
   it('a running helper needs no action', () => {
@@ -44,6 +53,37 @@ describe('summarizeHelper', () => {
     for (const action of [summary.primary, summary.secondary]) {
       if (action?.kind === 'install') expect(action.label).toMatch(/\(asks for your password\)$/);
     }
+  });
+});
+
+describe('a helper installed for other accounts, not this one', () => {
+  function notEnrolled(consent: 'undecided' | 'limited' | 'install' = 'undecided') {
+    const state = firstRunState();
+    state.settings.consent = consent;
+    state.capabilities.helper = { ...state.capabilities.helper, state: 'not-enrolled', message: "Berth's helper is installed on this machine, but not for your account" };
+    return state;
+  }
+
+  it('says so, with the install (which enrols) asking for an administrator’s password', () => {
+    expect(summarizeHelper(notEnrolled('install'))).toEqual({
+      tone: 'warning',
+      title: 'Helper not set up for you',
+      detail: 'Berth’s helper is installed on this machine, but not for your account.',
+      primary: { kind: 'install', label: 'Install helper (asks for an administrator’s password)' },
+      secondary: null,
+    });
+    expect(installLabel(notEnrolled())).toBe(ENROL_LABEL);
+    expect(installLabel(firstRunState())).toBe(INSTALL_LABEL);
+  });
+
+  it('in limited mode, stays calm but still offers the enrolment', () => {
+    expect(summarizeHelper(notEnrolled('limited'))).toMatchObject({ tone: 'neutral', title: 'Limited mode', primary: { label: ENROL_LABEL } });
+  });
+
+  it('is a first run for this account (the consent screen), and offers no Uninstall: nothing is installed for it', () => {
+    expect(needsConsent(notEnrolled())).toBe(true);
+    expect(needsConsent(notEnrolled('limited'))).toBe(false);
+    expect(helperInstalled(notEnrolled())).toBe(false);
   });
 });
 

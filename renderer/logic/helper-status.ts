@@ -25,6 +25,13 @@ export interface HelperSummary {
 }
 
 export const INSTALL_LABEL = 'Install helper (asks for your password)';
+/**
+ * The install on a machine where the helper serves other accounts: it enrols
+ * this one, and the prompt wants an administrator (who may not be this user).
+ */
+export const ENROL_LABEL = 'Install helper (asks for an administrator’s password)';
+/** What a not-enrolled account is told, in the popover, Settings and the consent screen. */
+export const NOT_ENROLLED_DETAIL = 'Berth’s helper is installed on this machine, but not for your account.';
 /** The install button once the screen has said that someone other than root can change the helper. */
 export const INSTALL_ANYWAY_LABEL = 'Install anyway (asks for your password)';
 /** The heading over capabilities.helper.installWarning. */
@@ -34,19 +41,29 @@ export const START_LABEL = 'Start helper (asks for your password)';
 export const REINSTALL_LABEL = 'Reinstall helper (asks for your password)';
 export const CHECK_AGAIN_LABEL = 'Check again';
 
-/** Whether a helper is installed at all (so Settings offers Reinstall and Uninstall). */
+/** Whether a helper is installed for this account (so Settings offers Reinstall and Uninstall). */
 export function helperInstalled(state: BackendState): boolean {
   const s = state.capabilities.helper.state;
-  return s !== 'not-installed' && s !== 'user-mode';
+  return s !== 'not-installed' && s !== 'not-enrolled' && s !== 'user-mode';
 }
 
-/** Show the consent screen: first run, not answered yet, and not a user-mode machine (which never prompts). */
+/**
+ * Show the consent screen: first run, not answered yet, and not a user-mode
+ * machine (which never prompts). A helper that serves other accounts only is
+ * a first run for this one: it learns what the helper does before it enrols.
+ */
 export function needsConsent(state: BackendState): boolean {
+  const helper = state.capabilities.helper.state;
   return (
     state.settings.consent === 'undecided' &&
     state.capabilities.userMode === null &&
-    state.capabilities.helper.state === 'not-installed'
+    (helper === 'not-installed' || helper === 'not-enrolled')
   );
+}
+
+/** The install button's label: an account joining an installed helper needs an administrator's password. */
+export function installLabel(state: BackendState): string {
+  return state.capabilities.helper.state === 'not-enrolled' ? ENROL_LABEL : INSTALL_LABEL;
 }
 
 export function summarizeHelper(state: BackendState): HelperSummary {
@@ -76,6 +93,14 @@ export function summarizeHelper(state: BackendState): HelperSummary {
         };
       }
       return { tone: 'warning', title: 'Helper not installed', detail: helper.message, primary: { kind: 'install', label: INSTALL_LABEL }, secondary: null };
+    case 'not-enrolled':
+      return {
+        tone: state.settings.consent === 'limited' ? 'neutral' : 'warning',
+        title: state.settings.consent === 'limited' ? 'Limited mode' : 'Helper not set up for you',
+        detail: NOT_ENROLLED_DETAIL,
+        primary: { kind: 'install', label: ENROL_LABEL },
+        secondary: null,
+      };
     case 'not-running':
       return { tone: 'warning', title: 'Helper not running', detail: helper.message, primary: { kind: 'install', label: START_LABEL }, secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL } };
     case 'no-permission':

@@ -147,6 +147,7 @@ describe('privilegedAdvice', () => {
   it.each([
     ['not-running', 'installed but not running'],
     ['no-permission', 'does not accept this account'],
+    ['not-enrolled', 'installed on this machine but not for your account'],
     ['error', 'the socket is gone'],
   ] as const)('a helper that is %s says so', (helperState, words) => {
     const state = runningState();

@@ -173,6 +173,12 @@ export function privilegedAdvice(address: string, port: number | null, state: Ba
       return { tone: 'warning', text: 'Ports below 1024 need the helper, which is installed but not running. Start it first, or choose a port from 1024 up.', fix: 'helper' };
     case 'no-permission':
       return { tone: 'warning', text: 'Ports below 1024 need the helper, which does not accept this account. Reinstall it first, or choose a port from 1024 up.', fix: 'helper' };
+    case 'not-enrolled':
+      return {
+        tone: 'warning',
+        text: 'Ports below 1024 need the helper, which is installed on this machine but not for your account. Install it for your account first (it asks for an administrator’s password), or choose a port from 1024 up.',
+        fix: 'helper',
+      };
     case 'error':
       return { tone: 'warning', text: `Ports below 1024 need the helper, which is not working: ${caps.helper.message}`, fix: 'helper' };
     case 'user-mode':

@@ -6,8 +6,9 @@ import { Banner } from '../components/Banner';
 import {
   helperInstalled,
   INSTALL_ANYWAY_LABEL,
-  INSTALL_LABEL,
+  installLabel,
   limitedModeLosses,
+  NOT_ENROLLED_DETAIL,
   needsConsent,
   summarizeHelper,
   UNSAFE_LOCATION_TITLE,
@@ -56,6 +57,8 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
   // Someone other than root can change the helper: say so before the password, make "Not now" the
   // default, and ask for the password only on an explicit "Install anyway".
   const warning = backend.capabilities.helper.installWarning;
+  // The helper already serves other accounts on this machine: installing enrols this one.
+  const enrolling = backend.capabilities.helper.state === 'not-enrolled';
   const Heading = headingLevel === 1 ? 'h1' : 'h2';
   const Sub = headingLevel === 1 ? 'h2' : 'h3';
   return (
@@ -65,8 +68,14 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
       </Heading>
       <p>
         Berth runs as you. A few things developers need, such as port 80, need administrator rights: a small helper does exactly those
-        and nothing else. Your system asks for your password once, to install it.
+        and nothing else. Your system asks for {enrolling ? 'an administrator’s' : 'your'} password once, to install it.
       </p>
+      {enrolling && (
+        <p>
+          {NOT_ENROLLED_DETAIL} Setting it up for you adds your account to it, with an administrator’s password; the accounts it
+          already serves are not affected.
+        </p>
+      )}
       {/* Folded so both choices fit the menu-bar window (380 x 560) without scrolling; open where there is room. */}
       <details className="fold duties-fold" open={roomy}>
         <summary>What the helper does, and why</summary>
@@ -96,7 +105,7 @@ export function Consent({ headingLevel = 1 }: { headingLevel?: 1 | 2 }) {
       <div className="choices">
         {warning === null ? (
           <button type="button" className="button primary large" disabled={busy} onClick={() => void decideConsent('install')}>
-            {INSTALL_LABEL}
+            {installLabel(backend)}
           </button>
         ) : (
           <button type="button" className="button large" disabled={busy} onClick={() => void decideConsent('install', { allowUnsafeLocation: true })}>

@@ -11,6 +11,7 @@ import { PromptStatus } from '../components/PromptStatus';
 import {
   helperInstalled,
   INSTALL_ANYWAY_LABEL,
+  ENROL_LABEL,
   INSTALL_LABEL,
   REINSTALL_LABEL,
   summarizeHelper,
@@ -193,8 +194,9 @@ function UninstallDialog({ open, onClose }: { open: boolean; onClose: () => void
     <dialog ref={ref} className="dialog" aria-labelledby="uninstall-title" aria-describedby="uninstall-text" onClose={onClose}>
       <h2 id="uninstall-title">Uninstall the helper?</h2>
       <p id="uninstall-text">
-        Berth removes the helper, its command-line links in /usr/local/bin and its hosts entries. Ports below 1024 stop working until you
-        install it again; your other ports keep working.
+        Berth removes the helper for your account, with its command-line links in /usr/local/bin and its hosts entries. If other accounts
+        on this computer use the helper, it stays for them, and so do the links and entries they still use. Ports below 1024 stop working
+        until you install it again; your other ports keep working.
       </p>
       <div className="button-row end">
         <button type="button" className="button" onClick={onClose}>
@@ -228,7 +230,15 @@ function HelperSection({ confirming, setConfirming }: { confirming: boolean; set
   // Someone other than root can change the helper: the warning shows, and only "Install anyway" asks.
   const warning = helper.installWarning;
   const installLabel =
-    warning !== null ? INSTALL_ANYWAY_LABEL : helper.state === 'needs-update' ? UPDATE_LABEL : installed ? REINSTALL_LABEL : INSTALL_LABEL;
+    warning !== null
+      ? INSTALL_ANYWAY_LABEL
+      : helper.state === 'needs-update'
+        ? UPDATE_LABEL
+        : helper.state === 'not-enrolled'
+          ? ENROL_LABEL
+          : installed
+            ? REINSTALL_LABEL
+            : INSTALL_LABEL;
   return (
     <section className="settings-section" aria-labelledby="helper-section-heading">
       <h2 id="helper-section-heading">Helper</h2>

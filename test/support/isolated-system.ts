@@ -11,7 +11,7 @@ import { safeScratchDir } from './scratch';
  * mounts and /etc is a copy. The installer writes its real, fixed paths there;
  * the machine's own are never touched, and neither is the namespace other
  * test files share. The script sees $HELPER (the built berth-helper bundle),
- * $FIXTURES, $TEST_UID/$TEST_GID and $OTHER_UID.
+ * $FIXTURES, $TEST_UID/$TEST_GID and $OTHER_UID/$OTHER_GID.
  */
 export function runIsolated(script: string): Promise<Finished> {
   const scratch = safeScratchDir('berth-system');
@@ -36,6 +36,7 @@ export function runIsolated(script: string): Promise<Finished> {
       TEST_UID: String(users.test.uid),
       TEST_GID: String(users.test.gid),
       OTHER_UID: String(users.other.uid),
+      OTHER_GID: String(users.other.gid),
     },
   });
   return finished(child);

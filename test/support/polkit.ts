@@ -180,22 +180,23 @@ const DECISION = { YES: 0, NO: 1, AUTH_ADMIN: 2 } as const;
  * Both wait until polkitd's decision has changed. One rule at a time: a
  * second call before the undo throws rather than silently racing.
  */
-export function setPolkitRule(user: string, result: 'YES' | 'NO' | 'AUTH_ADMIN', action: string = EXEC_ACTION): () => void {
+export function setPolkitRule(user: string | readonly string[], result: 'YES' | 'NO' | 'AUTH_ADMIN', action: string = EXEC_ACTION): () => void {
   assertPrivateMountNamespace();
   if (!ownMount(RULES_DIR)) throw new Error(`${RULES_DIR} is the machine's: call startPolkit() first`);
-  const who = account(user);
-  const before = execDecision(who, action);
+  const names = [user].flat();
+  const whos = names.map((name) => account(name));
+  const befores = whos.map((who) => execDecision(who, action));
   const rule = `// Written by test/support/polkit.ts for one test; its undo removes it.
 polkit.addRule(function (action, subject) {
-  if (action.id === ${JSON.stringify(action)} && subject.user === ${JSON.stringify(user)}) {
+  if (action.id === ${JSON.stringify(action)} && ${JSON.stringify(names)}.indexOf(subject.user) >= 0) {
     return polkit.Result.${result};
   }
 });
 `;
   writeFileSync(POLKIT_RULES_FILE, rule, { flag: 'wx', mode: 0o644 });
-  awaitDecision(who, action, DECISION[result], `${POLKIT_RULES_FILE} (${result} for ${user}, ${action})`);
+  whos.forEach((who, i) => awaitDecision(who, action, DECISION[result], `${POLKIT_RULES_FILE} (${result} for ${names[i]}, ${action})`));
   return () => {
     rmSync(POLKIT_RULES_FILE, { force: true });
-    awaitDecision(who, action, before, `the removal of ${POLKIT_RULES_FILE}`);
+    whos.forEach((who, i) => awaitDecision(who, action, befores[i]!, `the removal of ${POLKIT_RULES_FILE}`));
   };
 }

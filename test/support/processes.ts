@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
 import { REPO_ROOT, type TestUser } from './constants';
 import { finished, type Finished } from './finished';
+import { safeScratchDir } from './scratch';
 
 export { finished, type Finished };
 
@@ -24,7 +25,8 @@ export interface HelperProcess {
 }
 
 export interface HelperOptions {
-  allowUid: number;
+  /** The enrolled user besides root, or several (`serve --allow-uid A,B`). */
+  allowUid: number | readonly number[];
   extraArgs?: string[];
   /** Reuse a directory (to test stale sockets); default a new root-owned 0755 one. */
   dir?: string;
@@ -55,10 +57,13 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
   const auditLogPath = installed?.auditLogPath ?? join(dir, 'audit.log');
   const [program, ...entry] =
     options.executable !== undefined ? [options.executable] : [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js')];
+  const extraArgs = options.extraArgs ?? [];
+  // The helper records who wants the hosts block and links in its state dir: never the machine's /var/lib/berth.
+  const stateArgs = extraArgs.includes('--state-dir') ? [] : ['--state-dir', join(safeScratchDir('berth-helper-state'), 'state')];
   const serveArgs =
     options.configFile !== undefined
       ? ['serve', '--config', options.configFile]
-      : ['serve', '--socket', socketPath, '--allow-uid', String(options.allowUid), '--audit-log', auditLogPath, ...(options.extraArgs ?? [])];
+      : ['serve', '--socket', socketPath, '--allow-uid', [options.allowUid].flat().join(','), '--audit-log', auditLogPath, ...stateArgs, ...extraArgs];
   const child = spawn(program!, [...entry, ...serveArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },

@@ -52,14 +52,13 @@ export function runActivator(command: readonly string[]): void {
 }
 
 /**
- * Makes the socket at `socketPath` (0600, owned by `ownerUid`, as the
- * installer does) and starts `activator` (argv of a process that calls
+ * Makes the socket at `socketPath` (root's, 0666, as the installer does) and starts `activator` (argv of a process that calls
  * runActivator with its remaining arguments) holding it, in a process group
  * of its own: kill -PID ends it and any helper it runs.
  */
-export async function startActivator(socketPath: string, ownerUid: number, activator: readonly string[], helperCommand: readonly string[]): Promise<ChildProcess> {
+export async function startActivator(socketPath: string, activator: readonly string[], helperCommand: readonly string[]): Promise<ChildProcess> {
   await prepareSocketPath(socketPath);
-  return handOffSocket(socketPath, ownerUid, (fd) =>
+  return handOffSocket(socketPath, (fd) =>
     spawn(activator[0]!, [...activator.slice(1), ...helperCommand], { stdio: ['ignore', 'pipe', 'pipe', fd], detached: true }),
   );
 }

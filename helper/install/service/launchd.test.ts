@@ -88,7 +88,7 @@ function xmllint(xml: string): { ok: boolean; output: string } {
 }
 
 describe('launchd plist', () => {
-  it('holds exactly the job we mean: socket 0600 owned by the user, on demand, no environment', () => {
+  it('holds exactly the job we mean: one socket, root:wheel 0666 (the helper checks every peer), on demand, no environment', () => {
     expect(parsePlist(launchdPlist(spec))).toEqual({
       Label: 'dev.berth.helper',
       ProgramArguments: spec.helperCommand,
@@ -96,8 +96,8 @@ describe('launchd plist', () => {
         Listener: {
           SockPathName: darwin.socketPath,
           SockType: 'stream',
-          SockPathMode: 384n,
-          SockPathOwner: 501n,
+          SockPathMode: 438n,
+          SockPathOwner: 0n,
           SockPathGroup: 0n,
         },
       },

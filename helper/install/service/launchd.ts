@@ -65,13 +65,12 @@ export function launchdPlist(input: ServiceSpec): string {
       [LAUNCHD_SOCKET_NAME]: {
         SockPathName: spec.socketPath,
         SockType: 'stream',
-        // 0600 (plists have no octal) and owned by the one allowed user: the
-        // kernel stops everyone else before the helper's own peer-credential
-        // check, which still runs on every connection.
-        SockPathMode: BigInt(0o600),
-        SockPathOwner: BigInt(spec.socketUid),
-        // wheel, never the user's group: 0600 gives the group nothing, and a
-        // later mode mistake must not open the socket to a shared group.
+        // 0666 (plists have no octal), root:wheel, as com.docker.vmnetd's:
+        // every local user may connect, and the helper's peer-credential check
+        // on every connection serves only root and the enrolled uids. One
+        // socket for all of them, so enrolling never touches this plist.
+        SockPathMode: BigInt(0o666),
+        SockPathOwner: 0n,
         SockPathGroup: 0n,
       },
     },

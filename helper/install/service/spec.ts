@@ -10,12 +10,13 @@ export interface ServiceSpec {
   label: string;
   /** Absolute argv of the installed helper (argv[0] is the program launchd/systemd executes). */
   helperCommand: string[];
-  /** Where the service manager creates the listening socket. */
+  /**
+   * Where the service manager creates the listening socket: root's, mode
+   * 0666, in a root-owned 0755 directory. Who is served is the helper's
+   * decision, per connection, from the enrolled uids in its config, so
+   * enrolment never changes the service definition.
+   */
   socketPath: string;
-  /** The one user allowed to connect (owner of the 0600 socket). */
-  socketUid: number;
-  /** That user's name, if known: written as a comment only (see systemdSocketUnit for why the uid is used). */
-  socketUser?: string;
   /**
    * The root-owned directory the installer put the helper in. When given, the
    * systemd sandbox leaves it writable so the `uninstall` operation can remove
@@ -100,17 +101,6 @@ export const serviceSpecSchema = z.strictObject({
     }),
   // 100 bytes, as in the helper's own config: sun_path is 104 bytes on macOS, 108 on Linux, with the NUL.
   socketPath: listablePath.refine((p) => Buffer.byteLength(p) <= 100, { message: 'must fit in a UNIX socket address (100 bytes)' }),
-  socketUid: z
-    .number()
-    .int()
-    .min(1, { message: 'must be a user other than root (1 or more)' })
-    .max(0xfffffffe)
-    // systemd treats 65535 as invalid (the 16-bit -1) and would refuse the socket unit.
-    .refine((uid) => uid !== 0xffff, { message: 'must not be 65535, which systemd reserves' }),
-  socketUser: z
-    .string()
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}$/, { message: 'must be a user name (letters, digits, "_", ".", "@", "-")' })
-    .optional(),
   installDir: listablePath.optional(),
 });
 

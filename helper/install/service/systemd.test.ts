@@ -23,8 +23,6 @@ const spec: ServiceSpec = {
   label: 'dev.berth.helper',
   helperCommand: ['/usr/local/libexec/berth/berth-helper', 'serve', '--config', '/etc/berth/helper.json'],
   socketPath: '/run/berth/helper.sock',
-  socketUid: 1000,
-  socketUser: 'alice',
 };
 
 /** Programs that exist here, so systemd's own checks (executable present) can pass. */
@@ -84,9 +82,9 @@ describe('systemd .socket unit', () => {
     expect(sectionTable(unit, 'Unit')).toEqual({ Description: ['Berth privileged helper socket'] });
     expect(sectionTable(unit, 'Socket')).toEqual({
       ListenStream: ['/run/berth/helper.sock'],
-      SocketUser: ['1000'],
+      SocketUser: ['root'],
       SocketGroup: ['root'],
-      SocketMode: ['0600'],
+      SocketMode: ['0666'],
       DirectoryMode: ['0755'],
       Accept: ['no'],
       RemoveOnStop: ['yes'],
@@ -94,13 +92,10 @@ describe('systemd .socket unit', () => {
     expect(sectionTable(unit, 'Install')).toEqual({ WantedBy: ['sockets.target'] });
   });
 
-  it('owns the socket by uid, and names the user only in a comment', () => {
-    expect(systemdSocketUnit(spec)).toContain('\n# Only uid 1000 (alice) and root can connect;');
-    const anonymous: ServiceSpec = { ...spec };
-    delete anonymous.socketUser;
-    const text = systemdSocketUnit({ ...anonymous, socketUid: 4_000_000_000 });
-    expect(text).toContain('\n# Only uid 4000000000 and root can connect;');
-    expect(sectionTable(parseUnit(text), 'Socket').SocketUser).toEqual(['4000000000']);
+  it('is one root-owned socket for every enrolled user: enrolling never changes the unit', () => {
+    expect(systemdSocketUnit(spec)).toContain('\n# Anyone may connect; the helper serves only root and the enrolled users');
+    // Nothing in the unit depends on who is enrolled: the same text for any install of this label and path.
+    expect(systemdSocketUnit({ ...spec, installDir: '/usr/local/libexec/berth' })).toBe(systemdSocketUnit(spec));
   });
 });
 
@@ -234,9 +229,9 @@ describe('systemd reads the units as we mean them', () => {
     const { socket, service } = systemdDump(realSpec);
     expect(socket.keys).toMatchObject({
       ListenStream: ['/run/berth/helper.sock'],
-      SocketUser: ['1000'],
+      SocketUser: ['root'],
       SocketGroup: ['root'],
-      SocketMode: ['0600'],
+      SocketMode: ['0666'],
       DirectoryMode: ['0755'],
       RemoveOnStop: ['yes'],
       Triggers: ['dev.berth.realtest.service (origin-implicit)'],

@@ -35,24 +35,21 @@ function unit(sections: Array<[name: string, lines: string[]]>): string {
  */
 export function systemdSocketUnit(input: ServiceSpec): string {
   const spec = validateServiceSpec(input);
-  const who = spec.socketUser === undefined ? `uid ${spec.socketUid}` : `uid ${spec.socketUid} (${spec.socketUser})`;
   return unit([
     ['Unit', ['Description=Berth privileged helper socket']],
     [
       'Socket',
       [
         `ListenStream=${spec.socketPath}`,
-        // The uid, not the name, even when the name is known: it is the very
-        // number the helper checks and launchd's SockPathOwner uses, and a
-        // renamed or re-created account cannot inherit the socket. (systemd
-        // resolves either form through NSS when the socket starts.)
-        `# Only ${who} and root can connect; the helper also checks every peer's credentials.`,
-        `SocketUser=${spec.socketUid}`,
-        // root, not the user's primary group (systemd's default with
-        // SocketUser=): 0600 gives the group nothing, a later mode mistake must
-        // not open the socket to a shared group, and "root" resolves without NSS.
+        // Root's and connectable by every local user, like the D-Bus system
+        // bus: the helper checks each peer's credentials before it reads a
+        // byte and serves only root and the enrolled uids. One socket for all
+        // enrolled users, so enrolling never touches this unit, and no group
+        // membership (which would need a new login) is involved.
+        '# Anyone may connect; the helper serves only root and the enrolled users (its peer-credential check).',
+        'SocketUser=root',
         'SocketGroup=root',
-        'SocketMode=0600',
+        'SocketMode=0666',
         // The directory is root's and not writable by others: the helper and
         // the client refuse a socket in a directory someone else could swap it in.
         'DirectoryMode=0755',

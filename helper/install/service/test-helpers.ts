@@ -14,8 +14,6 @@ export const DARWIN_SPEC: ServiceSpec = {
   label: SERVICE_LABEL,
   helperCommand: ['/usr/local/bin/node', `${installLayout('darwin').helperDir}/berth-helper.js`, 'serve', '--config', installLayout('darwin').configPath],
   socketPath: installLayout('darwin').socketPath,
-  socketUid: 501,
-  socketUser: 'alice',
 };
 
 export type ParsedPlist = string | bigint | boolean | ParsedPlist[] | { [key: string]: ParsedPlist };

@@ -23,12 +23,18 @@ describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
    * bind-mounted over /etc: the handlers act on HOSTS_PATH itself, and the
    * machine's /etc (where a backup would go) is never touched.
    */
-  async function handler(etc: string, op: 'ensure' | 'remove', hostsSource?: string): Promise<Record<string, unknown>> {
+  async function handler(
+    etc: string,
+    op: 'ensure' | 'remove',
+    hostsSource?: string,
+    peer: { uid: number; enrolled: number[] } = { uid: 0, enrolled: [] },
+  ): Promise<Record<string, unknown>> {
     assertPrivateMountNamespace();
-    const script = 'mount --bind "$1" /etc && { [ -z "$5" ] || mount --bind "$5" /etc/hosts; } && exec "$2" "$3" handler "$4"';
+    const script = 'mount --bind "$1" /etc && { [ -z "$5" ] || mount --bind "$5" /etc/hosts; } && exec "$2" "$3" handler "$4" "$6" "$7"';
+    const fixture = join(inject('fixturesDir'), 'hosts-writer.js');
     const child = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'hosts-writer.js'), op, hostsSource ?? ''],
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, fixture, op, hostsSource ?? '', String(peer.uid), peer.enrolled.join(',')],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
     );
     const { code, stdout, stderr } = await finished(child);
@@ -62,6 +68,35 @@ describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
     expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe('placeholder\n');
   });
 
+  it('two accounts: the block stays while either wants it, the result says why, and the last removal restores the file', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), USER_CONTENT);
+    const [a, b] = [users.test.uid, users.other.uid];
+    const as = (uid: number) => ({ uid, enrolled: [a, b] });
+    expect(await handler(etc, 'ensure', undefined, as(a))).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
+    expect(await handler(etc, 'ensure', undefined, as(b))).toEqual({ ok: true, result: { changed: false, method: 'none' } });
+    const kept = { ok: true, result: { changed: false, method: 'none', kept: 'still used by another account on this computer' } };
+    expect(await handler(etc, 'remove', undefined, as(a))).toEqual(kept);
+    expect(readFileSync(join(etc, 'hosts')).equals(ensureBlock(Buffer.from(USER_CONTENT, 'latin1')))).toBe(true);
+    // Removing twice does not count twice: the other account still wants it.
+    expect(await handler(etc, 'remove', undefined, as(a))).toEqual(kept);
+    expect(JSON.parse(readFileSync(join(etc, 'berth-state/wants.json'), 'utf8'))).toEqual({ version: 1, hosts: [b], links: {} });
+    expect(await handler(etc, 'remove', undefined, as(b))).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
+    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+  });
+
+  it("an older install's block (no record yet) is the first enrolled account's: a newer account's removal keeps it", async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    writeFileSync(join(etc, 'hosts'), ensureBlock(Buffer.from(USER_CONTENT, 'latin1')));
+    const [a, b] = [users.test.uid, users.other.uid];
+    const removeAs = (uid: number) => handler(etc, 'remove', undefined, { uid, enrolled: [a, b] });
+    expect(await removeAs(b)).toMatchObject({ ok: true, result: { changed: false, kept: 'still used by another account on this computer' } });
+    expect(await removeAs(a)).toEqual({ ok: true, result: { changed: true, method: 'rename' } });
+    expect(readFileSync(join(etc, 'hosts'), 'latin1')).toBe(USER_CONTENT);
+  });
+
   it('a foreign berth.internal line in /etc/hosts is a CONFLICT on the wire shape', async () => {
     const etc = join(dir, 'etc');
     mkdirSync(etc, { mode: 0o755 });
@@ -81,10 +116,10 @@ describe('the ensureHosts / removeHosts handlers on /etc/hosts', () => {
     const auditLog = join(run, 'audit.log');
     assertPrivateMountNamespace();
     // The bundled helper, as root, in a child namespace whose /etc is the scratch one (see handler() above).
-    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6"';
+    const script = 'mount --bind "$1" /etc && exec "$2" "$3" serve --socket "$4" --allow-uid "$5" --audit-log "$6" --state-dir "$7"';
     const helper = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog],
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, process.execPath, join(inject('fixturesDir'), 'helper', 'berth-helper.js'), socket, String(users.test.uid), auditLog, join(dir, 'state')],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
     );
     const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));

@@ -51,7 +51,6 @@ afterEach(() => {
 async function activate(at = socketPath): Promise<JsonLines> {
   const child = await startActivator(
     at,
-    users.test.uid,
     [process.execPath, join(inject('fixturesDir'), 'socket-activator.js')],
     [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js'), 'serve', '--config', configPath],
   );

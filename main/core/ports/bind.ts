@@ -118,7 +118,11 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
         `the system refused ${where} to Berth although the port needs no privileges here: a security module (SELinux, AppArmor) or a firewall rule may forbid it`,
       );
     case 'UNAUTHORIZED':
-      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper was installed for another account, so it will not bind ${where} for you`);
+      // Installed for other accounts of this machine: enrolling is the same install, with an administrator's password.
+      return new ApiError(
+        'HELPER_NEEDED',
+        `port ${key.port} needs the privileged helper, which is installed on this machine but not for your account: ${INSTALL_HINT} to enrol (it asks for an administrator's password)`,
+      );
     case 'UNSUPPORTED_VERSION':
     case 'UNKNOWN_OP':
       return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run \`berth helper install\`)`);

@@ -238,11 +238,11 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       "port 80 needs the privileged helper: install it from Berth's settings (or run `berth helper install`) and turn on privileged port mapping",
     ],
     [
-      "the helper is another account's",
+      "the helper is other accounts' (this one is not enrolled)",
       () => otherHelper.socketPath,
       true,
-      'HELPER_UNAVAILABLE',
-      expect.stringMatching(/^port 80 needs the privileged helper, which cannot be used: .*installed for another account/),
+      'HELPER_NEEDED',
+      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run `berth helper install`) to enrol (it asks for an administrator's password)",
     ],
     [
       'the machine is in user mode (no helper by design)',
