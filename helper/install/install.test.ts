@@ -74,8 +74,8 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(run.stderr).toBe('');
     const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
     expect(run.stdout).toContain('moved the socket from /private/var/run/berth/helper.sock to /run/berth/helper.sock in /etc/berth/helper.json');
-    // Everything else the earlier install recorded stays as it was.
-    expect(JSON.parse(section('config'))).toMatchObject({ socketPath: '/run/berth/helper.sock', allowUid: users.test.uid, appPath: '/opt/Berth' });
+    // Everything else the earlier install recorded stays (its one allowUid now written as the list of enrolled uids).
+    expect(JSON.parse(section('config'))).toMatchObject({ socketPath: '/run/berth/helper.sock', allowUids: [users.test.uid], appPath: '/opt/Berth' });
     expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
   });

@@ -39,8 +39,8 @@ const EXPECTED: Array<[string, string, string | undefined]> = [
   [socket, 'dictionary', undefined],
   [`${socket}.SockPathName`, 'string', installLayout('darwin').socketPath],
   [`${socket}.SockType`, 'string', 'stream'],
-  [`${socket}.SockPathMode`, 'integer', '384'],
-  [`${socket}.SockPathOwner`, 'integer', '501'],
+  [`${socket}.SockPathMode`, 'integer', '438'],
+  [`${socket}.SockPathOwner`, 'integer', '0'],
   [`${socket}.SockPathGroup`, 'integer', '0'],
   ['RunAtLoad', 'bool', 'false'],
   ['KeepAlive', 'bool', 'false'],
@@ -80,7 +80,7 @@ describe('launchd plist, read by plutil', () => {
   });
 
   it('the type check fails on a value of another type', () => {
-    const file = plistFile(launchdPlist(DARWIN_SPEC).replace('<integer>384</integer>', '<real>384</real>'));
+    const file = plistFile(launchdPlist(DARWIN_SPEC).replace('<integer>438</integer>', '<real>438</real>'));
     expect(plutil(['-extract', `${socket}.SockPathMode`, 'raw', '-expect', 'integer', '-o', '-', file]).ok).toBe(false);
   });
 });

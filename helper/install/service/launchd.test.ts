@@ -114,7 +114,8 @@ describe('launchd plist', () => {
     expect(job).toEqual({
       Label: 'dev.berth.helper',
       ProgramArguments: spec.helperCommand,
-      Sockets: { Listener: { SockPathName: darwin.socketPath, SockType: 'stream', SockPathMode: 0o600, SockPathOwner: 501, SockPathGroup: 0 } },
+      // One socket for every enrolled user: root's, 0666; the helper checks each peer (SECURITY.md, who may connect).
+      Sockets: { Listener: { SockPathName: darwin.socketPath, SockType: 'stream', SockPathMode: 0o666, SockPathOwner: 0, SockPathGroup: 0 } },
       RunAtLoad: false,
       KeepAlive: false,
       Umask: 0o022,
@@ -129,7 +130,7 @@ describe('launchd plist', () => {
     // The schema is strict: one stray key, or a value of another type, is caught.
     const withExtra = launchdPlist(spec).replace('<key>RunAtLoad</key>', '<key>Debug</key>\n\t<true/>\n\t<key>RunAtLoad</key>');
     expect(() => launchdJob.parse(parseWithPlistJs(withExtra))).toThrow(/Debug/);
-    const asString = launchdPlist(spec).replace('<integer>384</integer>', '<string>384</string>');
+    const asString = launchdPlist(spec).replace('<integer>438</integer>', '<string>438</string>');
     expect(() => launchdJob.parse(parseWithPlistJs(asString))).toThrow(/SockPathMode/);
   });
 
