@@ -17,6 +17,7 @@ import {
   statusField,
   superOptions,
   UNIT,
+  allowedChurn,
 } from '../../test/support/systemd-helper';
 
 /**
@@ -28,19 +29,6 @@ import {
 
 const users = inject('users');
 const layout = installLayout('linux');
-
-/**
- * What may differ in the overlay after an uninstall, and why. Besides this,
- * upperChanges passes over pure overlayfs copy-ups: an entry now identical to
- * the machine's own (/etc/hosts rewritten back to its very bytes; /usr/local/bin,
- * /etc/systemd/system and /var/tmp, copied up while something of ours was in
- * them). Every other difference is something the install left behind or deleted.
- */
-function allowedChurn(path: string): boolean {
-  // journald appends every log line of the suite (the installer's systemctl calls, the helper's stderr).
-  if (path.startsWith('/var/log/journal/')) return true;
-  return false;
-}
 
 describe('the helper under systemd (PID 1 in a sandbox)', () => {
   let sandbox: SystemdSandbox;

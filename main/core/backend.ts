@@ -25,7 +25,7 @@ import { probeCacheFor, type HelperProbeCache } from './capabilities/helper-prob
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
 import { applySystemSettings, type LoginItem } from './system-settings';
-import { loginItemState } from './login-item';
+import { loginItemState, refuseUnavailableLoginItem } from './login-item';
 
 /**
  * The backend: the one store the app shows, and the one place commands run.
@@ -84,7 +84,7 @@ export class Backend implements ApiHost {
   private readonly probes: HelperProbeCache;
 
   private constructor(private readonly options: BackendOptions) {
-    this.policy = this.readPolicy();
+    this.policy = readAppPolicy(this.options.layout);
     const opened = SettingsStore.open({
       path: options.paths.settingsPath,
       locked: () => policyLocks(this.policy),
@@ -160,7 +160,7 @@ export class Backend implements ApiHost {
    * or with `askHelper` (the user's Refresh, an install): see HelperProbeCache.
    */
   async refresh(askHelper = false): Promise<Capabilities> {
-    this.policy = this.readPolicy();
+    this.policy = readAppPolicy(this.options.layout);
     // A new or lifted policy changes the effective settings: apply what it changed.
     const relocked = this.settings.reevaluateLocks();
     if (relocked.length > 0) {
@@ -217,9 +217,7 @@ export class Backend implements ApiHost {
   }
 
   private async setSetting(change: SettingChange): Promise<ApiResult<'settings.set'>> {
-    // Not offered where it cannot work: saying "on" would be a setting nothing carries out.
-    const login = loginItemState(this.options.loginItem);
-    if (change.key === 'startAtLogin' && change.value && !login.available) throw new ApiError('FAILED', login.description);
+    refuseUnavailableLoginItem(this.options.loginItem, change);
     const previous = this.settings.get();
     const settings = this.settings.set(change);
     if (previous[change.key] !== settings[change.key]) {
@@ -365,10 +363,6 @@ export class Backend implements ApiHost {
       if (error instanceof HelperUnavailableError) return undefined;
       throw error;
     }
-  }
-
-  private readPolicy(): Capabilities['policy'] {
-    return readAppPolicy({ stateDir: this.options.layout.stateDir, configPath: this.options.layout.configPath });
   }
 
   private gather(askHelper = false): Promise<Capabilities> {

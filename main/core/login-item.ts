@@ -1,3 +1,4 @@
+import { ApiError, type SettingChange } from '../../common/api/backend-api';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDirectory, writeFileAtomic } from './fs/user-file';
@@ -38,4 +39,10 @@ export function loginItemState(item: LoginItem | undefined, platform: NodeJS.Pla
     available: false,
     description: `Berth in a browser cannot start itself at login on ${where}; use the Berth app, or start it with "berth app".`,
   };
+}
+
+/** Not offered where it cannot work: turning it on there would be a setting nothing carries out. */
+export function refuseUnavailableLoginItem(item: LoginItem | undefined, change: SettingChange): void {
+  const login = loginItemState(item);
+  if (change.key === 'startAtLogin' && change.value && !login.available) throw new ApiError('FAILED', login.description);
 }

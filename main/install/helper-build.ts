@@ -67,7 +67,12 @@ export function buildMismatch(installed: string | undefined, bundled: string | u
 
 /** Both digests for this machine's install; the bundled files are read (and hashed) only when there is an installed digest to compare with. */
 export function helperBuilds(platform: NodeJS.Platform = process.platform): HelperBuilds {
-  const installed = installedHelperDigest(installLayout(platform).stateDir);
+  return helperBuildsAt(installLayout(platform).stateDir);
+}
+
+/** The same, for the install whose state (and install record) is in `stateDir`. */
+export function helperBuildsAt(stateDir: string): HelperBuilds {
+  const installed = installedHelperDigest(stateDir);
   const bundled = installed === undefined ? undefined : bundledHelperDigest();
   return { ...(installed !== undefined ? { installed } : {}), ...(bundled !== undefined ? { bundled } : {}) };
 }

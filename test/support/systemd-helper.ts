@@ -151,3 +151,16 @@ export function superOptions(mountinfo: string, target: string): string[] | unde
   const line = mountinfo.split('\n').filter((l) => l.split(' ')[4] === target).at(-1);
   return line?.split(' - ')[1]?.split(' ')[2]?.split(',');
 }
+
+/**
+ * What may differ in the overlay after an uninstall, and why. Besides this,
+ * upperChanges passes over pure overlayfs copy-ups: an entry now identical to
+ * the machine's own (/etc/hosts rewritten back to its very bytes; /usr/local/bin,
+ * /etc/systemd/system and /var/tmp, copied up while something of ours was in
+ * them). Every other difference is something the install left behind or deleted.
+ */
+export function allowedChurn(path: string): boolean {
+  // journald appends every log line of the suite (the installer's systemctl calls, the helper's stderr).
+  if (path.startsWith('/var/log/journal/')) return true;
+  return false;
+}

@@ -6,6 +6,7 @@ import { INSTALL_RECORD_NAME } from '../../../common/install-record';
 import type { InstallLayout } from '../../../common/paths';
 import type { HelperStatus } from '../helper-status';
 import { probeInstalledHelper } from '../installed-helper';
+import { helperBuildsAt } from '../../install/helper-build';
 
 /**
  * The helper's last known status, asked again only when something it
@@ -119,7 +120,8 @@ export class HelperProbeCache {
 export function probeCacheFor(layout: InstallLayout): HelperProbeCache {
   const { socketPath, userModePath, configPath, stateDir } = layout;
   return new HelperProbeCache({
-    probe: () => probeInstalledHelper({ socketPath, userModePath, configPath }),
+    // With the digests: a rebuilt helper of the same version is an update in the app too, not only in the CLI.
+    probe: () => probeInstalledHelper({ socketPath, userModePath, configPath, builds: helperBuildsAt(stateDir) }),
     socketPath,
     installFiles: [configPath, userModePath, join(stateDir, INSTALL_RECORD_NAME)],
   });
