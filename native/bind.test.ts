@@ -59,6 +59,12 @@ function randomLoopback(): string {
   return `127.${octet()}.${octet()}.${octet()}`;
 }
 
+/** A port below the kernel's ephemeral range, where no test's connection lands. */
+function quietPort(): number {
+  const [lowest] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return 20_000 + Math.floor(Math.random() * Math.max(1, (lowest ?? 32_768) - 20_000));
+}
+
 
 describe('bindSocket', () => {
   it('rejects port 0 and other out-of-range numbers with RangeError', () => {
@@ -199,20 +205,26 @@ describe('bindSocket', () => {
 
 describe('probeBind', () => {
   it('says a free port is free, leaving nothing bound and never listening', () => {
-    const port = 40_000 + Math.floor(Math.random() * 10_000);
-    expect(probeBind('127.0.0.1', port, 'tcp')).toBe(true);
+    // Other test files share this network namespace and hold ephemeral ports
+    // (32768-60999 here) on 127.0.0.1 and on wildcards; a random address and a
+    // port below that range cannot meet them.
+    const host = randomLoopback();
+    const port = quietPort();
+    expect(probeBind(host, port, 'tcp')).toBe(true);
     expect(probeBind('::1', port, 'udp')).toBe(true);
     expect(procNetEntries('tcp').filter((e) => e.port === port)).toEqual([]);
     // Free again at once: the probe closed its socket.
-    expect(probeBind('127.0.0.1', port, 'tcp')).toBe(true);
+    expect(probeBind(host, port, 'tcp')).toBe(true);
   });
 
   it('throws EADDRINUSE where anyone holds the port, wildcards included, and EINVAL for a name', () => {
-    const fd = bound('127.0.0.1', 0 + 41_234, 'tcp', 16);
+    const host = randomLoopback();
+    const port = quietPort();
+    const fd = bound(host, port, 'tcp', 16);
     expect(fd).toBeGreaterThan(2);
-    expectSystemError(() => probeBind('127.0.0.1', 41_234, 'tcp'), 'EADDRINUSE');
-    expectSystemError(() => probeBind('0.0.0.0', 41_234, 'tcp'), 'EADDRINUSE');
-    expect(probeBind('::1', 41_234, 'tcp')).toBe(true);
-    expectSystemError(() => probeBind('localhost', 41_234, 'tcp'), 'EINVAL');
+    expectSystemError(() => probeBind(host, port, 'tcp'), 'EADDRINUSE');
+    expectSystemError(() => probeBind('0.0.0.0', port, 'tcp'), 'EADDRINUSE');
+    expect(probeBind('::1', port, 'tcp')).toBe(true);
+    expectSystemError(() => probeBind('localhost', port, 'tcp'), 'EINVAL');
   });
 });
