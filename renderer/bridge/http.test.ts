@@ -8,7 +8,7 @@ import type { ApiHost, CallReply } from '../../main/core/api/dispatch';
 import { LAUNCH_REFUSED } from '../../common/api/browser-link';
 import { BrowserKeys, LAUNCH_CODE_TTL_MS } from '../../main/core/browser/keys';
 import { startBrowserServer, type BrowserServer } from '../../main/core/browser/server';
-import { runningState } from '../dev/fixture-state';
+import { runningState } from '../../common/api/state-fixtures';
 import { createStaticApi, type StaticApi } from '../dev/static-api';
 import { createHttpApi, NO_SESSION, SESSION_STORAGE_KEY, takeLaunchCode, type EventSourceLike, type HttpApi, type TokenStorage } from './http';
 import type { Connection } from './types';

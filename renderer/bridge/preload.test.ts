@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, type BackendState } from '../../common/api/backend-api';
-import { runningState } from '../dev/fixture-state';
+import { runningState } from '../../common/api/state-fixtures';
 import { asPreloadBridge, createPreloadApi } from './preload';
 import type { Connection, PreloadBridge } from './types';
 

@@ -4,7 +4,7 @@ import type { PromptOutcome } from '../../common/api/backend-api';
 import { promptOutcome } from '../../common/api/backend-api';
 import { createBerthStore } from '../state/store';
 import { App } from '../views/App';
-import { FIXTURES, type FixtureName } from './fixture-state';
+import { FIXTURES, type FixtureName } from '../../common/api/state-fixtures';
 import { createStaticApi } from './static-api';
 import '../styles/app.css';
 

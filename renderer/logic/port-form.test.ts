@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstRunState, limitedState, lockedPolicyState, runningState, userModeState } from '../dev/fixture-state';
+import { firstRunState, limitedState, lockedPolicyState, runningState, userModeState } from '../../common/api/state-fixtures';
 import { asSentence, checkDraft, EMPTY_DRAFT, privilegedAdvice, typedPort, type PortDraft } from './port-form';
 
 const draft = (over: Partial<PortDraft>): PortDraft => ({ ...EMPTY_DRAFT, port: '8080', targetPort: '3000', ...over });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limitedState, runningState } from '../dev/fixture-state';
+import { limitedState, runningState } from '../../common/api/state-fixtures';
 import { EMPTY_DRAFT } from '../logic/port-form';
 import {
   ADD_PORT_KEY,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApiMethod } from '../../common/api/backend-api';
 import type { PromptOutcome } from '../../common/api/backend-api';
 import type { RendererApi } from '../bridge/types';
-import { firstRunState, limitedState, lockedPolicyState, runningState } from '../dev/fixture-state';
+import { firstRunState, limitedState, lockedPolicyState, runningState } from '../../common/api/state-fixtures';
 import { createStaticApi } from '../dev/static-api';
 import { ADD_PORT_KEY, shownSetting } from './reducers';
 import { createBerthStore, removeKey, settingKey } from './store';

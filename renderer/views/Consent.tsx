@@ -12,7 +12,7 @@ import {
   needsConsent,
   summarizeHelper,
   UNSAFE_LOCATION_TITLE,
-} from '../logic/helper-status';
+} from '../../common/helper/summary';
 import { useActions, useBerth } from '../state/context';
 
 export const LIMITED_LABEL = 'Not now — limited mode';

@@ -1,5 +1,5 @@
 import { ActionErrorText } from '../components/ActionErrorText';
-import { summarizeHelper, type HelperAction } from '../logic/helper-status';
+import { summarizeHelper, type HelperAction } from '../../common/helper/summary';
 import { useActions, useBerth } from '../state/context';
 import type { Actions } from '../state/store';
 

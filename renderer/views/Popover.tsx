@@ -2,7 +2,7 @@ import { ActionErrorText } from '../components/ActionErrorText';
 import { GearIcon, PowerIcon, PulseIcon } from '../components/icons';
 import { Notices } from '../components/Notices';
 import { PromptStatus } from '../components/PromptStatus';
-import { needsConsent } from '../logic/helper-status';
+import { needsConsent } from '../../common/helper/summary';
 import { useOpenSettings } from '../navigation';
 import { useActions, useBerth } from '../state/context';
 import { Consent } from './Consent';

@@ -17,7 +17,7 @@ import {
   summarizeHelper,
   UNSAFE_LOCATION_TITLE,
   UPDATE_LABEL,
-} from '../logic/helper-status';
+} from '../../common/helper/summary';
 import { useActions, useBerth } from '../state/context';
 import { shownSetting } from '../state/reducers';
 import { settingKey } from '../state/store';

@@ -1,11 +1,11 @@
-import type { BackendState } from '../../common/api/backend-api';
-import type { MappingStatus } from '../../common/ports/mapping';
-import { NO_POLICY } from '../../common/api/capabilities';
+import type { BackendState } from './backend-api';
+import type { MappingStatus } from '../ports/mapping';
+import { NO_POLICY } from './capabilities';
 
 /**
- * Realistic backend snapshots for the dev preview (renderer/dev/preview.tsx)
+ * Realistic backend snapshots for the dev preview (renderer/dev/preview.tsx, the tray menu's)
  * and the renderer's tests. Each one is checked with `backendState.parse` in
- * fixture-state.test.ts, so they cannot drift from the API.
+ * state-fixtures.test.ts, so they cannot drift from the API.
  */
 
 const USER_MODE_LIMITS = [

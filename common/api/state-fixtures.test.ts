@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backendState } from '../../common/api/backend-api';
-import { FIXTURES } from './fixture-state';
+import { backendState } from './backend-api';
+import { FIXTURES } from './state-fixtures';
 
 // The preview and the renderer's tests lean on these snapshots: each must be a
 // state the backend could really send, or the preview would show a lie.

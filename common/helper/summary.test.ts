@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstRunState, limitedState, runningState, troubleState, userModeState } from '../dev/fixture-state';
+import { firstRunState, limitedState, runningState, troubleState, userModeState } from '../api/state-fixtures';
 import {
   ENROL_LABEL,
   helperInstalled,
@@ -9,7 +9,7 @@ import {
   needsConsent,
   summarizeHelper,
   UPDATE_LABEL,
-} from './helper-status';
+} from './summary';
 
 describe('summarizeHelper', () => {
   it('a running helper needs no action', () => {

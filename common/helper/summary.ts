@@ -1,5 +1,5 @@
-import type { BackendState } from '../../common/api/backend-api';
-import { helperUpdateKey } from '../../common/api/capabilities';
+import type { BackendState } from '../api/backend-api';
+import { helperUpdateKey } from '../api/capabilities';
 
 /**
  * The helper's state at a glance, and the one action that fixes it. One
