@@ -17,8 +17,16 @@ describe('parseRoute', () => {
 
   it('takes the theme override only when it is light or dark', () => {
     expect(parseRoute('http://127.0.0.1:1/?theme=dark').theme).toBe('dark');
-    expect(parseRoute('http://127.0.0.1:1/?theme=light#settings')).toEqual({ view: 'settings', theme: 'light' });
+    expect(parseRoute('http://127.0.0.1:1/?theme=light#settings')).toEqual({ view: 'settings', theme: 'light', intent: null });
     expect(parseRoute('http://127.0.0.1:1/?theme=neon').theme).toBeNull();
     expect(parseRoute('http://127.0.0.1:1/').theme).toBeNull();
+  });
+
+  it('reads #add-port as the popover with its add-port form to open (the tray menu), and nothing else as that intent', () => {
+    expect(parseRoute('berth://app/index.html#add-port')).toEqual({ view: 'popover', theme: null, intent: 'add-port' });
+    expect(parseRoute('berth://app/index.html?view=settings#add-port')).toEqual({ view: 'popover', theme: null, intent: 'add-port' });
+    expect(parseRoute('berth://app/index.html#popover').intent).toBeNull();
+    expect(parseRoute('berth://app/index.html?view=add-port').intent).toBeNull();
+    expect(parseRoute('berth://app/index.html#add-ports')).toEqual({ view: 'popover', theme: null, intent: null });
   });
 });

@@ -60,9 +60,11 @@ describe('the app folder for _electron.launch (scripts/app-dir.ts)', () => {
     }
   });
 
-  it('holds every file the main process loads: the preload, the page, each tray icon (1x and 2x) and the addon', () => {
+  it('holds every file the main process loads: the preload, the page, each tray icon (1x and 2x, macOS template and coloured) and the addon', () => {
     const files = appFiles(dirname(join(app, manifest.main)));
-    const icons = TRAY_ICONS.flatMap((icon) => [files.trayIcon(icon), files.trayIcon(icon).replace(/\.png$/, '@2x.png')]);
+    const icons = TRAY_ICONS.flatMap((icon) =>
+      (['darwin', 'linux'] as const).flatMap((platform) => [files.trayIcon(icon, platform), files.trayIcon(icon, platform).replace(/\.png$/, '@2x.png')]),
+    );
     for (const file of [files.preload, files.rendererPage, files.addon, ...icons]) {
       expect([file, existsSync(file) && statSync(file).isFile()]).toEqual([file, true]);
     }

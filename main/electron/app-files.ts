@@ -6,10 +6,14 @@
  */
 import { join } from 'node:path';
 import { ADDON_FILE } from '../../native/loader';
+import { TRAY_ICONS, type TrayIcon } from '../core/tray-menu';
 
-/** The tray's state icons (scripts/tray-icons.mjs draws one PNG per name). */
-export const TRAY_ICONS = ['running', 'user-mode', 'error', 'attention', 'limited'] as const;
-export type TrayIcon = (typeof TRAY_ICONS)[number];
+export { TRAY_ICONS, type TrayIcon };
+
+/** "tray-runningTemplate.png": Electron treats a file whose name ends in Template as a template image. */
+export function trayTemplateName(icon: TrayIcon): string {
+  return `tray-${icon}Template.png`;
+}
 
 export interface AppFiles {
   /** The windows' preload bundle. */
@@ -20,7 +24,12 @@ export interface AppFiles {
   rendererPage: string;
   /** The native addon, beside the bundle (native/loader.ts looks there first). */
   addon: string;
-  trayIcon(icon: TrayIcon): string;
+  /**
+   * A tray icon's 1x file (the 2x sits beside it as …@2x.png, and Electron
+   * picks it). macOS: a monochrome template image (the name must end in
+   * "Template") that the menu bar draws light or dark; elsewhere the coloured one.
+   */
+  trayIcon(icon: TrayIcon, platform: NodeJS.Platform): string;
 }
 
 export function appFiles(mainDir: string): AppFiles {
@@ -30,6 +39,6 @@ export function appFiles(mainDir: string): AppFiles {
     rendererDir,
     rendererPage: join(rendererDir, 'index.html'),
     addon: join(mainDir, ADDON_FILE),
-    trayIcon: (icon) => join(mainDir, 'icons', `tray-${icon}.png`),
+    trayIcon: (icon, platform) => join(mainDir, 'icons', platform === 'darwin' ? trayTemplateName(icon) : `tray-${icon}.png`),
   };
 }

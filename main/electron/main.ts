@@ -1,22 +1,22 @@
 // The Electron shell: tray, windows and IPC over the Electron-free backend.
 // No logic lives here; it shows the backend's state and forwards the user's
 // commands, each checked for sender and validated by the backend's one gate.
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, protocol, screen, session, Tray, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, ipcMain, protocol, screen, session, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
 import { dirname } from 'node:path';
-import type { BackendState } from '../../common/api/backend-api';
 import { BERTH_VERSION } from '../../common/app-version';
 import { needsUserAnswer } from '../core/attention';
 import { startRuntime, type Runtime } from '../core/runtime';
 import { IPC, secureWebPreferences } from './web-preferences';
 import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appPageUrl, appProtocolHandler, isOurPage } from './app-protocol';
-import { appFiles, type TrayIcon } from './app-files';
+import { appFiles } from './app-files';
+import { createTray, type BerthTray } from './tray';
 import { MENU_BAR_LOGIN, xdgAutostart } from '../core/login-item';
 import type { LoginItem } from '../core/system-settings';
 import { userPaths } from '../../common/user-paths';
 
 const files = appFiles(__dirname);
 let runtime: Runtime | undefined;
-let tray: Tray | undefined;
+let tray: BerthTray | undefined;
 let popover: BrowserWindow | undefined;
 let settingsWindow: BrowserWindow | undefined;
 
@@ -41,24 +41,8 @@ function loginItem(): LoginItem {
   return xdgAutostart(dirname(userPaths().configDir), [program], MENU_BAR_LOGIN);
 }
 
-function trayIconName(state: BackendState): TrayIcon {
-  switch (state.capabilities.helper.state) {
-    case 'running':
-      return 'running';
-    case 'user-mode':
-      return 'user-mode';
-    case 'error':
-    case 'no-permission':
-      return 'error';
-    case 'needs-update':
-      return 'attention';
-    default:
-      return state.settings.consent === 'limited' ? 'limited' : 'attention';
-  }
-}
-
-function createWindow(view: 'popover' | 'settings'): BrowserWindow {
-  const isPopover = view === 'popover';
+function createWindow(view: 'popover' | 'add-port' | 'settings'): BrowserWindow {
+  const isPopover = view !== 'settings';
   const win = new BrowserWindow({
     width: isPopover ? 380 : 680,
     height: isPopover ? 560 : 760,
@@ -75,11 +59,14 @@ function createWindow(view: 'popover' | 'settings'): BrowserWindow {
   return win;
 }
 
-function showPopover(): void {
-  popover ??= createWindow('popover');
+/** The popover (the port panel); 'add-port' opens it on the add-port form (renderer/route.ts). */
+function showPopover(route: 'popover' | 'add-port' = 'popover'): void {
+  if (popover === undefined) popover = createWindow(route);
+  // Only the hash changes: the page stays, and its hashchange opens the form.
+  else if (route === 'add-port') void popover.loadURL(appPageUrl(route));
   if (tray !== undefined) {
     // Under the menu-bar icon; clamped to the display's work area.
-    const icon = tray.getBounds();
+    const icon = tray.tray.getBounds();
     const area = screen.getDisplayNearestPoint({ x: icon.x, y: icon.y }).workArea;
     const [width, height] = popover.getSize() as [number, number];
     const x = Math.min(Math.max(Math.round(icon.x + icon.width / 2 - width / 2), area.x), area.x + area.width - width);
@@ -95,12 +82,6 @@ function showSettings(): void {
     settingsWindow = createWindow('settings');
     settingsWindow.once('ready-to-show', () => settingsWindow?.show());
   } else settingsWindow.show();
-}
-
-function updateTray(state: BackendState): void {
-  if (tray === undefined) return;
-  tray.setImage(nativeImage.createFromPath(files.trayIcon(trayIconName(state))));
-  tray.setToolTip(`Berth ${BERTH_VERSION} — ${state.capabilities.helper.message}`);
 }
 
 /** IPC from anything but our own top-level page is refused before the backend sees it. */
@@ -158,20 +139,12 @@ async function main(): Promise<void> {
     onOpenSettings: () => showSettings(),
   });
   wireIpc(runtime);
-  tray = new Tray(nativeImage.createFromPath(files.trayIcon('attention')));
-  tray.on('click', () => (popover?.isVisible() ? popover.hide() : showPopover()));
-  // Linux app indicators ignore clicks: the context menu is the way in there.
-  tray.setContextMenu(
-    Menu.buildFromTemplate([
-      { label: 'Open Berth', click: showPopover },
-      { label: 'Settings…', click: showSettings },
-      { type: 'separator' },
-      { label: 'Quit Berth', click: () => app.quit() },
-    ]),
-  );
+  tray = createTray(runtime.backend, files, BERTH_VERSION, {
+    showPopover,
+    togglePopover: () => (popover?.isVisible() ? popover.hide() : showPopover()),
+  });
   const state = runtime.backend.state();
-  updateTray(state);
-  runtime.backend.subscribe(updateTray);
+  runtime.backend.subscribe(tray.update);
   // First run (or a newer bundled helper, asked once): open the popover so the user sees the question.
   if (needsUserAnswer(state) !== null) showPopover();
 }
@@ -185,7 +158,7 @@ if (!app.requestSingleInstanceLock()) {
   // Launching Berth again shows the window, once this one has started: before
   // ready no window can open, and before the backend runs no IPC serves it.
   const started = main();
-  app.on('second-instance', () => void started.then(showPopover, () => undefined));
+  app.on('second-instance', () => void started.then(() => showPopover(), () => undefined));
   app.on('window-all-closed', () => {
     // A menu-bar app keeps running with no windows.
   });

@@ -1,5 +1,4 @@
 import type { ApiErrorCode } from '../../common/api/backend-api';
-import type { MappingStatus } from '../../common/ports/mapping';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -16,18 +15,8 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(digits)} ${UNITS[unit]}`;
 }
 
-/** "127.0.0.1:80", "[::1]:80": how an address and port read in a URL. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-export const MAPPING_STATE_LABEL: Record<MappingStatus['state'], string> = {
-  starting: 'Starting',
-  listening: 'Listening',
-  // The line under it says what for: the helper, the setting, or an organization's policy.
-  waiting: 'Waiting',
-  error: 'Error',
-};
+// Shared with the tray menu (common/ports/labels.ts): one set of words for a port.
+export { hostPort, MAPPING_STATE_LABEL } from '../../common/ports/labels';
 
 /** A heading for each error code; the message under it says the specifics. */
 export const ERROR_TITLE: Record<ApiErrorCode, string> = {
@@ -47,10 +36,5 @@ export function onOff(value: boolean): string {
   return value ? 'On' : 'Off';
 }
 
-/** A backend message (written to follow "berth: " in a terminal) as a sentence on its own: capital first, full stop last. */
-export function asSentence(text: string): string {
-  const trimmed = text.trim();
-  if (trimmed === '') return trimmed;
-  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
-  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
-}
+// Shared with the tray menu (common/sentence.ts).
+export { asSentence } from '../../common/sentence';

@@ -15,13 +15,20 @@ function applyTheme(theme: ThemeOverride): void {
   else document.documentElement.dataset.theme = theme;
 }
 
-function useRoute(): Route {
+function useRoute(store: StoreApi<BerthStore>): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.href));
   useEffect(() => {
     const onChange = () => setRoute(parseRoute(window.location.href));
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
+  useEffect(() => {
+    if (route.intent !== 'add-port') return;
+    store.getState().actions.setPortFormOpen(true);
+    // Carried out once: the address goes back to the view, so the next "Add port…" is a change again.
+    window.history.replaceState(null, '', `#${route.view}`);
+    setRoute(parseRoute(window.location.href));
+  }, [route, store]);
   return route;
 }
 
@@ -52,7 +59,7 @@ function Shell({ route }: { route: Route }) {
 }
 
 export function App({ store }: { store: StoreApi<BerthStore> }) {
-  const route = useRoute();
+  const route = useRoute(store);
   useEffect(() => store.getState().actions.start(), [store]);
   useEffect(() => applyTheme(route.theme), [route.theme]);
   useEffect(() => {
