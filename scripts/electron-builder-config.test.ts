@@ -33,6 +33,8 @@ import { cliToolTarget } from '../common/cli-tools';
 import { bundledHelperCommand } from '../main/install/helper-install';
 import { REPO_ROOT } from '../test/support/constants';
 import { FUSES } from './fuses.cjs';
+import { writeTrayIcons } from './tray-icons.mjs';
+import { TRAY_ICONS } from '../main/electron/app-files';
 
 const POLICY_FILE = 'build/linux/dev.berth.helper.policy';
 const HELPER_FILES = ['berth-helper', 'berth_native.node'];
@@ -170,6 +172,8 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     writeFileSync(join(dist, 'main/electron.js'), '// main bundle\n');
     writeFileSync(join(dist, 'main/electron.js.map'), '{}');
     writeFileSync(join(dist, 'main/preload.js'), '// preload bundle\n');
+    // The tray icons as the build draws them: the macOS templates and the coloured ones, 1x and 2x.
+    writeTrayIcons(join(dist, 'main/icons'));
     copyFileSync(stubAddon, join(dist, 'main/berth_native.node'));
     writeFileSync(join(dist, 'renderer/index.html'), '<!doctype html>');
     // This machine's node stands in for the SEA (same format and arch), under both names as
@@ -241,18 +245,25 @@ describe('electron-builder --linux dir, offline, with a stand-in Electron', () =
     }
   });
 
-  it('packs only the bundles and the manifest into app.asar, with the addon unpacked beside it', () => {
+  it('packs only the bundles, the tray icons and the manifest into app.asar, with the addon unpacked beside it', () => {
     const files = listPackage(join(unpacked, 'resources/app.asar'), { isPack: false }).sort();
-    expect(files).toEqual([
-      '/dist',
-      '/dist/main',
-      '/dist/main/berth_native.node',
-      '/dist/main/electron.js',
-      '/dist/main/preload.js',
-      '/dist/renderer',
-      '/dist/renderer/index.html',
-      '/package.json',
-    ]);
+    const icons = TRAY_ICONS.flatMap((icon) =>
+      ['', 'Template'].flatMap((kind) => ['', '@2x'].map((scale) => `/dist/main/icons/tray-${icon}${kind}${scale}.png`)),
+    );
+    expect(files).toEqual(
+      [
+        '/dist',
+        '/dist/main',
+        '/dist/main/berth_native.node',
+        '/dist/main/electron.js',
+        '/dist/main/icons',
+        ...icons,
+        '/dist/main/preload.js',
+        '/dist/renderer',
+        '/dist/renderer/index.html',
+        '/package.json',
+      ].sort(),
+    );
     expect(readFileSync(join(unpacked, 'resources/app.asar.unpacked/dist/main/berth_native.node'))).toEqual(readFileSync(stubAddon));
   });
 
