@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { ApiError, type BerthApi } from '../../common/api/backend-api';
 import type { MappingStatus } from '../../common/ports/mapping';
 import { formatListen, formatTarget, parseListen, parseMappingInput } from '../../common/ports/parse';
-import { problemText } from '../../common/ports/waiting';
+import { blockedBy, policyView, problemText, type PolicyView } from '../../common/ports/waiting';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
+
+const NO_POLICY_VIEW: PolicyView = { organization: null, portMappingLockedOff: false };
 
 export const PORTS_USAGE = `Usage: berth ports ls [--json]
        berth ports add [ADDR:]PORT=[HOST:]PORT [--json]
@@ -47,7 +49,10 @@ function human(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function stateText(status: MappingStatus, nowMs: number): string {
+function stateText(status: MappingStatus, nowMs: number, policy: PolicyView): string {
+  // A port the organization refuses: "blocked by Acme Corp: ...", as the app says it.
+  const org = blockedBy(status, policy);
+  if (org !== null) return `blocked by ${org}: ${status.error?.message ?? 'its policy'}`;
   if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
   // With when it tries next, if it waits for its port or address: true now, as the table is printed now.
   if (status.state === 'waiting') return `waiting: ${problemText(status, nowMs) ?? 'for the helper'}`;
@@ -55,7 +60,7 @@ function stateText(status: MappingStatus, nowMs: number): string {
   return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
 }
 
-export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now()): string {
+export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now(), policy: PolicyView = NO_POLICY_VIEW): string {
   if (ports.length === 0) return 'No published ports. Add one with: berth ports add 80=8080\n';
   const rows = [
     ['LISTEN', 'TARGET', 'VIA', 'CONNS', 'IN', 'OUT', 'STATE'],
@@ -66,7 +71,7 @@ export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now()):
       `${p.connections.active}/${p.connections.total}`,
       human(p.bytes.in),
       human(p.bytes.out),
-      stateText(p, nowMs),
+      stateText(p, nowMs, policy),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -123,8 +128,8 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
       };
     } else {
       request = async (api) => {
-        const { ports } = await api.call('state.get', {});
-        io.out(values.json ? `${JSON.stringify(ports, null, 2)}\n` : portsTable(ports));
+        const state = await api.call('state.get', {});
+        io.out(values.json ? `${JSON.stringify(state.ports, null, 2)}\n` : portsTable(state.ports, Date.now(), policyView(state)));
         return EXIT.ok;
       };
     }

@@ -1,5 +1,4 @@
 import type { ApiErrorCode } from '../../common/api/backend-api';
-import type { MappingStatus } from '../../common/ports/mapping';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -20,14 +19,6 @@ export function formatBytes(bytes: number): string {
 export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
-
-export const MAPPING_STATE_LABEL: Record<MappingStatus['state'], string> = {
-  starting: 'Starting',
-  listening: 'Listening',
-  // The line under it says what for: the helper, the setting, or an organization's policy.
-  waiting: 'Waiting',
-  error: 'Error',
-};
 
 /** A heading for each error code; the message under it says the specifics. */
 export const ERROR_TITLE: Record<ApiErrorCode, string> = {
