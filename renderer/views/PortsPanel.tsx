@@ -205,7 +205,20 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
   );
 
   return (
-    <form id={id} className="port-form" aria-label="Add a port" noValidate onSubmit={(e) => void submit(e)}>
+    <form
+      id={id}
+      className="port-form"
+      aria-label="Add a port"
+      noValidate
+      onSubmit={(e) => void submit(e)}
+      onKeyDown={(e) => {
+        // Escape closes the form just as Cancel does, and the keyboard goes back to "Add port".
+        if (e.key === 'Escape' && !e.defaultPrevented) {
+          e.preventDefault();
+          onClose();
+        }
+      }}
+    >
       {row('Listen on this machine', 'address', 'port')}
       {row('Forward to', 'targetHost', 'targetPort')}
       {advice !== null && (
