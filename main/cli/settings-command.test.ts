@@ -87,8 +87,8 @@ describe('berth settings get', () => {
       [
         'KEY                    VALUE',
         'privilegedPortMapping  true',
-        'cliToolsLocation       user       locked by Example Corp policy v3',
-        'hostsEntries           true       locked by Example Corp policy v3',
+        'cliToolsLocation       user   locked by Example Corp policy v3',
+        'hostsEntries           true   locked by Example Corp policy v3',
         'startAtLogin           false',
         '',
       ].join('\n'),

@@ -59,7 +59,7 @@ export function directSettingsAccess(path: string = userPaths().settingsPath, re
 export const SETTINGS_USAGE = `Usage: berth settings get [KEY] [--json]
        berth settings set KEY VALUE
 
-  get   Show every setting (or just KEY): its value, and "locked by" when your
+  get   Show your settings (or just KEY): each value, and "locked by" when your
         organization's policy locks it. --json prints {settings, locked, lockedBy}
         (with KEY: {key, value, locked, lockedBy}).
   set   Change one setting. Booleans take true/false (or on/off); the others take

@@ -186,6 +186,9 @@ describe('berth app, with the CLI through the control socket', () => {
       const state = backendState.parse((await app.call('state.get')).result);
       expect(state.settings.consent).toBe('limited');
       expect(state.settings.helperUpdateAskedFor).toBe(BERTH_VERSION);
+      // Limited mode keeps the consent screen's word: the CLI tools are in the User location, as Settings shows.
+      expect(state.settings.cliToolsLocation).toBe('user');
+      expect(state.capabilities.cliTools).toMatchObject({ location: 'user', dir: join(home, '.berth/bin') });
     });
   });
 
