@@ -125,7 +125,7 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
       );
     case 'UNSUPPORTED_VERSION':
     case 'UNKNOWN_OP':
-      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run \`berth helper install\`)`);
+      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run "berth helper install")`);
     case 'BUSY':
       return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is busy; try ${where} again`);
     case 'PERMISSION_DENIED':
@@ -147,7 +147,7 @@ function helperUnreachable(key: MappingKey, error: unknown): ApiError {
   return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used (${(error as Error).message})`);
 }
 
-const INSTALL_HINT = "install it from Berth's settings (or run `berth helper install`)";
+const INSTALL_HINT = 'install it from Berth\'s settings (or run "berth helper install")';
 const TURN_ON_HINT = "turn on privileged port mapping in Berth's settings";
 
 /** HELPER_NEEDED, naming exactly what is missing: the helper, the setting, or both. */

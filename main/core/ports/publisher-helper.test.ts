@@ -188,7 +188,7 @@ describe('the helper goes away and comes back', () => {
       state: 'waiting',
       error: {
         code: 'HELPER_NEEDED',
-        message: "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run `berth helper install`)",
+        message: "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
       },
     });
     expect((await httpGet('http://127.0.0.1:80/', ns)).error).toBe('ECONNREFUSED');
@@ -228,21 +228,21 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       () => join(helper.dir, 'none', 'helper.sock'),
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run `berth helper install`)",
+      "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
     ],
     [
       'neither',
       () => join(helper.dir, 'none', 'helper.sock'),
       false,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper: install it from Berth's settings (or run `berth helper install`) and turn on privileged port mapping",
+      "port 80 needs the privileged helper: install it from Berth's settings (or run \"berth helper install\") and turn on privileged port mapping",
     ],
     [
       "the helper is other accounts' (this one is not enrolled)",
       () => otherHelper.socketPath,
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run `berth helper install`) to enrol (it asks for an administrator's password)",
+      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run \"berth helper install\") to enrol (it asks for an administrator's password)",
     ],
     [
       'the machine is in user mode (no helper by design)',
