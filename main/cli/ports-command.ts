@@ -15,7 +15,8 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
 
   ls    List published ports: where Berth listens, the target, the state
         (listening / waiting: for the helper, or for its port or address,
-        with when it tries again / error), how the port was bound
+        with when it tries again / blocked by your organization's policy /
+        error), how the port was bound
         (direct or by the helper), connections and bytes.
   add   Publish a port: Berth listens on ADDR:PORT (default address 127.0.0.1)
         and forwards each connection to HOST:PORT (default host 127.0.0.1).

@@ -186,10 +186,24 @@ describe('berth app, with the CLI through the control socket', () => {
       const state = backendState.parse((await app.call('state.get')).result);
       expect(state.settings.consent).toBe('limited');
       expect(state.settings.helperUpdateAskedFor).toBe(BERTH_VERSION);
-      // Limited mode keeps the consent screen's word: the CLI tools are in the User location, as Settings shows.
-      expect(state.settings.cliToolsLocation).toBe('user');
-      expect(state.capabilities.cliTools).toMatchObject({ location: 'user', dir: join(home, '.berth/bin') });
+      // A helper runs for this account here: its System links work, so "Not now" moves nothing.
+      expect(state.settings.cliToolsLocation).toBe('system');
     });
+  });
+
+  test('"Not now" with no helper: the CLI tools go in ~/.berth/bin, where the limited-mode card and Settings both say', async () => {
+    const home = freshHome(users.test);
+    const app = await startApp(users.test, home, ['--helper-socket', join(home, 'no-helper.sock')]);
+    try {
+      expect(backendState.parse((await app.call('state.get')).result).capabilities.helper.state).toBe('not-installed');
+      expect(await app.call('consent.decide', { choice: 'limited' })).toEqual({ ok: true, result: null });
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.settings).toMatchObject({ consent: 'limited', cliToolsLocation: 'user' });
+      expect(state.capabilities.cliTools).toMatchObject({ location: 'user', dir: join(home, '.berth/bin'), linked: ['berth'] });
+      expect(state.notices.filter((n) => n.level !== 'info')).toEqual([]);
+    } finally {
+      await app.stop();
+    }
   });
 
   test('settings through the CLI go through the running app, which shows them at once', async () => {
