@@ -16,8 +16,8 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
   ls    List published ports: where Berth listens, the target, the state
         (listening / waiting: for the helper, or for its port or address,
         with when it tries again / blocked by your organization's policy /
-        error), how the port was bound
-        (direct or by the helper), connections and bytes.
+        error), how the port was bound (direct or by the helper),
+        connections and bytes.
   add   Publish a port: Berth listens on ADDR:PORT (default address 127.0.0.1)
         and forwards each connection to HOST:PORT (default host 127.0.0.1).
         Ports below 1024 use the privileged helper when the OS refuses a
@@ -34,6 +34,9 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
 
 Published ports are kept by the running app and come back when it restarts.
 These commands need Berth running (the app, or "berth app").
+
+With --json, a refusal prints {"error": {"code", "message"}} on stdout for
+scripts (the codes are in docs/CLI.md), and the sentence alone on stderr.
 
 Exit codes: 0 ok, 1 the port could not be published (in use, not an address
 of this machine, needs the helper...), 7 Berth is not running, 64 bad usage.
@@ -150,6 +153,8 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
     return await request(api);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
+    // The code is for scripts (--json); a person reads the sentence.
+    if (values.json) io.out(`${JSON.stringify({ error: { code: error.code, message: error.message } }, null, 2)}\n`);
     io.err(`berth ports: ${error.message}\n`);
     return error.code === 'INVALID' ? EXIT.usage : EXIT.error;
   } finally {

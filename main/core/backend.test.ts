@@ -72,6 +72,14 @@ describe('berth app, with the CLI through the control socket', () => {
       expect(status).toMatchObject({ via: 'helper', state: 'listening' });
       expect(status!.connections.total).toBeGreaterThanOrEqual(1);
 
+      // Refused: a sentence for people on stderr, no code in it; the code for scripts in --json.
+      const again = await berthIn(users.test, home, ['ports', 'add', `127.0.0.1:${LOW_PORT}=127.0.0.1:${targetPort}`]);
+      expect(again).toMatchObject({ code: 1, stdout: '', stderr: `berth ports: 127.0.0.1:${LOW_PORT} is already published (to 127.0.0.1:${targetPort})\n` });
+      const againJson = await berthIn(users.test, home, ['ports', 'add', `127.0.0.1:${LOW_PORT}=127.0.0.1:${targetPort}`, '--json']);
+      expect(againJson.code).toBe(1);
+      expect(JSON.parse(againJson.stdout)).toEqual({ error: { code: 'CONFLICT', message: `127.0.0.1:${LOW_PORT} is already published (to 127.0.0.1:${targetPort})` } });
+      expect(againJson.stderr).toBe(again.stderr);
+
       const removed = await berthIn(users.test, home, ['ports', 'rm', `127.0.0.1:${LOW_PORT}`]);
       expect(removed.stdout).toBe(`Removed 127.0.0.1:${LOW_PORT}; the port is free.\n`);
       expect(await portIsFree(LOW_PORT)).toBe(true);
