@@ -27,7 +27,16 @@ test('first run: consent, install through the real prompt, publish 127.0.0.1:80,
     await berth.open('popover');
     await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
 
-    await page.getByRole('button', { name: 'Add port' }).click();
+    // Escape closes the add-port form, as Cancel does, and the keyboard goes back to "Add port".
+    const addPort = page.getByRole('button', { name: 'Add port' });
+    await addPort.click();
+    await expect(page.getByRole('form', { name: 'Add a port' })).toBeVisible();
+    await page.getByLabel('Listen port').press('Escape');
+    await expect(page.getByRole('form', { name: 'Add a port' })).toHaveCount(0);
+    await expect(addPort).toBeFocused();
+    await expect(addPort).toHaveAttribute('aria-expanded', 'false');
+
+    await addPort.click();
     await page.getByLabel('Listen port').fill('80');
     await page.getByLabel('Target port').fill(String(target.port));
     await page.getByRole('button', { name: 'Publish port' }).click();

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
 
@@ -7,6 +8,11 @@ test('consent → "Not now": limited mode, remembered after a restart, never ask
   await page.getByRole('button', { name: 'Not now — limited mode' }).click();
   await expect(page.getByRole('heading', { name: 'Set up the Berth helper' })).toHaveCount(0);
   await expect(page.getByText(/limited mode/i).first()).toBeVisible();
+
+  // The limited-mode card and Settings name the same place for the CLI tools: the User location, linked there.
+  await berth.open('settings');
+  await expect(page.getByRole('radio', { name: /^User/ })).toBeChecked();
+  await expect(page.locator('.setting-status').filter({ hasText: 'Linked in' })).toContainText(`${join(berth.home, '.berth/bin')}: berth.`);
 
   await berth.restart();
   await berth.open('popover');

@@ -56,6 +56,13 @@ test('settings: CLI tools location, hosts entries, and uninstall from settings',
     await page.getByRole('checkbox', { name: /Hosts entries/ }).click();
     await expect.poll(berthBlock).toBe(true);
 
+    // Escape dismisses the confirmation and changes nothing; asked again, it confirms.
+    await page.getByRole('button', { name: 'Uninstall helper…' }).click();
+    await expect(page.getByRole('dialog', { name: 'Uninstall the helper?' })).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    await expect(page.getByRole('button', { name: 'Uninstall helper…' })).toHaveAttribute('aria-expanded', 'false');
+    expect(berthBlock()).toBe(true);
     await page.getByRole('button', { name: 'Uninstall helper…' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Uninstall helper (asks for your password)' }).click();
     await berth.open('popover');
@@ -101,9 +108,11 @@ test('settings under an organization policy: the locked settings are shown locke
     await expect(ports).toContainText('Denied ports: 25');
     await expect(ports).toContainText('Every address (0.0.0.0, ::): not allowed');
 
-    // The mapping is kept, but waits with the reason, and port 80 is free: the policy is in force.
+    // The mapping is kept, blocked by the organization with the reason, and port 80 is free: the policy is in force.
     await berth.open('popover');
     const row = page.getByRole('listitem').filter({ hasText: '127.0.0.1:80' });
+    await expect(row).toContainText('Blocked by Example Corp');
+    await expect(row).not.toContainText('Waiting');
     await expect(row).toContainText('turned off by Example Corp policy v3');
     await expect.poll(() => isListening('127.0.0.1', 80)).toBe(false);
   } finally {

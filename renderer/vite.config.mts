@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ import { defineConfig, type Plugin } from 'vite';
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
+/** One preview folder per checkout: two worktrees taking screenshots at once must not serve each other's build. */
+const previewDir = join(tmpdir(), `berth-renderer-preview-${createHash('sha256').update(repo).digest('hex').slice(0, 12)}`);
 
 /**
  * The page's own CSP, a second layer under the header that both the browser
@@ -45,7 +48,7 @@ export default defineConfig(({ mode }) => {
       alias: { 'node:net': join(here, 'shims/node-net.ts') },
     },
     build: {
-      outDir: preview ? join(tmpdir(), 'berth-renderer-preview') : join(repo, 'dist/renderer'),
+      outDir: preview ? previewDir : join(repo, 'dist/renderer'),
       emptyOutDir: true,
       sourcemap: false,
       target: 'chrome120',

@@ -171,6 +171,19 @@ export function lockedPolicyState(): BackendState {
 export function troubleState(): BackendState {
   const state = runningState();
   state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', message: 'The helper is older than this app' };
+  // The policy its ports' messages name: it holds privileged port mapping off and denies port 3000.
+  state.capabilities.policy = {
+    state: 'valid',
+    reason: null,
+    organization: 'Example Corp',
+    version: 3,
+    expires: '2027-12-01T00:00:00Z',
+    lockedSettings: { privilegedPortMapping: false },
+    allowedRegistries: null,
+    portRules: { deny: [3000], wildcardAddresses: true },
+  };
+  state.locked = { privilegedPortMapping: false };
+  state.settings = { ...state.settings, privilegedPortMapping: false };
   state.ports = [
     mapping('127.0.0.1', 443, 'localhost', 8443, {
       state: 'waiting',

@@ -1,6 +1,7 @@
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { z } from 'zod';
 import { MAX_POLICY_BYTES, parseJson } from '../protocol/messages';
+import { formatDay } from '../text/dates';
 import { PolicyError } from './errors';
 import { keyIdOf, loadPrivateKey, loadPublicKey } from './keys';
 import {
@@ -138,7 +139,7 @@ export function isExpired(policy: Pick<PolicyPayload, 'expires'>, now: Date): bo
 export function verifyPolicy(document: string, publicKeyPem: string, now: Date): VerifiedPolicy {
   const policy = verifySignature(document, publicKeyPem);
   if (isExpired(policy, now)) {
-    throw new PolicyError('expired', 'expired', `the policy (version ${policy.version}) expired at ${policy.expires}`);
+    throw new PolicyError('expired', 'expired', `the policy (version ${policy.version}) expired on ${formatDay(policy.expires)}`);
   }
   return policy;
 }

@@ -1,4 +1,4 @@
-import type { MappingSpec, MappingStatus } from './mapping';
+import type { MappingSpec } from './mapping';
 
 /**
  * How a published port reads wherever it is shown: the popover's rows, the
@@ -14,11 +14,3 @@ export function hostPort(address: string, port: number): string {
 export function routeText(spec: MappingSpec): string {
   return `${hostPort(spec.address, spec.port)} → ${hostPort(spec.target.host, spec.target.port)}`;
 }
-
-export const MAPPING_STATE_LABEL: Record<MappingStatus['state'], string> = {
-  starting: 'Starting',
-  listening: 'Listening',
-  // The line under it says what for: the helper, the setting, or an organization's policy.
-  waiting: 'Waiting',
-  error: 'Error',
-};

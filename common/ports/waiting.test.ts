@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MappingStatus } from './mapping';
-import { problemText, untilText } from './waiting';
+import { blockedBy, mappingStateLabel, problemText, untilText } from './waiting';
 
 const AT = Date.parse('2030-01-01T00:01:00.000Z');
 
@@ -56,5 +56,25 @@ describe('problemText', () => {
     const locked = { code: 'LOCKED', message: '127.0.0.1:3000 is not allowed by Example Corp policy v3' };
     expect(problemText(status(locked, null), AT)).toBe(locked.message);
     expect(problemText(status(null, null), AT)).toBeNull();
+  });
+});
+
+describe('mappingStateLabel', () => {
+  const acme = { organization: 'Example Corp', portMappingLockedOff: true };
+  const none = { organization: null, portMappingLockedOff: false };
+  const locked = { code: 'LOCKED', message: '127.0.0.1:3000 is not allowed by Example Corp policy v3' };
+  const helper = { code: 'HELPER_NEEDED', message: 'port 443 needs the privileged helper' };
+
+  it('says which organization blocks a port, instead of "Waiting" or "Error"', () => {
+    expect(mappingStateLabel({ state: 'error', error: locked }, acme)).toBe('Blocked by Example Corp');
+    expect(mappingStateLabel({ state: 'waiting', error: helper }, acme)).toBe('Blocked by Example Corp');
+    expect(blockedBy({ state: 'waiting', error: helper }, acme)).toBe('Example Corp');
+  });
+
+  it('waits for the helper while the setting is the user\'s to change', () => {
+    expect(mappingStateLabel({ state: 'waiting', error: helper }, none)).toBe('Waiting');
+    expect(mappingStateLabel({ state: 'waiting', error: inUse }, acme)).toBe('Waiting');
+    expect(mappingStateLabel({ state: 'listening', error: null }, acme)).toBe('Listening');
+    expect(blockedBy({ state: 'listening', error: null }, acme)).toBeNull();
   });
 });

@@ -153,7 +153,7 @@ describe('storePolicy', () => {
       ['another format', () => JSON.stringify({ ...(JSON.parse(signed({ version: 9 })) as object), format: 'berth-policy/9' }), 'POLICY_INVALID', /unsupported policy format/],
       ['replayed (same version)', () => document, 'POLICY_STALE', /version 5 is not newer than the cached version 5/],
       ['older', () => signed({ version: 4 }), 'POLICY_STALE', /version 4 is not newer than the cached version 5/],
-      ['expired', () => signed({ version: 9, issued: iso(Date.now() - 30 * DAY), expires: iso(Date.now() - DAY) }), 'POLICY_EXPIRED', /expired at/],
+      ['expired', () => signed({ version: 9, issued: iso(Date.now() - 30 * DAY), expires: iso(Date.now() - DAY) }), 'POLICY_EXPIRED', /expired on/],
     ])('%s → %s', async (_name, make, code, message) => {
       const before = snapshot();
       const error = await refusal(() => store(make()));

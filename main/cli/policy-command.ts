@@ -14,6 +14,7 @@ import {
   type VerifiedPolicy,
 } from '../../common/policy';
 import { describePortRules } from '../../common/policy/port-rules';
+import { formatDay } from '../../common/text/dates';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
@@ -171,12 +172,12 @@ function sign(argv: string[], io: CliIO): number {
   const payload = value as PolicyPayload;
   const document = signPolicy(payload, readInput(keyPath, 'key'));
   // Signing is allowed (an admin may prepare one ahead), but the helper would refuse it today.
-  if (isExpired(payload, new Date())) io.err(`berth: warning: this policy expired at ${payload.expires}; the helper will refuse it\n`);
+  if (isExpired(payload, new Date())) io.err(`berth: warning: this policy expired on ${formatDay(payload.expires)}; the helper will refuse it\n`);
   if (values.out === undefined) {
     io.out(`${document}\n`);
   } else {
     writeFileSync(values.out, `${document}\n`, { mode: 0o644 });
-    io.out(`Signed ${payload.organization} policy version ${payload.version} (expires ${payload.expires}) → ${values.out}\n`);
+    io.out(`Signed ${payload.organization} policy version ${payload.version} (expires ${formatDay(payload.expires)}) → ${values.out}\n`);
   }
   return EXIT.ok;
 }
@@ -187,8 +188,8 @@ function describe(policy: VerifiedPolicy): string {
     table([
       ['Organization', policy.organization],
       ['Version', String(policy.version)],
-      ['Issued', policy.issued],
-      ['Expires', policy.expires],
+      ['Issued', formatDay(policy.issued)],
+      ['Expires', formatDay(policy.expires)],
       ['Key id', policy.keyId],
     ]) +
     `Allowed registries:\n${policy.allowedRegistries.length === 0 ? '  (none: every image is refused)\n' : policy.allowedRegistries.map((r) => `  ${r}\n`).join('')}` +

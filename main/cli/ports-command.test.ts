@@ -91,4 +91,22 @@ describe('berth ports ls', () => {
     );
     expect(table.split('\n')[1]).toMatch(/ {2}waiting: 127\.0\.0\.1:8080 is already in use by another program; trying again in 8 s$/);
   });
+
+  it("says a port the organization's policy refuses is blocked by it, not waiting", () => {
+    const row = {
+      id: '127.0.0.1:443',
+      spec: { address: '127.0.0.1', port: 443, target: { host: 'localhost', port: 8443 } },
+      state: 'waiting' as const,
+      via: null,
+      error: { code: 'HELPER_NEEDED', message: 'port 443 needs the privileged helper, and privileged port mapping is turned off by Example Corp policy v3: choose a port from 1024 up' },
+      retry: null,
+      connections: { active: 0, total: 0, failed: 0 },
+      bytes: { in: 0, out: 0 },
+      lastTargetError: null,
+      acceptError: null,
+    };
+    const table = portsTable([row], 0, { organization: 'Example Corp', portMappingLockedOff: true });
+    expect(table.split('\n')[1]).toMatch(/ {2}blocked by Example Corp: port 443 needs the privileged helper, .* choose a port from 1024 up$/);
+    expect(portsTable([row], 0).split('\n')[1]).toMatch(/ {2}waiting: port 443 needs/);
+  });
 });

@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { ApiError, type BerthApi } from '../../common/api/backend-api';
 import type { MappingStatus } from '../../common/ports/mapping';
 import { formatListen, formatTarget, parseListen, parseMappingInput } from '../../common/ports/parse';
-import { problemText } from '../../common/ports/waiting';
+import { blockedBy, policyView, problemText, type PolicyView } from '../../common/ports/waiting';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
+
+const NO_POLICY_VIEW: PolicyView = { organization: null, portMappingLockedOff: false };
 
 export const PORTS_USAGE = `Usage: berth ports ls [--json]
        berth ports add [ADDR:]PORT=[HOST:]PORT [--json]
@@ -13,8 +15,9 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
 
   ls    List published ports: where Berth listens, the target, the state
         (listening / waiting: for the helper, or for its port or address,
-        with when it tries again / error), how the port was bound
-        (direct or by the helper), connections and bytes.
+        with when it tries again / blocked by your organization's policy /
+        error), how the port was bound (direct or by the helper),
+        connections and bytes.
   add   Publish a port: Berth listens on ADDR:PORT (default address 127.0.0.1)
         and forwards each connection to HOST:PORT (default host 127.0.0.1).
         Ports below 1024 use the privileged helper when the OS refuses a
@@ -32,6 +35,9 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
 Published ports are kept by the running app and come back when it restarts.
 These commands need Berth running (the app, or "berth app").
 
+With --json, a refusal prints {"error": {"code", "message"}} on stdout for
+scripts (the codes are in docs/CLI.md), and the sentence alone on stderr.
+
 Exit codes: 0 ok, 1 the port could not be published (in use, not an address
 of this machine, needs the helper...), 7 Berth is not running, 64 bad usage.
 `;
@@ -47,7 +53,10 @@ function human(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function stateText(status: MappingStatus, nowMs: number): string {
+function stateText(status: MappingStatus, nowMs: number, policy: PolicyView): string {
+  // A port the organization refuses: "blocked by Acme Corp: ...", as the app says it.
+  const org = blockedBy(status, policy);
+  if (org !== null) return `blocked by ${org}: ${status.error?.message ?? 'its policy'}`;
   if (status.state === 'error') return `error: ${status.error?.message ?? 'unknown'}`;
   // With when it tries next, if it waits for its port or address: true now, as the table is printed now.
   if (status.state === 'waiting') return `waiting: ${problemText(status, nowMs) ?? 'for the helper'}`;
@@ -55,7 +64,7 @@ function stateText(status: MappingStatus, nowMs: number): string {
   return status.lastTargetError !== null ? `${status.state} (target: ${status.lastTargetError})` : status.state;
 }
 
-export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now()): string {
+export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now(), policy: PolicyView = NO_POLICY_VIEW): string {
   if (ports.length === 0) return 'No published ports. Add one with: berth ports add 80=8080\n';
   const rows = [
     ['LISTEN', 'TARGET', 'VIA', 'CONNS', 'IN', 'OUT', 'STATE'],
@@ -66,7 +75,7 @@ export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now()):
       `${p.connections.active}/${p.connections.total}`,
       human(p.bytes.in),
       human(p.bytes.out),
-      stateText(p, nowMs),
+      stateText(p, nowMs, policy),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -123,8 +132,8 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
       };
     } else {
       request = async (api) => {
-        const { ports } = await api.call('state.get', {});
-        io.out(values.json ? `${JSON.stringify(ports, null, 2)}\n` : portsTable(ports));
+        const state = await api.call('state.get', {});
+        io.out(values.json ? `${JSON.stringify(state.ports, null, 2)}\n` : portsTable(state.ports, Date.now(), policyView(state)));
         return EXIT.ok;
       };
     }
@@ -144,6 +153,8 @@ export async function portsCommand(argv: string[], io: CliIO, connect: () => Pro
     return await request(api);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
+    // The code is for scripts (--json); a person reads the sentence.
+    if (values.json) io.out(`${JSON.stringify({ error: { code: error.code, message: error.message } }, null, 2)}\n`);
     io.err(`berth ports: ${error.message}\n`);
     return error.code === 'INVALID' ? EXIT.usage : EXIT.error;
   } finally {

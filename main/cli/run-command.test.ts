@@ -161,7 +161,7 @@ describe('berth run without the helper', () => {
     const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', '/nonexistent/berth/helper.sock', '--', 'sh', '-c', 'echo CMD-RAN']);
     expect((await berth.exited).code).toBe(EXIT.helperUnavailable);
     expect(berth.stderr).toBe(
-      "berth run: port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run `berth helper install`)\n",
+      "berth run: port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")\n",
     );
     expect(berth.lines).toEqual([]);
   });

@@ -3,7 +3,6 @@ import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../common/settings/schema';
 import { assertPrivateMountNamespace } from '../../test/support/namespace';
 import { finished, spawnFixtureAs } from '../../test/support/processes';
 import { ControlClient } from '../core/control/client';
@@ -47,13 +46,13 @@ async function run(args: string[], access: SettingsAccess = directSettingsAccess
 const fileBytes = (): string | null => (existsSync(path) ? readFileSync(path, 'utf8') : null);
 
 describe('berth settings: help and usage', () => {
-  it('--help lists every setting with the values it takes; no command is a usage error', async () => {
+  it("--help lists the user's settings with the values they take (not the app's own records); no command is a usage error", async () => {
     const help = await run(['--help']);
     expect(help).toEqual({ code: EXIT.ok, out: SETTINGS_USAGE, err: '' });
     expect(help.out).toMatch(/^ {2}privilegedPortMapping +true or false \(also on\/off\)$/m);
     expect(help.out).toMatch(/^ {2}cliToolsLocation +system or user$/m);
-    expect(help.out).toMatch(/^ {2}consent +one of undecided, install, limited$/m);
-    expect(help.out).toMatch(/^ {2}helperUpdateAskedFor +text of up to 64 characters, or null$/m);
+    expect(help.out).toMatch(/^ {2}startAtLogin +true or false \(also on\/off\)$/m);
+    expect(help.out).not.toMatch(/consent|helperUpdateAskedFor/);
     expect(help.out).toMatch(/6 locked by your\norganization/);
     expect(await run(['get', '--help'])).toMatchObject({ code: EXIT.ok, out: SETTINGS_USAGE });
     expect(await run(['set', '-h'])).toMatchObject({ code: EXIT.ok, out: SETTINGS_USAGE });
@@ -79,7 +78,7 @@ describe('berth settings: help and usage', () => {
 });
 
 describe('berth settings get', () => {
-  it('a table of every setting; locked ones are marked with the organization', async () => {
+  it("a table of the user's settings; locked ones are marked with the organization", async () => {
     managed();
     const result = await run(['get']);
     expect(result.code).toBe(EXIT.ok);
@@ -88,11 +87,9 @@ describe('berth settings get', () => {
       [
         'KEY                    VALUE',
         'privilegedPortMapping  true',
-        'cliToolsLocation       user       locked by Example Corp policy v3',
-        'hostsEntries           true       locked by Example Corp policy v3',
+        'cliToolsLocation       user   locked by Example Corp policy v3',
+        'hostsEntries           true   locked by Example Corp policy v3',
         'startAtLogin           false',
-        'consent                undecided',
-        'helperUpdateAskedFor   null',
         '',
       ].join('\n'),
     );
@@ -103,7 +100,7 @@ describe('berth settings get', () => {
     expect((await run(['get', 'startAtLogin'])).out).toBe('KEY           VALUE\nstartAtLogin  false\n');
     const all = await run(['get', '--json']);
     expect(JSON.parse(all.out)).toEqual({
-      settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user', hostsEntries: true },
+      settings: { privilegedPortMapping: true, cliToolsLocation: 'user', hostsEntries: true, startAtLogin: false },
       locked: { cliToolsLocation: 'user', hostsEntries: true },
       lockedBy: 'Example Corp policy v3',
     });
@@ -113,14 +110,15 @@ describe('berth settings get', () => {
       locked: true,
       lockedBy: 'Example Corp policy v3',
     });
-    expect(JSON.parse((await run(['get', 'consent', '--json'])).out)).toMatchObject({ value: 'undecided', locked: false });
+    expect(JSON.parse((await run(['get', 'startAtLogin', '--json'])).out)).toMatchObject({ value: false, locked: false });
   });
 
-  it('an unknown KEY → 64, listing the settings', async () => {
-    expect(await run(['get', 'darkMode'])).toMatchObject({
+  it.each(['darkMode', 'consent', 'helperUpdateAskedFor'])("%s → 64, listing the user's settings", async (key) => {
+    expect(await run(['get', key])).toMatchObject({
       code: EXIT.usage,
+      out: '',
       err: expect.stringMatching(
-        /^berth settings: unknown setting "darkMode"; the settings are: privilegedPortMapping, cliToolsLocation, hostsEntries, startAtLogin, consent, helperUpdateAskedFor\n/,
+        new RegExp(`^berth settings: unknown setting "${key}"; the settings are: privilegedPortMapping, cliToolsLocation, hostsEntries, startAtLogin\n`),
       ),
     });
   });
@@ -147,8 +145,6 @@ describe('berth settings set', () => {
     ['privilegedPortMapping', 'off', { privilegedPortMapping: false }],
     ['hostsEntries', 'no', { hostsEntries: false }],
     ['cliToolsLocation', 'User', { cliToolsLocation: 'user' }],
-    ['consent', 'limited', { consent: 'limited' }],
-    ['helperUpdateAskedFor', '0.3.1', { helperUpdateAskedFor: '0.3.1' }],
   ])('%s %s', async (key, word, stored) => {
     const result = await run(['set', key, word]);
     expect(result).toEqual({ code: EXIT.ok, out: `${key} set to ${String(Object.values(stored)[0])}\n`, err: '' });
@@ -156,10 +152,10 @@ describe('berth settings set', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it('says when the value is already set, and null clears the text setting', async () => {
+  it('says when the value is already set, and setting the default back empties the file', async () => {
     expect((await run(['set', 'startAtLogin', 'off'])).out).toBe('startAtLogin is already false\n');
-    await run(['set', 'helperUpdateAskedFor', '0.3.1']);
-    expect(await run(['set', 'helperUpdateAskedFor', 'null'])).toMatchObject({ code: EXIT.ok, out: 'helperUpdateAskedFor set to null\n' });
+    await run(['set', 'startAtLogin', 'on']);
+    expect(await run(['set', 'startAtLogin', 'off'])).toMatchObject({ code: EXIT.ok, out: 'startAtLogin set to false\n' });
     expect(JSON.parse(fileBytes()!)).toEqual({});
   });
 
@@ -167,7 +163,9 @@ describe('berth settings set', () => {
     [['set', 'darkMode', 'on'], /^berth settings: unknown setting "darkMode"; the settings are: privilegedPortMapping, cliToolsLocation/],
     [['set', 'hostsEntries', 'maybe'], /^berth settings: hostsEntries cannot be "maybe"; it must be true or false \(also on\/off\)\n/],
     [['set', 'cliToolsLocation', 'homebrew'], /^berth settings: cliToolsLocation cannot be "homebrew"; it must be system or user\n/],
-    [['set', 'helperUpdateAskedFor', 'x'.repeat(65)], /helperUpdateAskedFor cannot be "x{58}…; it must be text of up to 64 characters, or null/],
+    // The app's own records are not the CLI's to change: the first-run answer, the update last asked about.
+    [['set', 'consent', 'limited'], /^berth settings: unknown setting "consent"; the settings are: privilegedPortMapping, cliToolsLocation, hostsEntries, startAtLogin\n/],
+    [['set', 'helperUpdateAskedFor', '0.3.1'], /^berth settings: unknown setting "helperUpdateAskedFor"/],
   ])('%j → 64 with the valid keys or values; the file is unchanged', async (args, message) => {
     await run(['set', 'startAtLogin', 'on']);
     const before = fileBytes();

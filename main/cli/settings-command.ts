@@ -3,7 +3,7 @@ import { ApiError, type SettingChange } from '../../common/api/backend-api';
 import type { LockedSettings, SettingKey, Settings } from '../../common/settings/schema';
 import { userPaths } from '../../common/user-paths';
 import { policyLocks, policySource, readAppPolicy, type AppPolicy } from '../core/policy/app-policy';
-import { SETTING_DESCRIPTIONS, SETTING_KEYS, describeValues, formatValue, isSettingKey, parseSettingValue } from '../core/settings/keys';
+import { SETTING_DESCRIPTIONS, USER_SETTING_KEYS, describeValues, formatValue, isUserSettingKey, parseSettingValue } from '../core/settings/keys';
 import { SettingsStore, invalidChangeMessage } from '../core/settings/store';
 import { EXIT } from './exit-codes';
 import type { CliIO } from './io';
@@ -59,14 +59,14 @@ export function directSettingsAccess(path: string = userPaths().settingsPath, re
 export const SETTINGS_USAGE = `Usage: berth settings get [KEY] [--json]
        berth settings set KEY VALUE
 
-  get   Show every setting (or just KEY): its value, and "locked by" when your
+  get   Show your settings (or just KEY): each value, and "locked by" when your
         organization's policy locks it. --json prints {settings, locked, lockedBy}
         (with KEY: {key, value, locked, lockedBy}).
   set   Change one setting. Booleans take true/false (or on/off); the others take
         the words listed below. A locked setting cannot be changed.
 
 Settings:
-${SETTING_KEYS.map((key) => `  ${key.padEnd(22)} ${describeValues(key)}\n  ${''.padEnd(22)} ${SETTING_DESCRIPTIONS[key]}\n`).join('')}
+${USER_SETTING_KEYS.map((key) => `  ${key.padEnd(22)} ${describeValues(key)}\n  ${''.padEnd(22)} ${SETTING_DESCRIPTIONS[key]}\n`).join('')}
 When Berth runs, the change goes through it and applies at once; otherwise the
 settings file is changed, and Berth reads it when it next starts.
 
@@ -81,8 +81,9 @@ function usage(io: CliIO, message: string): number {
   return EXIT.usage;
 }
 
+/** Names only the user's settings: the app's own records (consent, the update asked about) are not the CLI's to show. */
 function unknownKey(io: CliIO, key: string): number {
-  return usage(io, invalidChangeMessage({ key }));
+  return usage(io, `unknown setting "${key.slice(0, 60)}"; the settings are: ${USER_SETTING_KEYS.join(', ')}`);
 }
 
 function lockNote(key: SettingKey, snapshot: SettingsSnapshot): string {
@@ -106,6 +107,11 @@ function exitForApiError(error: unknown, io: CliIO): number {
   return EXIT.error;
 }
 
+/** The user's settings alone, in the schema's order. */
+function userSettings(settings: Settings): Partial<Settings> {
+  return Object.fromEntries(USER_SETTING_KEYS.map((key) => [key, settings[key]]));
+}
+
 async function get(argv: string[], io: CliIO, access: SettingsAccess): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
@@ -114,7 +120,7 @@ async function get(argv: string[], io: CliIO, access: SettingsAccess): Promise<n
   }
   if (positionals.length > 1) return usage(io, `get takes at most one KEY (got ${positionals.length})`);
   const key = positionals[0];
-  if (key !== undefined && !isSettingKey(key)) return unknownKey(io, key);
+  if (key !== undefined && !isUserSettingKey(key)) return unknownKey(io, key);
   let snapshot: SettingsSnapshot;
   try {
     snapshot = await access.get();
@@ -126,12 +132,12 @@ async function get(argv: string[], io: CliIO, access: SettingsAccess): Promise<n
   if (values.json) {
     const json =
       key === undefined
-        ? { settings: snapshot.settings, locked: snapshot.locked, lockedBy }
+        ? { settings: userSettings(snapshot.settings), locked: snapshot.locked, lockedBy }
         : { key, value: snapshot.settings[key], locked: Object.prototype.hasOwnProperty.call(snapshot.locked, key), lockedBy };
     io.out(JSON.stringify(json, null, 2) + '\n');
     return EXIT.ok;
   }
-  const keys = key === undefined ? SETTING_KEYS : [key];
+  const keys = key === undefined ? USER_SETTING_KEYS : [key];
   io.out(table([['KEY', 'VALUE', ''], ...keys.map((k) => [k, formatValue(snapshot.settings[k]), lockNote(k, snapshot)])]));
   return EXIT.ok;
 }
@@ -145,7 +151,7 @@ async function set(argv: string[], io: CliIO, access: SettingsAccess): Promise<n
   const [key, word, ...extra] = positionals;
   if (key === undefined || word === undefined) return usage(io, 'set needs a KEY and a VALUE, e.g. berth settings set startAtLogin on');
   if (extra.length > 0) return usage(io, `set takes one KEY and one VALUE (got ${positionals.length} words; quote a value with spaces)`);
-  if (!isSettingKey(key)) return unknownKey(io, key);
+  if (!isUserSettingKey(key)) return unknownKey(io, key);
   const value = parseSettingValue(key, word);
   if (value === undefined) return usage(io, invalidChangeMessage({ key, value: word }));
   try {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Capabilities } from '../../common/api/capabilities';
 import { describePortRules } from '../../common/policy/port-rules';
+import { formatDay } from '../../common/text/dates';
 import { EXIT } from './exit-codes';
 import { exitFor } from './helper-command';
 import type { CliIO } from './io';
@@ -89,7 +90,7 @@ function policyLine(policy: Capabilities['policy']): string {
   const who = [
     policy.organization ?? 'unknown organization',
     policy.version === null ? undefined : `version ${policy.version}`,
-    policy.expires === null ? undefined : `expires ${policy.expires}`,
+    policy.expires === null ? undefined : `expires ${formatDay(policy.expires)}`,
   ]
     .filter((part) => part !== undefined)
     .join(', ');

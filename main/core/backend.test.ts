@@ -72,6 +72,14 @@ describe('berth app, with the CLI through the control socket', () => {
       expect(status).toMatchObject({ via: 'helper', state: 'listening' });
       expect(status!.connections.total).toBeGreaterThanOrEqual(1);
 
+      // Refused: a sentence for people on stderr, no code in it; the code for scripts in --json.
+      const again = await berthIn(users.test, home, ['ports', 'add', `127.0.0.1:${LOW_PORT}=127.0.0.1:${targetPort}`]);
+      expect(again).toMatchObject({ code: 1, stdout: '', stderr: `berth ports: 127.0.0.1:${LOW_PORT} is already published (to 127.0.0.1:${targetPort})\n` });
+      const againJson = await berthIn(users.test, home, ['ports', 'add', `127.0.0.1:${LOW_PORT}=127.0.0.1:${targetPort}`, '--json']);
+      expect(againJson.code).toBe(1);
+      expect(JSON.parse(againJson.stdout)).toEqual({ error: { code: 'CONFLICT', message: `127.0.0.1:${LOW_PORT} is already published (to 127.0.0.1:${targetPort})` } });
+      expect(againJson.stderr).toBe(again.stderr);
+
       const removed = await berthIn(users.test, home, ['ports', 'rm', `127.0.0.1:${LOW_PORT}`]);
       expect(removed.stdout).toBe(`Removed 127.0.0.1:${LOW_PORT}; the port is free.\n`);
       expect(await portIsFree(LOW_PORT)).toBe(true);
@@ -186,7 +194,24 @@ describe('berth app, with the CLI through the control socket', () => {
       const state = backendState.parse((await app.call('state.get')).result);
       expect(state.settings.consent).toBe('limited');
       expect(state.settings.helperUpdateAskedFor).toBe(BERTH_VERSION);
+      // A helper runs for this account here: its System links work, so "Not now" moves nothing.
+      expect(state.settings.cliToolsLocation).toBe('system');
     });
+  });
+
+  test('"Not now" with no helper: the CLI tools go in ~/.berth/bin, where the limited-mode card and Settings both say', async () => {
+    const home = freshHome(users.test);
+    const app = await startApp(users.test, home, ['--helper-socket', join(home, 'no-helper.sock')]);
+    try {
+      expect(backendState.parse((await app.call('state.get')).result).capabilities.helper.state).toBe('not-installed');
+      expect(await app.call('consent.decide', { choice: 'limited' })).toEqual({ ok: true, result: null });
+      const state = backendState.parse((await app.call('state.get')).result);
+      expect(state.settings).toMatchObject({ consent: 'limited', cliToolsLocation: 'user' });
+      expect(state.capabilities.cliTools).toMatchObject({ location: 'user', dir: join(home, '.berth/bin'), linked: ['berth'] });
+      expect(state.notices.filter((n) => n.level !== 'info')).toEqual([]);
+    } finally {
+      await app.stop();
+    }
   });
 
   test('settings through the CLI go through the running app, which shows them at once', async () => {

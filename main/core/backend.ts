@@ -24,7 +24,7 @@ import { refreshPolicyFromConfig } from './policy/refresh-from-config';
 import { probeCacheFor, type HelperProbeCache } from './capabilities/helper-probe-cache';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
-import { applySystemSettings, type LoginItem } from './system-settings';
+import { applySystemSettings, limitedModeCliTools, type LoginItem } from './system-settings';
 import { loginItemState, refuseUnavailableLoginItem } from './login-item';
 
 /**
@@ -261,15 +261,25 @@ export class Backend implements ApiHost {
 
   private async decideConsent(choice: 'install' | 'limited', elevated: ElevatedHelperOptions): Promise<PromptOutcome | null> {
     const before = this.settings.get().consent;
-    this.settings.set({ key: 'consent', value: choice });
     if (choice === 'limited') {
       this.options.log.info('consent: limited mode');
+      await this.enterLimitedMode();
       return null;
     }
+    this.settings.set({ key: 'consent', value: choice });
     const outcome = await this.runPrompt('install', elevated);
     // Not asked at all (the helper's folder is not root's alone): the question stays open.
     if (outcome.kind === 'unsafe-location') this.settings.set({ key: 'consent', value: before });
     return outcome;
+  }
+
+  /** Limited mode keeps the consent screen's word: without a helper, the CLI tools go in the user's bin directory. */
+  private async enterLimitedMode(): Promise<void> {
+    this.settings.set({ key: 'consent', value: 'limited' });
+    const change = limitedModeCliTools(this.settings.get(), this.settings.locked(), this.capabilities.helper.state);
+    if (change === null) return;
+    this.settings.set(change);
+    await this.applySettings([change.key]);
   }
 
   /** One OS prompt at a time; a refusal lands in limited mode with the reason, never a loop. */
@@ -301,7 +311,7 @@ export class Backend implements ApiHost {
         await this.refresh(true);
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else {
-        this.settings.set({ key: 'consent', value: 'limited' });
+        await this.enterLimitedMode();
         this.notify('warning', `The helper was not installed, so Berth runs in limited mode. ${message}`);
       }
     } else if (outcome.kind !== 'approved') {

@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../../common/settings/schema';
 import { startHelper, type HelperProcess } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
 import { HelperClient } from '../helper-client';
-import { applySystemSettings, linkUserTools, unlinkUserTools } from './system-settings';
+import { applySystemSettings, limitedModeCliTools, linkUserTools, unlinkUserTools } from './system-settings';
 import { loginItemState, MENU_BAR_LOGIN, xdgAutostart } from './login-item';
 
 const APP = '/opt/Berth';
@@ -217,5 +217,20 @@ describe('loginItemState: offered only where it works', () => {
       available: false,
       description: 'Berth in a browser cannot start itself at login on macOS; use the Berth app, or start it with "berth app".',
     });
+  });
+});
+
+describe('limitedModeCliTools', () => {
+  const system: Settings = { ...DEFAULT_SETTINGS, cliToolsLocation: 'system' };
+
+  test.each(['not-installed', 'not-enrolled', 'user-mode'] as const)('without a helper for this account (%s), the tools move to the User location', (helper) => {
+    expect(limitedModeCliTools(system, {}, helper)).toEqual({ key: 'cliToolsLocation', value: 'user' });
+  });
+
+  test('nothing changes where a helper links them, the tools are in User already, or a policy holds the location', () => {
+    expect(limitedModeCliTools(system, {}, 'running')).toBeNull();
+    expect(limitedModeCliTools(system, {}, 'needs-update')).toBeNull();
+    expect(limitedModeCliTools({ ...system, cliToolsLocation: 'user' }, {}, 'not-installed')).toBeNull();
+    expect(limitedModeCliTools(system, { cliToolsLocation: 'system' }, 'not-installed')).toBeNull();
   });
 });

@@ -1,7 +1,8 @@
 import { lstatSync, readlinkSync, rmSync, symlinkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_TOOLS, SYSTEM_BIN_DIR, cliToolTarget } from '../../common/cli-tools';
-import type { SettingKey, Settings } from '../../common/settings/schema';
+import type { Capabilities } from '../../common/api/capabilities';
+import type { LockedSettings, SettingKey, Settings } from '../../common/settings/schema';
 import { HelperRequestError, type HelperClient } from '../helper-client';
 import { ensurePrivateDirectory } from './fs/user-file';
 
@@ -24,6 +25,23 @@ export interface ApplyOptions {
 type CliToolsLocation = Settings['cliToolsLocation'];
 
 const NEEDS_HELPER = 'the privileged helper is not running; it will apply when the helper is installed';
+
+/**
+ * "Not now — limited mode" (or a prompt refused on the way in) with no helper
+ * for this account: the System location (/usr/local/bin) cannot be linked,
+ * so the tools move to the User location (~/.berth/bin, no password), as the
+ * consent screen and the limited-mode card say. Null when nothing changes: the
+ * tools are there already, a helper links them, or a policy holds the location.
+ */
+export function limitedModeCliTools(
+  settings: Settings,
+  locked: LockedSettings,
+  helper: Capabilities['helper']['state'],
+): { key: 'cliToolsLocation'; value: 'user' } | null {
+  if (settings.cliToolsLocation === 'user' || locked.cliToolsLocation !== undefined) return null;
+  const noHelper = helper === 'not-installed' || helper === 'not-enrolled' || helper === 'user-mode';
+  return noHelper ? { key: 'cliToolsLocation', value: 'user' } : null;
+}
 
 /**
  * Makes the machine match the settings that reach outside the app: hosts

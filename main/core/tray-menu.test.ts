@@ -163,7 +163,8 @@ describe('the tray menu', () => {
       '  (192.168.1.20 is not an address of this machine.)',
       '  ---',
       '  Remove',
-      '127.0.0.1:3000 → localhost:3001 — Error',
+      // The popover's word for a port the policy refuses: nothing here changes it.
+      '127.0.0.1:3000 → localhost:3001 — Blocked by Example Corp',
       '  (127.0.0.1:3000 is not allowed by Example Corp policy v3: port…)',
       '  ---',
       '  Remove',

@@ -1,6 +1,7 @@
 import { API_METHODS, type ApiMethod, type ApiParams, type BackendState } from '../../common/api/backend-api';
 import { needsConsent, summarizeHelper } from '../../common/helper/summary';
-import { MAPPING_STATE_LABEL, routeText } from '../../common/ports/labels';
+import { routeText } from '../../common/ports/labels';
+import { mappingStateLabel, policyView, type PolicyView } from '../../common/ports/waiting';
 import type { MappingKey, MappingStatus } from '../../common/ports/mapping';
 import { asSentence } from '../../common/sentence';
 import type { CallReply } from './api/dispatch';
@@ -87,22 +88,22 @@ export function shorten(text: string, max = MAX_LABEL): string {
 }
 
 /** "127.0.0.1:80 → localhost:8080 — Listening". */
-export function portLabel(mapping: Pick<MappingStatus, 'spec' | 'state'>): string {
-  return `${routeText(mapping.spec)} — ${MAPPING_STATE_LABEL[mapping.state]}`;
+export function portLabel(mapping: Pick<MappingStatus, 'spec' | 'state' | 'error'>, policy: PolicyView): string {
+  return `${routeText(mapping.spec)} — ${mappingStateLabel(mapping, policy)}`;
 }
 
 /**
  * One port: its route and state, and a submenu with why it is not listening
  * (the cause only: a countdown would be stale in a menu) and Remove.
  */
-function portItem(mapping: MappingStatus): TrayMenuItem {
+function portItem(mapping: MappingStatus, policy: PolicyView): TrayMenuItem {
   const submenu: TrayMenuItem[] = [];
   if (mapping.error !== null && mapping.state !== 'listening') {
     const cause = asSentence(mapping.error.message);
     submenu.push({ ...item(shorten(cause), null), toolTip: cause }, SEPARATOR);
   }
   submenu.push(item('Remove', { id: 'remove-port', args: { address: mapping.spec.address, port: mapping.spec.port } }));
-  return { type: 'submenu', label: portLabel(mapping), enabled: true, action: null, submenu };
+  return { type: 'submenu', label: portLabel(mapping, policy), enabled: true, action: null, submenu };
 }
 
 /** The helper's status line (the same words as the popover's card), and the one thing that fixes it. */
@@ -121,7 +122,7 @@ function helperItems(state: BackendState): TrayMenuItem[] {
 }
 
 function portItems(state: BackendState): TrayMenuItem[] {
-  const rows = state.ports.slice(0, MAX_PORT_ROWS).map(portItem);
+  const rows = state.ports.slice(0, MAX_PORT_ROWS).map((mapping) => portItem(mapping, policyView(state)));
   const more = state.ports.length - rows.length;
   return [
     ...(rows.length === 0 ? [item('No published ports', null)] : rows),

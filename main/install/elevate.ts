@@ -255,7 +255,7 @@ export async function runElevated(argv: readonly string[], options: ElevateOptio
   const command = argv.map(quoteArg).join(' ');
   const cwd = process.cwd();
   if (UNQUOTABLE_IN_DOUBLE_QUOTES.test(cwd)) {
-    return refuse(`the working directory ${JSON.stringify(cwd)} contains \\, $ or \`, which the prompt tool cannot quote; start Berth from another directory`);
+    return refuse(`the working directory ${JSON.stringify(cwd)} contains a backslash, a dollar sign or a backtick, which the prompt tool cannot quote; start Berth from another directory`);
   }
   const marker = `berth-elevated-${randomBytes(16).toString('hex')}`;
   return new Promise((resolve) => {

@@ -17,7 +17,7 @@ const configFile = join(here, '..', 'vite.config.mts');
 const outDir = process.argv[2] ?? '/tmp/berth-screens';
 mkdirSync(outDir, { recursive: true });
 
-/** [file name, query + hash, width, height] */
+/** [file name, query + hash, width, height, optional selector scrolled to the top first] */
 const SHOTS = [
   ['popover-running', '?fixture=running#popover', 380, 560],
   ['popover-first-run', '?fixture=first-run#popover', 380, 1100],
@@ -29,6 +29,13 @@ const SHOTS = [
   ['settings-running', '?fixture=running#settings', 680, 1300],
   ['settings-locked', '?fixture=locked#settings', 680, 1300],
   ['settings-user-mode', '?fixture=user-mode#settings', 680, 1300],
+  // At the menu-bar window's own size (380 x 560), where narrow columns and long words show up.
+  ['narrow-consent', '?fixture=first-run#consent', 380, 560],
+  ['narrow-ports', '?fixture=trouble#popover', 380, 560, '.ports'],
+  ['narrow-port-form', '?fixture=limited&form=open&port=80&tport=8080#popover', 380, 560, '.port-form'],
+  ['narrow-settings', '?fixture=locked#settings', 380, 560],
+  ['narrow-settings-policy', '?fixture=locked#settings', 380, 560, '#policy-heading'],
+  ['narrow-audit', '?fixture=running#settings', 380, 560, '#audit-heading'],
 ];
 
 await build({ configFile, mode: 'preview', logLevel: 'warn' });
@@ -41,11 +48,15 @@ const browser = await chromium.launch({
 });
 try {
   for (const theme of ['light', 'dark']) {
-    for (const [name, query, width, height] of SHOTS) {
+    for (const [name, query, width, height, scrollTo] of SHOTS) {
       const page = await browser.newPage({ viewport: { width, height }, colorScheme: theme });
       const [search, hash] = query.split('#');
       await page.goto(`${base}dev/preview.html${search}&theme=${theme}#${hash}`);
       await page.locator('main').first().waitFor();
+      if (scrollTo !== undefined) {
+        await page.locator(scrollTo).first().waitFor();
+        await page.locator(scrollTo).first().evaluate((element) => element.scrollIntoView({ block: 'start' }));
+      }
       const file = join(outDir, `${name}-${theme}.png`);
       await page.screenshot({ path: file });
       await page.close();

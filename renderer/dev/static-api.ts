@@ -40,12 +40,21 @@ const OUTCOME_MESSAGE: Record<PromptOutcome['kind'], string> = {
   'untrusted-helper': 'The helper Berth would run is not the one Berth signed; reinstall Berth.',
 };
 
+/** As the helper writes them (helper/daemon/audit.ts): one JSON object a line. */
 const AUDIT_SAMPLE = [
-  '2025-05-02T09:14:03Z uid=1000 hello ok',
-  '2025-05-02T09:14:05Z uid=1000 bindPort 127.0.0.1:80/tcp ok',
-  '2025-05-02T09:20:41Z uid=1000 ensureHosts localhost,berth.internal ok',
-  '2025-05-02T10:02:17Z uid=1000 bindPort 0.0.0.0:443/tcp refused: privileged port mapping is off',
-];
+  { time: '2025-05-02T09:14:05.410Z', peer: { uid: 1000, pid: 4242 }, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'ok' },
+  { time: '2025-05-02T09:20:41.003Z', peer: { uid: 1000, pid: 4242 }, op: 'ensureHosts', args: { names: ['localhost', 'berth.internal'] }, result: 'ok' },
+  { time: '2025-05-02T09:21:12.880Z', peer: { uid: 1000, pid: 4242 }, op: 'removeHosts', args: { names: ['berth.internal'] }, result: 'ok' },
+  {
+    time: '2025-05-02T10:02:17.551Z',
+    peer: { uid: 1000, pid: 4242 },
+    op: 'bindPort',
+    args: { address: '0.0.0.0', port: 443, protocol: 'tcp' },
+    result: 'LOCKED_BY_POLICY',
+    message: 'privileged port mapping is turned off by Example Corp policy v3',
+  },
+  { time: '2025-05-02T10:05:09.004Z', peer: { uid: 1001, pid: 777 }, op: 'connect', result: 'UNAUTHORIZED' },
+].map((entry) => JSON.stringify(entry));
 
 export function createStaticApi(initial: BackendState, options: StaticApiOptions = {}): StaticApi {
   let state: BackendState = structuredClone(initial);

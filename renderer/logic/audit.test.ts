@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openAuditLog, type AuditEntry } from '../../helper/daemon/audit';
+import { ERROR_CODES } from '../../common/protocol/errors';
 import { formatAuditTime, parseAuditLine } from './audit';
 
 const peer = { uid: 1000, gid: 1000, pid: 4242 };
@@ -44,13 +45,29 @@ describe('the audit log, read for a person', () => {
     for (const row of rows) expect(row.time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('a refusal shows its code and message; a refused connection names who tried', () => {
-    const [port, stranger] = written(
-      { peer, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'EADDRINUSE', message: 'port 80 is in use' },
+  it('a refusal says refused or failed and why, in words, not the code; a refused connection names who tried', () => {
+    const [port, locked, stranger] = written(
+      { peer, op: 'bindPort', args: { address: '127.0.0.1', port: 80, protocol: 'tcp' }, result: 'PORT_IN_USE', message: 'port 80 is in use' },
+      { peer, op: 'bindPort', args: { address: '0.0.0.0', port: 443, protocol: 'tcp' }, result: 'LOCKED_BY_POLICY' },
       { peer: { uid: 1001, gid: 1001, pid: 7 }, op: 'connect', result: 'UNAUTHORIZED' },
     ).map(parseAuditLine);
-    expect(port).toMatchObject({ ok: false, outcome: 'EADDRINUSE: port 80 is in use' });
-    expect(stranger).toMatchObject({ action: 'Refused a connection', detail: 'from uid 1001 (pid 7)', ok: false, outcome: 'UNAUTHORIZED' });
+    expect(port).toMatchObject({ ok: false, outcome: 'Failed: port 80 is in use' });
+    expect(locked).toMatchObject({ ok: false, outcome: "Refused: the organization's policy does not allow it" });
+    expect(stranger).toMatchObject({ action: 'Refused a connection', detail: 'from uid 1001 (pid 7)', ok: false, outcome: 'Refused: this account may not use the helper' });
+    // The code is still there, for whoever needs it, in the row's tooltip.
+    expect(port!.raw).toContain('"result":"PORT_IN_USE"');
+  });
+
+  it('every code the helper can answer with has words', () => {
+    for (const code of ERROR_CODES) {
+      const row = parseAuditLine(JSON.stringify({ op: 'bindPort', result: code }));
+      expect(row.outcome).toMatch(/^(Refused|Failed): [a-z]/);
+      expect(row.outcome).not.toContain(code);
+    }
+  });
+
+  it('a result this version does not know (a newer helper\'s) shows as written', () => {
+    expect(parseAuditLine(JSON.stringify({ op: 'bindPort', result: 'EADDRINUSE', message: 'port 80 is in use' })).outcome).toBe('EADDRINUSE: port 80 is in use');
   });
 
   it('a rate-limited summary says how many more there were', () => {
@@ -62,14 +79,14 @@ describe('the audit log, read for a person', () => {
     ).map(parseAuditLine);
     expect(many).toMatchObject({ action: 'Bound a port', detail: '127.0.0.1:80 TCP', ok: true, outcome: 'Done, 999 more times' });
     expect(one).toMatchObject({ outcome: 'Done, 1 more time' });
-    expect(refusals).toMatchObject({ ok: false, outcome: 'BAD_REQUEST: 40 more refusals like this from uid 1000 were not logged one by one' });
+    expect(refusals).toMatchObject({ ok: false, outcome: 'Refused: 40 more refusals like this from uid 1000 were not logged one by one' });
   });
 
   it('an operation this version does not know shows under its own name, its arguments as written', () => {
     const [row] = written({ peer, op: 'rotateKeys', args: { keep: 2, label: 'x' }, result: 'ok' }).map(parseAuditLine);
     expect(row).toMatchObject({ action: 'rotateKeys', detail: 'keep: 2, label: x', ok: true });
     const [named] = written({ peer, op: 'constructor', result: 'UNKNOWN_OP' }).map(parseAuditLine);
-    expect(named).toMatchObject({ action: 'constructor', ok: false, outcome: 'UNKNOWN_OP' });
+    expect(named).toMatchObject({ action: 'constructor', ok: false, outcome: 'Refused: an operation this helper does not know' });
   });
 
   it.each(['{"time":"2026-11-28T04:42:09.263Z","peer":{"uid":99', 'not json', '{"op":5,"result":"ok"}', '[]'])(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ErrorCode } from '../../common/protocol/errors';
 import { hostPort } from './format';
 
 /**
@@ -45,6 +46,42 @@ const ACTION: Record<string, string> = {
   invalid: 'Refused a malformed request',
 };
 
+/**
+ * How each of the helper's refusals reads in the Result column: whether it
+ * refused or failed, and, when the line carries no message of its own, why.
+ * The code itself stays in the row's tooltip (the raw line), not in the words.
+ */
+const RESULT: Record<ErrorCode, { kind: 'Refused' | 'Failed'; why: string }> = {
+  BAD_REQUEST: { kind: 'Refused', why: 'not a valid request' },
+  UNKNOWN_OP: { kind: 'Refused', why: 'an operation this helper does not know' },
+  UNAUTHORIZED: { kind: 'Refused', why: 'this account may not use the helper' },
+  UNSUPPORTED_VERSION: { kind: 'Refused', why: 'the app and the helper are different versions' },
+  PORT_IN_USE: { kind: 'Failed', why: 'the port is in use' },
+  ADDRESS_UNAVAILABLE: { kind: 'Failed', why: 'the address is not on this machine' },
+  PERMISSION_DENIED: { kind: 'Failed', why: 'the system refused it' },
+  BUSY: { kind: 'Refused', why: 'the helper was busy' },
+  CONFLICT: { kind: 'Refused', why: "something that is not Berth's is in the way" },
+  UNSAFE_PATH: { kind: 'Refused', why: "a folder on the way is not root's alone" },
+  NOT_CONFIGURED: { kind: 'Refused', why: 'the install did not record what this needs' },
+  POLICY_INVALID: { kind: 'Refused', why: 'the policy is not valid' },
+  POLICY_STALE: { kind: 'Refused', why: 'the policy is not newer than the one in force' },
+  POLICY_EXPIRED: { kind: 'Refused', why: 'the policy has expired' },
+  LOCKED_BY_POLICY: { kind: 'Refused', why: "the organization's policy does not allow it" },
+  NOT_NEEDED: { kind: 'Refused', why: 'not needed: the app could do it itself' },
+  NOT_ALLOWED: { kind: 'Refused', why: "the helper's rules do not allow it" },
+  NOT_FOUND: { kind: 'Failed', why: 'nothing matched' },
+  READ_ONLY: { kind: 'Failed', why: 'the file system is read-only' },
+  NO_SPACE: { kind: 'Failed', why: 'the disk is full' },
+  INTERNAL: { kind: 'Failed', why: 'an internal error in the helper' },
+};
+
+/** "Refused: port 80 is in use"; a result this version does not know (a newer helper's) shows as written. */
+function failureText(result: string, message: string | undefined): string {
+  const known = Object.hasOwn(RESULT, result) ? RESULT[result as ErrorCode] : undefined;
+  if (known === undefined) return message !== undefined ? `${result}: ${message}` : result;
+  return `${known.kind}: ${message ?? known.why}`;
+}
+
 const show = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
 
 function describeArgs(op: string, args: Record<string, unknown> | undefined, peer: { uid?: number; pid?: number } | undefined): string {
@@ -81,9 +118,7 @@ export function parseAuditLine(raw: string): AuditRow {
       ? parsed.repeated !== undefined
         ? `Done, ${parsed.repeated} more ${parsed.repeated === 1 ? 'time' : 'times'}`
         : 'Done'
-      : parsed.message !== undefined
-        ? `${parsed.result}: ${parsed.message}`
-        : parsed.result,
+      : failureText(parsed.result, parsed.message),
     raw,
   };
 }

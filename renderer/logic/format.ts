@@ -16,7 +16,7 @@ export function formatBytes(bytes: number): string {
 }
 
 // Shared with the tray menu (common/ports/labels.ts): one set of words for a port.
-export { hostPort, MAPPING_STATE_LABEL } from '../../common/ports/labels';
+export { hostPort } from '../../common/ports/labels';
 
 /** A heading for each error code; the message under it says the specifics. */
 export const ERROR_TITLE: Record<ApiErrorCode, string> = {

@@ -28,6 +28,13 @@ export function AuditSection() {
       {audit.lines.length > 0 && (
         <div className="audit card" tabIndex={0} role="region" aria-label="Audit log entries">
           <table className="audit-table">
+            {/* Fixed widths: a time never wraps, and the words of an action or a result are never split to fit. */}
+            <colgroup>
+              <col className="audit-col-time" />
+              <col className="audit-col-action" />
+              <col className="audit-col-detail" />
+              <col className="audit-col-result" />
+            </colgroup>
             <thead>
               <tr>
                 <th scope="col">Time</th>
@@ -37,14 +44,19 @@ export function AuditSection() {
               </tr>
             </thead>
             <tbody>
-              {audit.lines.map(parseAuditLine).map((row, i) => (
-                <tr key={i} title={row.raw}>
-                  <td className="mono nowrap">{formatAuditTime(row.time)}</td>
-                  <td>{row.action}</td>
-                  <td className="mono">{row.detail}</td>
-                  <td className={row.ok ? 'audit-ok' : 'audit-refused'}>{row.outcome}</td>
-                </tr>
-              ))}
+              {audit.lines.map(parseAuditLine).map((row, i) => {
+                const [day, time] = formatAuditTime(row.time).split(' ');
+                return (
+                  <tr key={i} title={row.raw}>
+                    <td className="audit-time mono">
+                      <span className="nowrap">{day}</span> {time !== undefined && <span className="nowrap">{time}</span>}
+                    </td>
+                    <td className="audit-action">{row.action}</td>
+                    <td className="audit-detail mono">{row.detail}</td>
+                    <td className={row.ok ? 'audit-result audit-ok' : 'audit-result audit-refused'}>{row.outcome}</td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

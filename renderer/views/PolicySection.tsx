@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { describePortRules } from '../../common/policy/port-rules';
+import { formatDay } from '../../common/text/dates';
 import type { ToggleKey } from '../../common/settings/schema';
 import { Banner } from '../components/Banner';
 import { LockIcon } from '../components/icons';
@@ -36,14 +37,14 @@ export function PolicySection() {
         <p>
           Managed by <strong>{org}</strong>
           {policy.version !== null ? `, policy version ${policy.version}` : ''}
-          {policy.expires !== null ? `, valid until ${policy.expires}` : ''}.
+          {policy.expires !== null ? `, valid until ${formatDay(policy.expires)}` : ''}.
         </p>
       );
       break;
     case 'expired':
       summary = (
         <Banner tone="warning" title={`The policy from ${org} has expired`}>
-          {policy.expires !== null ? `It was valid until ${policy.expires}. ` : ''}Ask your administrator for a new one.
+          {policy.expires !== null ? `It was valid until ${formatDay(policy.expires)}. ` : ''}Ask your administrator for a new one.
         </Banner>
       );
       break;

@@ -3,15 +3,14 @@ import type { MappingStatus } from '../../common/ports/mapping';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
 import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
-import { asSentence, formatBytes, hostPort, MAPPING_STATE_LABEL } from '../logic/format';
-import { portProblem } from '../logic/port-row';
+import { policyView } from '../../common/ports/waiting';
+import { asSentence, formatBytes, hostPort } from '../logic/format';
+import { portProblem, portState } from '../logic/port-row';
 import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
 import { useOpenSettings } from '../navigation';
 import { useActions, useBerth } from '../state/context';
 import { ADD_PORT_KEY, visibleFields } from '../state/reducers';
 import { removeKey } from '../state/store';
-
-const STATE_TONE: Record<MappingStatus['state'], string> = { starting: 'neutral', listening: 'ok', waiting: 'warning', error: 'error' };
 
 /** Date.now(), read again every second while `ticking` (a countdown is on screen) and whenever `key` changes. */
 function useNow(ticking: boolean, key: unknown): number {
@@ -31,14 +30,18 @@ const Comma = () => <span className="visually-hidden">, </span>;
 function PortRow({ mapping }: { mapping: MappingStatus }) {
   const pending = useBerth((s) => s.pending[removeKey(mapping.spec)] === true);
   const error = useBerth((s) => s.errors[removeKey(mapping.spec)]);
+  const backend = useBerth((s) => s.backend);
   const { removePort } = useActions();
   const listen = hostPort(mapping.spec.address, mapping.spec.port);
   const target = hostPort(mapping.spec.target.host, mapping.spec.target.port);
   const { active, total, failed } = mapping.connections;
-  const problem = portProblem(mapping, useNow(mapping.retry !== null, mapping.retry?.at));
+  const now = useNow(mapping.retry !== null, mapping.retry?.at);
+  const shownPolicy = backend === null ? { organization: null, portMappingLockedOff: false } : policyView(backend);
+  const problem = portProblem(mapping, now, shownPolicy);
+  const state = portState(mapping, shownPolicy);
   return (
     <li className="port-row">
-      <span className={`status-dot dot-${STATE_TONE[mapping.state]}`} aria-hidden="true" />
+      <span className={`status-dot dot-${state.tone}`} aria-hidden="true" />
       <div className="port-main">
         <p className="port-route">
           <span className="mono">{listen}</span>
@@ -47,8 +50,8 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
           <span className="mono">{target}</span>
         </p>
         <p className="port-meta">
-          <span className={`state-label state-${mapping.state}`} aria-live="polite">
-            {MAPPING_STATE_LABEL[mapping.state]}
+          <span className={`state-label state-${state.tone}`} aria-live="polite">
+            {state.label}
           </span>
           {mapping.via !== null && (
             <span>
@@ -69,12 +72,6 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
           // Waiting clears up by itself (helper back, port freed, address up), and says when it tries next; an error needs the user.
           <p className={`port-problem ${problem.tone}-text`}>
             {problem.text}
-            {problem.code !== null && (
-              <>
-                {' '}
-                <code className="error-code">{problem.code}</code>
-              </>
-            )}
           </p>
         )}
         {mapping.acceptError !== null && <p className="port-problem warning-text">{asSentence(mapping.acceptError)}</p>}
@@ -208,7 +205,20 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
   );
 
   return (
-    <form id={id} className="port-form" aria-label="Add a port" noValidate onSubmit={(e) => void submit(e)}>
+    <form
+      id={id}
+      className="port-form"
+      aria-label="Add a port"
+      noValidate
+      onSubmit={(e) => void submit(e)}
+      onKeyDown={(e) => {
+        // Escape closes the form just as Cancel does, and the keyboard goes back to "Add port".
+        if (e.key === 'Escape' && !e.defaultPrevented) {
+          e.preventDefault();
+          onClose();
+        }
+      }}
+    >
       {row('Listen on this machine', 'address', 'port')}
       {row('Forward to', 'targetHost', 'targetPort')}
       {advice !== null && (

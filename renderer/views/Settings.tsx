@@ -165,7 +165,7 @@ function GeneralSection() {
         <CliLocationRow />
         <ToggleRow
           settingKey="hostsEntries"
-          description="Keep localhost and berth.internal in /etc/hosts."
+          description="Keep localhost and berth.internal in /etc/hosts. berth.internal is a fixed name for this machine, so links such as http://berth.internal:8080 reach your published ports."
           status={
             <p className={hosts.error !== null ? 'setting-status error-text' : 'setting-status muted'}>
               {hosts.error ?? (hosts.present ? `In /etc/hosts: ${hosts.entries.join(', ')}.` : 'Not in /etc/hosts.')}

@@ -188,7 +188,7 @@ describe('registryDecision', () => {
     machine.writeCache({ issued: '2026-01-01T00:00:00Z', expires: '2026-02-01T00:00:00Z' });
     const decision = registryDecision('ghcr.io/x/y', read(new Date('2026-03-01T00:00:00Z')));
     expect(decision.allowed).toBe(false);
-    expect(decision.reason).toMatch(/Example Corp policy v3 \(expired at 2026-02-01T00:00:00Z, still in force until a newer one arrives\)/);
+    expect(decision.reason).toMatch(/Example Corp policy v3 \(expired on 1 Feb 2026, still in force until a newer one arrives\)/);
   });
 
   it('an empty allowlist allows nothing, and says so', () => {

@@ -5,6 +5,7 @@ import type { capabilitiesSchema } from '../../../common/api/capabilities';
 import { installLayout } from '../../../common/paths';
 import { entryMatches, parseImageReference, readCachedPolicy, type CachedPolicy, type ImageReference } from '../../../common/policy';
 import type { LockedSettings } from '../../../common/settings/schema';
+import { formatDay } from '../../../common/text/dates';
 import type { PortRulesInForce } from '../ports/bind';
 import { readConfigFile } from '../../../common/helper-config/read';
 import type { HelperConfig } from '../../../common/helper-config/schema';
@@ -154,7 +155,7 @@ export function registryDecision(ref: string, policy: AppPolicy): RegistryDecisi
     return { allowed: true, reason: `${name} is allowed: ${why}, so every registry is allowed`, image, matchedEntry: null };
   }
   const source = policySource(policy) ?? 'the organization policy';
-  const expired = policy.state === 'expired' ? ` (expired at ${policy.expires}, still in force until a newer one arrives)` : '';
+  const expired = policy.state === 'expired' ? ` (expired on ${formatDay(policy.expires ?? 'an unknown date')}, still in force until a newer one arrives)` : '';
   const matchedEntry = policy.allowedRegistries.find((entry) => entryMatches(entry, image)) ?? null;
   if (matchedEntry !== null) {
     return { allowed: true, reason: `${name} is allowed by "${matchedEntry}" in ${source}${expired}`, image, matchedEntry };

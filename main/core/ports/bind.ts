@@ -125,7 +125,7 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
       );
     case 'UNSUPPORTED_VERSION':
     case 'UNKNOWN_OP':
-      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run \`berth helper install\`)`);
+      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run "berth helper install")`);
     case 'BUSY':
       return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is busy; try ${where} again`);
     case 'PERMISSION_DENIED':
@@ -141,13 +141,37 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
 function helperUnreachable(key: MappingKey, error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof HelperRequestError) return helperBindError(key, error);
-  if (error instanceof HelperUnavailableError || error instanceof HelperProtocolError) {
+  if (error instanceof HelperUnavailableError) return new ApiError('HELPER_UNAVAILABLE', unavailableSentence(key, error));
+  if (error instanceof HelperProtocolError) {
     return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used: ${error.message}`);
   }
   return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used (${(error as Error).message})`);
 }
 
-const INSTALL_HINT = "install it from Berth's settings (or run `berth helper install`)";
+/**
+ * Why the helper could not be reached, as a sentence with its fix: the state,
+ * not the socket's path and errno (those are in the log and in diagnostics).
+ */
+function unavailableSentence(key: MappingKey, error: HelperUnavailableError): string {
+  const what = `port ${key.port} needs the privileged helper`;
+  switch (error.reason) {
+    case 'not-installed':
+      return `${what}, which is not installed: ${INSTALL_HINT}`;
+    case 'not-running':
+      return `${what}, which is installed but not running: start it again from the Berth menu (it asks for your password)`;
+    case 'no-permission':
+      return `${what}, which was installed for another account: ${INSTALL_HINT} to add yours`;
+    case 'busy':
+      return `${what}, which is busy with other requests; Berth tries again when it answers`;
+    case 'impostor':
+      // Something that is not root holds the helper's socket: Berth never hands it a request.
+      return `${what}, but a program that is not the helper holds its place, so Berth does not use it: uninstall and reinstall the helper`;
+    case 'closed':
+      return `${what}, which stopped answering while it bound the port: it is tried again when the helper is back`;
+  }
+}
+
+const INSTALL_HINT = 'install it from Berth\'s settings (or run "berth helper install")';
 const TURN_ON_HINT = "turn on privileged port mapping in Berth's settings";
 
 /** HELPER_NEEDED, naming exactly what is missing: the helper, the setting, or both. */

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { MappingStatus } from '../../../common/ports/mapping';
@@ -188,7 +188,7 @@ describe('the helper goes away and comes back', () => {
       state: 'waiting',
       error: {
         code: 'HELPER_NEEDED',
-        message: "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run `berth helper install`)",
+        message: "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
       },
     });
     expect((await httpGet('http://127.0.0.1:80/', ns)).error).toBe('ECONNREFUSED');
@@ -204,11 +204,17 @@ describe('the helper goes away and comes back', () => {
 describe('when the helper cannot be used, a privileged port is a clear error and nothing is saved', () => {
   let helper: HelperProcess;
   let otherHelper: HelperProcess;
+  /** A socket only root may connect to: the user's connect fails with EACCES. */
+  let rootOnly: net.Server;
   beforeAll(async () => {
     helper = await startHelper({ allowUid: users.test.uid });
     otherHelper = await startHelper({ allowUid: users.other.uid });
+    rootOnly = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => rootOnly.listen(join(helper.dir, 'root-only.sock'), resolve));
+    chmodSync(join(helper.dir, 'root-only.sock'), 0o600);
   });
   afterAll(async () => {
+    await new Promise((resolve) => rootOnly.close(resolve));
     await helper.stop();
     await otherHelper.stop();
   });
@@ -228,21 +234,29 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       () => join(helper.dir, 'none', 'helper.sock'),
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run `berth helper install`)",
+      "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
     ],
     [
       'neither',
       () => join(helper.dir, 'none', 'helper.sock'),
       false,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper: install it from Berth's settings (or run `berth helper install`) and turn on privileged port mapping",
+      "port 80 needs the privileged helper: install it from Berth's settings (or run \"berth helper install\") and turn on privileged port mapping",
     ],
     [
       "the helper is other accounts' (this one is not enrolled)",
       () => otherHelper.socketPath,
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run `berth helper install`) to enrol (it asks for an administrator's password)",
+      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run \"berth helper install\") to enrol (it asks for an administrator's password)",
+    ],
+    [
+      // The state in words, with its fix: not the socket's path and errno.
+      'the helper refuses this account at the door (its socket is not open to it)',
+      () => join(helper.dir, 'root-only.sock'),
+      true,
+      'HELPER_UNAVAILABLE',
+      'port 80 needs the privileged helper, which was installed for another account: install it from Berth\'s settings (or run "berth helper install") to add yours',
     ],
     [
       'the machine is in user mode (no helper by design)',

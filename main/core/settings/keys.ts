@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { settingsShape, type SettingKey, type Settings } from '../../../common/settings/schema';
+import { settingsShape, toggleShape, type SettingKey, type Settings, type ToggleKey } from '../../../common/settings/schema';
 
 /**
  * What each setting accepts, read from the one settings schema (so a key
@@ -11,6 +11,18 @@ export const SETTING_KEYS = Object.keys(settingsShape) as SettingKey[];
 
 export function isSettingKey(key: string): key is SettingKey {
   return Object.prototype.hasOwnProperty.call(settingsShape, key);
+}
+
+/**
+ * The settings that are the user's to choose (the ones Settings shows, and an
+ * organization may lock). The others (the first-run answer, the helper update
+ * last asked about) are the app's memory of what it asked: `berth settings`
+ * neither lists nor changes them.
+ */
+export const USER_SETTING_KEYS = Object.keys(toggleShape) as ToggleKey[];
+
+export function isUserSettingKey(key: string): key is ToggleKey {
+  return Object.prototype.hasOwnProperty.call(toggleShape, key);
 }
 
 export type SettingKind =
