@@ -155,7 +155,7 @@ describe('the tray menu', () => {
     expect(lines.slice(lines.indexOf('---') + 1, lines.indexOf('Add port…'))).toEqual([
       '[::1]:8080 → localhost:3000 — Starting',
       '  Remove',
-      '127.0.0.1:443 → localhost:8443 — Waiting',
+      '127.0.0.1:443 → localhost:8443 — Blocked by Example Corp',
       '  (Port 443 needs the privileged helper, and privileged port…)',
       '  ---',
       '  Remove',
@@ -170,11 +170,11 @@ describe('the tray menu', () => {
       '  Remove',
     ]);
     // The whole cause is the tooltip; the label is cut at a word.
-    const waiting = find(trayMenu(state), '127.0.0.1:443 → localhost:8443 — Waiting').submenu![0]!;
+    const waiting = find(trayMenu(state), '127.0.0.1:443 → localhost:8443 — Blocked by Example Corp').submenu![0]!;
     expect(waiting.toolTip).toBe(
       'Port 443 needs the privileged helper, and privileged port mapping is turned off by Example Corp policy v3: choose a port from 1024 up.',
     );
-    expect(find(trayMenu(state), '127.0.0.1:3000 → localhost:3001 — Error').submenu!.at(-1)!.action).toEqual({
+    expect(find(trayMenu(state), '127.0.0.1:3000 → localhost:3001 — Blocked by Example Corp').submenu!.at(-1)!.action).toEqual({
       id: 'remove-port',
       args: { address: '127.0.0.1', port: 3000 },
     });
