@@ -158,8 +158,8 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return { lines: AUDIT_SAMPLE.slice(-lines), error: null };
       }
       case 'notices.dismiss': {
-        const { id } = params as ApiParams<'notices.dismiss'>;
-        commit({ ...state, notices: state.notices.filter((n) => n.id !== id) });
+        const { key } = params as ApiParams<'notices.dismiss'>;
+        commit({ ...state, notices: state.notices.filter((n) => n.key !== key) });
         return { ok: true };
       }
       case 'app.quit':
