@@ -1,9 +1,10 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
+import { expect } from '@playwright/test';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
 import { finished, type Finished } from '../../test/support/finished';
@@ -109,6 +110,25 @@ export function installHelperFor(uid: number): string {
   const result = spawnSync(process.execPath, [HELPER, 'install', '--app', APP, '--uid', String(uid)], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`berth-helper install --uid ${uid} failed: ${result.stdout}${result.stderr}`);
   return result.stdout;
+}
+
+/** The helper the standalone supervisor runs now (its one child), or undefined while it has none. */
+function standaloneHelperPid(): number | undefined {
+  const supervisor = Number(readFileSync(installLayout().pidPath, 'utf8').trim());
+  const children = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim();
+  return children === '' ? undefined : Number(children.split(' ')[0]);
+}
+
+/**
+ * As a crash would (Linux, standalone mode): the helper is killed, and its
+ * supervisor starts a new one; resolves once the new one runs.
+ */
+export async function restartHelper(): Promise<void> {
+  const before = standaloneHelperPid();
+  if (before === undefined) throw new Error('no helper runs under the standalone supervisor');
+  process.kill(before, 'SIGKILL');
+  await expect.poll(standaloneHelperPid).not.toBe(before);
+  await expect.poll(standaloneHelperPid).toBeDefined();
 }
 
 /** Another account on this machine (the second test user). */
