@@ -210,6 +210,20 @@ export function troubleState(): BackendState {
       detail: 'the hosts file /etc/hosts is read-only; nothing was changed',
       fix: { label: 'Open Settings', method: 'app.openSettings' },
     },
+    {
+      key: 'setting.cliToolsLocation',
+      level: 'error',
+      text: 'Your CLI tools stay in /home/ada/.berth/bin, because the helper did not link them into /usr/local/bin: the link would run /home/ada/Berth/resources/bin/berth, but others can change it; to use the System location, install Berth where only root can write (for example under /opt).',
+      detail: null,
+      fix: null,
+    },
+    {
+      key: 'helper.install',
+      level: 'warning',
+      text: 'You approved the request, but the command failed with exit code 1; try again, and report it if it keeps failing.',
+      detail: 'berth-helper install: /usr/local/libexec is not root-owned (uid 1000 owns it); nothing was changed',
+      fix: { label: 'Try again', method: 'helper.install' },
+    },
   ];
   return state;
 }

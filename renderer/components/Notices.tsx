@@ -24,9 +24,8 @@ function useFix(fix: NoticeFix | null): { run: () => Promise<unknown>; key: stri
 }
 
 /**
- * One notice in one line (its sentence, cut with an ellipsis; a click shows
- * all of it), the system's words as one more line when there are any, and
- * its fix as a button.
+ * One notice: its sentence in one line (cut with an ellipsis; a click shows
+ * all of it), and at most one more line with the system's words and the fix.
  */
 function NoticeRow({ notice }: { notice: Notice }) {
   const [open, setOpen] = useState(false);
@@ -43,20 +42,20 @@ function NoticeRow({ notice }: { notice: Notice }) {
         dismissLabel="Dismiss notice"
         dismissDisabled={pending[noticeKey(notice.key)] === true}
       >
-        <div className="notice-line">
-          <button type="button" className={`notice-text${open ? ' open' : ''}`} aria-expanded={open} title={notice.text} onClick={() => setOpen(!open)}>
-            {notice.text}
-          </button>
-          {fix !== null && notice.fix !== null && (
-            <button type="button" className="button small notice-fix" disabled={prompting || pending[fix.key] === true} onClick={() => void fix.run()}>
-              {notice.fix.label}
-            </button>
-          )}
-        </div>
-        {notice.detail !== null && (
-          <p className={`notice-detail muted${open ? ' open' : ''}`} title={notice.detail}>
-            {notice.detail}
-          </p>
+        <button type="button" className={`notice-text${open ? ' open' : ''}`} aria-expanded={open} title={notice.text} onClick={() => setOpen(!open)}>
+          {notice.text}
+        </button>
+        {(notice.detail !== null || fix !== null) && (
+          <div className="notice-line">
+            <p className={`notice-detail muted${open ? ' open' : ''}`} title={notice.detail ?? undefined}>
+              {notice.detail}
+            </p>
+            {fix !== null && notice.fix !== null && (
+              <button type="button" className="button small notice-fix" disabled={prompting || pending[fix.key] === true} onClick={() => void fix.run()}>
+                {notice.fix.label}
+              </button>
+            )}
+          </div>
         )}
       </Banner>
       <ActionErrorText error={errors[noticeKey(notice.key)]} />
