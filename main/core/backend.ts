@@ -244,9 +244,8 @@ export class Backend implements ApiHost {
       userBinDir: this.options.paths.userBinDir,
       loginItem: this.options.loginItem,
     });
-    // This application's report replaces the last one about these settings: what now works is no longer shown.
-    for (const key of settingKeys(keys)) this.notices.clear(key);
-    for (const notice of settingNotices(report)) this.notify(notice);
+    // This report replaces the last one about these settings (what works now is no longer shown); refresh() below sends it.
+    this.notices.replace(settingKeys(keys), settingNotices(report));
     if (report.refused !== undefined) {
       try {
         this.settings.set({ key: 'cliToolsLocation', value: report.refused.cliToolsLocation });
@@ -303,10 +302,8 @@ export class Backend implements ApiHost {
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else this.settings.set({ key: 'consent', value: 'limited' });
     }
-    // This prompt's outcome replaces the last one's; the helper card says what mode Berth is in.
-    this.notices.clear(PROMPT_NOTICES);
-    const notice = promptNotice(kind, outcome);
-    if (notice !== undefined) this.notify(notice);
+    // This prompt's outcome replaces the last one's (the helper card says what mode Berth is in); refresh() sends it.
+    this.notices.replace([PROMPT_NOTICES], [promptNotice(kind, outcome)]);
     const after = await this.refresh(true);
     // Other accounts on this machine still use the helper: only this account's enrolment went.
     if (kind === 'uninstall' && outcome.kind === 'approved' && after.helper.state === 'not-enrolled') {

@@ -124,6 +124,20 @@ describe('NoticeSet', () => {
     expect(set.current(notRunning)).toEqual([]);
   });
 
+  it('replace() is clear() of those keys, then raise() of what is given (nothing given: only the clearing)', () => {
+    const set = new NoticeSet();
+    set.raise({ key: 'setting.hostsEntries', level: 'warning', text: 'Hosts entries failed.' });
+    set.raise({ key: 'setting.cliToolsLocation', level: 'warning', text: 'CLI links failed.' });
+    set.raise({ key: 'helper.install', level: 'warning', text: 'Cancelled.' });
+    set.replace(['setting.hostsEntries', 'setting.cliToolsLocation'], [{ key: 'setting.cliToolsLocation', level: 'error', text: 'Refused.' }, undefined]);
+    expect(set.current(notRunning).map((n) => [n.key, n.text])).toEqual([
+      ['helper.install', 'Cancelled.'],
+      ['setting.cliToolsLocation', 'Refused.'],
+    ]);
+    set.replace(['helper'], [undefined]);
+    expect(set.current(notRunning).map((n) => n.key)).toEqual(['setting.cliToolsLocation']);
+  });
+
   it('tells its listener about each raised notice (the backend logs them)', () => {
     const heard: string[] = [];
     const set = new NoticeSet((notice) => heard.push(notice.text));

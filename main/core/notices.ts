@@ -83,6 +83,12 @@ export class NoticeSet {
     return cleared;
   }
 
+  /** A new report about `keys` (see clear) replaces the last one: those notices go, `notices` are raised. */
+  replace(keys: readonly string[], notices: ReadonlyArray<NoticeSpec | undefined>): void {
+    for (const key of keys) this.clear(key);
+    for (const notice of notices) if (notice !== undefined) this.raise(notice);
+  }
+
   /** The user's "dismiss": that notice alone. */
   dismiss(key: string): boolean {
     return this.entries.delete(key);
