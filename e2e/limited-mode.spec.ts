@@ -1,6 +1,6 @@
 import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
-import { installHelperFor, restartHelper } from './support/machine';
+import { adminInstall, restartHelper } from './support/machine';
 import { expectNotices } from './support/notices';
 
 test('consent → "Not now": limited mode, remembered after a restart, never asked again', async ({ berth }) => {
@@ -43,7 +43,7 @@ test('a refused prompt lands in limited mode with the reason, not in a loop; its
     undo();
   }
   // An administrator installs the helper behind the app's back: "not installed" is no longer true.
-  installHelperFor(berth.user.uid);
+  adminInstall(berth.user);
   const page = berth.page;
   await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
   await expectNotices(page, []);

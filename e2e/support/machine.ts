@@ -12,7 +12,7 @@ import { spawnInHome } from '../../test/support/user-home';
 
 export { freshHome } from '../../test/support/user-home';
 import { installLayout } from '../../common/paths';
-import { cliToolTarget } from '../../common/cli-tools';
+import { appResourcesDir, cliToolTarget } from '../../common/cli-tools';
 import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/policy';
 
 /**
@@ -129,6 +129,16 @@ export async function restartHelper(): Promise<void> {
   process.kill(before, 'SIGKILL');
   await expect.poll(standaloneHelperPid).not.toBe(before);
   await expect.poll(standaloneHelperPid).toBeDefined();
+}
+
+/**
+ * As root, as an administrator would from the installed app's folder, behind
+ * the app's back: the helper the app bundles, installed for `user`.
+ */
+export function adminInstall(user: TestUser): void {
+  const bundled = join(appResourcesDir(APP, process.platform), 'helper', 'berth-helper');
+  const result = asRoot([bundled, 'install', '--app', APP, '--uid', String(user.uid)]);
+  if (result.status !== 0) throw new Error(`berth-helper install --uid ${user.uid} failed: ${result.stdout}${result.stderr}`);
 }
 
 /** Another account on this machine (the second test user). */

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { firstRunState, limitedState, notEnrolledState, runningState, userModeState } from '../../common/api/state-fixtures';
+import { firstRunState, limitedState, notEnrolledState, runningState, troubleState, userModeState } from '../../common/api/state-fixtures';
 import { PKEXEC_NOT_AUTHORIZED, type ElevationOutcome } from '../install/elevate';
-import { promptNotice, settingNotices, stillServesOthers } from './backend-notices';
+import { promptNotice, settingNotices } from './backend-notices';
 import { NoticeSet } from './notices';
+
+const notInstalled = { state: 'not-installed' as const, version: null };
+const running = { state: 'running' as const, version: runningState().capabilities.helper.version };
 
 const shown = (spec: Parameters<NoticeSet['raise']>[0], state = firstRunState()): string[] => {
   const set = new NoticeSet();
@@ -21,7 +24,7 @@ describe('prompt notices', () => {
   ];
 
   it.each(refusals)('$kind: one sentence, at most one line of detail, and no pkexec page', (outcome) => {
-    const notice = promptNotice('install', outcome)!;
+    const notice = promptNotice('install', outcome, notInstalled)!;
     expect(notice.key).toBe('helper.install');
     expect(notice.text).toMatch(/^[A-Z][^\n]*\.$/);
     expect(notice.text).not.toMatch(/\.\s/);
@@ -31,30 +34,34 @@ describe('prompt notices', () => {
   });
 
   it('offers "Try again" only where trying again can work (not for a refused account or a missing agent)', () => {
-    expect(promptNotice('install', { kind: 'cancelled' })!.fix).toEqual({ label: 'Try again', method: 'helper.install' });
-    expect(promptNotice('install', { kind: 'not-authorized' })!.fix).toBeNull();
-    expect(promptNotice('install', { kind: 'no-agent' })!.fix).toBeNull();
-    expect(promptNotice('uninstall', { kind: 'cancelled' })!.fix).toBeNull();
+    expect(promptNotice('install', { kind: 'cancelled' }, notInstalled)!.fix).toEqual({ label: 'Try again', method: 'helper.install' });
+    expect(promptNotice('install', { kind: 'not-authorized' }, notInstalled)!.fix).toBeNull();
+    expect(promptNotice('install', { kind: 'no-agent' }, notInstalled)!.fix).toBeNull();
+    expect(promptNotice('uninstall', { kind: 'cancelled' }, running)!.fix).toBeNull();
   });
 
   it('nothing for an approved prompt, nor for one that was never shown (the reply says why)', () => {
-    expect(promptNotice('install', { kind: 'approved', stdout: '', stderr: '' })).toBeUndefined();
-    expect(promptNotice('install', { kind: 'unsafe-location', warning: 'Others can change /home/u/Berth.' })).toBeUndefined();
+    expect(promptNotice('install', { kind: 'approved', stdout: '', stderr: '' }, running)).toBeUndefined();
+    expect(promptNotice('uninstall', { kind: 'approved', stdout: '', stderr: '' }, notInstalled)).toBeUndefined();
+    expect(promptNotice('install', { kind: 'unsafe-location', warning: 'Others can change /home/u/Berth.' }, notInstalled)).toBeUndefined();
   });
 
-  it('a failed install is true until the helper runs (an administrator installed it meanwhile) or user mode is set up', () => {
-    const notice = promptNotice('install', { kind: 'not-authorized' })!;
+  it('a failed install is true while the helper stays as the prompt left it: an administrator’s install, of any build, or user mode makes it old news', () => {
+    const notice = promptNotice('install', { kind: 'not-authorized' }, notInstalled)!;
     expect(shown(notice, limitedState())).toEqual(['helper.install']);
     expect(shown(notice, runningState())).toEqual([]);
+    expect(shown(notice, troubleState())).toEqual([]); // installed, another build: "needs update"
     expect(shown(notice, userModeState())).toEqual([]);
   });
 
-  it('a failed uninstall is true while the helper is installed; "still serves the others" while this account is not enrolled', () => {
-    const failed = promptNotice('uninstall', { kind: 'cancelled' })!;
+  it('a failed uninstall is true while the helper still runs; "stays for the others" while this account is not enrolled', () => {
+    const failed = promptNotice('uninstall', { kind: 'cancelled' }, running)!;
     expect(shown(failed, runningState())).toEqual(['helper.uninstall']);
     expect(shown(failed, firstRunState())).toEqual([]);
-    expect(shown(stillServesOthers(), notEnrolledState())).toEqual(['helper.uninstall']);
-    expect(shown(stillServesOthers(), runningState())).toEqual([]);
+    const left = promptNotice('uninstall', { kind: 'approved', stdout: '', stderr: '' }, { state: 'not-enrolled', version: null })!;
+    expect(left).toMatchObject({ key: 'helper.uninstall', level: 'info', text: 'The helper no longer serves your account; it stays installed for the other accounts on this computer.' });
+    expect(shown(left, notEnrolledState())).toEqual(['helper.uninstall']);
+    expect(shown(left, runningState())).toEqual([]);
   });
 });
 

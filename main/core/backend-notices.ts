@@ -9,10 +9,6 @@ import type { ApplyReport } from './system-settings';
  * thing raised again replaces the notice, it does not add a second one.
  */
 
-const helperIs =
-  (...states: HelperStateName[]) =>
-  (state: NoticeContext): boolean =>
-    states.includes(state.capabilities.helper.state);
 const helperIsNot =
   (...states: HelperStateName[]) =>
   (state: NoticeContext): boolean =>
@@ -53,33 +49,35 @@ export function settingNotices(report: ApplyReport): NoticeSpec[] {
 /** The notices about the helper's prompts: a new prompt's outcome replaces the last one's. */
 export const PROMPT_NOTICES = 'helper';
 
+type HelperNow = Pick<NoticeContext['capabilities']['helper'], 'state' | 'version'>;
+
 /**
- * A prompt that did not end in approval: what happened and what to do, with
- * pkexec's or the installer's own words as at most one line of detail. An
- * install that failed is true until the helper runs (an administrator may
- * install it meanwhile); an uninstall that failed, while the helper is still
- * installed. A "Try again" is offered only where trying again can work.
+ * True while the helper is as the prompt left it: any change (an
+ * administrator installed it meanwhile, it was updated, set up in user mode,
+ * removed) makes what the prompt's outcome said old news.
  */
-export function promptNotice(kind: 'install' | 'uninstall', outcome: ElevationOutcome): NoticeSpec | undefined {
-  if (outcome.kind === 'approved' || outcome.kind === 'unsafe-location') return undefined;
+const helperUnchanged = (after: HelperNow) => (state: NoticeContext): boolean =>
+  state.capabilities.helper.state === after.state && state.capabilities.helper.version === after.version;
+
+/**
+ * What a prompt came to, for the user: a refusal or failure says what
+ * happened and what to do, with pkexec's or the installer's own words as at
+ * most one line of detail, and offers "Try again" only where trying again
+ * can work; an uninstall that took only this account's enrolment says the
+ * helper stays for the others. Each is true while the helper stays as the
+ * prompt left it (`after`: its state once the prompt was over).
+ */
+export function promptNotice(kind: 'install' | 'uninstall', outcome: ElevationOutcome, after: HelperNow): NoticeSpec | undefined {
+  const key = `${PROMPT_NOTICES}.${kind}`;
+  const holds = helperUnchanged(after);
+  if (outcome.kind === 'approved') {
+    if (kind === 'install' || after.state !== 'not-enrolled') return undefined;
+    const text = 'The helper no longer serves your account; it stays installed for the other accounts on this computer.';
+    return { key, level: 'info', text, holds };
+  }
+  // Not asked at all: the reply says why, and the screens show the unsafe location.
+  if (outcome.kind === 'unsafe-location') return undefined;
   const { text, detail } = explainOutcome(outcome);
   const retry = kind === 'install' && (outcome.kind === 'cancelled' || outcome.kind === 'failed');
-  return {
-    key: `${PROMPT_NOTICES}.${kind}`,
-    level: 'warning',
-    text,
-    detail,
-    fix: retry ? { label: 'Try again', method: 'helper.install' } : null,
-    holds: kind === 'install' ? helperIsNot('running', 'user-mode') : helperIsNot('not-installed', 'not-enrolled'),
-  };
-}
-
-/** This account's uninstall took only its enrolment: true while the helper is there for the others. */
-export function stillServesOthers(): NoticeSpec {
-  return {
-    key: `${PROMPT_NOTICES}.uninstall`,
-    level: 'info',
-    text: 'The helper no longer serves your account; it stays installed for the other accounts on this computer.',
-    holds: helperIs('not-enrolled'),
-  };
+  return { key, level: 'warning', text, detail, fix: retry ? { label: 'Try again', method: 'helper.install' } : null, holds };
 }

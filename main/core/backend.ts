@@ -14,7 +14,7 @@ import { HelperClient, HelperUnavailableError } from '../helper-client';
 import { describeOutcome, type ElevationOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated, type ElevatedHelperOptions } from '../install/helper-install';
 import { readAuditTail } from './audit-tail';
-import { fileRecovered, PROMPT_NOTICES, promptNotice, settingKeys, settingNotices, stillServesOthers } from './backend-notices';
+import { fileRecovered, PROMPT_NOTICES, promptNotice, settingKeys, settingNotices } from './backend-notices';
 import { NoticeSet, type NoticeSpec } from './notices';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
@@ -302,13 +302,9 @@ export class Backend implements ApiHost {
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else this.settings.set({ key: 'consent', value: 'limited' });
     }
-    // This prompt's outcome replaces the last one's (the helper card says what mode Berth is in); refresh() sends it.
-    this.notices.replace([PROMPT_NOTICES], [promptNotice(kind, outcome)]);
     const after = await this.refresh(true);
-    // Other accounts on this machine still use the helper: only this account's enrolment went.
-    if (kind === 'uninstall' && outcome.kind === 'approved' && after.helper.state === 'not-enrolled') {
-      this.notify(stillServesOthers());
-    }
+    // This prompt's outcome replaces the last one's, as long as the helper stays as it left it (the helper card says the mode).
+    this.notify(promptNotice(kind, outcome, after.helper), [PROMPT_NOTICES]);
     return { kind: outcome.kind, message };
   }
 
@@ -375,8 +371,9 @@ export class Backend implements ApiHost {
     });
   }
 
-  private notify(notice: NoticeSpec): void {
-    this.notices.raise(notice);
+  /** Shows `notice` (if any) in place of the ones under `replacing`, and sends the state. */
+  private notify(notice: NoticeSpec | undefined, replacing: readonly string[] = []): void {
+    this.notices.replace(replacing, [notice]);
     this.changed();
   }
 
