@@ -1,6 +1,7 @@
 import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
 import { httpGet, isListening, startTarget } from './support/machine';
+import { expectNotices } from './support/notices';
 
 test('first run: consent, install through the real prompt, publish 127.0.0.1:80, a real request, remove', async ({ berth }) => {
   const undo = answerPrompts(berth.user, 'YES');
@@ -26,6 +27,8 @@ test('first run: consent, install through the real prompt, publish 127.0.0.1:80,
     // pkexec → polkitd (rule: yes) → the real installer, as root; the helper runs.
     await berth.open('popover');
     await expect(page.getByText('Helper running', { exact: false }).first()).toBeVisible();
+    // Installed: nothing left saying it is not (no notice, nothing twice).
+    await expectNotices(page, []);
 
     // Escape closes the add-port form, as Cancel does, and the keyboard goes back to "Add port".
     const addPort = page.getByRole('button', { name: 'Add port' });

@@ -26,7 +26,7 @@ test('a helper installed for another account: this one is told so, enrols with a
     await page.getByRole('button', { name: 'Uninstall helper…' }).click();
     await expect(page.getByRole('dialog')).toContainText('If other accounts on this computer use the helper, it stays for them');
     await page.getByRole('button', { name: 'Uninstall helper (asks for your password)' }).click();
-    await expect(page.getByText('The helper no longer serves your account. It stays installed for the other accounts on this computer.')).toBeVisible();
+    await expect(page.getByText('The helper no longer serves your account; it stays installed for the other accounts on this computer.')).toBeVisible();
     await expect(page.getByText('Helper not set up for you').first()).toBeVisible();
     await expect(page.getByRole('button', { name: 'Install helper (asks for an administrator’s password)' }).first()).toBeVisible();
   } finally {

@@ -10,10 +10,29 @@ import { lockedSettingsSchema, settingsSchema, settingsShape } from '../settings
  * params; clients validate every result. Nothing else crosses these boundaries.
  */
 
+/**
+ * What a notice's button does: one of the API's own methods that takes no
+ * parameters (or only optional ones), so every client can run it as it is.
+ */
+export const noticeFixSchema = z.strictObject({
+  label: z.string().max(40),
+  method: z.enum(['helper.install', 'capabilities.refresh', 'app.openSettings']),
+});
+export type NoticeFix = z.infer<typeof noticeFixSchema>;
+
+/**
+ * Something the user should know now. `key` names the situation, so a
+ * situation is shown at most once (a newer notice with the same key replaces
+ * it), and the backend drops it as soon as it is no longer true.
+ */
 export const noticeSchema = z.strictObject({
-  id: z.string(),
+  key: z.string().max(100),
   level: z.enum(['info', 'warning', 'error']),
+  /** One sentence. */
   text: z.string(),
+  /** At most one line of detail (the cause, as the system said it), or null. */
+  detail: z.string().nullable(),
+  fix: noticeFixSchema.nullable(),
 });
 export type Notice = z.infer<typeof noticeSchema>;
 
@@ -90,7 +109,7 @@ export const API_METHODS = {
     params: z.strictObject({ lines: z.number().int().min(1).max(500) }),
     result: z.strictObject({ lines: z.array(z.string()), error: z.string().nullable() }),
   },
-  'notices.dismiss': { params: z.strictObject({ id: z.string().max(100) }), result: z.strictObject({ ok: z.literal(true) }) },
+  'notices.dismiss': { params: z.strictObject({ key: z.string().max(100) }), result: z.strictObject({ ok: z.literal(true) }) },
   /** The tray popover's Quit: ends the app (in browser mode, the backend and its server). */
   'app.quit': { params: empty, result: z.strictObject({ ok: z.literal(true) }) },
   /** The popover's "Settings…": shows the Settings window (browser mode answers false; the page opens #settings itself). */

@@ -124,7 +124,15 @@ export function limitedState(): BackendState {
   const state = firstRunState();
   state.settings = { ...state.settings, consent: 'limited', cliToolsLocation: 'user', hostsEntries: false };
   state.ports = [mapping('127.0.0.1', 3000, 'localhost', 3000, { connections: { active: 1, total: 3, failed: 0 }, bytes: { in: 5120, out: 88_000 } })];
-  state.notices = [{ id: 'prompt-cancelled', level: 'warning', text: 'The password prompt was cancelled, so Berth runs in limited mode.' }];
+  state.notices = [
+    {
+      key: 'helper.install',
+      level: 'warning',
+      text: 'The administrator prompt was cancelled, so nothing was changed; try again when you are ready.',
+      detail: null,
+      fix: { label: 'Try again', method: 'helper.install' },
+    },
+  ];
   return state;
 }
 
@@ -163,7 +171,7 @@ export function lockedPolicyState(): BackendState {
   state.settings = { ...state.settings, privilegedPortMapping: false, cliToolsLocation: 'user' };
   state.capabilities.cliTools = { location: 'user', dir: '/home/ada/.berth/bin', linked: ['berth'], missing: [], unsafe: [] };
   state.ports = [state.ports[1]!];
-  state.notices = [{ id: 'policy-7', level: 'info', text: 'Acme Corp manages Berth on this computer: two settings are locked.' }];
+  state.notices = [{ key: 'policy', level: 'info', text: 'Acme Corp manages Berth on this computer: two settings are locked.', detail: null, fix: null }];
   return state;
 }
 
@@ -207,7 +215,29 @@ export function troubleState(): BackendState {
     }),
   ];
   state.diagnostics = { state: 'running', step: 'privileged trace (3 of 5 s)', progress: 0.6, path: null, error: null };
-  state.notices = [{ id: 'hosts-failed', level: 'error', text: 'The hosts entries could not be written: /etc/hosts is read-only.' }];
+  state.notices = [
+    {
+      key: 'setting.hostsEntries',
+      level: 'warning',
+      text: 'The hosts entries could not be changed.',
+      detail: 'the hosts file /etc/hosts is read-only; nothing was changed',
+      fix: { label: 'Open Settings', method: 'app.openSettings' },
+    },
+    {
+      key: 'setting.cliToolsLocation',
+      level: 'error',
+      text: 'Your CLI tools stay in /home/ada/.berth/bin, because the helper did not link them into /usr/local/bin: the link would run /home/ada/Berth/resources/bin/berth, but others can change it; to use the System location, install Berth where only root can write (for example under /opt).',
+      detail: null,
+      fix: null,
+    },
+    {
+      key: 'helper.install',
+      level: 'warning',
+      text: 'You approved the request, but the command failed with exit code 1; try again, and report it if it keeps failing.',
+      detail: 'berth-helper install: /usr/local/libexec is not root-owned (uid 1000 owns it); nothing was changed',
+      fix: { label: 'Try again', method: 'helper.install' },
+    },
+  ];
   return state;
 }
 

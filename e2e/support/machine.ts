@@ -1,9 +1,10 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
+import { expect } from '@playwright/test';
 import { TEST_USERS, type TestUser } from '../../test/support/constants';
 import { ensureUser } from '../../test/support/users';
 import { finished, type Finished } from '../../test/support/finished';
@@ -11,7 +12,7 @@ import { spawnInHome } from '../../test/support/user-home';
 
 export { freshHome } from '../../test/support/user-home';
 import { installLayout } from '../../common/paths';
-import { cliToolTarget } from '../../common/cli-tools';
+import { appResourcesDir, cliToolTarget } from '../../common/cli-tools';
 import { generateKeyPair, signPolicy, type PolicyPayload } from '../../common/policy';
 
 /**
@@ -109,6 +110,35 @@ export function installHelperFor(uid: number): string {
   const result = spawnSync(process.execPath, [HELPER, 'install', '--app', APP, '--uid', String(uid)], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`berth-helper install --uid ${uid} failed: ${result.stdout}${result.stderr}`);
   return result.stdout;
+}
+
+/** The helper the standalone supervisor runs now (its one child), or undefined while it has none. */
+function standaloneHelperPid(): number | undefined {
+  const supervisor = Number(readFileSync(installLayout().pidPath, 'utf8').trim());
+  const children = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim();
+  return children === '' ? undefined : Number(children.split(' ')[0]);
+}
+
+/**
+ * As a crash would (Linux, standalone mode): the helper is killed, and its
+ * supervisor starts a new one; resolves once the new one runs.
+ */
+export async function restartHelper(): Promise<void> {
+  const before = standaloneHelperPid();
+  if (before === undefined) throw new Error('no helper runs under the standalone supervisor');
+  process.kill(before, 'SIGKILL');
+  await expect.poll(standaloneHelperPid).not.toBe(before);
+  await expect.poll(standaloneHelperPid).toBeDefined();
+}
+
+/**
+ * As root, as an administrator would from the installed app's folder, behind
+ * the app's back: the helper the app bundles, installed for `user`.
+ */
+export function adminInstall(user: TestUser): void {
+  const bundled = join(appResourcesDir(APP, process.platform), 'helper', 'berth-helper');
+  const result = asRoot([bundled, 'install', '--app', APP, '--uid', String(user.uid)]);
+  if (result.status !== 0) throw new Error(`berth-helper install --uid ${user.uid} failed: ${result.stdout}${result.stderr}`);
 }
 
 /** Another account on this machine (the second test user). */

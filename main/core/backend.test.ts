@@ -10,6 +10,7 @@ import { BERTH_VERSION } from '../../common/app-version';
 import { appDir, berthIn, freshHome, spawnInHome, startApp, type RunningApp } from '../../test/support/app';
 import { finished } from '../../test/support/finished';
 import { LAUNCH_REFUSED } from '../../common/api/browser-link';
+import { setPolkitRule, startPolkit } from '../../test/support/polkit';
 import { runFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
 import { safeScratchDir } from '../../test/support/scratch';
 
@@ -228,6 +229,64 @@ describe('berth app, with the CLI through the control socket', () => {
   });
 });
 
+describe('notices: one per situation, and only while it is true', () => {
+  test("a refused prompt (real pkexec and polkitd) is one notice in one sentence; asking again and a setting that waits for the helper add no second one; an administrator's install clears both", async () => {
+    await startPolkit();
+    const undo = setPolkitRule(users.test.name, 'NO');
+    // The app's helper socket, where no helper serves yet.
+    const dir = mkdtempSync(join(tmpdir(), 'berth-helper-'));
+    chmodSync(dir, 0o755);
+    const home = freshHome(users.test);
+    const app = await startApp(users.test, home, ['--helper-socket', join(dir, 'helper.sock')]);
+    let late: HelperProcess | undefined;
+    const state = async () => backendState.parse((await app.call('state.get')).result);
+    try {
+      // Asked twice, refused twice (the fixture app's folder is not root's alone: confirmed, so polkit is asked).
+      for (let i = 0; i < 2; i++) {
+        expect(await app.call('helper.install', { allowUnsafeLocation: true })).toMatchObject({ ok: true, result: { kind: 'not-authorized' } });
+      }
+      // A setting the helper would apply, changed twice while none runs.
+      for (const value of [false, true]) expect(await app.call('settings.set', { key: 'hostsEntries', value })).toMatchObject({ ok: true });
+      const refused = await state();
+      expect(refused.settings.consent).toBe('limited');
+      expect(refused.capabilities.helper.state).not.toBe('running');
+      expect(refused.notices).toEqual([
+        {
+          key: 'helper.install',
+          level: 'warning',
+          text: 'Your account is not allowed to run this as administrator; ask an administrator to run it for you, or to set Berth up in user mode for your account (berth-helper install --user NAME, run as root).',
+          detail: null,
+          fix: null,
+        },
+        {
+          key: 'setting.hostsEntries',
+          level: 'warning',
+          text: 'Hosts entries saved as on, but the privileged helper is not running; it will apply when the helper is installed.',
+          detail: null,
+          fix: null,
+        },
+      ]);
+      // pkexec's own words never reach the screen.
+      expect(JSON.stringify(refused.notices)).not.toMatch(/Error executing command|incident has been reported/);
+
+      // An administrator installs the helper behind the app's back: it serves on the app's socket.
+      late = await startHelper({ allowUid: users.test.uid, dir });
+      expect(await app.call('capabilities.refresh')).toMatchObject({ ok: true, result: { helper: { state: 'running' } } });
+      const running = await state();
+      expect(running.capabilities.helper.state).toBe('running');
+      expect(running.notices).toEqual([]);
+
+      // A dismissed notice is gone for every window; an unknown key changes nothing.
+      expect(await app.call('notices.dismiss', { key: 'no-such-notice' })).toEqual({ ok: true, result: { ok: true } });
+      expect((await state()).notices).toEqual([]);
+    } finally {
+      undo();
+      await app.stop();
+      await late?.stop();
+    }
+  });
+});
+
 describe('a paused or stuck app', () => {
   test('the CLI gives up after its deadline with what to do, instead of waiting forever; the app answers again once resumed', async () => {
     const home = freshHome(users.test);
@@ -291,7 +350,13 @@ describe('the CLI tools location, switched by a user whose app the helper will n
       // The window's own call gets the same refusal as a failure, not "set".
       const viaApi = await running.call('settings.set', { key: 'cliToolsLocation', value: 'system' });
       expect(viaApi).toMatchObject({ ok: false, error: { code: 'FAILED', message: expect.stringMatching(/^Your CLI tools stay in /) } });
-      expect(backendState.parse((await running.call('state.get')).result).settings.cliToolsLocation).toBe('user');
+      const after = backendState.parse((await running.call('state.get')).result);
+      expect(after.settings.cliToolsLocation).toBe('user');
+      // Refused twice, told once: one notice for the setting, not one per attempt.
+      expect(after.notices.filter((n) => n.key === 'setting.cliToolsLocation')).toEqual([
+        { key: 'setting.cliToolsLocation', level: 'error', text: set.stderr.replace(/^berth settings: /, '').trimEnd(), detail: null, fix: null },
+      ]);
+      expect(new Set(after.notices.map((n) => n.text)).size).toBe(after.notices.length);
       expect(await berth('--help')).toMatchObject({ code: 0 });
     } finally {
       await running.stop();

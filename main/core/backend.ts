@@ -2,7 +2,6 @@ import {
   type ApiResult,
   type BackendState,
   type DiagnosticsState,
-  type Notice,
   type PromptOutcome,
   ApiError,
 } from '../../common/api/backend-api';
@@ -15,6 +14,8 @@ import { HelperClient, HelperUnavailableError } from '../helper-client';
 import { describeOutcome, type ElevationOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated, type ElevatedHelperOptions } from '../install/helper-install';
 import { readAuditTail } from './audit-tail';
+import { fileRecovered, PROMPT_NOTICES, promptNotice, settingKeys, settingNotices } from './backend-notices';
+import { NoticeSet, type NoticeSpec } from './notices';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
@@ -67,14 +68,14 @@ const POLICY_REFRESH_MS = 6 * 60 * 60 * 1000;
 
 export class Backend implements ApiHost {
   private capabilities!: Capabilities;
-  private notices: Notice[] = [];
+  /** What the user should know now: keyed, each dropped once it is no longer true (notices.ts). */
+  private readonly notices = new NoticeSet((notice) => this.options.log.warn(notice.text));
   private diagnostics: DiagnosticsState = IDLE_DIAGNOSTICS;
   private prompt: BackendState['prompt'] = null;
   private readonly listeners = new Set<(state: BackendState) => void>();
   private lastSent = '';
   private emitQueued = false;
   private timers: NodeJS.Timeout[] = [];
-  private noticeSeq = 0;
   private readonly settings: SettingsStore;
   private publisher!: PortPublisher;
   private policy: Capabilities['policy'];
@@ -91,7 +92,7 @@ export class Backend implements ApiHost {
       lockedBy: () => policySource(this.policy),
     });
     this.settings = opened.store;
-    if (opened.notice !== undefined) this.notify('warning', opened.notice);
+    if (opened.notice !== undefined) this.notify(fileRecovered('settings', opened.notice));
     this.settings.onChange(() => this.changed());
     this.elevation = options.elevation ?? {
       install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
@@ -116,7 +117,7 @@ export class Backend implements ApiHost {
       helperSocketPath: options.layout.socketPath,
     });
     backend.publisher = opened.publisher;
-    if (opened.notice !== undefined) backend.notify('warning', opened.notice);
+    if (opened.notice !== undefined) backend.notify(fileRecovered('mappings', opened.notice));
     const every = options.refreshIntervalMs ?? 10_000;
     backend.timers.push(setInterval(() => void backend.refresh(), every).unref());
     backend.timers.push(setInterval(() => void backend.fetchPolicy(), POLICY_REFRESH_MS).unref());
@@ -137,16 +138,16 @@ export class Backend implements ApiHost {
   }
 
   state(): BackendState {
-    return {
+    const state = {
       capabilities: this.capabilities,
       settings: this.settings.get(),
       locked: this.settings.locked(),
       ports: this.publisher.list(),
       diagnostics: this.diagnostics,
-      notices: this.notices,
       prompt: this.prompt,
       startAtLogin: loginItemState(this.options.loginItem),
     };
+    return { ...state, notices: this.notices.current(state) };
   }
 
   subscribe(listener: (state: BackendState) => void): () => void {
@@ -208,9 +209,8 @@ export class Backend implements ApiHost {
         return { opened: true };
       },
       'app.windowLink': async () => ({ url: this.options.windowLink?.() ?? null }),
-      'notices.dismiss': async ({ id }) => {
-        this.notices = this.notices.filter((n) => n.id !== id);
-        this.changed();
+      'notices.dismiss': async ({ key }) => {
+        if (this.notices.dismiss(key)) this.changed();
         return { ok: true as const };
       },
     };
@@ -244,7 +244,8 @@ export class Backend implements ApiHost {
       userBinDir: this.options.paths.userBinDir,
       loginItem: this.options.loginItem,
     });
-    for (const problem of report.problems) this.notify('warning', problem);
+    // This report replaces the last one about these settings (what works now is no longer shown); refresh() below sends it.
+    this.notices.replace(settingKeys(keys), settingNotices(report));
     if (report.refused !== undefined) {
       try {
         this.settings.set({ key: 'cliToolsLocation', value: report.refused.cliToolsLocation });
@@ -252,7 +253,6 @@ export class Backend implements ApiHost {
         // Locked by policy to the refused location: the setting stays; the notice says what is in force.
         this.options.log.warn(`could not set cliToolsLocation back: ${(error as Error).message}`);
       }
-      this.notify('error', report.refused.reason);
     }
     if (keys.includes('privilegedPortMapping')) await this.publisher?.privilegedSettingChanged();
     await this.refresh();
@@ -310,18 +310,11 @@ export class Backend implements ApiHost {
         this.settings.set({ key: 'consent', value: 'install' });
         await this.refresh(true);
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
-      } else {
-        await this.enterLimitedMode();
-        this.notify('warning', `The helper was not installed, so Berth runs in limited mode. ${message}`);
-      }
-    } else if (outcome.kind !== 'approved') {
-      this.notify('warning', `The helper was not uninstalled. ${message}`);
+      } else await this.enterLimitedMode();
     }
     const after = await this.refresh(true);
-    // Other accounts on this machine still use the helper: only this account's enrolment went.
-    if (kind === 'uninstall' && outcome.kind === 'approved' && after.helper.state === 'not-enrolled') {
-      this.notify('info', 'The helper no longer serves your account. It stays installed for the other accounts on this computer.');
-    }
+    // This prompt's outcome replaces the last one's, as long as the helper stays as it left it (the helper card says the mode).
+    this.notify(promptNotice(kind, outcome, after.helper), [PROMPT_NOTICES]);
     return { kind: outcome.kind, message };
   }
 
@@ -388,9 +381,9 @@ export class Backend implements ApiHost {
     });
   }
 
-  private notify(level: Notice['level'], text: string): void {
-    this.options.log.warn(text);
-    this.notices = [...this.notices, { id: `n${++this.noticeSeq}`, level, text }].slice(-10);
+  /** Shows `notice` (if any) in place of the ones under `replacing`, and sends the state. */
+  private notify(notice: NoticeSpec | undefined, replacing: readonly string[] = []): void {
+    this.notices.replace(replacing, [notice]);
     this.changed();
   }
 

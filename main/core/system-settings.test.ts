@@ -57,7 +57,7 @@ describe('applySystemSettings without a helper', () => {
       userBinDir: join(home, 'bin'),
     });
     expect(problems).toEqual([
-      'Hosts entries saved as off, but the privileged helper is not running; it will apply when the helper is installed.',
+      { setting: 'hostsEntries', text: 'Hosts entries saved as off, but the privileged helper is not running; it will apply when the helper is installed.', needsHelper: true },
     ]);
     expect(readlinkSync(join(home, 'bin/berth'))).toBe(cliToolTarget(APP, 'berth'));
   });
@@ -71,7 +71,7 @@ describe('applySystemSettings without a helper', () => {
       userBinDir: join(scratch(), 'bin'),
     });
     expect(problems).toEqual([
-      'CLI tools location saved as System, but the privileged helper is not running; it will apply when the helper is installed.',
+      { setting: 'cliToolsLocation', text: 'CLI tools location saved as System, but the privileged helper is not running; it will apply when the helper is installed.', needsHelper: true },
     ]);
   });
 });

@@ -44,6 +44,20 @@ export function limitedModeCliTools(
 }
 
 /**
+ * One thing that did not reach the machine: one sentence, and at most one
+ * line of detail (the cause as the system said it). `setting` names the
+ * setting it belongs to (one notice per setting: a newer report replaces an
+ * older one); `needsHelper` marks the ones that are true only while no
+ * helper runs.
+ */
+export interface SettingProblem {
+  setting: SettingKey;
+  text: string;
+  detail?: string;
+  needsHelper?: true;
+}
+
+/**
  * Makes the machine match the settings that reach outside the app: hosts
  * entries and system CLI links through the helper, user CLI links in the
  * user's own bin directory, start at login. Returns one sentence per
@@ -52,15 +66,16 @@ export function limitedModeCliTools(
  * location still in force.
  */
 export async function applySystemSettings(options: ApplyOptions): Promise<ApplyReport> {
-  const problems: string[] = [];
+  const problems: SettingProblem[] = [];
   let refused: ApplyReport['refused'];
   const { keys, settings } = options;
   const wantsHelper = keys.includes('hostsEntries') || keys.includes('cliToolsLocation');
   const helper = wantsHelper ? await options.helper() : undefined;
   try {
     if (keys.includes('hostsEntries')) {
-      if (helper === undefined) problems.push(`Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`);
-      else await attempt(problems, 'Hosts entries', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
+      if (helper === undefined) {
+        problems.push({ setting: 'hostsEntries', text: `Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`, needsHelper: true });
+      } else await attempt(problems, 'hostsEntries', 'The hosts entries could not be changed.', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
     }
     if (keys.includes('cliToolsLocation')) {
       const moved = await moveCliTools(settings.cliToolsLocation, helper, options);
@@ -71,14 +86,14 @@ export async function applySystemSettings(options: ApplyOptions): Promise<ApplyR
     helper?.close();
   }
   if (keys.includes('startAtLogin') && options.loginItem !== undefined) {
-    await attempt(problems, 'Start at login', () => options.loginItem!.set(settings.startAtLogin));
+    await attempt(problems, 'startAtLogin', 'Start at login could not be changed.', () => options.loginItem!.set(settings.startAtLogin));
   }
   return refused === undefined ? { problems } : { problems, refused };
 }
 
 /** What applying did: sentences to show, and the CLI location change the machine refused (the old location is kept). */
 export interface ApplyReport {
-  problems: string[];
+  problems: SettingProblem[];
   /** The location still in force, and one sentence saying why and what to do. */
   refused?: { cliToolsLocation: CliToolsLocation; reason: string };
 }
@@ -92,9 +107,9 @@ async function moveCliTools(
   wanted: CliToolsLocation,
   helper: HelperClient | undefined,
   options: ApplyOptions,
-): Promise<{ problems: string[]; refused?: NonNullable<ApplyReport['refused']> }> {
+): Promise<{ problems: SettingProblem[]; refused?: NonNullable<ApplyReport['refused']> }> {
   const names = [...CLI_TOOLS];
-  const problems: string[] = [];
+  const problems: SettingProblem[] = [];
   if (wanted === 'user') {
     try {
       linkUserTools(options.appPath, options.userBinDir);
@@ -104,12 +119,12 @@ async function moveCliTools(
       const reason = `${stay}, because they could not be linked into ${options.userBinDir}: ${plainReason(error)}.`;
       return { problems, refused: { cliToolsLocation: 'system', reason } };
     }
-    if (helper !== undefined) await attempt(problems, 'Removing the system CLI links', () => helper.request('removeSymlinks', { names }));
+    if (helper !== undefined) await attempt(problems, 'cliToolsLocation', `The old CLI links in ${SYSTEM_BIN_DIR} could not be removed.`, () => helper.request('removeSymlinks', { names }));
     return { problems };
   }
   if (helper === undefined) {
     // Nothing removed: the user links keep working until the helper can make the system ones.
-    problems.push(`CLI tools location saved as System, but ${NEEDS_HELPER}.`);
+    problems.push({ setting: 'cliToolsLocation', text: `CLI tools location saved as System, but ${NEEDS_HELPER}.`, needsHelper: true });
     return { problems };
   }
   try {
@@ -117,7 +132,7 @@ async function moveCliTools(
   } catch (error) {
     // The user links stay: they are the only working tools. They are made when missing (the first
     // System attempt, right after the helper's install), so the User setting now in force is true.
-    await attempt(problems, 'CLI tools in your bin directory', () => linkUserTools(options.appPath, options.userBinDir));
+    await attempt(problems, 'cliToolsLocation', `The CLI tools could not be linked into ${options.userBinDir}.`, () => linkUserTools(options.appPath, options.userBinDir));
     const advice =
       error instanceof HelperRequestError && error.code === 'UNSAFE_PATH'
         ? '; to use the System location, install Berth where only root can write (for example under /opt)'
@@ -125,7 +140,7 @@ async function moveCliTools(
     const reason = `Your CLI tools stay in ${options.userBinDir}, because the helper did not link them into ${SYSTEM_BIN_DIR}: ${plainReason(error)}${advice}.`;
     return { problems, refused: { cliToolsLocation: 'user', reason } };
   }
-  await attempt(problems, 'Removing the CLI links in your bin directory', () => unlinkUserTools(options.appPath, options.userBinDir));
+  await attempt(problems, 'cliToolsLocation', `The old CLI links in ${options.userBinDir} could not be removed.`, () => unlinkUserTools(options.appPath, options.userBinDir));
   return { problems };
 }
 
@@ -135,11 +150,11 @@ function plainReason(error: unknown): string {
   return message.split(/; nothing was (?:changed|removed)/)[0]!.replace(/[.;\s]+$/, '');
 }
 
-async function attempt(problems: string[], what: string, action: () => unknown): Promise<void> {
+async function attempt(problems: SettingProblem[], setting: SettingKey, text: string, action: () => unknown): Promise<void> {
   try {
     await action();
   } catch (error) {
-    problems.push(`${what}: ${(error as Error).message}`);
+    problems.push({ setting, text, detail: (error as Error).message });
   }
 }
 

@@ -9,6 +9,7 @@ import {
   classifyPkexecResult,
   classifySudoPromptResult,
   describeOutcome,
+  explainOutcome,
   PKEXEC_DISMISSED,
   PKEXEC_NO_AGENT,
   PKEXEC_NOT_AUTHORIZED,
@@ -346,6 +347,22 @@ describe('describeOutcome', () => {
     expect(sentences[4]).toMatch(/desktop session/);
     expect(sentences[5]).toContain('Unable to find pkexec or kdesudo');
     expect(describeOutcome({ kind: 'failed', exitCode: undefined, stdout: '', stderr: '' })).toContain('stopped by a signal');
+  });
+
+  it("explainOutcome: the same sentence without the system's words, which come as one short line of detail", () => {
+    const raw = `${'Error executing command as another user: Not authorized'.padEnd(300, '!')}\n\nThis incident has been reported.\n`;
+    const failed = explainOutcome({ kind: 'failed', exitCode: 127, stdout: 'x', stderr: raw });
+    expect(failed.text).toBe('You approved the request, but the command failed with exit code 127; try again, and report it if it keeps failing.');
+    expect(failed.detail).toMatch(/^Error executing command as another user: Not authorized!+…$/);
+    expect(failed.detail!.length).toBeLessThanOrEqual(160);
+    expect(describeOutcome({ kind: 'failed', exitCode: 127, stdout: 'x', stderr: raw })).toBe(
+      `You approved the request, but the command failed with exit code 127 (${failed.detail}); try again, and report it if it keeps failing.`,
+    );
+    expect(explainOutcome({ kind: 'cancelled' })).toEqual({ text: describeOutcome({ kind: 'cancelled' }), detail: null });
+    expect(explainOutcome({ kind: 'unavailable', detail: 'pkexec must be setuid root' })).toEqual({
+      text: 'Berth cannot ask for administrator rights here; run this as root instead, for example with sudo.',
+      detail: 'pkexec must be setuid root',
+    });
   });
 });
 

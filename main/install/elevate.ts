@@ -265,31 +265,69 @@ export async function runElevated(argv: readonly string[], options: ElevateOptio
   });
 }
 
+/** Details longer than this are cut: a notice shows one line of them. */
+const MAX_DETAIL = 160;
+
+/** The first non-empty line, trimmed and cut to one short line: what the system said, never a page of it. */
 function firstLine(value: string): string {
-  return value.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+  const line = value.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+  return line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL - 1)}…` : line;
 }
 
-/** One sentence for the app and the CLI: what happened and what to do next. */
-export function describeOutcome(outcome: ElevationOutcome): string {
+/** What happened, the system's own words for it (one line, or none), and what to do next. */
+interface OutcomeParts {
+  what: string;
+  detail: string | null;
+  todo: string;
+}
+
+function outcomeParts(outcome: Exclude<ElevationOutcome, { kind: 'unsafe-location' }>): OutcomeParts {
   switch (outcome.kind) {
     case 'approved':
-      return 'You approved the request and the command ran with administrator rights; nothing more to do.';
+      return { what: 'You approved the request and the command ran with administrator rights', detail: null, todo: 'nothing more to do' };
     case 'failed': {
       const how = outcome.exitCode === undefined ? 'was stopped by a signal' : `failed with exit code ${outcome.exitCode}`;
-      const why = firstLine(outcome.stderr);
-      return `You approved the request, but the command ${how}${why ? ` (${why})` : ''}; try again, and report it if it keeps failing.`;
+      return { what: `You approved the request, but the command ${how}`, detail: firstLine(outcome.stderr) || null, todo: 'try again, and report it if it keeps failing' };
     }
     case 'cancelled':
-      return 'The administrator prompt was cancelled, so nothing was changed; try again when you are ready.';
+      return { what: 'The administrator prompt was cancelled, so nothing was changed', detail: null, todo: 'try again when you are ready' };
     case 'not-authorized':
-      return 'Your account is not allowed to run this as administrator; ask an administrator to run it for you, or to set Berth up in user mode for your account (berth-helper install --user NAME, run as root).';
+      return {
+        what: 'Your account is not allowed to run this as administrator',
+        detail: null,
+        todo: 'ask an administrator to run it for you, or to set Berth up in user mode for your account (berth-helper install --user NAME, run as root)',
+      };
     case 'no-agent':
-      return 'No password prompt could be shown because no polkit authentication agent is running (as over SSH or without a desktop session); run this from your desktop session, or as root with sudo.';
+      return {
+        what: 'No password prompt could be shown because no polkit authentication agent is running (as over SSH or without a desktop session)',
+        detail: null,
+        todo: 'run this from your desktop session, or as root with sudo',
+      };
     case 'unavailable':
-      return `Berth cannot ask for administrator rights here (${outcome.detail}); run this as root instead, for example with sudo.`;
-    case 'unsafe-location':
-      return outcome.warning;
+      return { what: 'Berth cannot ask for administrator rights here', detail: firstLine(outcome.detail) || null, todo: 'run this as root instead, for example with sudo' };
     case 'untrusted-helper':
-      return `Berth did not ask for your password because the helper it would run as root is not the one Berth signed (${outcome.detail}); reinstall Berth from its official download.`;
+      return {
+        what: 'Berth did not ask for your password because the helper it would run as root is not the one Berth signed',
+        detail: firstLine(outcome.detail) || null,
+        todo: 'reinstall Berth from its official download',
+      };
   }
+}
+
+/** One sentence for the CLI and the prompt's reply: what happened (with the system's words), and what to do next. */
+export function describeOutcome(outcome: ElevationOutcome): string {
+  if (outcome.kind === 'unsafe-location') return outcome.warning;
+  const { what, detail, todo } = outcomeParts(outcome);
+  return `${what}${detail !== null ? ` (${detail})` : ''}; ${todo}.`;
+}
+
+/**
+ * The same for a notice: the sentence without the system's words, which
+ * come apart as at most one line of detail (pkexec's and the installer's
+ * raw text never fills the screen).
+ */
+export function explainOutcome(outcome: ElevationOutcome): { text: string; detail: string | null } {
+  if (outcome.kind === 'unsafe-location') return { text: outcome.warning, detail: null };
+  const { what, detail, todo } = outcomeParts(outcome);
+  return { text: `${what}; ${todo}.`, detail };
 }

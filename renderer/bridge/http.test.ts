@@ -221,7 +221,7 @@ describe('browser bridge over the real server', () => {
   it("a plain-text refusal says what the server said", async () => {
     // Bigger than the server's 64 KiB body limit.
     const huge = 'x'.repeat(70_000);
-    await expect(connect().call('notices.dismiss', { id: huge })).rejects.toMatchObject({
+    await expect(connect().call('notices.dismiss', { key: huge })).rejects.toMatchObject({
       code: 'FAILED',
       message: 'Berth refused the call (HTTP 413: request too large).',
     });

@@ -87,7 +87,7 @@ describe('createPreloadApi', () => {
       subscribe: () => () => undefined,
     };
     const api = createPreloadApi(bridge);
-    await expect(api.call('notices.dismiss', { id: 'n1' })).resolves.toEqual({ ok: true });
+    await expect(api.call('notices.dismiss', { key: 'n1' })).resolves.toEqual({ ok: true });
     await expect(api.call('settings.set', { key: 'startAtLogin', value: true })).rejects.toMatchObject({
       code: 'LOCKED',
       message: 'Locked by Acme Corp.',

@@ -79,7 +79,11 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
     const helper = state.capabilities.helper;
     if (kind !== 'approved') {
       const consent = action === 'install' && state.settings.consent !== 'install' ? 'limited' : state.settings.consent;
-      commit({ ...state, prompt: null, settings: { ...state.settings, consent } });
+      // As the backend: the outcome is the prompt's one notice (it replaces the last prompt's).
+      const key = `helper.${action}`;
+      const notice = { key, level: 'warning' as const, text: outcome.message, detail: null, fix: null };
+      const notices = [...state.notices.filter((n) => n.key !== key), notice];
+      commit({ ...state, prompt: null, settings: { ...state.settings, consent }, notices });
       return outcome;
     }
     const installed = action === 'install';
@@ -167,8 +171,8 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return { lines: AUDIT_SAMPLE.slice(-lines), error: null };
       }
       case 'notices.dismiss': {
-        const { id } = params as ApiParams<'notices.dismiss'>;
-        commit({ ...state, notices: state.notices.filter((n) => n.id !== id) });
+        const { key } = params as ApiParams<'notices.dismiss'>;
+        commit({ ...state, notices: state.notices.filter((n) => n.key !== key) });
         return { ok: true };
       }
       case 'app.quit':

@@ -167,7 +167,7 @@ describe('renderer store', () => {
     await actions.loadAudit();
     expect(store.getState().audit).toMatchObject({ loaded: true, error: null });
     expect(store.getState().audit.lines.length).toBeGreaterThan(0);
-    await actions.dismissNotice('policy-7');
+    await actions.dismissNotice('policy');
     expect(store.getState().backend?.notices).toEqual([]);
     await actions.declineUpdate();
     expect(store.getState().backend?.settings.helperUpdateAskedFor).toBe('0.2.0');

@@ -41,7 +41,7 @@ export interface Actions {
   declineUpdate(): Promise<void>;
   refreshCapabilities(): Promise<void>;
   setSetting(change: SettingChange): Promise<void>;
-  dismissNotice(id: string): Promise<void>;
+  dismissNotice(key: string): Promise<void>;
   dismissPrompt(): void;
   editPortField(field: PortField, value: string): void;
   setPortFormOpen(open: boolean): void;
@@ -60,7 +60,7 @@ export type BerthStore = UiState & { actions: Actions; kind: RendererApi['kind']
 
 export const removeKey = (key: MappingKey): string => `ports.remove:${mappingId(key)}`;
 export const settingKey = (key: SettingChange['key']): string => `settings.set:${key}`;
-export const noticeKey = (id: string): string => `notices.dismiss:${id}`;
+export const noticeKey = (key: string): string => `notices.dismiss:${key}`;
 
 export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
   return createStore<BerthStore>()((set, get) => {
@@ -121,8 +121,8 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
         const result = await run(settingKey(change.key), () => api.call('settings.set', change));
         update((s) => settleSetting(result.ok ? applySettings(s, result.value) : s, change.key));
       },
-      async dismissNotice(id) {
-        await run(noticeKey(id), () => api.call('notices.dismiss', { id }));
+      async dismissNotice(key) {
+        await run(noticeKey(key), () => api.call('notices.dismiss', { key }));
       },
       dismissPrompt: () => update(dismissPrompt),
       editPortField: (field, value) => update((s) => editDraft(s, field, value)),

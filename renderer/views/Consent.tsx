@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { ShieldIcon } from '../components/icons';
+import { Notices } from '../components/Notices';
 import { PromptStatus } from '../components/PromptStatus';
 import { Banner } from '../components/Banner';
 import {
@@ -162,6 +163,7 @@ export function ConsentView() {
           <h1 id="consent-done-title">{after.title}</h1>
           <p>{after.text}</p>
           <PromptStatus />
+          <Notices />
         </section>
       )}
     </main>

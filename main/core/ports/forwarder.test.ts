@@ -202,15 +202,16 @@ describe('Forwarder', () => {
     await until((s) => s.active === 0);
   });
 
-  it('keeps listening when the target is down, says why, and forwards once it is up', async () => {
+  it('keeps listening when the target is down, says why, and forwards once it is up (then the failure is no longer shown)', async () => {
     const downPort = unusedPort();
-    const { port, until } = await forwarder(downPort);
+    const { fwd, port, until } = await forwarder(downPort);
     const first = await connect(port);
     const firstOutcome = received(first);
     first.write('hello?');
     expect((await firstOutcome).data.length).toBe(0);
     const stats = await until((s) => s.failed === 1 && s.active === 0);
     expect(stats.total).toBe(1);
+    expect(fwd.lastTargetError).toBe(`nothing is listening on 127.0.0.1:${downPort}`);
     // The target comes up on the very port the mapping points at.
     const up = net.createServer((socket) => socket.end('up now'));
     await new Promise<void>((resolve) => up.listen({ host: '127.0.0.1', port: downPort }, resolve));
@@ -220,6 +221,7 @@ describe('Forwarder', () => {
     second.end();
     expect((await secondOutcome).data.toString()).toBe('up now');
     expect((await until((s) => s.total === 2 && s.active === 0)).failed).toBe(1);
+    expect(fwd.lastTargetError).toBeNull();
   });
 
   it('reports why the target could not be reached', async () => {

@@ -210,7 +210,7 @@ export class Forwarder {
     return queued;
   }
 
-  /** The last connection that could not reach the target, if any; the forwarder keeps listening. */
+  /** Why the last connection could not reach the target, until one reaches it again; the forwarder keeps listening. */
   get lastTargetError(): string | null {
     return this.lastError;
   }
@@ -278,6 +278,11 @@ export class Forwarder {
     target.once('connect', () => {
       targetConnected = true;
       target.setTimeout(0);
+      // The target answers again: its last failure is no longer true, so it is no longer shown.
+      if (this.lastError !== null) {
+        this.lastError = null;
+        this.options.onActivity?.();
+      }
       // pipe() gives back-pressure both ways (pause the reader while the writer is full)
       // and, with allowHalfOpen, passes each side's FIN on to the other.
       client.pipe(target);

@@ -66,9 +66,9 @@ async function openPublisher(overrides: Partial<PortPublisherOptions> = {}): Pro
 }
 
 /** An HTTP target that says which one it is. */
-async function httpTarget(name: string): Promise<number> {
+async function httpTarget(name: string, port = 0): Promise<number> {
   const server = http.createServer((_req, res) => res.end(`hello from ${name}`));
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port }, resolve));
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
   return (server.address() as net.AddressInfo).port;
 }
@@ -182,6 +182,19 @@ describe('PortPublisher', () => {
     // The broken one still accepts (and fails) connections: its listener kept running.
     expect((await httpGet(`http://127.0.0.1:${downListen}/`)).error).toBeDefined();
     await until((l) => l[0]!.connections.failed === 2);
+  });
+
+  it("a target that is back: the mapping no longer shows the old failure (the list the app gets says so)", async () => {
+    const downPort = unusedPort();
+    const { publisher, until } = await openPublisher();
+    const listen = unusedPort();
+    await publisher.add({ address: '127.0.0.1', port: listen, target: { host: '127.0.0.1', port: downPort } });
+    expect((await httpGet(`http://127.0.0.1:${listen}/`)).error).toBeDefined();
+    await until((l) => l[0]!.lastTargetError === `nothing is listening on 127.0.0.1:${downPort}`);
+    await httpTarget('back', downPort);
+    expect(await httpGet(`http://127.0.0.1:${listen}/`)).toEqual({ status: 200, body: 'hello from back' });
+    const [status] = await until((l) => l[0]!.lastTargetError === null);
+    expect(status).toMatchObject({ state: 'listening', error: null, connections: { failed: 1 } });
   });
 
   describe('refuses bad input with one clear sentence, and saves nothing', () => {
