@@ -25,7 +25,11 @@ describe('FlowTable', () => {
     expect(table.add('d', 'D')).toBe('B');
     expect(table.size).toBe(3);
     expect(table.touch('b')).toBeUndefined();
-    expect(table.clear().sort()).toEqual(['A', 'C', 'D']);
+    // get() looks without making a flow active: d stays the newest, c the oldest.
+    time.advance(1);
+    expect(table.get('c')).toBe('C');
+    expect(table.add('e', 'E')).toBe('C');
+    expect(table.clear().sort()).toEqual(['A', 'D', 'E']);
   });
 
   it('expires exactly the flows idle for idleMs or longer, and says when the next one is due', () => {

@@ -42,6 +42,11 @@ export class FlowTable<T> {
     return this.slots.size;
   }
 
+  /** The flow of `key`, left as it is (not marked active); undefined when there is none. */
+  get(key: string): T | undefined {
+    return this.slots.get(key)?.value;
+  }
+
   /** The flow of `key`, marked active now; undefined when there is none. */
   touch(key: string): T | undefined {
     const slot = this.slots.get(key);

@@ -116,11 +116,18 @@ describe('UdpForwarder', () => {
     expect(fwd.stats()).toMatchObject({ active: 1, total: 1, failed: 1, packetsOut: 0 });
   });
 
-  it('says so when the target name does not resolve', async () => {
+  it('says so when the target name does not resolve, and does not look it up again for every datagram of that client', async () => {
     const { fwd, port, until } = await forwarder('no-such-host.invalid', 53);
-    (await udpSocket()).send('x', port, '127.0.0.1');
+    const client = await udpSocket();
+    client.send('x', port, '127.0.0.1');
     await until((s) => s.failed === 1);
     expect(fwd.lastTargetError).toMatch(/^no-such-host\.invalid could not be resolved/);
+    client.send('again', port, '127.0.0.1');
+    client.send('and again', port, '127.0.0.1');
+    // Another client's datagram comes after those two on the one socket: once its flow exists, they were handled.
+    (await udpSocket()).send('other', port, '127.0.0.1');
+    await until((s) => s.total === 2);
+    expect(fwd.stats()).toMatchObject({ total: 2, dropped: 2 });
   });
 
   it('refuses a descriptor that is not a UDP socket, closing it', async () => {

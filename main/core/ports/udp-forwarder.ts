@@ -173,6 +173,14 @@ export class UdpForwarder {
 
   private fromClient(from: Buffer, data: Buffer): void {
     const key = from.toString('latin1');
+    const known = this.flows.get(key);
+    if (known !== undefined && known.failed && !known.ready) {
+      // Its target could not be reached at all (a name that does not resolve...): dropped, and not kept
+      // alive by the client's retries, so it expires and the next datagram after that tries again (one
+      // lookup per client per idle time, however fast it sends).
+      this.counts.dropped++;
+      return;
+    }
     const flow = this.flows.touch(key) ?? this.openFlow(key, from);
     if (flow === undefined) {
       this.counts.dropped++;
@@ -218,8 +226,9 @@ export class UdpForwarder {
     try {
       target = await resolveTarget(this.target.host);
     } catch (error) {
+      // The flow stays, failed and not ready, until it expires (see fromClient).
       this.targetFailed(flow, error);
-      this.closeFlow(flow);
+      flow.queue = [];
       return;
     }
     if (flow.closed) return;
@@ -268,10 +277,6 @@ export class UdpForwarder {
       this.counts.failed++;
     }
     this.options.onActivity?.();
-  }
-
-  private closeFlow(flow: Flow): void {
-    if (this.flows.delete(flow.key)) this.endFlow(flow);
   }
 
   private endFlow(flow: Flow): void {
