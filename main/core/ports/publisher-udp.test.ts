@@ -127,6 +127,28 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     expect(await udpEcho(machine.ns, '0.0.0.0', 53)).toBe(53);
   });
 
+  it("the helper refuses privileged UDP off loopback by itself, even when the app's own check is lifted; a policy without UDP refuses every UDP port", async () => {
+    // The app believes a policy allows UDP anywhere (as an enrolled user skipping the app could claim): the helper,
+    // which reads the verified policy itself (none here), still refuses, and nothing is bound.
+    const lifted = publisherIn(machine.ns);
+    await lifted.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'any' }, source: 'Example Corp policy v1' } });
+    const added = await lifted.call('add', { spec: { address: '0.0.0.0', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } } });
+    expect(added).toMatchObject({ ok: false, code: 'LOCKED', message: expect.stringMatching(/^0\.0\.0\.0:53\/udp needs the privileged helper, which serves UDP ports below 1024 on loopback addresses only/) });
+    expect(bindPortRequests(machine.helper).at(-1)).toMatchObject({ args: { address: '0.0.0.0', port: 53, protocol: 'udp' }, result: 'NOT_ALLOWED' });
+    expect(await udpEcho(machine.ns, '0.0.0.0', 53)).toBe(53);
+    await lifted.stop();
+
+    const none = publisherIn(machine.ns);
+    await none.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'none' }, source: 'Example Corp policy v2' } });
+    const port = unusedUdpPort();
+    expect(await none.call('add', { spec: { address: '127.0.0.1', port, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } } })).toMatchObject({
+      ok: false,
+      code: 'LOCKED',
+      message: `127.0.0.1:${port}/udp is not allowed by Example Corp policy v2: UDP ports may not be published`,
+    });
+    expect(savedFile()).toBeUndefined();
+  });
+
   it('says when the target does not answer (ICMP port unreachable) and keeps serving', async () => {
     const down = unusedUdpPort();
     const port = unusedUdpPort();
