@@ -1,11 +1,12 @@
 import { answerPrompts } from './support/prompt';
 import { expect, test } from './support/fixtures';
-import { httpGet, isListening, startTarget } from './support/machine';
+import { httpGet, isListening, isUdpBound, startTarget, startUdpTarget, udpAsk } from './support/machine';
 import { expectNotices } from './support/notices';
 
-test('first run: consent, install through the real prompt, publish 127.0.0.1:80, a real request, remove', async ({ berth }) => {
+test('first run: consent, install through the real prompt, publish 127.0.0.1:80, a real request, remove; then 127.0.0.1:53/udp, a real datagram, remove', async ({ berth }) => {
   const undo = answerPrompts(berth.user, 'YES');
   const target = await startTarget('hello through Berth');
+  const dns = await startUdpTarget('answer to');
   try {
     const page = berth.page;
     // The menu-bar window's real size: both choices must be there without scrolling.
@@ -53,7 +54,21 @@ test('first run: consent, install through the real prompt, publish 127.0.0.1:80,
     await row.getByRole('button', { name: 'Remove 127.0.0.1:80' }).click();
     await expect(page.getByText('No published ports yet.')).toBeVisible();
     expect(isListening('127.0.0.1', 80)).toBe(false);
+
+    // UDP: Docker's /udp after the port; the helper binds 53/udp, and a real datagram is answered from it.
+    await page.getByRole('button', { name: 'Add port' }).click();
+    await page.getByLabel('Listen port').fill('53/udp');
+    await page.getByLabel('Target port').fill(String(dns.port));
+    await page.getByRole('button', { name: 'Publish port' }).click();
+    const udpRow = page.getByRole('listitem').filter({ hasText: '127.0.0.1:53/udp' });
+    await expect(udpRow).toContainText('helper');
+    await expect(udpRow).toContainText('listening', { ignoreCase: true });
+    expect(await udpAsk(53, 'example.internal?')).toEqual({ text: 'answer to example.internal?', from: '127.0.0.1:53' });
+    await udpRow.getByRole('button', { name: 'Remove 127.0.0.1:53/udp' }).click();
+    await expect(page.getByText('No published ports yet.')).toBeVisible();
+    expect(isUdpBound('127.0.0.1', 53)).toBe(false);
   } finally {
+    dns.close();
     await target.close();
     undo();
   }

@@ -8,6 +8,7 @@
         "src/args.c",
         "src/bind.c",
         "src/connect.c",
+        "src/datagram.c",
         "src/dirops.c",
         "src/dirpath.c",
         "src/errors.c",

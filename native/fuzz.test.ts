@@ -3,6 +3,7 @@
  * TypeScript checks in front) and through the wrapper, either returns or
  * throws a TypeError, a RangeError, or a system error ({code, errno, syscall}).
  */
+import dgram from 'node:dgram';
 import { closeSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -12,6 +13,7 @@ import { BINDING_FUNCTIONS } from './loader';
 import * as wrapper from './index';
 import {
   builtAddonPath,
+  freePort,
   listenUnix,
   makeTempDir,
   nativePair,
@@ -28,7 +30,7 @@ const EXPORTS = BINDING_FUNCTIONS;
 type ExportName = (typeof EXPORTS)[number];
 
 /** Exports whose first argument is a descriptor the call acts on. */
-const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch']);
+const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch', 'datagramAddress', 'receiveDatagram', 'sendDatagram']);
 
 function loadRaw(): Api {
   const mod: { exports: unknown } = { exports: {} };
@@ -50,6 +52,11 @@ let stoppedHandle: wrapper.PollHandle;
 let fuzzDir: string;
 let dirFd: number;
 let watchFd: number;
+/** A UDP socket of our own for the datagram exports, a peer that sends to it, and the peer's address as the addon gives it. */
+let udpFd: number;
+let udpPeer: dgram.Socket;
+let udpPort: number;
+let udpPeerAddress: Buffer;
 
 beforeAll(async () => {
   pair = await nativePair();
@@ -67,6 +74,20 @@ beforeAll(async () => {
   dirFd = wrapper.openDirectoryNoFollow(fuzzDir).fd;
   // An address watch of our own, so drainAddressWatch reaches its read loop, not only its checks.
   watchFd = wrapper.openAddressWatch();
+  udpPort = await freePort('127.0.0.1');
+  udpFd = wrapper.bindSocket('127.0.0.1', udpPort, 'udp', 1);
+  udpPeer = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => udpPeer.bind(0, '127.0.0.1', resolve));
+  udpPeer.on('message', () => undefined);
+  udpPeerAddress = await new Promise<Buffer>((resolve) => {
+    const handle = wrapper.pollStart(udpFd, wrapper.POLL_READABLE, () => {
+      const got = wrapper.receiveDatagram(udpFd);
+      if (got === null) return;
+      wrapper.pollStop(handle);
+      resolve(got.from);
+    });
+    udpPeer.send('hello', udpPort, '127.0.0.1');
+  });
   stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
   wrapper.pollStop(stoppedHandle);
 });
@@ -75,6 +96,8 @@ afterAll(async () => {
   closeSync(fileFd);
   closeSync(dirFd);
   closeSync(watchFd);
+  closeSync(udpFd);
+  udpPeer.close();
   await pair.close();
   await server.close();
   removeTempDirs();
@@ -95,7 +118,7 @@ function isAcceptableError(error: unknown): boolean {
  * entries), for our scratch directory. Everything else stays as generated.
  */
 function sanitize(name: ExportName, args: unknown[]): unknown[] {
-  const owned = new Set([pair.fd, fileFd, dirFd, watchFd]);
+  const owned = new Set([pair.fd, fileFd, dirFd, watchFd, udpFd]);
   const foreign = (value: unknown): boolean =>
     typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 30 && !owned.has(value);
   const dirfdIndex = DIRFD_INDEX[name];
@@ -149,6 +172,14 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     // No arguments; whatever is passed is ignored. Raising this process's soft limit to its hard one is harmless.
     fileLimit: [maybe(fc.anything())],
     raiseFileLimit: [maybe(fc.anything())],
+    datagramAddress: [maybe(fc.constantFrom(udpFd, pair.fd, fileFd, 2 ** 31 - 1))],
+    receiveDatagram: [maybe(fc.constantFrom(udpFd, pair.fd, fileFd, 2 ** 31 - 1)), maybe(fc.integer({ min: -1, max: 65537 }))],
+    // Destinations: the peer (loopback only), or buffers that are not one sockaddr (never a random address: nothing leaves this machine).
+    sendDatagram: [
+      maybe(fc.constantFrom(udpFd, pair.fd, fileFd, 2 ** 31 - 1)),
+      maybe(fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes))),
+      maybe(fc.constantFrom(udpPeerAddress, Buffer.alloc(0), Buffer.alloc(16), Buffer.alloc(28), Buffer.alloc(5, 2), udpPeerAddress.subarray(0, 8))),
+    ],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).
@@ -179,6 +210,8 @@ function fuzz(api: Api): void {
         const live = args.map((arg) =>
           arg === LIVE_HANDLE ? wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined) : arg,
         );
+        // Give receiveDatagram something to read now and then (it arrives at once on loopback, or on a later run).
+        if (name === 'receiveDatagram' && peerFds >= 0) udpPeer.send('fuzz', udpPort, '127.0.0.1');
         // Give receiveMessage something to read now and then, fds included.
         if (name === 'receiveMessage' && peerFds >= 0) {
           wrapper.sendMessage(pair.peerFd, Buffer.from('fuzz'), Array<number>(peerFds).fill(fileFd));

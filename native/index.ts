@@ -21,6 +21,7 @@ import { loadBinding } from './loader';
 
 export { ADDON_FILE, addonSearchPaths, isSingleExecutable } from './loader';
 export { launchActivateSocket } from './launchd';
+export { datagramAddress, MAX_DATAGRAM_BYTES, receiveDatagram, sendDatagram, type DatagramAddress, type ReceivedDatagram } from './datagram';
 export {
   fsyncDirectory,
   openDirectoryNoFollow,

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
+import type { DatagramAddress, ReceivedDatagram } from './datagram';
 import type { FileLimit, PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
 
 type PollCallback = (error: Error | null, events: number) => void;
@@ -35,6 +36,9 @@ export interface NativeBinding {
   drainAddressWatch(fd: number): number;
   fileLimit(): FileLimit;
   raiseFileLimit(): FileLimit;
+  datagramAddress(fd: number): DatagramAddress;
+  receiveDatagram(fd: number, maxBytes: number): ReceivedDatagram | null;
+  sendDatagram(fd: number, data: Buffer, to: Buffer): number;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -67,6 +71,9 @@ export const BINDING_FUNCTIONS = [
   'drainAddressWatch',
   'fileLimit',
   'raiseFileLimit',
+  'datagramAddress',
+  'receiveDatagram',
+  'sendDatagram',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

@@ -3,10 +3,19 @@ import { z } from 'zod';
 import { literalAddress, port } from '../protocol/messages';
 
 /**
- * A published port: a host address + TCP port that Berth listens on, and the
- * target it forwards each connection to. One definition for the UI, the CLI,
- * the control socket and the mappings file.
+ * A published port: a host address + port (TCP, or UDP) that Berth listens
+ * on, and the target it forwards each connection (or, for UDP, each client's
+ * datagrams) to. One definition for the UI, the CLI, the control socket and
+ * the mappings file.
  */
+
+/**
+ * TCP or UDP. Absent means TCP: every mapping saved before UDP existed has
+ * none, and TCP mappings are still written without it (see withProtocol), so
+ * their files, ids and JSON read exactly as before.
+ */
+export const mappingProtocol = z.enum(['tcp', 'udp']);
+export type MappingProtocol = z.infer<typeof mappingProtocol>;
 
 /** A DNS name (RFC 1123 labels) or a literal address: where the forwarder connects. */
 export const targetHost = z
@@ -22,16 +31,39 @@ export const mappingSpec = z.strictObject({
   /** Where Berth listens: a literal address on this machine (never a name: no DNS for a bind). */
   address: literalAddress,
   port,
+  /** The target is reached with the same protocol. */
+  protocol: mappingProtocol.optional(),
   target: z.strictObject({ host: targetHost, port }),
 });
 export type MappingSpec = z.infer<typeof mappingSpec>;
 
-/** A mapping is identified by where it listens: one listener per address and port. */
-export const mappingKey = z.strictObject({ address: literalAddress, port });
+/** A mapping is identified by where it listens: one listener per address, port and protocol. */
+export const mappingKey = z.strictObject({ address: literalAddress, port, protocol: mappingProtocol.optional() });
 export type MappingKey = z.infer<typeof mappingKey>;
 
+/** The protocol of a key or spec: TCP unless it says UDP. */
+export function protocolOf(key: { protocol?: MappingProtocol | undefined }): MappingProtocol {
+  return key.protocol ?? 'tcp';
+}
+
+/**
+ * The one spelling of a key's or spec's protocol: `protocol: 'udp'` for UDP,
+ * none for TCP (as every TCP mapping was written before UDP existed).
+ */
+export function withProtocol<T extends { protocol?: MappingProtocol | undefined }>(value: T, protocol: MappingProtocol = protocolOf(value)): T {
+  const copy: { protocol?: MappingProtocol } = { ...value };
+  if (protocol === 'udp') copy.protocol = 'udp';
+  else delete copy.protocol;
+  return copy as T;
+}
+
+/**
+ * `127.0.0.1:80`, `[::1]:80` for TCP (as before UDP, so saved ids and
+ * scripts keep working); `127.0.0.1:53/udp` for UDP, Docker's suffix.
+ */
 export function mappingId(key: MappingKey): string {
-  return key.address.includes(':') ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`;
+  const listen = key.address.includes(':') ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`;
+  return protocolOf(key) === 'udp' ? `${listen}/udp` : listen;
 }
 
 /**
@@ -60,8 +92,11 @@ export const mappingStatus = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
   /** Set while it waits for its port or address: when it tries again. Null otherwise (waiting for the helper: see helper-watch). */
   retry: mappingRetry.nullable(),
+  /** TCP: connections. UDP: flows (one per client address; active = open now, failed = could not reach the target). */
   connections: z.strictObject({ active: z.number().int(), total: z.number().int(), failed: z.number().int() }),
   bytes: z.strictObject({ in: z.number(), out: z.number() }),
+  /** UDP only: datagrams from clients to the target (in) and back (out). */
+  packets: z.strictObject({ in: z.number().int(), out: z.number().int() }).optional(),
   /** The last connection that could not reach the target, if any (the mapping keeps listening). */
   lastTargetError: z.string().nullable(),
   /**

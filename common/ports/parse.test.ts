@@ -163,8 +163,8 @@ describe('parseMapping', () => {
 
   it('round-trips every valid spec through formatMapping', () => {
     fc.assert(
-      fc.property(fc.oneof(ipv4, ipv6), port, fc.oneof(ipv4, ipv6, hostname), port, (address, p, host, targetPort) => {
-        const spec = { address, port: p, target: { host, port: targetPort } };
+      fc.property(fc.oneof(ipv4, ipv6), port, fc.oneof(ipv4, ipv6, hostname), port, fc.boolean(), (address, p, host, targetPort, udp) => {
+        const spec = { address, port: p, target: { host, port: targetPort }, ...(udp ? { protocol: 'udp' as const } : {}) };
         fc.pre(!forwardsToItself(spec));
         expect(mappingSpec.safeParse(spec).success).toBe(true);
         expect(parseMappingInput(formatMapping(spec))).toEqual({ spec });
@@ -202,6 +202,8 @@ describe('describeSpecProblem / describeKeyProblem', () => {
     expect(describeSpecProblem({ ...base, extra: 1 })).toMatch(/^the mapping is not valid: /);
     expect(describeKeyProblem({ address: '10.0.0.1', port: 65536 })).toBe('port must be 1-65535 (got 65536)');
     expect(describeKeyProblem({ address: '10.0.0.1', port: 1 })).toBeUndefined();
+    expect(describeKeyProblem({ address: '10.0.0.1', port: 1, protocol: 'udp' })).toBeUndefined();
+    expect(describeSpecProblem({ ...base, protocol: 'sctp' })).toBe('protocol must be "tcp" or "udp" (got "sctp")');
   });
 });
 
@@ -227,8 +229,31 @@ describe("parseMappingInput: Docker's [ADDR:]HOST_PORT:TARGET_PORT", () => {
   });
 
   it.each([
-    ['8080:80/udp', 'UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80/tcp"'],
-    ['8080:80/sctp', '"8080:80/sctp" ends in an unknown protocol; leave it out, or write /tcp (UDP mappings are not available yet)'],
+    ['5353:53/udp', { address: '127.0.0.1', port: 5353, protocol: 'udp', target: { host: '127.0.0.1', port: 53 } }, '127.0.0.1:5353/udp'],
+    ['0.0.0.0:53:5353/udp', { address: '0.0.0.0', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } }, '0.0.0.0:53/udp'],
+    ['[::1]:53:5353/udp', { address: '::1', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } }, '[::1]:53/udp'],
+    ['[::]:53:5353/Udp', { address: '::', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } }, '[::]:53/udp'],
+  ])("Docker's UDP form %j → %j (%s)", (text, spec, id) => {
+    const parsed = parseMappingInput(text);
+    expect(parsed.spec).toEqual(spec);
+    expect(formatListen(parsed.spec)).toBe(id);
+    expect(parsed.understood).toBe(`Understood ${JSON.stringify(text)} as ${id} → 127.0.0.1:${spec.target.port}.`);
+  });
+
+  it("takes /udp on Berth's own form, IPv6 targets included, and formats it back", () => {
+    const spec = { address: '::1', port: 53, protocol: 'udp', target: { host: '::1', port: 5353 } };
+    expect(parseMappingInput('[::1]:53=[::1]:5353/udp')).toEqual({ spec });
+    expect(formatMapping(parseMapping('[::1]:53=[::1]:5353/udp'))).toBe('[::1]:53=[::1]:5353/udp');
+    expect(parseMapping('53=localhost:5353/udp')).toEqual({ address: '127.0.0.1', port: 53, protocol: 'udp', target: { host: 'localhost', port: 5353 } });
+    expect(refusal(() => parseMappingInput('5353=5353/udp')).message).toMatch(/^127\.0\.0\.1:5353\/udp → 127\.0\.0\.1:5353 forwards to itself, so every datagram would be sent back to it without end/);
+  });
+
+  it.each([
+    ['8080:80/sctp', '"8080:80/sctp" ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP'],
+    ['8080:80/', '"8080:80/" ends in "/" without a protocol; write /tcp or /udp, or leave it out for TCP'],
+    ['53/udp=5353', 'put /udp at the end of the mapping, e.g. "53=5353/udp"'],
+    ['5353/udp:53', '"5353/udp:53" ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP'],
+    ['5353:53/udp/udp', '"5353:53/udp/udp" has more than one "/"; give the protocol once, at the end, e.g. 5353:53/udp'],
     ['127.0.0.1:80', `"127.0.0.1:80" says where to listen but not where to forward; ${BOTH}, e.g. 127.0.0.1:80=8080`],
     ['[::1]:80', `"[::1]:80" says where to listen but not where to forward; ${BOTH}, e.g. [::1]:80:8080`],
     ['127.0.0.1:8080', `"127.0.0.1:8080" says where to listen but not where to forward; ${BOTH}, e.g. 127.0.0.1:8080=3000`],
@@ -253,15 +278,18 @@ describe("parseMappingInput: Docker's [ADDR:]HOST_PORT:TARGET_PORT", () => {
     },
   );
 
-  it('round-trips every Docker-form spec (with or without /tcp) and says how it understood it', () => {
+  it('round-trips every Docker-form spec (with or without /tcp or /udp) and says how it understood it', () => {
     fc.assert(
-      fc.property(fc.option(fc.oneof(ipv4, ipv6)), port, port, fc.constantFrom('', '/tcp'), (address, p, targetPort, suffix) => {
-        const spec = { address: address ?? '127.0.0.1', port: p, target: { host: '127.0.0.1', port: targetPort } };
+      fc.property(fc.option(fc.oneof(ipv4, ipv6)), port, port, fc.constantFrom('', '/tcp', '/udp', '/UDP'), (address, p, targetPort, suffix) => {
+        const udp = suffix.toLowerCase() === '/udp';
+        const spec = { address: address ?? '127.0.0.1', port: p, target: { host: '127.0.0.1', port: targetPort }, ...(udp ? { protocol: 'udp' as const } : {}) };
         fc.pre(!forwardsToItself(spec));
-        const text = address === null ? `${p}:${targetPort}${suffix}` : `${formatDockerMapping(spec)!}${suffix}`;
+        const text = address === null ? `${p}:${targetPort}${suffix}` : `${formatDockerMapping({ ...spec, protocol: 'tcp' })!}${suffix}`;
         const parsed = parseMappingInput(text);
         expect(parsed.spec).toEqual(spec);
+        if (udp) expect(formatDockerMapping(spec)).toBe(`${formatDockerMapping({ ...spec, protocol: 'tcp' })!}/udp`);
         expect(parsed.understood).toContain(`as ${formatListen(spec)} → 127.0.0.1:${targetPort}`);
+        expect(formatListen(spec).endsWith('/udp')).toBe(udp);
         expect(looksLikeMapping(text)).toBe(true);
       }),
     );
@@ -296,8 +324,15 @@ describe('parseListen and mappings', () => {
     );
   });
 
-  it('takes /tcp and refuses /udp', () => {
+  it('takes /tcp (the same as none) and /udp, with IPv6 brackets too', () => {
     expect(parseListen('80/tcp')).toEqual({ address: '127.0.0.1', port: 80 });
-    expect(refusal(() => parseListen('80/udp')).message).toMatch(/^UDP mappings are not available yet/);
+    expect(parseListen('53/udp')).toEqual({ address: '127.0.0.1', port: 53, protocol: 'udp' });
+    expect(parseListen('0.0.0.0:53/UDP')).toEqual({ address: '0.0.0.0', port: 53, protocol: 'udp' });
+    expect(parseListen('[::1]:5353/udp')).toEqual({ address: '::1', port: 5353, protocol: 'udp' });
+    expect(formatListen({ address: '::1', port: 5353, protocol: 'udp' })).toBe('[::1]:5353/udp');
+    expect(refusal(() => parseListen('5353:53/udp')).message).toBe(
+      '"5353:53/udp" is a mapping (where to listen and where to forward); give only where to listen, [ADDR:]PORT, e.g. 80 or 127.0.0.1:80',
+    );
+    expect(refusal(() => parseListen('53/quic')).message).toBe('"53/quic" ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP');
   });
 });

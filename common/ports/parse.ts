@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { ApiError } from '../api/backend-api';
-import { mappingKey, mappingSpec, targetHost, type MappingKey, type MappingSpec } from './mapping';
+import { mappingKey, mappingSpec, protocolOf, targetHost, withProtocol, type MappingKey, type MappingProtocol, type MappingSpec } from './mapping';
 import { forwardsToItself, selfLoopMessage } from './self-loop';
 
 /**
@@ -9,10 +9,11 @@ import { forwardsToItself, selfLoopMessage } from './self-loop';
  * refusal is an ApiError('INVALID') whose message is one sentence saying
  * what was wrong and what to type instead.
  *
- * Listen address:  [ADDR:]PORT
+ * Listen address:  [ADDR:]PORT[/tcp|/udp]
  *     80                 127.0.0.1:80 (the default address is loopback: nothing is exposed by accident)
  *     0.0.0.0:80         every IPv4 address of this machine
  *     [::1]:8443         IPv6 literals go in brackets
+ *     53/udp             UDP port 53 on 127.0.0.1 (Docker's suffix; TCP without one)
  *   ADDR is a literal IP address, never a name: a listen address is not resolved.
  *
  * Mapping:  [ADDR:]PORT=[TARGETHOST:]TARGETPORT
@@ -23,14 +24,16 @@ import { forwardsToItself, selfLoopMessage } from './self-loop';
  *   ever ambiguous. TARGETHOST is a hostname or a literal address (IPv6 in
  *   brackets); it defaults to 127.0.0.1.
  *
- * Docker's mapping (what people type out of habit):  [ADDR:]HOST_PORT:TARGET_PORT[/tcp]
+ * Docker's mapping (what people type out of habit):  [ADDR:]HOST_PORT:TARGET_PORT[/tcp|/udp]
  *     8080:80              127.0.0.1:8080 -> 127.0.0.1:80
  *     0.0.0.0:8080:80      0.0.0.0:8080 -> 127.0.0.1:80
  *     [::1]:8080:80        [::1]:8080 -> 127.0.0.1:80
+ *     5353:53/udp          UDP 127.0.0.1:5353 -> 127.0.0.1:53
  *   HOST_PORT is where Berth listens, TARGET_PORT is forwarded to on the
- *   default target host. `/tcp` may end either form; `/udp` is refused
- *   (UDP mappings are not available yet). parseMappingInput says how a
- *   Docker-form input was understood, so the CLI and the form can show it.
+ *   default target host. `/tcp` or `/udp` may end either form (TCP when
+ *   absent); the target is reached with the same protocol. parseMappingInput
+ *   says how a Docker-form input was understood, so the CLI and the form can
+ *   show it.
  */
 
 export const DEFAULT_LISTEN_ADDRESS = '127.0.0.1';
@@ -105,22 +108,28 @@ function checkListenAddress(host: string, bracketed: boolean): string {
   return host;
 }
 
-/** Docker's `/tcp` suffix is dropped; `/udp` (or anything else after "/") is refused with a sentence. */
-function withoutProtocol(spec: string): string {
+/** Docker's `/tcp` or `/udp` suffix, split off (TCP when there is none); anything else after "/" is refused with a sentence. */
+function splitProtocol(spec: string): { spec: string; protocol: MappingProtocol } {
   const slash = spec.lastIndexOf('/');
-  if (slash < 0) return spec;
+  if (slash < 0) return { spec, protocol: 'tcp' };
   const protocol = spec.slice(slash + 1).toLowerCase();
-  if (protocol === 'tcp') return spec.slice(0, slash);
   const base = spec.slice(0, slash);
-  if (protocol === 'udp') {
-    throw invalid(`UDP mappings are not available yet: Berth forwards TCP only; for TCP write ${shown(base)} or ${shown(`${base}/tcp`)}`);
+  if ((protocol === 'tcp' || protocol === 'udp') && base.includes('/')) {
+    throw invalid(`${shown(spec)} has more than one "/"; give the protocol once, at the end, e.g. 5353:53/udp`);
   }
-  throw invalid(`${shown(spec)} ends in an unknown protocol; leave it out, or write /tcp (UDP mappings are not available yet)`);
+  if (protocol === 'tcp' || protocol === 'udp') return { spec: base, protocol };
+  const early = /^(tcp|udp)=(.*)$/.exec(protocol);
+  if (early) {
+    // `53/udp=53`: the protocol is said once, at the end of the mapping, as in Docker's form.
+    throw invalid(`put /${early[1]} at the end of the mapping, e.g. ${shown(`${base}=${spec.slice(slash + 5)}/${early[1]}`)}`);
+  }
+  if (protocol === '') throw invalid(`${shown(spec)} ends in "/" without a protocol; write /tcp or /udp, or leave it out for TCP`);
+  throw invalid(`${shown(spec)} ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP`);
 }
 
 /** A mapping where only a listen address belongs: `8080:80` (Docker's form) or `80=8080`. */
 export function looksLikeMapping(text: string): boolean {
-  const spec = text.trim().replace(/\/tcp$/i, '');
+  const spec = text.trim().replace(/\/(tcp|udp)$/i, '');
   if (spec.includes('=')) return true;
   if (spec.startsWith('[')) return /^\[[^\]]*\]:[^:]*:/.test(spec);
   const parts = spec.split(':');
@@ -128,8 +137,9 @@ export function looksLikeMapping(text: string): boolean {
 }
 
 /**
- * `[ADDR:]PORT` → {address, port}. The address defaults to 127.0.0.1 and
- * must be a literal IPv4 address or a bracketed IPv6 one (`[::1]:80`).
+ * `[ADDR:]PORT[/tcp|/udp]` → {address, port[, protocol: 'udp']}. The address
+ * defaults to 127.0.0.1 and must be a literal IPv4 address or a bracketed
+ * IPv6 one (`[::1]:80`).
  */
 export function parseListen(text: string): MappingKey {
   const trimmed = text.trim();
@@ -139,10 +149,10 @@ export function parseListen(text: string): MappingKey {
     // `8080:80` here would otherwise read as "address 8080": say what it is instead.
     throw invalid(`${shown(trimmed)} is a mapping (where to listen and where to forward); give only where to listen, [ADDR:]PORT, e.g. 80 or 127.0.0.1:80`);
   }
-  const spec = withoutProtocol(trimmed);
+  const { spec, protocol } = splitProtocol(trimmed);
   const parts = splitHostPort(spec, 'listen address', '[::1]:80');
   const address = parts.host === undefined ? DEFAULT_LISTEN_ADDRESS : checkListenAddress(parts.host, parts.bracketed);
-  const key = { address, port: parsePort(parts.port) };
+  const key = withProtocol<MappingKey>({ address, port: parsePort(parts.port) }, protocol);
   // The shared schema is the final word: what parses here is what the backend accepts.
   const checked = mappingKey.safeParse(key);
   if (!checked.success) throw invalid(`${shown(spec)} is not a valid listen address (${checked.error.issues[0]?.message ?? 'invalid'})`);
@@ -227,18 +237,19 @@ export interface ParsedMapping {
 
 /**
  * `[ADDR:]PORT=[TARGETHOST:]TARGETPORT` or Docker's `[ADDR:]HOST_PORT:TARGET_PORT`,
- * either with an optional `/tcp` → a mapping spec. A mapping that forwards to
+ * either with an optional `/tcp` or `/udp` → a mapping spec. A mapping that forwards to
  * itself is refused (the backend checks again, with this machine's addresses).
  */
 export function parseMappingInput(text: string): ParsedMapping {
   const trimmed = text.trim();
   if (trimmed === '') throw invalid(`the mapping is empty; ${BOTH_FORMS}, e.g. 8080=80 or 8080:80`);
   if (trimmed.length > MAX_SPEC_LENGTH) throw invalid(`the mapping is too long (${trimmed.length} characters)`);
-  const spec = withoutProtocol(trimmed);
+  const { spec, protocol } = splitProtocol(trimmed);
   const parts = spec.split('=');
   if (parts.length > 2) throw invalid(`${shown(spec)} has more than one "="; write [ADDR:]PORT=[HOST:]PORT, e.g. 127.0.0.1:80=localhost:8080`);
   const docker = parts.length === 1;
-  const mapping = docker ? parseDockerMapping(spec) : { ...parseListen(parts[0]!), target: parseTarget(parts[1]!) };
+  const parsed = docker ? parseDockerMapping(spec) : { ...parseListen(parts[0]!), target: parseTarget(parts[1]!) };
+  const mapping = withProtocol(parsed, protocol);
   const checked = mappingSpec.safeParse(mapping);
   if (!checked.success) throw invalid(`${shown(spec)} is not a valid mapping (${checked.error.issues[0]?.message ?? 'invalid'})`);
   if (forwardsToItself(checked.data)) throw invalid(selfLoopMessage(checked.data));
@@ -251,18 +262,23 @@ export function parseMapping(text: string): MappingSpec {
   return parseMappingInput(text).spec;
 }
 
-/** Docker's form of a spec whose target is the default host: `127.0.0.1:8080:80`, `[::1]:8080:80`. */
+/** `/udp` for a UDP key or spec, nothing for TCP. */
+function protocolSuffix(key: Pick<MappingKey, 'protocol'>): string {
+  return protocolOf(key) === 'udp' ? '/udp' : '';
+}
+
+/** Docker's form of a spec whose target is the default host: `127.0.0.1:8080:80`, `[::1]:8080:80`, `127.0.0.1:5353:53/udp`. */
 export function formatDockerMapping(spec: MappingSpec): string | undefined {
-  return spec.target.host === DEFAULT_TARGET_HOST ? `${formatListen(spec)}:${spec.target.port}` : undefined;
+  return spec.target.host === DEFAULT_TARGET_HOST ? `${bracket(spec.address)}:${spec.port}:${spec.target.port}${protocolSuffix(spec)}` : undefined;
 }
 
 function bracket(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** The inverse of parseListen: `127.0.0.1:80`, `[::1]:80`. */
+/** The inverse of parseListen: `127.0.0.1:80`, `[::1]:80`, `127.0.0.1:53/udp`. */
 export function formatListen(key: MappingKey): string {
-  return `${bracket(key.address)}:${key.port}`;
+  return `${bracket(key.address)}:${key.port}${protocolSuffix(key)}`;
 }
 
 /** A target as the user writes it: `localhost:8080`, `[::1]:8080`. */
@@ -270,9 +286,9 @@ export function formatTarget(target: MappingSpec['target']): string {
   return `${bracket(target.host)}:${target.port}`;
 }
 
-/** The inverse of parseMapping, always in full: `127.0.0.1:80=localhost:8080`. */
+/** The inverse of parseMapping, always in full: `127.0.0.1:80=localhost:8080`, `127.0.0.1:53=localhost:5353/udp`. */
 export function formatMapping(spec: MappingSpec): string {
-  return `${formatListen(spec)}=${formatTarget(spec.target)}`;
+  return `${bracket(spec.address)}:${spec.port}=${formatTarget(spec.target)}${protocolSuffix(spec)}`;
 }
 
 function got(value: unknown): string {
@@ -299,6 +315,8 @@ function describeIssue(schema: typeof mappingSpec | typeof mappingKey, value: un
         : `the listen address must be a literal IP address such as 127.0.0.1 (got ${got(record.address)})`;
     case 'port':
       return `port must be 1-65535 (got ${got(record.port)})`;
+    case 'protocol':
+      return `protocol must be "tcp" or "udp" (got ${got(record.protocol)})`;
     case 'target':
       return `the target must be {host, port} (got ${got(record.target)})`;
     case 'target.host':

@@ -68,7 +68,10 @@ export function forwardsToItself(spec: MappingSpec, localAddresses: readonly str
 
 /** The sentence for a self-forwarding mapping, with the fix. */
 export function selfLoopMessage(spec: MappingSpec): string {
-  const listen = spec.address.includes(':') ? `[${spec.address}]:${spec.port}` : `${spec.address}:${spec.port}`;
+  const udp = spec.protocol === 'udp';
+  const listen = `${spec.address.includes(':') ? `[${spec.address}]:${spec.port}` : `${spec.address}:${spec.port}`}${udp ? '/udp' : ''}`;
   const target = spec.target.host.includes(':') ? `[${spec.target.host}]:${spec.target.port}` : `${spec.target.host}:${spec.target.port}`;
-  return `${listen} → ${target} forwards to itself, so every connection would open another without end; give a different target port (where your server listens), e.g. ${spec.port === 8080 ? 8081 : 8080}`;
+  // UDP loops too: each datagram forwarded to the listener comes back in as a new one.
+  const effect = udp ? 'every datagram would be sent back to it without end' : 'every connection would open another without end';
+  return `${listen} → ${target} forwards to itself, so ${effect}; give a different target port (where your server listens), e.g. ${spec.port === 8080 ? 8081 : 8080}`;
 }

@@ -1,4 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -170,6 +171,31 @@ export async function startTarget(body: string): Promise<{ port: number; close()
   };
 }
 
+/** A UDP echo target on 127.0.0.1: answers each datagram with `<prefix> <data>`. */
+export async function startUdpTarget(prefix: string): Promise<{ port: number; close(): void }> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (data, from) => socket.send(`${prefix} ${data.toString()}`, from.port, from.address));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, close: () => socket.close() };
+}
+
+/** One datagram to 127.0.0.1:port and its answer, with who answered (as a user's dig would see it). */
+export async function udpAsk(port: number, text: string): Promise<{ text: string; from: string }> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer from 127.0.0.1:${port}/udp within 10 s`)), 10_000);
+      socket.once('message', (data, info) => {
+        clearTimeout(timer);
+        resolve({ text: data.toString(), from: `${info.address}:${info.port}` });
+      });
+      socket.send(text, port, '127.0.0.1');
+    });
+  } finally {
+    socket.close();
+  }
+}
+
 /** A real HTTP request from another process's point of view (not the page): what a user's curl would see. */
 export async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -182,6 +208,15 @@ export function isListening(address: string, port: number): boolean {
     process.platform === 'darwin'
       ? spawnSync('/usr/sbin/lsof', ['-nP', `-iTCP@${address}:${port}`, '-sTCP:LISTEN'], { encoding: 'utf8' })
       : spawnSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' });
+  return result.stdout.trim().length > 0;
+}
+
+/** Whether any UDP socket is bound to address:port right now. */
+export function isUdpBound(address: string, port: number): boolean {
+  const result =
+    process.platform === 'darwin'
+      ? spawnSync('/usr/sbin/lsof', ['-nP', `-iUDP@${address}:${port}`], { encoding: 'utf8' })
+      : spawnSync('ss', ['-Hlun', `src ${address}:${port}`], { encoding: 'utf8' });
   return result.stdout.trim().length > 0;
 }
 

@@ -35,6 +35,8 @@ describe('berth ports add', () => {
     [['add', '8080:80'], 'Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.\n'],
     [['add', '-p', '80:3000'], 'Understood "80:3000" as 127.0.0.1:80 → 127.0.0.1:3000.\n'],
     [['add', '--publish', '[::1]:8443:443/tcp'], 'Understood "[::1]:8443:443/tcp" as [::1]:8443 → 127.0.0.1:443.\n'],
+    [['add', '5353:53/udp'], 'Understood "5353:53/udp" as 127.0.0.1:5353/udp → 127.0.0.1:53.\n'],
+    [['add', '-p', '[::1]:53:5353/udp'], 'Understood "[::1]:53:5353/udp" as [::1]:53/udp → 127.0.0.1:5353.\n'],
   ])('%j says once how Docker\'s form was understood, before it connects', async (args, said) => {
     const result = await ports(args);
     expect(result.out).toBe(said);
@@ -54,7 +56,8 @@ describe('berth ports add', () => {
   });
 
   it.each([
-    [['add', '8080:80/udp'], 'UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80/tcp"'],
+    [['add', '8080:80/sctp'], '"8080:80/sctp" ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP'],
+    [['rm', '5353:53/udp'], /^"5353:53\/udp" is a mapping .*; give only where to listen/],
     [['add', '8089=8089'], /^127\.0\.0\.1:8089 → 127\.0\.0\.1:8089 forwards to itself/],
     [['add', '-p', '0.0.0.0:8089:8089'], /^0\.0\.0\.0:8089 → 127\.0\.0\.1:8089 forwards to itself/],
     [['add', '127.0.0.1:80'], /^"127\.0\.0\.1:80" says where to listen but not where to forward; .* e\.g\. 127\.0\.0\.1:80=8080$/],
@@ -70,6 +73,26 @@ describe('berth ports add', () => {
 });
 
 describe('berth ports ls', () => {
+  it('names a UDP mapping by its /udp suffix, its flows as connections', () => {
+    const table = portsTable([
+      {
+        id: '127.0.0.1:53/udp',
+        spec: { address: '127.0.0.1', port: 53, protocol: 'udp', target: { host: 'localhost', port: 5353 } },
+        state: 'listening',
+        via: 'helper',
+        error: null,
+        retry: null,
+        connections: { active: 1, total: 4, failed: 0 },
+        bytes: { in: 120, out: 480 },
+        packets: { in: 4, out: 4 },
+        lastTargetError: null,
+        acceptError: null,
+      },
+    ]);
+    expect(table.split('\n')[1]).toMatch(/^127\.0\.0\.1:53\/udp {2}localhost:5353 {2}helper {2}1\/4 {4}120 B {2}480 B {2}listening$/);
+  });
+
+
   it('shows a waiting port with its cause and when it tries again, as true when printed', () => {
     const now = Date.parse('2030-01-01T08:00:00.000Z');
     const table = portsTable(

@@ -9,9 +9,9 @@ import { UsageError, type CliIO } from './io';
 const NO_POLICY_VIEW: PolicyView = { organization: null, portMappingLockedOff: false };
 
 export const PORTS_USAGE = `Usage: berth ports ls [--json]
-       berth ports add [ADDR:]PORT=[HOST:]PORT [--json]
-       berth ports add [-p] [ADDR:]HOST_PORT:TARGET_PORT[/tcp] [--json]
-       berth ports rm [ADDR:]PORT
+       berth ports add [ADDR:]PORT=[HOST:]PORT[/udp] [--json]
+       berth ports add [-p] [ADDR:]HOST_PORT:TARGET_PORT[/tcp|/udp] [--json]
+       berth ports rm [ADDR:]PORT[/udp]
 
   ls    List published ports: where Berth listens, the target, the state
         (listening / waiting: for the helper, or for its port or address,
@@ -28,9 +28,16 @@ export const PORTS_USAGE = `Usage: berth ports ls [--json]
         on 127.0.0.1; Berth says how it understood it):
                                 berth ports add 8080:80
                                 berth ports add -p 0.0.0.0:8080:80/tcp
-        UDP mappings are not available yet. A mapping that forwards to
-        itself (e.g. 8089=8089) is refused.
-  rm    Stop publishing the port; it is free again at once.
+        UDP, with Docker's /udp suffix: each client's datagrams go to
+        the target from a socket of its own, and the answers come back
+        from ADDR:PORT (a client is forgotten after 60 s of silence):
+                                berth ports add 5353:53/udp
+                                berth ports add 127.0.0.1:53=localhost:5353/udp
+        UDP ports below 1024 are served on loopback (127.0.0.1, ::1) only,
+        unless your organization's policy allows more. A mapping that
+        forwards to itself (e.g. 8089=8089) is refused.
+  rm    Stop publishing the port; it is free again at once. A UDP
+        mapping is removed by its /udp name: berth ports rm 5353/udp
 
 Published ports are kept by the running app and come back when it restarts.
 These commands need Berth running (the app, or "berth app").
@@ -67,6 +74,7 @@ function stateText(status: MappingStatus, nowMs: number, policy: PolicyView): st
 export function portsTable(ports: readonly MappingStatus[], nowMs = Date.now(), policy: PolicyView = NO_POLICY_VIEW): string {
   if (ports.length === 0) return 'No published ports. Add one with: berth ports add 80=8080\n';
   const rows = [
+    // CONNS for UDP: client flows, open/total.
     ['LISTEN', 'TARGET', 'VIA', 'CONNS', 'IN', 'OUT', 'STATE'],
     ...ports.map((p) => [
       formatListen(p.spec),

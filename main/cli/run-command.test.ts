@@ -77,7 +77,11 @@ describe('berth run: usage', () => {
       ['-p', '80=3000', '--', 'true'],
       '-p 80=3000: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add 80=3000"',
     ],
-    [['-p', '80/udp', '--', 'true'], '-p 80/udp: UDP mappings are not available yet: Berth forwards TCP only; for TCP write "80" or "80/tcp"'],
+    [['-p', '80/sctp', '--', 'true'], '-p 80/sctp: "80/sctp" ends in an unknown protocol; write /tcp or /udp, or leave it out for TCP'],
+    [
+      ['-p', '5353:53/udp', '--', 'true'],
+      '-p 5353:53/udp: berth run forwards nothing, so it takes no target port: CMD gets the listening socket itself; give only where to listen (e.g. -p 8080), or forward with "berth ports add 5353:53/udp"',
+    ],
     [['-p', '80'], 'give the command to run after --, e.g. berth run -p 80 -- ./server'],
     [['-p', '80', '--'], 'give the command to run after --, e.g. berth run -p 80 -- ./server'],
     [['-x', '-p', '80', 'true'], 'unknown option "-x" (put CMD after --)'],
@@ -98,6 +102,34 @@ describe('berth run: usage', () => {
 
 describe('berth run through the real helper, as the unprivileged user', () => {
   const machine = helperInNamespace(users.test.uid);
+
+  it('hands CMD a UDP socket on 127.0.0.1:53 (from the helper) beside a TCP one on port 53; CMD answers a datagram itself', async () => {
+    const berth = berthRun(['-p', '127.0.0.1:53/udp', '-p', '127.0.0.1:53', '--helper-socket', machine.helper.socketPath, '--', ...fdServer()], machine.ns);
+    const ready = await berth.next((line) => 'ready' in line);
+    expect(ready).toMatchObject({ ready: true, uid: users.test.uid, listenFds: '2', fdNames: '127.0.0.1_53/udp:127.0.0.1_53', ports: [53, 53] });
+    const ask = spawnFixture('ports-udp', ['ask', '127.0.0.1', '53', 'who?'], { ns: machine.ns, user: users.other });
+    expect(await ask.next(() => true)).toEqual({ replies: [`udp ${ready.pid as number} ${users.test.uid} who?`], from: '127.0.0.1:53', local: expect.any(Number) });
+    expect(machine.helper.auditEntries()).toContainEqual(
+      expect.objectContaining({ op: 'bindPort', peer: expect.objectContaining({ uid: users.test.uid }), args: { address: '127.0.0.1', port: 53, protocol: 'udp' }, result: 'ok' }),
+    );
+    // CMD holds the socket, berth none: datagrams never pass through Berth.
+    const udpSocket = readlinkSync(`/proc/${ready.pid as number}/fd/3`);
+    expect(socketLinks(berth.child.pid!)).not.toContain(udpSocket);
+  });
+
+  it('refuses privileged UDP on 0.0.0.0 with a sentence and exit 1, before CMD starts and without asking the helper', async () => {
+    const before = machine.helper.auditEntries().filter((entry) => entry.op === 'bindPort').length;
+    const berth = berthRun(['-p', '0.0.0.0:53/udp', '--helper-socket', machine.helper.socketPath, '--', ...fdServer()], machine.ns);
+    const { code } = await berth.exited;
+    const stderr = berth.child.stderr!;
+    await new Promise<void>((resolve) => (stderr.readableEnded ? resolve() : stderr.once('end', () => resolve())));
+    expect(code).toBe(EXIT.error);
+    expect(berth.stderr).toBe(
+      "berth run: 0.0.0.0:53/udp needs the privileged helper, which serves UDP ports below 1024 on loopback addresses only unless your organization's policy allows more: use 127.0.0.1:53/udp, or a port from 1024 up\n",
+    );
+    expect(berth.lines).toEqual([]);
+    expect(machine.helper.auditEntries().filter((entry) => entry.op === 'bindPort').length).toBe(before);
+  });
 
   it('hands CMD 127.0.0.1:80 as fd 3 with LISTEN_FDS and its own LISTEN_PID, keeps no copy, and exits with its status', async () => {
     const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', machine.helper.socketPath, '--', ...fdServer()], machine.ns);

@@ -9,7 +9,7 @@ import type { PortRulesInForce } from '../core/ports/bind';
 import { EXIT } from './exit-codes';
 import { UsageError, type CliIO } from './io';
 
-export const RUN_USAGE = `Usage: berth run -p [ADDR:]PORT [-p [ADDR:]PORT ...] [--helper-socket PATH] [--] CMD [ARGS...]
+export const RUN_USAGE = `Usage: berth run -p [ADDR:]PORT[/udp] [-p [ADDR:]PORT[/udp] ...] [--helper-socket PATH] [--] CMD [ARGS...]
 
 Run CMD with listening sockets already bound for it, as systemd's socket
 activation does: the sockets are fds 3, 4, ... in the order given, with
@@ -20,6 +20,10 @@ the way: connections go straight to CMD, never through Berth.
 
   -p, --publish [ADDR:]PORT  where to listen; ADDR is a literal IP address (default 127.0.0.1),
                              IPv6 in brackets: -p 80, -p 0.0.0.0:443, -p [::1]:8080
+                             /udp for a bound UDP socket instead: -p 53/udp (its
+                             LISTEN_FDNAMES entry ends in /udp: 127.0.0.1_53/udp);
+                             UDP below 1024 on loopback only, unless your
+                             organization's policy allows more
                              (no target: Docker's -p 8080:80 forwards, and berth run
                              does not; for that use "berth ports add 8080:80")
   --helper-socket PATH       the helper's socket (default ${systemPaths().socketPath})
@@ -38,6 +42,7 @@ most servers that support systemd socket activation can.
 Examples:
   berth run -p 80 -- ./my-server
   berth run -p 127.0.0.1:80 -p 127.0.0.1:443 -- ./my-server --systemd-sockets
+  berth run -p 53/udp -p 53 -- ./my-dns-server
 `;
 
 export interface RunCommandDeps {

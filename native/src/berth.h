@@ -140,5 +140,9 @@ napi_value berth_open_address_watch(napi_env env, napi_callback_info info);
 napi_value berth_drain_address_watch(napi_env env, napi_callback_info info);
 napi_value berth_file_limit(napi_env env, napi_callback_info info);
 napi_value berth_raise_file_limit(napi_env env, napi_callback_info info);
+/* datagram.c: UDP on a published port's socket (see there for why not dgram). */
+napi_value berth_datagram_address(napi_env env, napi_callback_info info);
+napi_value berth_receive_datagram(napi_env env, napi_callback_info info);
+napi_value berth_send_datagram(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */

@@ -109,7 +109,7 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return state.capabilities;
       case 'ports.add': {
         const spec = params as ApiParams<'ports.add'>;
-        if (state.ports.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
+        if (state.ports.some((m) => m.id === mappingId(spec))) {
           throw new ApiError('CONFLICT', `${mappingId(spec)} is already published.`);
         }
         const privileged = spec.port < 1024 && !state.capabilities.directLowPortBind.specificAddress;
@@ -125,6 +125,7 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
           retry: null,
           connections: { active: 0, total: 0, failed: 0 },
           bytes: { in: 0, out: 0 },
+          ...(spec.protocol === 'udp' ? { packets: { in: 0, out: 0 } } : {}),
           lastTargetError: null,
           acceptError: null,
         };

@@ -49,6 +49,50 @@ describe('checkDraft', () => {
   });
 });
 
+describe('checkDraft: UDP', () => {
+  it('reads /udp after the port as a UDP mapping of the other fields; /tcp as TCP', () => {
+    expect(checkDraft(draft({ port: '5353/udp' }))).toEqual({
+      spec: { address: '127.0.0.1', port: 5353, protocol: 'udp', target: { host: 'localhost', port: 3000 } },
+      errors: {},
+    });
+    expect(checkDraft(draft({ port: ' 53 / UDP ', address: '::1' })).spec).toEqual({ address: '::1', port: 53, protocol: 'udp', target: { host: 'localhost', port: 3000 } });
+    expect(checkDraft(draft({ port: '8080/tcp' })).spec).toEqual({ address: '127.0.0.1', port: 8080, target: { host: 'localhost', port: 3000 } });
+    expect(checkDraft(draft({ port: '70000/udp' })).errors.port).toBe('Must be a whole number from 1 to 65535.');
+    expect(typedPort(draft({ port: '53/udp' }))).toBe(53);
+  });
+
+  it("reads Docker's UDP form in the Port field, and says how", () => {
+    expect(checkDraft(draft({ port: '5353:53/udp' }))).toEqual({
+      spec: { address: '127.0.0.1', port: 5353, protocol: 'udp', target: { host: '127.0.0.1', port: 53 } },
+      errors: {},
+      understood: 'Understood "5353:53/udp" as 127.0.0.1:5353/udp → 127.0.0.1:53.',
+    });
+  });
+
+  it('a UDP mapping does not take the TCP port of the same number, and the other way round', () => {
+    const tcp80 = runningState().ports;
+    expect(checkDraft(draft({ address: '127.0.0.1', port: '80/udp' }), tcp80).spec).toMatchObject({ port: 80, protocol: 'udp' });
+    const udp = { ...tcp80[0]!, id: '127.0.0.1:53/udp', spec: { address: '127.0.0.1', port: 53, protocol: 'udp' as const, target: { host: 'localhost', port: 5353 } } };
+    expect(checkDraft(draft({ address: '127.0.0.1', port: '53/udp' }), [udp]).errors.port).toBe('127.0.0.1 UDP port 53 is already published.');
+    expect(checkDraft(draft({ address: '127.0.0.1', port: '53' }), [udp]).spec).toMatchObject({ port: 53 });
+  });
+
+  it('warns that privileged UDP is served on loopback only, unless the policy allows more', () => {
+    const state = runningState();
+    expect(privilegedAdvice('0.0.0.0', 53, state, 'udp')).toEqual({
+      tone: 'error',
+      text: 'UDP ports below 1024 are served on loopback addresses only (127.0.0.1, ::1) unless your organization’s policy allows more. Use 127.0.0.1, or a port from 1024 up.',
+      fix: 'none',
+    });
+    expect(privilegedAdvice('127.0.0.1', 53, state, 'udp')).toBeNull();
+    for (const loopback of ['127.0.0.53', '::1', '0:0::1', '::ffff:127.0.0.1']) expect(privilegedAdvice(loopback, 53, state, 'udp')).toBeNull();
+    for (const other of ['::', '10.0.0.1', '::ffff:10.0.0.1', 'fe80::1']) expect(privilegedAdvice(other, 53, state, 'udp')?.tone).toBe('error');
+    expect(privilegedAdvice('0.0.0.0', 5353, state, 'udp')).toBeNull();
+    const allowed = { ...state, capabilities: { ...state.capabilities, policy: { ...state.capabilities.policy, portRules: { udp: 'any' as const } } } };
+    expect(privilegedAdvice('0.0.0.0', 53, allowed, 'udp')).toBeNull();
+  });
+});
+
 describe('checkDraft: a whole mapping in the Port field', () => {
   it.each([
     ['8080:80', { address: '127.0.0.1', port: 8080, target: { host: '127.0.0.1', port: 80 } }, 'Understood "8080:80" as 127.0.0.1:8080 → 127.0.0.1:80.'],
@@ -60,7 +104,8 @@ describe('checkDraft: a whole mapping in the Port field', () => {
   });
 
   it.each([
-    ['8080:80/udp', /^UDP mappings are not available yet: Berth forwards TCP only; for TCP write "8080:80" or "8080:80\/tcp"\.$/],
+    ['8080:80/sctp', /^"8080:80\/sctp" ends in an unknown protocol; write \/tcp or \/udp, or leave it out for TCP\.$/],
+    ['53/quic', /^"53\/quic" ends in an unknown protocol; write \/tcp or \/udp, or leave it out for TCP\.$/],
     ['127.0.0.1:80', /^"127\.0\.0\.1:80" says where to listen but not where to forward; .*e\.g\. 127\.0\.0\.1:80=8080\.$/],
     ['8089:8089', /^127\.0\.0\.1:8089 → 127\.0\.0\.1:8089 forwards to itself/],
   ])('refuses %j next to the Port field', (port, message) => {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { BackendState } from '../../common/api/backend-api';
-import { mappingSpec, type MappingSpec, type MappingStatus } from '../../common/ports/mapping';
+import { mappingSpec, protocolOf, type MappingProtocol, type MappingSpec, type MappingStatus } from '../../common/ports/mapping';
 import { formatListen, formatTarget, parseMappingInput } from '../../common/ports/parse';
 import { forwardsToItself, selfLoopMessage } from '../../common/ports/self-loop';
 
@@ -72,9 +72,32 @@ export interface DraftCheck {
   understood?: string;
 }
 
+/** `53/udp` (or `/tcp`) in the Port field: the port, with Docker's protocol suffix. */
+const PORT_WITH_PROTOCOL = /^\s*(\d{1,6})\s*\/\s*(tcp|udp)\s*$/i;
+
+/** The Port field's port and protocol: `53/udp` is UDP port 53; no suffix is TCP. */
+function portField(text: string): { port: string; protocol: MappingProtocol } {
+  const match = PORT_WITH_PROTOCOL.exec(text);
+  if (match === null) return { port: text, protocol: 'tcp' };
+  return { port: match[1]!, protocol: match[2]!.toLowerCase() === 'udp' ? 'udp' : 'tcp' };
+}
+
+/** The protocol the draft asks for (the Port field's suffix, or a whole mapping's). */
+export function draftProtocol(draft: PortDraft): MappingProtocol {
+  if (PORT_WITH_PROTOCOL.test(draft.port)) return portField(draft.port).protocol;
+  return /\/\s*udp\s*$/i.test(draft.port) ? 'udp' : 'tcp';
+}
+
 /** A whole mapping in the Port field (Docker's `8080:80`, Berth's `80=3000`, `/tcp`), as people paste it. */
 function mappingInPortField(text: string): boolean {
-  return /[:=/]/.test(text.trim());
+  return !PORT_WITH_PROTOCOL.test(text) && /[:=/]/.test(text.trim());
+}
+
+/** The backend refuses a second listener on the same address, port and protocol: said before sending. */
+function alreadyPublished(spec: MappingSpec, existing: readonly MappingStatus[]): string | undefined {
+  const taken = existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port && protocolOf(m.spec) === protocolOf(spec));
+  if (!taken) return undefined;
+  return `${spec.address} ${protocolOf(spec) === 'udp' ? 'UDP port' : 'port'} ${spec.port} is already published.`;
 }
 
 /** The Port field holds a whole mapping: the one shared parser reads it, and the other fields give way to it. */
@@ -87,18 +110,20 @@ function checkMappingText(text: string, existing: readonly MappingStatus[]): Dra
     return { spec: null, errors: { port: asSentence(error instanceof Error ? error.message : String(error)) } };
   }
   const said = understood ?? `Understood ${JSON.stringify(text.trim())} as ${formatListen(spec)} → ${formatTarget(spec.target)}.`;
-  if (existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
-    return { spec: null, errors: { port: `${spec.address} port ${spec.port} is already published.` }, understood: said };
-  }
+  const taken = alreadyPublished(spec, existing);
+  if (taken !== undefined) return { spec: null, errors: { port: taken }, understood: said };
   return { spec, errors: {}, understood: said };
 }
 
 export function checkDraft(draft: PortDraft, existing: readonly MappingStatus[] = []): DraftCheck {
   if (mappingInPortField(draft.port)) return checkMappingText(draft.port, existing);
+  const listen = portField(draft.port);
   const candidate = {
     address: draft.address.trim(),
-    port: portValue(draft.port),
+    port: portValue(listen.port),
     target: { host: draft.targetHost.trim(), port: portValue(draft.targetPort) },
+    // TCP carries no protocol (as every mapping before UDP); UDP says so.
+    ...(listen.protocol === 'udp' ? { protocol: 'udp' as const } : {}),
   };
   const parsed = mappingSpec.safeParse(candidate, { error: friendly });
   if (!parsed.success) {
@@ -112,16 +137,14 @@ export function checkDraft(draft: PortDraft, existing: readonly MappingStatus[] 
   const spec = parsed.data;
   // The backend refuses it too (with this machine's addresses); said here while typing.
   if (forwardsToItself(spec)) return { spec: null, errors: { targetPort: asSentence(selfLoopMessage(spec)) } };
-  // The backend refuses a second listener on the same address and port; say so before sending.
-  if (existing.some((m) => m.spec.address === spec.address && m.spec.port === spec.port)) {
-    return { spec: null, errors: { port: `${spec.address} port ${spec.port} is already published.` } };
-  }
+  const taken = alreadyPublished(spec, existing);
+  if (taken !== undefined) return { spec: null, errors: { port: taken } };
   return { spec, errors: {} };
 }
 
 /** The port as typed, when it is a whole number (for advice shown while typing). */
 export function typedPort(draft: PortDraft): number | null {
-  const value = portValue(draft.port);
+  const value = portValue(portField(draft.port).port);
   return typeof value === 'number' && value >= 1 && value <= 65535 ? value : null;
 }
 
@@ -135,15 +158,40 @@ export interface PrivilegedAdvice {
 const isAnyAddress = (address: string): boolean => address === '0.0.0.0' || address === '::';
 
 /**
+ * 127.0.0.0/8, ::1 or an IPv4-mapped 127.x, however spelled. Not
+ * common/policy/port-rule-check's: that one uses node:net's BlockList, which
+ * the sandboxed renderer does not load. URL gives IPv6 its one spelling.
+ */
+function isLoopback(address: string): boolean {
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address)) return true;
+  if (!address.includes(':')) return false;
+  try {
+    const host = new URL(`http://[${address}]/`).hostname;
+    return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A port below 1024 needs either a direct bind the OS allows for this address,
  * or a running helper with privileged port mapping on. Said before submitting,
  * so the user learns what to enable rather than meeting an error.
  */
-export function privilegedAdvice(address: string, port: number | null, state: BackendState): PrivilegedAdvice | null {
+export function privilegedAdvice(address: string, port: number | null, state: BackendState, protocol: MappingProtocol = 'tcp'): PrivilegedAdvice | null {
   if (port === null || port >= 1024) return null;
   const caps = state.capabilities;
   const direct = isAnyAddress(address.trim()) ? caps.directLowPortBind.anyAddress : caps.directLowPortBind.specificAddress;
   if (direct) return null;
+  // The helper serves privileged UDP on loopback only, unless the policy allows more (backend and helper refuse it too).
+  const udpScope = caps.policy.portRules?.udp ?? 'loopback';
+  if (protocol === 'udp' && udpScope === 'loopback' && address.trim() !== '' && !isLoopback(address.trim())) {
+    return {
+      tone: 'error',
+      text: 'UDP ports below 1024 are served on loopback addresses only (127.0.0.1, ::1) unless your organization’s policy allows more. Use 127.0.0.1, or a port from 1024 up.',
+      fix: 'none',
+    };
+  }
   const why = caps.directLowPortBind.detail;
   if (caps.userMode !== null) {
     return {

@@ -1,6 +1,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { SettingChange } from '../../common/api/backend-api';
-import { mappingId, type MappingKey } from '../../common/ports/mapping';
+import { mappingId, protocolOf, withProtocol, type MappingKey } from '../../common/ports/mapping';
 import type { RendererApi } from '../bridge/types';
 import { toApiError } from '../bridge/validate';
 import { checkDraft, type PortField } from '../logic/port-form';
@@ -138,7 +138,8 @@ export function createBerthStore(api: RendererApi): StoreApi<BerthStore> {
         return result.ok;
       },
       async removePort(key) {
-        await run(removeKey(key), () => api.call('ports.remove', { address: key.address, port: key.port }));
+        // Only the key (a whole spec may be passed): its address, port and protocol.
+        await run(removeKey(key), () => api.call('ports.remove', withProtocol<MappingKey>({ address: key.address, port: key.port }, protocolOf(key))));
       },
       async diagnose() {
         await run('diagnose', () => api.call('diagnose', {}));

@@ -1,12 +1,13 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { MappingStatus } from '../../common/ports/mapping';
+import { formatListen } from '../../common/ports/parse';
 import { ActionErrorText } from '../components/ActionErrorText';
 import { Banner } from '../components/Banner';
 import { ArrowIcon, PlusIcon, TrashIcon } from '../components/icons';
 import { policyView } from '../../common/ports/waiting';
 import { asSentence, formatBytes, hostPort } from '../logic/format';
 import { portProblem, portState } from '../logic/port-row';
-import { checkDraft, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
+import { checkDraft, draftProtocol, PORT_FIELDS, privilegedAdvice, typedPort, type PortField } from '../logic/port-form';
 import { useOpenSettings } from '../navigation';
 import { useActions, useBerth } from '../state/context';
 import { ADD_PORT_KEY, visibleFields } from '../state/reducers';
@@ -32,7 +33,8 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
   const error = useBerth((s) => s.errors[removeKey(mapping.spec)]);
   const backend = useBerth((s) => s.backend);
   const { removePort } = useActions();
-  const listen = hostPort(mapping.spec.address, mapping.spec.port);
+  // `127.0.0.1:53/udp` for UDP, as the CLI names it.
+  const listen = formatListen(mapping.spec);
   const target = hostPort(mapping.spec.target.host, mapping.spec.target.port);
   const { active, total, failed } = mapping.connections;
   const now = useNow(mapping.retry !== null, mapping.retry?.at);
@@ -94,7 +96,7 @@ function PortRow({ mapping }: { mapping: MappingStatus }) {
 
 const LABELS: Record<PortField, string> = { address: 'Address', port: 'Port', targetHost: 'Target host', targetPort: 'Target port' };
 const HIDDEN_PREFIX: Partial<Record<PortField, string>> = { address: 'Listen ', port: 'Listen ' };
-const HINTS: Partial<Record<PortField, string>> = { address: '127.0.0.1, 0.0.0.0 or ::1' };
+const HINTS: Partial<Record<PortField, string>> = { address: '127.0.0.1, 0.0.0.0 or ::1', port: 'For UDP add /udp, e.g. 53/udp' };
 
 function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
   const base = useId();
@@ -110,7 +112,7 @@ function PortForm({ id, onClose }: { id: string; onClose: () => void }) {
   const openSettings = useOpenSettings();
   const inputs = useRef<Partial<Record<PortField, HTMLInputElement | null>>>({});
   const check = useMemo(() => checkDraft(draft, ports ?? []), [draft, ports]);
-  const advice = backend === null ? null : privilegedAdvice(draft.address, typedPort(draft), backend);
+  const advice = backend === null ? null : privilegedAdvice(draft.address, typedPort(draft), backend, draftProtocol(draft));
 
   // Opening the form takes the keyboard to its first field.
   useEffect(() => {

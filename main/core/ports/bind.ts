@@ -2,9 +2,9 @@ import { closeSync } from 'node:fs';
 import { bindSocket } from '../../../native';
 import { ApiError } from '../../../common/api/backend-api';
 import { errnoCode } from '../../../common/errno';
-import { portRuleRefusal } from '../../../common/policy/port-rule-check';
+import { DEFAULT_PRIVILEGED_UDP, portRuleRefusal } from '../../../common/policy/port-rule-check';
 import type { PortRules } from '../../../common/policy/port-rules';
-import { mappingKey, type MappingKey } from '../../../common/ports/mapping';
+import { mappingKey, protocolOf, withProtocol, type MappingKey } from '../../../common/ports/mapping';
 import { describeKeyProblem, formatListen } from '../../../common/ports/parse';
 import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailableError } from '../../helper-client';
 
@@ -49,7 +49,7 @@ export interface PortRulesInForce {
 }
 
 export interface Listener {
-  /** A listening, close-on-exec TCP socket; the caller owns it. */
+  /** A close-on-exec socket: a listening TCP one, or a bound UDP one (key.protocol); the caller owns it. */
   fd: number;
   via: 'direct' | 'helper';
 }
@@ -110,7 +110,8 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
         ? new ApiError('LOCKED', `port ${key.port} needs the privileged helper, and your organization has turned privileged port mapping off`)
         : new ApiError('LOCKED', error.message);
     case 'NOT_ALLOWED':
-      return new ApiError('LOCKED', error.message);
+      // The helper's own rule for privileged UDP (its sentence says the same, in the helper's words).
+      return protocolOf(key) === 'udp' ? udpLoopbackOnly(key) : new ApiError('LOCKED', error.message);
     case 'NOT_NEEDED':
       // We asked only because our own bind was refused; the helper disagrees, so the machine changed under us.
       return new ApiError(
@@ -172,6 +173,20 @@ function unavailableSentence(key: MappingKey, error: HelperUnavailableError): st
 }
 
 const INSTALL_HINT = 'install it from Berth\'s settings (or run "berth helper install")';
+
+/**
+ * Privileged UDP off loopback, refused (the helper refuses it too, T26): a UDP
+ * socket on a low port sends from a "secure" source port that NFS-style
+ * services on the network trust as root.
+ */
+function udpLoopbackOnly(key: MappingKey): ApiError {
+  const loopback = formatListen({ ...key, address: key.address.includes(':') ? '::1' : '127.0.0.1' });
+  return new ApiError(
+    'LOCKED',
+    `${formatListen(key)} needs the privileged helper, which serves UDP ports below 1024 on loopback addresses only unless your organization's policy allows more: use ${loopback}, or a port from 1024 up`,
+  );
+}
+
 const TURN_ON_HINT = "turn on privileged port mapping in Berth's settings";
 
 /** HELPER_NEEDED, naming exactly what is missing: the helper, the setting, or both. */
@@ -205,9 +220,10 @@ async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Lis
   }
   if (client === undefined) throw helperNeeded(key, true, false);
   try {
-    const bound = await client.bindPort({ address: key.address, port: key.port, protocol: 'tcp' });
+    const protocol = protocolOf(key);
+    const bound = await client.bindPort({ address: key.address, port: key.port, protocol });
     // The helper echoes what it bound; anything else is not the socket we asked for.
-    if (bound.address !== key.address || bound.port !== key.port || bound.protocol !== 'tcp') {
+    if (bound.address !== key.address || bound.port !== key.port || bound.protocol !== protocol) {
       closeSync(bound.fd);
       throw new ApiError('HELPER_UNAVAILABLE', `the privileged helper bound something other than ${formatListen(key)}; refusing to use it`);
     }
@@ -220,24 +236,30 @@ async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Lis
 }
 
 /**
- * A listening TCP socket on `key`: bound directly, or by the helper when the
- * direct bind fails with EACCES, the setting allows it and a helper answers.
+ * A listening TCP socket, or a bound UDP one, on `key`: bound directly, or by
+ * the helper when the direct bind fails with EACCES, the setting allows it
+ * and a helper answers.
  */
 export async function acquireListener(key: MappingKey, options: AcquireOptions): Promise<Listener> {
   // The native layer checks again; this keeps names and out-of-range ports from ever reaching it.
-  const only = { address: key.address, port: key.port }; // a whole MappingSpec may be passed: only where to listen matters
+  const only = withProtocol<MappingKey>({ address: key.address, port: key.port }, protocolOf(key)); // a whole MappingSpec may be passed: only where to listen matters
   const checked = mappingKey.safeParse(only);
   if (!checked.success) throw new ApiError('INVALID', describeKeyProblem(only) ?? 'not a literal IP address and a port 1-65535');
+  const protocol = protocolOf(checked.data);
   // The organization's port rules apply to every port Berth publishes, not only the helper's.
   if (options.portRules) {
-    const refusal = portRuleRefusal(options.portRules.rules, { ...checked.data, protocol: 'tcp' });
+    const refusal = portRuleRefusal(options.portRules.rules, { ...checked.data, protocol });
     if (refusal !== undefined) throw new ApiError('LOCKED', `${formatListen(checked.data)} is not allowed by ${options.portRules.source}: ${refusal}`);
   }
   try {
-    return { fd: bindSocket(checked.data.address, checked.data.port, 'tcp', LISTEN_BACKLOG), via: 'direct' };
+    return { fd: bindSocket(checked.data.address, checked.data.port, protocol, LISTEN_BACKLOG), via: 'direct' };
   } catch (error) {
     // Only "not allowed" is the helper's business; every other failure would fail for root too.
     if (errnoCode(error) !== 'EACCES') throw directBindError(checked.data, error);
+  }
+  // Said before any helper is asked (or installed): the helper would refuse it (T26), so no prompt can help.
+  if (protocol === 'udp' && portRuleRefusal({ udp: options.portRules?.rules.udp ?? DEFAULT_PRIVILEGED_UDP }, { ...checked.data, protocol }) !== undefined) {
+    throw udpLoopbackOnly(checked.data);
   }
   if (options.userMode === true) {
     // "Install the helper" would be wrong advice: the administrator chose a machine without one.

@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { ApiError } from '../../../common/api/backend-api';
 import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
 import type { Listener } from './bind';
-import type { Forwarder } from './forwarder';
+import type { PortForwarder } from './serve';
 import type { NextRetry } from './retry';
 
 /** One published mapping as the publisher (publisher.ts) keeps it, and how it is shown. */
@@ -13,7 +13,7 @@ export interface Entry {
   state: MappingStatus['state'];
   via: Listener['via'] | null;
   error: { code: string; message: string } | null;
-  forwarder: Forwarder | undefined;
+  forwarder: PortForwarder | undefined;
   /** In the mappings file (an add in progress is not, until it listens). */
   saved: boolean;
   /** The bind attempt in progress, and whether another was asked for meanwhile (see PortPublisher.start). */
@@ -26,13 +26,14 @@ export function statusOf(entry: Entry, next: NextRetry | undefined): MappingStat
   const stats = entry.forwarder?.stats();
   return {
     id: entry.id,
-    spec: { address: entry.spec.address, port: entry.spec.port, target: { ...entry.spec.target } },
+    spec: { ...entry.spec, target: { ...entry.spec.target } },
     state: entry.state,
     via: entry.via,
     error: entry.error,
     retry: next ? { at: new Date(next.at).toISOString(), onAddressChange: next.onAddressChange } : null,
     connections: { active: stats?.active ?? 0, total: stats?.total ?? 0, failed: stats?.failed ?? 0 },
     bytes: { in: stats?.bytesIn ?? 0, out: stats?.bytesOut ?? 0 },
+    ...(entry.spec.protocol === 'udp' ? { packets: { in: stats?.packetsIn ?? 0, out: stats?.packetsOut ?? 0 } } : {}),
     lastTargetError: entry.forwarder?.lastTargetError ?? null,
     acceptError: entry.forwarder?.acceptError ?? null,
   };

@@ -41,6 +41,31 @@ describe('mappings file', () => {
     expect(loadMappings(path, now)).toEqual({ mappings: [] });
   });
 
+  it('round-trips UDP mappings beside TCP ones (one port may be both), and loads a file written before UDP as TCP', () => {
+    const dns: MappingSpec = { address: '127.0.0.1', port: 80, protocol: 'udp', target: { host: 'localhost', port: 5353 } };
+    saveMappings(path, [web, dns]);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, mappings: [web, dns] });
+    // TCP is written as before (no protocol), so an older Berth still reads its mappings.
+    expect(JSON.parse(readFileSync(path, 'utf8')).mappings[0]).not.toHaveProperty('protocol');
+    expect(loadMappings(path, now)).toEqual({ mappings: [web, dns] });
+    // A file from before UDP: no protocol anywhere, loaded as TCP.
+    writeRaw('{"version":1,"mappings":[{"address":"127.0.0.1","port":80,"target":{"host":"localhost","port":8080}}]}');
+    expect(loadMappings(path, now)).toEqual({ mappings: [web] });
+    // An explicit "tcp" (hand-written) is TCP; the same port twice over UDP is a duplicate.
+    writeRaw(JSON.stringify({ version: 1, mappings: [{ ...web, protocol: 'tcp' }, dns, { ...dns, target: { host: 'x', port: 1 } }] }));
+    expect(loadMappings(path, now)).toEqual({
+      mappings: [{ ...web, protocol: 'tcp' }, dns],
+      notice: 'mappings.json listed 127.0.0.1:80/udp more than once; the first of each was kept.',
+    });
+  });
+
+  it('sets aside a file with an unknown protocol', () => {
+    writeRaw(JSON.stringify({ version: 1, mappings: [{ ...web, protocol: 'sctp' }] }));
+    const loaded = loadMappings(path, now);
+    expect(loaded.mappings).toEqual([]);
+    expect(loaded.notice).toMatch(/^Your saved port mappings could not be read \(it does not match the expected format at mappings\.0\.protocol/);
+  });
+
   it('sweeps the temp files an interrupted save left at start, and loads the file whole', () => {
     saveMappings(path, [web]);
     const leftover = join(dir, 'config', '.mappings.json.0123456789ab.tmp');

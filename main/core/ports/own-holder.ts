@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { ApiError } from '../../../common/api/backend-api';
-import type { MappingSpec } from '../../../common/ports/mapping';
+import { protocolOf, type MappingSpec } from '../../../common/ports/mapping';
 import { formatListen, formatTarget } from '../../../common/ports/parse';
 
 /**
@@ -16,11 +16,13 @@ function isAnyAddress(address: string): boolean {
 }
 
 /** A listening mapping of ours whose socket can be the one that holds `spec`'s port. */
-export function ownHolder(spec: Pick<MappingSpec, 'address' | 'port'>, listening: readonly MappingSpec[]): MappingSpec | undefined {
+export function ownHolder(spec: Pick<MappingSpec, 'address' | 'port' | 'protocol'>, listening: readonly MappingSpec[]): MappingSpec | undefined {
   const family = isIP(spec.address);
   return listening.find(
     (other) =>
       other.port === spec.port &&
+      // TCP and UDP ports are separate: a UDP mapping never holds a TCP port.
+      protocolOf(other) === protocolOf(spec) &&
       isIP(other.address) === family &&
       other.address !== spec.address &&
       (isAnyAddress(other.address) || isAnyAddress(spec.address)),
@@ -28,7 +30,7 @@ export function ownHolder(spec: Pick<MappingSpec, 'address' | 'port'>, listening
 }
 
 /** PORT_IN_USE reworded when the holder is one of Berth's own mappings; any other error as it is. */
-export function explainOwnHolder(error: ApiError, spec: Pick<MappingSpec, 'address' | 'port'>, listening: readonly MappingSpec[]): ApiError {
+export function explainOwnHolder(error: ApiError, spec: Pick<MappingSpec, 'address' | 'port' | 'protocol'>, listening: readonly MappingSpec[]): ApiError {
   if (error.code !== 'PORT_IN_USE') return error;
   const holder = ownHolder(spec, listening);
   if (holder === undefined) return error;

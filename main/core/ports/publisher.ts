@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { ApiError, type ApiErrorCode } from '../../../common/api/backend-api';
-import { mappingId, mappingKey, mappingSpec, type MappingKey, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
+import { mappingId, mappingKey, mappingSpec, protocolOf, withProtocol, type MappingKey, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
 import { describeKeyProblem, describeSpecProblem, formatTarget } from '../../../common/ports/parse';
 import { forwardsToItself, selfLoopMessage } from '../../../common/ports/self-loop';
 import { errnoCode } from '../../../common/errno';
@@ -8,11 +8,11 @@ import { watchAddresses } from './address-watch';
 import { acquireListener, type AcquireOptions, type HelperSource, type PortRulesInForce } from './bind';
 import { asApiError, canonicalAddress, localAddresses, statusOf, type Entry } from './entry';
 import { processFdBudget } from '../limits/fd-budget';
-import { Forwarder } from './forwarder';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
 import { explainOwnHolder } from './own-holder';
 import { retryReason, RetryScheduler, type RetryOptions } from './retry';
+import { serveListener, type PortForwarder } from './serve';
 import { StatsBeat } from './stats-beat';
 
 /**
@@ -98,7 +98,7 @@ export class PortPublisher {
     const loaded = loadMappings(options.mappingsPath, options.now);
     const publisher = new PortPublisher(options);
     for (const saved of loaded.mappings) {
-      const spec = { ...saved, address: canonicalAddress(saved.address) };
+      const spec = withProtocol({ ...saved, address: canonicalAddress(saved.address) });
       const entry: Entry = { id: mappingId(spec), spec, state: 'starting', via: null, error: null, forwarder: undefined, saved: true };
       // A hand-edited file may spell one address two ways: the first wins, as for exact duplicates.
       if (!publisher.entries.has(entry.id)) publisher.entries.set(entry.id, entry);
@@ -123,7 +123,7 @@ export class PortPublisher {
     if (problem !== undefined) throw new ApiError('INVALID', problem);
     const parsed = mappingSpec.parse(input);
     // One spelling per address ("0:0::1" is "::1"), so a duplicate is caught by its id, not by bind(2).
-    const spec = { ...parsed, address: canonicalAddress(parsed.address) };
+    const spec = withProtocol({ ...parsed, address: canonicalAddress(parsed.address) });
     // Every add (CLI, form, control socket) comes here: a mapping whose target is its own
     // listener would multiply one connection without end, so it is never bound.
     if (forwardsToItself(spec, localAddresses())) throw new ApiError('INVALID', selfLoopMessage(spec));
@@ -137,7 +137,7 @@ export class PortPublisher {
     const entry: Entry = { id, spec, state: 'starting', via: null, error: null, forwarder: undefined, saved: false };
     this.entries.set(id, entry);
     this.changed();
-    let forwarder: Forwarder | undefined;
+    let forwarder: PortForwarder | undefined;
     try {
       const listener = await acquireListener(spec, this.bindOptions());
       if (!this.current(entry) || this.closed) {
@@ -162,7 +162,7 @@ export class PortPublisher {
   async remove(key: MappingKey): Promise<void> {
     const checked = mappingKey.safeParse(key);
     if (!checked.success) throw new ApiError('INVALID', describeKeyProblem(key) ?? 'not a valid address and port');
-    const id = mappingId({ ...checked.data, address: canonicalAddress(checked.data.address) });
+    const id = mappingId(withProtocol({ ...checked.data, address: canonicalAddress(checked.data.address) }));
     const entry = this.entries.get(id);
     if (!entry) throw new ApiError('NOT_FOUND', `${id} is not published`);
     // The file first: if it cannot be written, the mapping keeps running and nothing is lost.
@@ -171,7 +171,8 @@ export class PortPublisher {
     this.retries.cancel(id);
     await entry.forwarder?.close();
     // Its port is free now: a mapping of ours that waited for it tries at once.
-    if (entry.state === 'listening') this.retries.retryNow((other, reason) => reason === 'port' && this.entries.get(other)?.spec.port === entry.spec.port);
+    const holds = (other: MappingSpec | undefined): boolean => other?.port === entry.spec.port && protocolOf(other) === protocolOf(entry.spec);
+    if (entry.state === 'listening') this.retries.retryNow((other, reason) => reason === 'port' && holds(this.entries.get(other)?.spec));
     this.updateWatch();
     this.changed();
   }
@@ -326,9 +327,9 @@ export class PortPublisher {
     return [...this.entries.values()].filter((e) => e !== except && e.state === 'listening').map((e) => e.spec);
   }
 
-  /** A forwarder on the fd, checked to listen where the mapping says (the helper's socket included). */
-  private async forward(entry: Entry, fd: number): Promise<Forwarder> {
-    const forwarder = await Forwarder.listen(fd, entry.spec.target, {
+  /** A forwarder (TCP or UDP) on the fd, checked to listen where the mapping says (the helper's socket included). */
+  private async forward(entry: Entry, fd: number): Promise<PortForwarder> {
+    const forwarder = await serveListener(entry.spec, fd, {
       onActivity: () => this.stats.activity(),
       ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
     });

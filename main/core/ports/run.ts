@@ -7,8 +7,9 @@ import { formatListen } from '../../../common/ports/parse';
 import { acquireListener, type HelperSource, type PortRulesInForce } from './bind';
 
 /**
- * `berth run -p 80 -- CMD`: Berth gets the listening sockets (directly, or
- * from the helper) and hands them to CMD as fds 3, 4, ... with the systemd
+ * `berth run -p 80 -- CMD`: Berth gets the listening sockets (TCP, or bound
+ * UDP ones for `-p 53/udp`; directly, or from the helper) and hands them to
+ * CMD as fds 3, 4, ... with the systemd
  * socket-activation variables, then gets out of the way: CMD accepts its
  * own connections, so no traffic passes through Berth.
  */
@@ -49,7 +50,8 @@ export interface RunOptions {
 /**
  * One LISTEN_FDNAMES entry per socket. systemd's names may not contain ':'
  * (it separates them), so `127.0.0.1:80` becomes `127.0.0.1_80` and
- * `[::1]:80` becomes `[__1]_80`.
+ * `[::1]:80` becomes `[__1]_80`; a UDP socket keeps its suffix,
+ * `127.0.0.1_53/udp`, so CMD can tell it from a TCP one on the same port.
  */
 export function listenFdName(key: MappingKey): string {
   return formatListen(key).replace(/:/g, '_');

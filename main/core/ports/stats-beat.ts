@@ -1,4 +1,4 @@
-import type { Forwarder } from './forwarder';
+import type { PortForwarder } from './serve';
 
 /**
  * Connection activity, reported at most every `intervalMs`: while
@@ -8,7 +8,7 @@ import type { Forwarder } from './forwarder';
 
 export interface CountedMapping {
   readonly id: string;
-  readonly forwarder: Forwarder | undefined;
+  readonly forwarder: PortForwarder | undefined;
 }
 
 export class StatsBeat {

@@ -316,6 +316,25 @@ export function listeningFd(host = '127.0.0.1'): { fd: number; port: number } {
   }
 }
 
+/** A bound UDP socket on a free port of `host` (as listeningFd, for UDP mappings). */
+export function boundUdpFd(host = '127.0.0.1'): { fd: number; port: number } {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      return { fd: bindSocket(host, port, 'udp', 1), port };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 100) throw error;
+    }
+  }
+}
+
+/** A UDP port nothing is bound to right now. */
+export function unusedUdpPort(host = '127.0.0.1'): number {
+  const { fd, port } = boundUdpFd(host);
+  closeSync(fd);
+  return port;
+}
+
 /** A port nothing listens on right now (for "target down"): bound, then closed. */
 export function unusedPort(host = '127.0.0.1'): number {
   const { fd, port } = listeningFd(host);
