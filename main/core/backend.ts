@@ -18,6 +18,7 @@ import { readAuditTail } from './audit-tail';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
+import { runtimeMetrics } from './diagnostics/loop-delay';
 import type { Logger } from './log';
 import { policyLocks, policyPortRules, policySource, readAppPolicy } from './policy/app-policy';
 import { refreshPolicyFromConfig } from './policy/refresh-from-config';
@@ -208,6 +209,7 @@ export class Backend implements ApiHost {
         return { opened: true };
       },
       'app.windowLink': async () => ({ url: this.options.windowLink?.() ?? null }),
+      'app.metrics': async ({ reset }) => runtimeMetrics(reset === true),
       'notices.dismiss': async ({ id }) => {
         this.notices = this.notices.filter((n) => n.id !== id);
         this.changed();
