@@ -25,7 +25,7 @@ export function checkTools(): Map<string, string> {
     else versions.set(command, `${run.stdout}${run.stderr}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? command);
   }
   if (missing.length > 0) {
-    throw new Error(`${missing.join(', ')} not found: apt-get install ${TOOLS.map(([, , pkg]) => pkg).join(' ')}`);
+    throw new Error(`${missing.join(', ')} not found: run bench/deps.sh as root (apt-get install ${TOOLS.map(([, , pkg]) => pkg).join(' ')})`);
   }
   return versions;
 }

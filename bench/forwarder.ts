@@ -165,7 +165,12 @@ async function measureRow(row: Row, o: Options, results: Results, round: number,
   }
   if (row.ports.udp !== undefined) {
     const port = row.ports.udp;
-    const m = await measured(row, async () => JSON.parse(await run([process.execPath, udpLoad, 'client', String(port), String(o.udpClients), String(o.seconds)])) as { rps: number; p50Ms: number; p99Ms: number; lost: number });
+    const m = await measured(row, async () => {
+      const out = JSON.parse(await run([process.execPath, udpLoad, 'client', String(port), String(o.udpClients), String(o.seconds)])) as Record<string, unknown>;
+      // No answer at all gives null percentiles (NaN in JSON): shown as "—".
+      const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+      return { rps: num(out.rps), p50Ms: num(out.p50Ms), p99Ms: num(out.p99Ms), lost: num(out.lost) };
+    });
     keep('udpRps', m.result.rps, m.cpu, m.loopP99);
     results.add(row.key, 'udpP50', m.result.p50Ms);
     results.add(row.key, 'udpP99', m.result.p99Ms);
