@@ -314,6 +314,9 @@ async function main(): Promise<void> {
     if (udpAvailable === false || udpAvailable === undefined) direct.ports.udp = undefined;
     if (rows.length === 0) throw new Error('--paths names no path that can run here');
 
+    // Every row settled before round 1 (`berth run`'s own start-up included), so that no row's start
+    // steals from another's first figures.
+    for (const row of rows) await settle(row);
     for (let round = 1; round <= o.rounds; round++) {
       const loadAtStart = load();
       const order = rows.map((_, i) => rows[(i + round - 1) % rows.length]!);
@@ -332,18 +335,20 @@ async function main(): Promise<void> {
     await system?.closeApps();
     for (const plane of system && want('berth') && (o.idleConnections > 0 || o.burstGb > 0) ? o.planes : []) {
       const app = await system!.startApp(plane);
-      const startedAt = Date.now();
       try {
         const [http, tcp] = [await freePort(), await freePort()];
         await app.publish(`127.0.0.1:${http}=127.0.0.1:${nginxPort}`);
         await app.publish(`127.0.0.1:${tcp}=127.0.0.1:${iperfPort}`);
         const key = `berth${plane === undefined ? '' : `:${plane}`}`;
-        // From 10 s after its start on: V8's memory reducer collects once ~8 s after start-up's activity.
-        const row: Row = { key, label: `a fresh \`berth app\`${planeLabel(plane)}`, ports: { nginx: http, iperf3: tcp }, pids: () => [app.pid], app, notBefore: startedAt + 10_000 };
+        // Each baseline is read 10 s after the last activity (start-up and publishing, then the idle
+        // connections): V8's memory reducer collects once ~8 s after activity, and would otherwise shrink
+        // the process between the baseline and the reading after it.
+        const row: Row = { key, label: `a fresh \`berth app\`${planeLabel(plane)}`, ports: { nginx: http, iperf3: tcp }, pids: () => [app.pid], app, notBefore: Date.now() + 10_000 };
         if (o.idleConnections > 0) {
           await settle(row);
           idle.push(await idleConnections(row, http, o.idleConnections, app));
           console.error(`bench: idle connections, ${key}: done (load ${load()})`);
+          row.notBefore = Date.now() + 10_000;
         }
         if (o.burstGb > 0) {
           await settle(row);
