@@ -89,10 +89,28 @@ export function start(argv: readonly string[], env?: Record<string, string>, sho
   if (shown === undefined) record(argv, env);
   else recordLine(shown);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
   return Object.assign(child, { output: () => output });
+}
+
+/** The long-running processes started and not yet gone. */
+const running = new Set<ChildProcess>();
+
+/** Kills every process start() started that still runs (the bench was interrupted: no root helper is left behind). */
+export function killStarted(): void {
+  // The whole trees, gathered before any dies: nginx's workers and `berth run`'s CMD outlive a killed parent.
+  const pids = [...running].flatMap((child) => (child.pid === undefined ? [] : processTree(child.pid)));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 /** Ends a process we started and waits for it to be gone. */
