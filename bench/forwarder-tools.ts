@@ -25,9 +25,16 @@ export function checkTools(): Map<string, string> {
     else versions.set(command, `${run.stdout}${run.stderr}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? command);
   }
   if (missing.length > 0) {
-    throw new Error(`${missing.join(', ')} not found: apt-get install ${TOOLS.map(([, , pkg]) => pkg).join(' ')}`);
+    throw new Error(`${missing.join(', ')} not found: run bench/deps.sh as root (apt-get install ${TOOLS.map(([, , pkg]) => pkg).join(' ')})`);
   }
   return versions;
+}
+
+/** Where `command` is on this PATH (root's has /usr/sbin, where nginx is; a user's does not). */
+export function which(command: string): string {
+  const found = spawnSync('sh', ['-c', 'command -v "$0"', command], { encoding: 'utf8' }).stdout.trim();
+  if (!found.startsWith('/')) throw new Error(`${command} not found`);
+  return found;
 }
 
 /** Every command the benchmark ran, once each, to print with the results. */
@@ -42,11 +49,21 @@ export function alias(text: string | number, name: string): void {
   aliases.set(String(text), [new RegExp(typeof text === 'number' ? `(?<!\\d)${escaped}(?!\\d)` : escaped, 'g'), name]);
 }
 
+/** The longest texts first, so that a path inside an aliased folder prints by its own name. */
+function applyAliases(text: string): string {
+  return [...aliases.entries()].sort(([a], [b]) => b.length - a.length).reduce((t, [, [pattern, name]]) => t.replace(pattern, name), text);
+}
+
 function record(argv: readonly string[], env?: Record<string, string>): void {
-  argv = argv.map((arg) => [...aliases.values()].reduce((a, [pattern, name]) => a.replace(pattern, name), arg));
+  argv = argv.map(applyAliases);
   // Double quotes, so the $NAMES of the aliases still read as shell variables.
   const quoted = argv.map((a) => (/^[\w./:=@%,+$-]+$/.test(a) ? a : `"${a.replace(/["\\`]/g, '\\$&')}"`)).join(' ');
-  const line = `${env ? Object.entries(env).map(([k, v]) => `${k}='${v}' `).join('') : ''}${quoted}`;
+  recordLine(`${env ? Object.entries(env).map(([k, v]) => `${k}='${v}' `).join('') : ''}${quoted}`);
+}
+
+/** Adds a command line, as written (aliases applied), to the report's commands; once each. */
+export function recordLine(line: string): void {
+  line = applyAliases(line);
   if (!commandsUsed.includes(line)) commandsUsed.push(line);
 }
 
@@ -64,14 +81,36 @@ export function run(argv: readonly string[]): Promise<string> {
   });
 }
 
-/** Starts a long-running process (a server or a forwarder); stdout and stderr are kept for error messages. */
-export function start(argv: readonly string[], env?: Record<string, string>): ChildProcess & { output: () => string } {
-  record(argv, env);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts a long-running process (a server or a forwarder); stdout and stderr are kept for error messages.
+ * `shown` is what the report prints instead of argv (a command run as another user, without the setpriv prefix).
+ */
+export function start(argv: readonly string[], env?: Record<string, string>, shown?: string): ChildProcess & { output: () => string } {
+  if (shown === undefined) record(argv, env);
+  else recordLine(shown);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
   return Object.assign(child, { output: () => output });
+}
+
+/** The long-running processes started and not yet gone. */
+const running = new Set<ChildProcess>();
+
+/** Kills every process start() started that still runs (the bench was interrupted: no root helper is left behind). */
+export function killStarted(): void {
+  // The whole trees, gathered before any dies: nginx's workers and `berth run`'s CMD outlive a killed parent.
+  const pids = [...running].flatMap((child) => (child.pid === undefined ? [] : processTree(child.pid)));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 /** Ends a process we started and waits for it to be gone. */
@@ -122,7 +161,7 @@ export async function waitForPort(port: number, child: ChildProcess & { output: 
 }
 
 /** A minimal nginx: one worker, no access log, `/` answers a 3-byte body, files (the bulk download) served with sendfile. */
-export function nginxConf(dir: string, name: string, port: number): string {
+export function nginxConf(dir: string, name: string, port: number, www = `${dir}/www`): string {
   return `worker_processes 1;
 worker_rlimit_nofile 8192;
 pid ${dir}/${name}.pid;
@@ -139,7 +178,7 @@ http {
   scgi_temp_path ${dir}/tmp;
   server {
     listen 127.0.0.1:${port};
-    root ${dir}/www;
+    root ${www};
     location = / { return 200 "ok\\n"; }
   }
 }
@@ -167,9 +206,10 @@ export async function wrk(url: string, seconds: number, close: boolean): Promise
   return parseWrk(await run(argv));
 }
 
-/** Single-stream throughput in GB/s (10^9 bytes), as the receiver counted it. */
-export async function iperf3(port: number, seconds: number): Promise<number> {
-  const out = await run(['iperf3', '-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J']);
+/** Single-stream throughput in GB/s (10^9 bytes), as the receiver counted it: for `seconds`, or until `bytes` (iperf3's -n, e.g. "10G") went through. */
+export async function iperf3(port: number, seconds: number, bytes?: string): Promise<number> {
+  const length = bytes === undefined ? ['-t', String(seconds)] : ['-n', bytes];
+  const out = await run(['iperf3', '-c', '127.0.0.1', '-p', String(port), ...length, '-J']);
   const json = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
   if (json.error) throw new Error(`iperf3: ${json.error}`);
   return (json.end?.sum_received?.bits_per_second ?? NaN) / 8 / 1e9;
@@ -260,7 +300,8 @@ export function machine(): string {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const cores = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? 0;
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  return `${cpu}, ${cores} cores, Linux ${kernel}, Node ${process.version}`;
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN);
+  return `${cpu}, ${cores} cores, ${(memKb / 1024 / 1024).toFixed(1)} GiB RAM, Linux ${kernel}, Node ${process.version}`;
 }
 
 /** The 1-minute load average. */

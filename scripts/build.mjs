@@ -19,6 +19,8 @@ const entries = [
   ['main/electron/preload.ts', 'dist/main/preload.js', { external: ['electron'] }],
   ['bench/helper-rtt.ts', 'dist/bench/helper-rtt.js', {}],
   ['bench/forwarder.ts', 'dist/bench/forwarder.js', {}],
+  ['bench/app-probe.ts', 'dist/bench/app-probe.js', {}],
+  ['bench/udp-load.ts', 'dist/bench/udp-load.js', {}],
   ['bench/idle.ts', 'dist/bench/idle.js', {}],
 ];
 

@@ -66,6 +66,32 @@ export const backendState = z.strictObject({
 });
 export type BackendState = z.infer<typeof backendState>;
 
+/**
+ * The backend process's own figures (`app.metrics`): its memory now, and its
+ * event-loop delay since start or the last reset, or null when that monitor
+ * is off (it runs only with BERTH_LOOP_DELAY=1: main/core/diagnostics/loop-delay.ts).
+ */
+export const runtimeMetrics = z.strictObject({
+  loopDelay: z
+    .strictObject({
+      resolutionMs: z.number(),
+      samples: z.number().int().min(0),
+      sinceMs: z.number().min(0),
+      p50Ms: z.number().min(0),
+      p99Ms: z.number().min(0),
+      maxMs: z.number().min(0),
+    })
+    .nullable(),
+  memory: z.strictObject({
+    rssBytes: z.number().min(0),
+    heapUsedBytes: z.number().min(0),
+    heapTotalBytes: z.number().min(0),
+    externalBytes: z.number().min(0),
+    arrayBuffersBytes: z.number().min(0),
+  }),
+});
+export type RuntimeMetrics = z.infer<typeof runtimeMetrics>;
+
 /** One setting change: the key, and a value its own schema accepts. */
 export const settingChange = z.union(
   (Object.keys(settingsShape) as Array<keyof typeof settingsShape>).map((key) =>
@@ -119,6 +145,8 @@ export const API_METHODS = {
    * launch link (single use, a minute: T25); null where the app has windows of its own (Electron).
    */
   'app.windowLink': { params: empty, result: z.strictObject({ url: z.string().max(2048).nullable() }) },
+  /** The backend's memory and event-loop delay (benchmarks, diagnostics); `reset` starts the delay figures afresh. */
+  'app.metrics': { params: z.strictObject({ reset: z.boolean().optional() }), result: runtimeMetrics },
 } as const;
 
 export type ApiMethod = keyof typeof API_METHODS;

@@ -18,6 +18,9 @@ describe('berth app: a second start, and start at login in browser mode', () => 
       const again = await berthIn(users.test, home, ['app']);
       expect(again).toMatchObject({ code: 0, stdout: 'Berth is already running. Open its window with: berth app --open\n' });
 
+      // The event-loop delay monitor is off unless asked for: an idle app is not woken every few ms.
+      expect((await app.call('app.metrics')).result).toMatchObject({ loopDelay: null, memory: { rssBytes: expect.any(Number) } });
+
       const state = (await app.call('state.get')).result as { startAtLogin: unknown };
       expect(state.startAtLogin).toEqual({ available: true, description: BROWSER_MODE_LOGIN });
 
@@ -27,6 +30,22 @@ describe('berth app: a second start, and start at login in browser mode', () => 
       expect(readFileSync(entry, 'utf8')).toMatch(/^Exec=".+" ".+\/dist\/cli\/berth\.js" "app"$/m);
       expect(await berthIn(users.test, home, ['settings', 'set', 'startAtLogin', 'off'])).toMatchObject({ code: 0 });
       expect(existsSync(entry)).toBe(false);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test('with BERTH_LOOP_DELAY=1 the app measures its event-loop delay and reports it with its memory (the benchmark reads both)', async () => {
+    const home = freshHome(users.test);
+    const app = await startApp(users.test, home, [], { env: { BERTH_LOOP_DELAY: '1' } });
+    try {
+      const first = (await app.call('app.metrics', { reset: true })) as { ok: boolean; result: { loopDelay: { samples: number; resolutionMs: number }; memory: { rssBytes: number } } };
+      expect(first.ok).toBe(true);
+      expect(first.result.loopDelay.resolutionMs).toBe(5);
+      expect(first.result.memory.rssBytes).toBeGreaterThan(0);
+      // Bad params are refused by the one gate, as for every method.
+      expect(await app.call('app.metrics', { reset: 'yes' })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
+      expect(app.stderr()).toContain('event-loop delay monitor on');
     } finally {
       await app.stop();
     }

@@ -19,6 +19,7 @@ import { NoticeSet, type NoticeSpec } from './notices';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
+import { runtimeMetrics } from './diagnostics/loop-delay';
 import type { Logger } from './log';
 import { policyLocks, policyPortRules, policySource, readAppPolicy } from './policy/app-policy';
 import { refreshPolicyFromConfig } from './policy/refresh-from-config';
@@ -209,6 +210,7 @@ export class Backend implements ApiHost {
         return { opened: true };
       },
       'app.windowLink': async () => ({ url: this.options.windowLink?.() ?? null }),
+      'app.metrics': async ({ reset }) => runtimeMetrics(reset === true),
       'notices.dismiss': async ({ key }) => {
         if (this.notices.dismiss(key)) this.changed();
         return { ok: true as const };

@@ -3,6 +3,7 @@ import { userPaths, type UserPaths } from '../../common/user-paths';
 import { raiseFileLimit } from '../../native';
 import { Backend, type BackendOptions } from './backend';
 import { ControlServer } from './control/server';
+import { startLoopDelayMonitor, stopLoopDelayMonitor } from './diagnostics/loop-delay';
 import { fileLogger } from './log';
 
 /**
@@ -38,6 +39,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   } catch (error) {
     log.warn(`could not raise the file descriptor limit: ${(error as Error).message}`);
   }
+  // Off unless BERTH_LOOP_DELAY=1 (benchmarks): it wakes the loop every few ms.
+  if (startLoopDelayMonitor()) log.info('event-loop delay monitor on (BERTH_LOOP_DELAY=1)');
   const backend = await Backend.start({ hostsPath: HOSTS_PATH, ...options, paths, layout, log });
   let control: ControlServer;
   try {
@@ -58,6 +61,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     async close() {
       await control.close();
       await backend.close();
+      stopLoopDelayMonitor();
     },
   };
 }

@@ -182,6 +182,9 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
         return { opened: false };
       case 'app.windowLink':
         return { url: null };
+      case 'app.metrics':
+        // The preview has no backend process to measure.
+        return { loopDelay: null, memory: { rssBytes: 0, heapUsedBytes: 0, heapTotalBytes: 0, externalBytes: 0, arrayBuffersBytes: 0 } };
     }
   }
 
