@@ -26,6 +26,17 @@ type CliToolsLocation = Settings['cliToolsLocation'];
 const NEEDS_HELPER = 'the privileged helper is not running; it will apply when the helper is installed';
 
 /**
+ * The sentence for a setting saved while the helper is away: true only until
+ * the helper arrives and the reconciler (reconcile.ts) carries it out, which
+ * then withdraws it.
+ */
+export function waitingForHelper(key: 'hostsEntries' | 'cliToolsLocation', settings: Settings): string {
+  return key === 'hostsEntries'
+    ? `Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`
+    : `CLI tools location saved as System, but ${NEEDS_HELPER}.`;
+}
+
+/**
  * Makes the machine match the settings that reach outside the app: hosts
  * entries and system CLI links through the helper, user CLI links in the
  * user's own bin directory, start at login. Returns one sentence per
@@ -41,7 +52,7 @@ export async function applySystemSettings(options: ApplyOptions): Promise<ApplyR
   const helper = wantsHelper ? await options.helper() : undefined;
   try {
     if (keys.includes('hostsEntries')) {
-      if (helper === undefined) problems.push(`Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`);
+      if (helper === undefined) problems.push(waitingForHelper('hostsEntries', settings));
       else await attempt(problems, 'Hosts entries', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
     }
     if (keys.includes('cliToolsLocation')) {
@@ -91,7 +102,7 @@ async function moveCliTools(
   }
   if (helper === undefined) {
     // Nothing removed: the user links keep working until the helper can make the system ones.
-    problems.push(`CLI tools location saved as System, but ${NEEDS_HELPER}.`);
+    problems.push(waitingForHelper('cliToolsLocation', options.settings));
     return { problems };
   }
   try {
