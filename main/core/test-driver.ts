@@ -54,14 +54,14 @@ export class BackendDriver {
     return this.states().at(-1)!;
   }
 
-  /** The first snapshot (from the `from`-th on) that satisfies `pred`. */
-  async until(what: string, pred: (state: BackendState) => boolean, from = 0): Promise<BackendState> {
-    const index = (): number => this.out.lines.length;
-    const start = Math.min(from, index());
-    const line = await this.bounded(
-      what,
-      this.out.next((l) => (l.event === 'ready' || l.event === 'state') && pred(backendState.parse(l.state)), start),
-    );
+  /**
+   * The first snapshot satisfying `pred`, looking at the latest one shown and
+   * those after it (or from the `from`-th printed line on, a mark()).
+   */
+  async until(what: string, pred: (state: BackendState) => boolean, from?: number): Promise<BackendState> {
+    const isState = (l: Record<string, unknown>): boolean => l.event === 'ready' || l.event === 'state';
+    const start = from ?? Math.max(0, this.out.lines.findLastIndex(isState));
+    const line = await this.bounded(what, this.out.next((l) => isState(l) && pred(backendState.parse(l.state)), start));
     return backendState.parse(line.state);
   }
 
