@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -44,13 +44,16 @@ afterAll(async () => {
  * out its settings whenever they differ (reconcile.ts), so a test about something
  * else starts from a state with nothing to carry out.
  */
+const SETTLED = '{"hostsEntries": false, "cliToolsLocation": "user"}';
+
 function settledHome(home: string, app = appDir()): void {
   const config = join(home, '.config/berth');
   mkdirSync(config, { recursive: true, mode: 0o700 });
-  if (!existsSync(join(config, 'settings.json'))) writeFileSync(join(config, 'settings.json'), '{"hostsEntries": false, "cliToolsLocation": "user"}');
+  if (!existsSync(join(config, 'settings.json'))) writeFileSync(join(config, 'settings.json'), SETTLED);
   const bin = join(home, '.berth/bin');
   mkdirSync(bin, { recursive: true, mode: 0o700 });
-  if (!existsSync(join(bin, 'berth'))) symlinkSync(join(app, 'resources/bin/berth'), join(bin, 'berth'));
+  // lstat, not existsSync: a link of ours may point at a program this test app does not have.
+  if (!lstatSync(join(bin, 'berth'), { throwIfNoEntry: false })) symlinkSync(join(app, 'resources/bin/berth'), join(bin, 'berth'));
   execFileSync('chown', ['-hR', `${users.test.uid}:${users.test.gid}`, join(home, '.config'), join(home, '.berth')]);
 }
 
@@ -162,7 +165,7 @@ describe('berth app, with the CLI through the control socket', () => {
       expect(state.ports).toEqual([]);
     });
     expect(existsSync(join(home, '.config/berth/mappings.json'))).toBe(false);
-    expect(existsSync(join(home, '.config/berth/settings.json'))).toBe(false);
+    expect(readFileSync(join(home, '.config/berth/settings.json'), 'utf8')).toBe(SETTLED);
   });
 
   test('a duplicate mapping is refused and the first one keeps serving', async () => {

@@ -87,19 +87,7 @@ export class Backend implements ApiHost {
 
   private constructor(private readonly options: BackendOptions) {
     this.policy = readAppPolicy(this.options.layout);
-    const opened = SettingsStore.open({
-      path: options.paths.settingsPath,
-      locked: () => policyLocks(this.policy),
-      lockedBy: () => policySource(this.policy),
-    });
-    this.settings = opened.store;
-    if (opened.notice !== undefined) this.notify('warning', opened.notice);
-    this.settings.onChange(() => this.changed());
-    this.elevation = options.elevation ?? {
-      install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
-      uninstall: (elevated) => uninstallHelperElevated(undefined, elevated),
-    };
-    this.handlers = this.makeHandlers();
+    // First: the settings' notice below already asks for a snapshot, which reads its report.
     this.tracker = new CapabilitiesTracker({
       layout: options.layout,
       appPath: options.appPath,
@@ -115,6 +103,19 @@ export class Backend implements ApiHost {
       },
       onReached: () => void this.publisher?.retryWaiting(),
     });
+    const opened = SettingsStore.open({
+      path: options.paths.settingsPath,
+      locked: () => policyLocks(this.policy),
+      lockedBy: () => policySource(this.policy),
+    });
+    this.settings = opened.store;
+    if (opened.notice !== undefined) this.notify('warning', opened.notice);
+    this.settings.onChange(() => this.changed());
+    this.elevation = options.elevation ?? {
+      install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
+      uninstall: (elevated) => uninstallHelperElevated(undefined, elevated),
+    };
+    this.handlers = this.makeHandlers();
     this.reconciler = new Reconciler({
       settings: () => this.settings.get(),
       set: (change) => this.settings.set(change),

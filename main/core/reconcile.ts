@@ -121,7 +121,7 @@ export class Reconciler {
    * to the one in force, and its reason returned.
    */
   apply(keys: readonly SettingKey[]): Promise<string | undefined> {
-    const task = this.tail.then(() => this.applyOnce(keys));
+    const task = this.tail.then(() => this.applyOnce(keys, true));
     this.tail = task.catch(() => undefined);
     return task;
   }
@@ -141,10 +141,15 @@ export class Reconciler {
     if (due.length === 0) return;
     const keys = due.map((d) => d.key);
     this.host.log.info(`reconciling ${keys.join(', ')}: the machine differs from the settings`);
-    await this.applyOnce(keys);
+    await this.applyOnce(keys, false);
   }
 
-  private async applyOnce(keys: readonly SettingKey[]): Promise<string | undefined> {
+  /**
+   * `switched`: the user (or a policy) just chose this value. Only then is a refused CLI
+   * location set back to the one in force; a run of the reconciler reports the refusal
+   * and leaves the user's choice as it is (a file in the way is no reason to change it).
+   */
+  private async applyOnce(keys: readonly SettingKey[], switched: boolean): Promise<string | undefined> {
     this.attempts++;
     const reconciled = keys.filter((k): k is ReconciledKey => k === 'hostsEntries' || k === 'cliToolsLocation');
     // A sentence about the setting as it was is no longer true once it is carried out again.
@@ -163,15 +168,15 @@ export class Reconciler {
       if (waits !== undefined) this.waiting.set(waits, problem);
       this.host.notify('warning', problem);
     }
-    if (report.refused !== undefined) {
+    if (report.refused !== undefined && switched) {
       try {
         this.host.set({ key: 'cliToolsLocation', value: report.refused.cliToolsLocation });
       } catch (error) {
         // Locked by policy to the refused location: the setting stays; the notice says what is in force.
         this.host.log.warn(`could not set cliToolsLocation back: ${(error as Error).message}`);
       }
-      this.host.notify('error', report.refused.reason);
     }
+    if (report.refused !== undefined) this.host.notify('error', report.refused.reason);
     // Remembered as the machine is now: the next run finds the same difference and leaves it be.
     const after = differences(this.host.settings(), await this.host.observe(), this.host.helperGeneration());
     for (const key of reconciled) {
