@@ -17,7 +17,10 @@ const HOSTS_OFF = 'Hosts entries saved as off, but the privileged helper is not 
 
 let machine: IsolatedMachine | undefined;
 let driver: BackendDriver | undefined;
+let other: BackendDriver | undefined;
 afterEach(async () => {
+  await other?.close();
+  other = undefined;
   await driver?.close();
   await machine?.close();
   driver = undefined;
@@ -121,5 +124,29 @@ describe('the settings are carried out whenever the helper becomes reachable', (
     expect(refusals()).toHaveLength(2);
     const hosts = await machine.run('readlink /etc/hosts; grep -c "^# BEGIN berth" /etc/hosts.user || true');
     expect(hosts.stdout).toBe('/etc/hosts.user\n0\n');
+  });
+
+  test('a second user who wants no hosts entries while the first does: one attempt, the block stays for the first, and no loop; it goes when the first lets go', async () => {
+    machine = await machineWithApp();
+    expect((await install(machine)).code).toBe(0);
+    expect((await machine.run(`node "$HELPER" install --app ${APP} --uid $OTHER_UID`)).code).toBe(0);
+    const wrap = (argv: string[]): string[] => machine!.wrap(argv);
+    driver = await BackendDriver.start(users.test, { home: freshHome(users.test), appPath: APP, refreshMs: 100, settings: { hostsEntries: true, cliToolsLocation: 'user' } }, wrap);
+    await driver.until('the first user\u2019s hosts entries', (s) => s.capabilities.hostsEntries.present);
+    other = await BackendDriver.start(users.other, { home: freshHome(users.other), appPath: APP, refreshMs: 100, settings: { hostsEntries: false, cliToolsLocation: 'user' } }, wrap);
+    const attempts = (): number => other!.log().filter((line) => line.startsWith('reconciling hostsEntries')).length;
+    await other.moreRefreshes(20);
+    // The second user's removeHosts only took back its own wish (it had none): the block stays for the first user.
+    expect(attempts()).toBe(1);
+    expect(other.latest().capabilities.hostsEntries.present).toBe(true);
+    expect(other.latest().notices).toEqual([]);
+    expect((await onMachine(machine)).block).toBe(true);
+
+    // The first user lets go: the block goes, and the second user's difference with it.
+    expect(await driver.call('settings.set', { key: 'hostsEntries', value: false })).toMatchObject({ ok: true });
+    await other.until('the hosts entries gone for the second user too', (s) => !s.capabilities.hostsEntries.present);
+    expect((await onMachine(machine)).block).toBe(false);
+    await other.moreRefreshes(10);
+    expect(attempts()).toBe(1);
   });
 });

@@ -70,6 +70,11 @@ export class BackendDriver {
     return this.out.lines.length;
   }
 
+  /** The backend's log lines so far. */
+  log(): string[] {
+    return this.out.lines.filter((l) => l.event === 'log').map((l) => String(l.text));
+  }
+
   refreshes(): number {
     return this.out.lines.filter((l) => l.event === 'refreshed').length;
   }
