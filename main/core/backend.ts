@@ -314,7 +314,7 @@ export class Backend implements ApiHost {
       this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
       if (outcome.kind === 'approved') {
         this.settings.set({ key: 'consent', value: 'install' });
-        await this.refresh(true);
+        // Carried out as a switch (wants told to the helper, a refused location set back); the reconciler's run waits behind it.
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else {
         this.settings.set({ key: 'consent', value: 'limited' });
