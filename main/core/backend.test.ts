@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -28,7 +28,7 @@ let targetPort: number;
 const LOW_PORT = 481;
 
 beforeAll(async () => {
-  helper = await startHelper({ allowUid: users.test.uid });
+  helper = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true });
   target = createHttpServer((_req, res) => res.end('hello from the target'));
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   targetPort = (target.address() as AddressInfo).port;
@@ -39,7 +39,27 @@ afterAll(async () => {
   target.close();
 });
 
+/**
+ * Settings this machine already matches, unless the test wrote its own: no hosts
+ * entries, and the User CLI location with its links in place. The backend carries
+ * out its settings whenever they differ (reconcile.ts), so a test about something
+ * else starts from a state with nothing to carry out.
+ */
+const SETTLED = '{"hostsEntries": false, "cliToolsLocation": "user"}';
+
+function settledHome(home: string, app = appDir()): void {
+  const config = join(home, '.config/berth');
+  mkdirSync(config, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(config, 'settings.json'))) writeFileSync(join(config, 'settings.json'), SETTLED);
+  const bin = join(home, '.berth/bin');
+  mkdirSync(bin, { recursive: true, mode: 0o700 });
+  // lstat, not existsSync: a link of ours may point at a program this test app does not have.
+  if (!lstatSync(join(bin, 'berth'), { throwIfNoEntry: false })) symlinkSync(join(app, 'resources/bin/berth'), join(bin, 'berth'));
+  execFileSync('chown', ['-hR', `${users.test.uid}:${users.test.gid}`, join(home, '.config'), join(home, '.berth')]);
+}
+
 async function withApp<T>(home: string, fn: (app: RunningApp) => Promise<T>): Promise<T> {
+  settledHome(home);
   const app = await startApp(users.test, home, ['--helper-socket', helper.socketPath]);
   try {
     return await fn(app);
@@ -154,7 +174,7 @@ describe('berth app, with the CLI through the control socket', () => {
       expect(state.ports).toEqual([]);
     });
     expect(existsSync(join(home, '.config/berth/mappings.json'))).toBe(false);
-    expect(existsSync(join(home, '.config/berth/settings.json'))).toBe(false);
+    expect(readFileSync(join(home, '.config/berth/settings.json'), 'utf8')).toBe(SETTLED);
   });
 
   test('a duplicate mapping is refused and the first one keeps serving', async () => {
@@ -322,13 +342,15 @@ describe('the CLI tools location, switched by a user whose app the helper will n
     const safe = safeScratchDir('berth-backend-links');
     const linkDir = join(safe, 'bin');
     mkdirSync(linkDir, { mode: 0o755 });
-    const linking = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    const linking = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    // The User location, its link made (as Berth makes it).
+    settledHome(home, app);
     const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
     const userLink = join(home, '.berth/bin/berth');
     // The user's own `berth`, through their link: what they type in a shell.
     const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [userLink, ...args]));
     try {
-      expect(await finished(spawnInHome(users.test, home, [join(app, 'resources/bin/berth'), 'settings', 'set', 'cliToolsLocation', 'user']))).toMatchObject({ code: 0, stdout: 'cliToolsLocation set to user\n' });
+      expect(await finished(spawnInHome(users.test, home, [join(app, 'resources/bin/berth'), 'settings', 'set', 'cliToolsLocation', 'user']))).toMatchObject({ code: 0, stdout: 'cliToolsLocation is already user\n' });
       expect(await berth('settings', 'get', 'cliToolsLocation')).toMatchObject({ code: 0, stdout: 'KEY               VALUE\ncliToolsLocation  user\n' });
 
       const set = await berth('settings', 'set', 'cliToolsLocation', 'system');
@@ -374,7 +396,8 @@ describe('the CLI tools location, switched by a user whose app the helper will n
     const safe = safeScratchDir('berth-backend-links');
     const linkDir = join(safe, 'bin');
     mkdirSync(linkDir, { mode: 0o755 });
-    const linking = await startHelper({ allowUid: users.test.uid, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    const linking = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+    settledHome(home, app);
     const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
     const systemLink = join(linkDir, 'berth');
     const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [systemLink, ...args]));
@@ -447,9 +470,11 @@ describe('who may drive the backend', () => {
       const stream = await app.events(await app.session());
       expect(stream.status).toBe(200);
       expect(await stream.next()).toMatch(/^event: state\ndata: \{"capabilities"/);
-      await app.call('settings.set', { key: 'hostsEntries', value: false });
-      const changed = JSON.parse((await stream.next()).split('\ndata: ')[1]!) as { settings: { hostsEntries: boolean } };
-      expect(changed.settings.hostsEntries).toBe(false);
+      await app.call('settings.set', { key: 'privilegedPortMapping', value: false });
+      let changed: { settings: { privilegedPortMapping: boolean } };
+      do changed = JSON.parse((await stream.next()).split('\ndata: ')[1]!) as typeof changed;
+      while (changed.settings.privilegedPortMapping);
+      expect(changed.settings.privilegedPortMapping).toBe(false);
       stream.close();
     });
   });

@@ -10,23 +10,23 @@ import { BERTH_VERSION } from '../../common/app-version';
 import type { InstallLayout } from '../../common/paths';
 import type { SettingChange } from '../../common/api/backend-api';
 import type { UserPaths } from '../../common/user-paths';
-import { HelperClient, HelperUnavailableError } from '../helper-client';
 import { describeOutcome, type ElevationOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated, type ElevatedHelperOptions } from '../install/helper-install';
 import { readAuditTail } from './audit-tail';
 import { fileRecovered, PROMPT_NOTICES, promptNotice, settingKeys, settingNotices } from './backend-notices';
 import { NoticeSet, type NoticeSpec } from './notices';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
-import { gatherCapabilities } from './capabilities/gather';
 import { createDiagnosticsArchive } from './diagnostics/archive';
 import { runtimeMetrics } from './diagnostics/loop-delay';
 import type { Logger } from './log';
 import { policyLocks, policyPortRules, policySource, readAppPolicy } from './policy/app-policy';
 import { refreshPolicyFromConfig } from './policy/refresh-from-config';
-import { probeCacheFor, type HelperProbeCache } from './capabilities/helper-probe-cache';
+import { PolicyRefetch, type RefetchOptions } from './policy/refetch-schedule';
+import { Reconciler } from './reconcile';
+import { CapabilitiesTracker } from './capabilities/tracker';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
-import { applySystemSettings, limitedModeCliTools, type LoginItem } from './system-settings';
+import { limitedModeCliTools, type LoginItem } from './system-settings';
 import { loginItemState, refuseUnavailableLoginItem } from './login-item';
 
 /**
@@ -53,6 +53,8 @@ export interface BackendOptions {
   elevation?: Elevation;
   /** How often to re-read what the machine allows (helper up/down, policy). */
   refreshIntervalMs?: number;
+  /** When the organization policy is fetched again (refetch-schedule.ts); tests shorten the back-off. */
+  policyRefetch?: RefetchOptions;
   /** The app asked to quit (tray "Quit"). */
   onQuit?: () => void;
   /** The app asked to show the settings window. */
@@ -64,11 +66,8 @@ export interface BackendOptions {
 const IDLE_DIAGNOSTICS: DiagnosticsState = { state: 'idle', step: null, progress: 0, path: null, error: null };
 /** The archive includes a privileged trace this long, when the helper runs. */
 const TRACE_SECONDS = 3;
-/** Re-fetch the organization policy this often (admins renew by publishing a new version). */
-const POLICY_REFRESH_MS = 6 * 60 * 60 * 1000;
 
 export class Backend implements ApiHost {
-  private capabilities!: Capabilities;
   /** What the user should know now: keyed, each dropped once it is no longer true (notices.ts). */
   private readonly notices = new NoticeSet((notice) => this.options.log.warn(notice.text));
   private diagnostics: DiagnosticsState = IDLE_DIAGNOSTICS;
@@ -82,11 +81,30 @@ export class Backend implements ApiHost {
   private policy: Capabilities['policy'];
   private readonly handlers: ApiHandlers;
   private readonly elevation: Elevation;
-  /** The helper's status between refreshes: asked again only when something changed (see HelperProbeCache). */
-  private readonly probes: HelperProbeCache;
+  /** The capabilities report, and the helper's status between refreshes (capabilities/tracker.ts). */
+  private readonly tracker: CapabilitiesTracker;
+  /** Carries out the settings whenever the machine differs from them (reconcile.ts). */
+  private readonly reconciler: Reconciler;
+  private readonly policyRefetch: PolicyRefetch;
 
   private constructor(private readonly options: BackendOptions) {
     this.policy = readAppPolicy(this.options.layout);
+    // First: the settings' notice below already asks for a snapshot, which reads its report.
+    this.tracker = new CapabilitiesTracker({
+      layout: options.layout,
+      appPath: options.appPath,
+      userBinDir: options.paths.userBinDir,
+      hostsPath: options.hostsPath,
+      settings: () => this.settings.get(),
+      policy: () => this.policy,
+      onReport: (back) => {
+        this.changed();
+        void this.reconciler.run();
+        // Back (an install, a restart): the policy too, as an install may have set its URL.
+        if (back) void this.policyRefetch.fetchNow();
+      },
+      onReached: () => void this.publisher?.retryWaiting(),
+    });
     const opened = SettingsStore.open({
       path: options.paths.settingsPath,
       locked: () => policyLocks(this.policy),
@@ -100,15 +118,30 @@ export class Backend implements ApiHost {
       uninstall: (elevated) => uninstallHelperElevated(undefined, elevated),
     };
     this.handlers = this.makeHandlers();
-    this.probes = probeCacheFor(options.layout);
+    this.reconciler = new Reconciler({
+      settings: () => this.settings.get(),
+      set: (change) => this.settings.set(change),
+      capabilities: () => this.capabilities,
+      observe: async () => (await this.tracker.update(), this.capabilities),
+      helper: () => this.tracker.connect(),
+      helperGeneration: () => this.tracker.probes.probes,
+      // A report about these settings replaces the last one; a withdrawn "will apply" goes alone.
+      report: (keys, report) => this.notify(undefined, settingKeys(keys), settingNotices(report)),
+      withdraw: (key) => this.notify(undefined, settingKeys([key])),
+      log: options.log,
+      appPath: options.appPath,
+      userBinDir: options.paths.userBinDir,
+      loginItem: options.loginItem,
+    });
+    this.policyRefetch = new PolicyRefetch(() => this.fetchPolicy(), () => this.policy, options.policyRefetch);
   }
 
   static async start(options: BackendOptions): Promise<Backend> {
     const backend = new Backend(options);
-    backend.capabilities = await backend.gather();
+    await backend.tracker.update();
     const opened = await PortPublisher.open({
       mappingsPath: options.paths.mappingsPath,
-      helper: () => backend.connectHelper(),
+      helper: () => backend.tracker.connect(),
       privilegedPortMapping: () => backend.settings.get().privilegedPortMapping,
       userMode: () => backend.capabilities.userMode !== null,
       privilegedPortMappingLockedBy: () =>
@@ -121,14 +154,15 @@ export class Backend implements ApiHost {
     if (opened.notice !== undefined) backend.notify(fileRecovered('mappings', opened.notice));
     const every = options.refreshIntervalMs ?? 10_000;
     backend.timers.push(setInterval(() => void backend.refresh(), every).unref());
-    backend.timers.push(setInterval(() => void backend.fetchPolicy(), POLICY_REFRESH_MS).unref());
-    void backend.fetchPolicy();
+    void backend.policyRefetch.fetchNow();
     options.log.info(`backend ${BERTH_VERSION} started; helper ${backend.capabilities.helper.state}`);
     return backend;
   }
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    this.policyRefetch.close();
+    this.reconciler.close();
     this.listeners.clear();
     await this.publisher?.close();
   }
@@ -168,11 +202,13 @@ export class Backend implements ApiHost {
     if (relocked.length > 0) {
       this.applySettings(relocked).catch((error: unknown) => this.options.log.warn(`applying the policy's settings failed: ${(error as Error).message}`));
     }
-    const before = this.capabilities?.helper.state;
-    this.capabilities = await this.gather(askHelper);
-    if (before !== 'running' && this.capabilities.helper.state === 'running') await this.publisher?.retryWaiting();
-    this.changed();
+    this.policyRefetch.policyRead(this.policy);
+    if (await this.tracker.update(askHelper)) await this.publisher?.retryWaiting();
     return this.capabilities;
+  }
+
+  private get capabilities(): Capabilities {
+    return this.tracker.current;
   }
 
   private makeHandlers(): ApiHandlers {
@@ -231,34 +267,12 @@ export class Backend implements ApiHost {
     return this.settings.get();
   }
 
-  /**
-   * Makes the machine match the settings that reach outside the app; a failure
-   * is a notice, never a lost setting. A CLI location the machine refused is
-   * set back to the location still in force (so every screen shows the truth),
-   * and its reason is returned.
-   */
+  /** Carries out settings that changed (Reconciler.apply); returns why a CLI location was refused, if it was. */
   private async applySettings(keys: ReadonlyArray<SettingChange['key']>): Promise<string | undefined> {
-    const report = await applySystemSettings({
-      keys,
-      settings: this.settings.get(),
-      helper: () => this.connectHelper(),
-      appPath: this.options.appPath,
-      userBinDir: this.options.paths.userBinDir,
-      loginItem: this.options.loginItem,
-    });
-    // This report replaces the last one about these settings (what works now is no longer shown); refresh() below sends it.
-    this.notices.replace(settingKeys(keys), settingNotices(report));
-    if (report.refused !== undefined) {
-      try {
-        this.settings.set({ key: 'cliToolsLocation', value: report.refused.cliToolsLocation });
-      } catch (error) {
-        // Locked by policy to the refused location: the setting stays; the notice says what is in force.
-        this.options.log.warn(`could not set cliToolsLocation back: ${(error as Error).message}`);
-      }
-    }
+    const refused = await this.reconciler.apply(keys);
     if (keys.includes('privilegedPortMapping')) await this.publisher?.privilegedSettingChanged();
     await this.refresh();
-    return report.refused?.reason;
+    return refused;
   }
 
   private async decideConsent(choice: 'install' | 'limited', elevated: ElevatedHelperOptions): Promise<PromptOutcome | null> {
@@ -310,7 +324,7 @@ export class Backend implements ApiHost {
       this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
       if (outcome.kind === 'approved') {
         this.settings.set({ key: 'consent', value: 'install' });
-        await this.refresh(true);
+        // Carried out as a switch (wants told to the helper, a refused location set back); the reconciler's run waits behind it.
         await this.applySettings(['hostsEntries', 'cliToolsLocation']);
       } else await this.enterLimitedMode();
     }
@@ -331,7 +345,7 @@ export class Backend implements ApiHost {
         settingsPath: this.options.paths.settingsPath,
         mappingsPath: this.options.paths.mappingsPath,
         appLogDir: this.options.paths.logDir,
-        helper: () => this.connectHelper(),
+        helper: () => this.tracker.connect(),
         traceSeconds: TRACE_SECONDS,
         layout: this.options.layout,
         hostsPath: this.options.hostsPath,
@@ -352,40 +366,18 @@ export class Backend implements ApiHost {
     }
   }
 
-  /** The admin-set policy URL, fetched and handed to the helper; failures are logged, the cached policy stays. */
-  private async fetchPolicy(): Promise<void> {
+  /** The admin-set policy URL, fetched and handed to the helper (PolicyRefetch says when); failures are logged, the cached policy stays. */
+  private async fetchPolicy(): ReturnType<typeof refreshPolicyFromConfig> {
     const { configPath, stateDir } = this.options.layout;
-    if (await refreshPolicyFromConfig({ configPath, stateDir, connect: () => this.connectHelper(), log: this.options.log })) await this.refresh();
+    const outcome = await refreshPolicyFromConfig({ configPath, stateDir, connect: () => this.tracker.connect(), log: this.options.log });
+    if (outcome === 'stored') await this.refresh();
+    else this.policy = readAppPolicy(this.options.layout);
+    return outcome;
   }
 
-  /** A connection to the helper when one is usable, else undefined (the callers say what that means). */
-  private async connectHelper(): Promise<HelperClient | undefined> {
-    try {
-      return await HelperClient.connect(this.options.layout.socketPath, { clientName: `berth-app/${BERTH_VERSION}` });
-    } catch (error) {
-      // A request that could not reach the helper: its status is asked again at the next refresh.
-      this.probes.invalidate();
-      if (error instanceof HelperUnavailableError) return undefined;
-      throw error;
-    }
-  }
-
-  private gather(askHelper = false): Promise<Capabilities> {
-    return gatherCapabilities({
-      helperStatus: () => this.probes.status(askHelper),
-      settings: this.settings.get(),
-      helperSocketPath: this.options.layout.socketPath,
-      userModePath: this.options.layout.userModePath,
-      hostsPath: this.options.hostsPath,
-      appPath: this.options.appPath,
-      userBinDir: this.options.paths.userBinDir,
-      policy: this.policy,
-    });
-  }
-
-  /** Shows `notice` (if any) in place of the ones under `replacing`, and sends the state. */
-  private notify(notice: NoticeSpec | undefined, replacing: readonly string[] = []): void {
-    this.notices.replace(replacing, [notice]);
+  /** Shows `notice` (and `more`) in place of the ones under `replacing`, and sends the state. */
+  private notify(notice: NoticeSpec | undefined, replacing: readonly string[] = [], more: readonly NoticeSpec[] = []): void {
+    this.notices.replace(replacing, [notice, ...more]);
     this.changed();
   }
 

@@ -58,6 +58,19 @@ export interface SettingProblem {
 }
 
 /**
+ * The problem for a setting saved while the helper is away: true only until
+ * the helper arrives and the reconciler (reconcile.ts) carries it out, which
+ * then withdraws it.
+ */
+export function waitingForHelper(key: 'hostsEntries' | 'cliToolsLocation', settings: Settings): SettingProblem {
+  const text =
+    key === 'hostsEntries'
+      ? `Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`
+      : `CLI tools location saved as System, but ${NEEDS_HELPER}.`;
+  return { setting: key, text, needsHelper: true };
+}
+
+/**
  * Makes the machine match the settings that reach outside the app: hosts
  * entries and system CLI links through the helper, user CLI links in the
  * user's own bin directory, start at login. Returns one sentence per
@@ -73,9 +86,8 @@ export async function applySystemSettings(options: ApplyOptions): Promise<ApplyR
   const helper = wantsHelper ? await options.helper() : undefined;
   try {
     if (keys.includes('hostsEntries')) {
-      if (helper === undefined) {
-        problems.push({ setting: 'hostsEntries', text: `Hosts entries saved as ${settings.hostsEntries ? 'on' : 'off'}, but ${NEEDS_HELPER}.`, needsHelper: true });
-      } else await attempt(problems, 'hostsEntries', 'The hosts entries could not be changed.', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
+      if (helper === undefined) problems.push(waitingForHelper('hostsEntries', settings));
+      else await attempt(problems, 'hostsEntries', 'The hosts entries could not be changed.', () => helper.request(settings.hostsEntries ? 'ensureHosts' : 'removeHosts', {}));
     }
     if (keys.includes('cliToolsLocation')) {
       const moved = await moveCliTools(settings.cliToolsLocation, helper, options);
@@ -124,7 +136,7 @@ async function moveCliTools(
   }
   if (helper === undefined) {
     // Nothing removed: the user links keep working until the helper can make the system ones.
-    problems.push({ setting: 'cliToolsLocation', text: `CLI tools location saved as System, but ${NEEDS_HELPER}.`, needsHelper: true });
+    problems.push(waitingForHelper('cliToolsLocation', options.settings));
     return { problems };
   }
   try {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { REPO_ROOT } from './constants';
@@ -14,9 +14,17 @@ import { safeScratchDir } from './scratch';
  * $FIXTURES, $TEST_UID/$TEST_GID and $OTHER_UID/$OTHER_GID.
  */
 export function runIsolated(script: string): Promise<Finished> {
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `${prelude()}\n${script}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: isolatedEnv(),
+  });
+  return finished(child);
+}
+
+/** The mounts that make the machine of its own (see runIsolated). */
+function prelude(): string {
   const scratch = safeScratchDir('berth-system');
-  const users = inject('users');
-  const prelude = [
+  return [
     'set -euo pipefail',
     `cp -a /etc ${scratch}/etc && mount --bind ${scratch}/etc /etc`,
     // /run goes empty too, but the system bus stays reachable (pkexec asks polkitd over it).
@@ -27,17 +35,66 @@ export function runIsolated(script: string): Promise<Finished> {
     // Whatever the script leaves running ends with it: the standalone supervisor's whole process group (its helper too).
     'trap \'[ -f /run/berth/helper.pid ] && kill -KILL -- -"$(cat /run/berth/helper.pid)" 2>/dev/null; true\' EXIT',
   ].join('\n');
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `${prelude}\n${script}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      HELPER: join(REPO_ROOT, 'dist/helper/berth-helper.js'),
-      FIXTURES: inject('fixturesDir'),
-      TEST_UID: String(users.test.uid),
-      TEST_GID: String(users.test.gid),
-      OTHER_UID: String(users.other.uid),
-      OTHER_GID: String(users.other.gid),
-    },
-  });
-  return finished(child);
+}
+
+function isolatedEnv(): NodeJS.ProcessEnv {
+  const users = inject('users');
+  return {
+    ...process.env,
+    HELPER: join(REPO_ROOT, 'dist/helper/berth-helper.js'),
+    FIXTURES: inject('fixturesDir'),
+    TEST_UID: String(users.test.uid),
+    TEST_GID: String(users.test.gid),
+    OTHER_UID: String(users.other.uid),
+    OTHER_GID: String(users.other.gid),
+  };
+}
+
+/**
+ * The same machine of its own, kept up between steps: a test drives it from
+ * outside (an app started in it, then an admin's install behind the app's
+ * back, a kill -9, ...). `run` is a root shell inside with runIsolated's
+ * variables; `wrap` puts any command inside; close() ends the helper it left
+ * running and the machine.
+ */
+export class IsolatedMachine {
+  private constructor(private readonly holder: ChildProcess) {}
+
+  static async start(): Promise<IsolatedMachine> {
+    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `${prelude()}\necho ready\nexec sleep infinity`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: isolatedEnv(),
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      holder.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+      holder.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        if (out.includes('ready\n')) resolve();
+      });
+      holder.once('exit', (code) => reject(new Error(`the isolated machine did not start (${code}): ${err}`)));
+    });
+    return new IsolatedMachine(holder);
+  }
+
+  /** `argv` inside this machine's mounts (nsenter execs it: the pid is the program's). */
+  wrap(argv: readonly string[]): string[] {
+    return ['nsenter', `--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...argv];
+  }
+
+  /** A bash script as root inside, to completion. */
+  run(script: string): Promise<Finished> {
+    const argv = this.wrap(['bash', '-c', `set -euo pipefail\n${script}`]);
+    return finished(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: isolatedEnv(), cwd: '/' }));
+  }
+
+  async close(): Promise<void> {
+    await this.run('[ -f /run/berth/helper.pid ] && kill -KILL -- -"$(cat /run/berth/helper.pid)" 2>/dev/null; true');
+    if (this.holder.exitCode === null && this.holder.signalCode === null) {
+      const exited = new Promise((resolve) => this.holder.once('exit', resolve));
+      this.holder.kill('SIGKILL');
+      await exited;
+    }
+  }
 }

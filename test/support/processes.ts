@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
@@ -40,6 +40,13 @@ export interface HelperOptions {
    * allowUid/extraArgs/dir are ignored.
    */
   configFile?: string;
+  /**
+   * Run the helper in a mount namespace of its own where /etc/hosts and
+   * /usr/local/bin are scratch copies: an app that carries out its settings
+   * (reconcile.ts) through this helper can never reach the machine's files,
+   * whatever the test's own namespace holds.
+   */
+  privateSystemPaths?: boolean;
 }
 
 /** The real helper bundle, as root, in the foreground; resolves once it listens. */
@@ -64,7 +71,16 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
     options.configFile !== undefined
       ? ['serve', '--config', options.configFile]
       : ['serve', '--socket', socketPath, '--allow-uid', [options.allowUid].flat().join(','), '--audit-log', auditLogPath, ...stateArgs, ...extraArgs];
-  const child = spawn(program!, [...entry, ...serveArgs], {
+  const argv = [program!, ...entry, ...serveArgs];
+  if (options.privateSystemPaths === true) {
+    const scratch = safeScratchDir('berth-helper-system');
+    copyFileSync('/etc/hosts', join(scratch, 'hosts'));
+    mkdirSync(join(scratch, 'bin'), { mode: 0o755 });
+    // unshare and sh exec in turn: the helper keeps the pid the test signals.
+    const mounts = `mount --bind ${scratch}/hosts /etc/hosts && mount --bind ${scratch}/bin /usr/local/bin && exec "$@"`;
+    argv.unshift('unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mounts, 'sh');
+  }
+  const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -7,7 +7,8 @@ import { freshHome } from '../../../test/support/user-home';
 import { safeScratchDir } from '../../../test/support/scratch';
 import { startActivator } from '../../../test/support/socket-activator';
 import { JsonLines, spawnFixture } from '../ports/test-support';
-import { listensAt } from './helper-probe-cache';
+import type { HelperStatus } from '../helper-status';
+import { HelperProbeCache, listensAt } from './helper-probe-cache';
 
 /**
  * The backend's periodic refresh against a socket-activated helper that
@@ -126,5 +127,31 @@ describe('listensAt', () => {
     // The file stays, nobody listens.
     expect(listensAt(path, '/proc/net/unix')).toBe(false);
     expect(listensAt(path, join(root, 'no-such-table'))).toBeUndefined();
+  });
+});
+
+describe('a probe begun before invalidate()', () => {
+  /** A status as the probe would answer it. */
+  const status = (state: HelperStatus['state']): HelperStatus => ({ state, message: state, socketPath: join(root, 'none.sock'), bundledVersion: '0.0.0' });
+
+  it('is not shared with a later status() (the helper may have come since), and its late answer is not the one kept', async () => {
+    const answers: Array<(answer: HelperStatus) => void> = [];
+    const cache = new HelperProbeCache({
+      probe: () => new Promise<HelperStatus>((resolve) => answers.push(resolve)),
+      socketPath: join(root, 'none.sock'),
+      installFiles: [],
+      unixSocketTable: undefined,
+    });
+    const before = cache.status();
+    // A request just reached the helper: what the running probe will say may be out of date.
+    cache.invalidate();
+    const after = cache.status();
+    expect(answers).toHaveLength(2);
+    answers[1]!(status('running'));
+    answers[0]!(status('not-running'));
+    expect((await after).state).toBe('running');
+    expect((await before).state).toBe('not-running');
+    expect((await cache.status()).state).toBe('running');
+    expect(cache.probes).toBe(2);
   });
 });

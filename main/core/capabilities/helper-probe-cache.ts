@@ -67,8 +67,10 @@ export function listensAt(path: string, table: string): boolean | undefined {
 
 export class HelperProbeCache {
   private last: { fingerprint: string; status: HelperStatus; at: number } | undefined;
-  private pending: Promise<HelperStatus> | undefined;
+  private pending: { promise: Promise<HelperStatus>; epoch: number } | undefined;
   private stale = false;
+  /** Bumped by invalidate(): a probe begun before it may have seen the helper as it was, so it is not shared or kept. */
+  private epoch = 0;
   private readonly now: () => number;
   private readonly table: string | undefined;
   /** How many times the helper was actually asked (for tests and the benchmark). */
@@ -82,6 +84,7 @@ export class HelperProbeCache {
   /** The next status() asks the helper (a request to it just failed). */
   invalidate(): void {
     this.stale = true;
+    this.epoch++;
   }
 
   /** The helper's status: the last one while nothing changed, else asked afresh; `force` always asks. */
@@ -95,17 +98,25 @@ export class HelperProbeCache {
       last.fingerprint === fingerprint &&
       (last.status.state !== 'error' || this.now() - last.at < ERROR_TTL_MS);
     if (fresh) return last.status;
-    // Two refreshes at once share one probe.
-    this.pending ??= this.ask(fingerprint).finally(() => (this.pending = undefined));
-    return this.pending;
+    // Two refreshes at once share one probe, unless it began before an invalidate(): the helper
+    // may have come or gone since (a request just reached it, or failed), so it is asked again.
+    if (this.pending === undefined || this.pending.epoch !== this.epoch) {
+      const pending = { epoch: this.epoch, promise: this.ask(fingerprint, this.epoch) };
+      this.pending = pending;
+      void pending.promise.finally(() => {
+        if (this.pending === pending) this.pending = undefined;
+      }).catch(() => {});
+    }
+    return this.pending.promise;
   }
 
-  private async ask(fingerprint: string): Promise<HelperStatus> {
+  private async ask(fingerprint: string, epoch: number): Promise<HelperStatus> {
     this.stale = false;
     this.probes++;
     const status = await this.options.probe();
     // Taken before the probe: whatever changes while it runs is seen at the next status().
-    this.last = { fingerprint, status, at: this.now() };
+    // An answer overtaken by an invalidate() is returned to its callers but not kept.
+    if (epoch === this.epoch) this.last = { fingerprint, status, at: this.now() };
     return status;
   }
 

@@ -2,6 +2,7 @@ import type { OperationArgs, OperationName, OperationResult } from '../../../com
 import { HelperUnavailableError, type HelperClient } from '../../helper-client';
 import type { Logger } from '../log';
 import { policyUrlFromConfig, refreshPolicy } from './fetch';
+import type { FetchOutcome } from './refetch-schedule';
 
 export interface PolicyFromConfigOptions {
   configPath: string;
@@ -16,18 +17,19 @@ export interface PolicyFromConfigOptions {
  * helper's config) fetched and, when it offers a newer policy, handed to the
  * helper. The helper is connected only then: a refresh that finds the
  * policy already in force does not start (or keep up) an idle helper.
- * Failures are logged; the cached policy stays. True when a policy was stored.
+ * Failures are logged; the cached policy stays. The outcome says when to try
+ * again (refetch-schedule.ts).
  */
-export async function refreshPolicyFromConfig(options: PolicyFromConfigOptions): Promise<boolean> {
+export async function refreshPolicyFromConfig(options: PolicyFromConfigOptions): Promise<FetchOutcome> {
   const { configPath, stateDir, log } = options;
   let url: string | null;
   try {
     url = policyUrlFromConfig(configPath);
   } catch (error) {
     log.warn((error as Error).message);
-    return false;
+    return 'failed';
   }
-  if (url === null) return false;
+  if (url === null) return 'no-url';
   let client: HelperClient | undefined;
   const helper = {
     async request<Op extends OperationName>(op: Op, args: OperationArgs<Op>): Promise<OperationResult<Op>> {
@@ -39,10 +41,10 @@ export async function refreshPolicyFromConfig(options: PolicyFromConfigOptions):
   try {
     const result = await refreshPolicy({ url, helper, configPath, stateDir });
     log.info(`policy refreshed from ${new URL(url).origin}`);
-    return result.status === 'stored';
+    return result.status;
   } catch (error) {
     log.warn(`policy refresh failed: ${(error as Error).message}`);
-    return false;
+    return 'failed';
   } finally {
     client?.close();
   }
