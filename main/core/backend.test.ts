@@ -207,6 +207,9 @@ describe('berth app, with the CLI through the control socket', () => {
 
   test('consent "Not now" and a declined update are remembered across restarts', async () => {
     const home = freshHome(users.test);
+    // The System location, which the running helper serves: "Not now" must leave it be.
+    mkdirSync(join(home, '.config/berth'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(home, '.config/berth/settings.json'), JSON.stringify({ ...(JSON.parse(SETTLED) as object), cliToolsLocation: 'system' }));
     await withApp(home, async (app) => {
       expect(await app.call('consent.decide', { choice: 'limited' })).toEqual({ ok: true, result: null });
       expect(await app.call('helper.declineUpdate')).toEqual({ ok: true, result: { ok: true } });
