@@ -66,6 +66,7 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
     helper: {
       state: status.state,
       message: status.message,
+      diagnosis: status.diagnosis,
       version: status.helper?.helperVersion ?? null,
       bundledVersion: status.bundledVersion,
       bundledBuild: status.bundledBuild ?? null,
