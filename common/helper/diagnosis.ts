@@ -92,7 +92,7 @@ function diagnosis(
 export function diagnoseHelper(condition: HelperCondition, facts: DiagnosisFacts = {}): HelperDiagnosis {
   switch (condition) {
     case 'running':
-      return diagnosis(condition, `The helper${facts.version ? ` ${facts.version}` : ''} is running.`, null, facts);
+      return diagnosis(condition, `The helper${facts.version ? `, version ${facts.version},` : ''} is running.`, null, facts);
     case 'user-mode':
       return diagnosis(
         condition,

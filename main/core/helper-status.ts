@@ -45,6 +45,18 @@ export function stateFor(condition: HelperCondition): HelperState {
   }
 }
 
+/** What a status says about the helper besides its words: to word it again (installed-helper.ts). */
+export function factsOf(status: HelperStatus): Omit<HelperStatus, 'state' | 'message' | 'diagnosis'> {
+  const { socketPath, helper, bundledVersion, bundledBuild, userMode } = status;
+  return {
+    socketPath,
+    bundledVersion,
+    ...(helper !== undefined ? { helper } : {}),
+    ...(bundledBuild !== undefined ? { bundledBuild } : {}),
+    ...(userMode !== undefined ? { userMode } : {}),
+  };
+}
+
 /** A status for `condition`, with its diagnosis; `facts` add what the words need (versions, the start command). */
 export function statusFor(
   base: Omit<HelperStatus, 'state' | 'message' | 'diagnosis'>,

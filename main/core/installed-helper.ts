@@ -5,7 +5,7 @@ import { bundledHelperCommand } from '../install/helper-install';
 import type { HelperBuilds } from '../install/helper-build';
 import { readRegularFile } from './diagnostics/read-file';
 import { installUnderWay } from '../../common/install-marker';
-import { probeHelper, statusFor, type HelperStatus } from './helper-status';
+import { factsOf, probeHelper, statusFor, type HelperStatus } from './helper-status';
 
 /**
  * The helper's status as the user should read it: probeHelper asks the
@@ -63,17 +63,17 @@ function startCommand(options: InstalledHelperOptions): string | undefined {
  */
 export function explainNotRunning(status: HelperStatus, options: InstalledHelperOptions): HelperStatus {
   const condition = status.diagnosis.condition;
-  if (condition !== 'not-installed' && condition !== 'not-running' && condition !== 'busy') return status;
+  if (condition !== 'not-installed' && condition !== 'not-running' && condition !== 'busy' && condition !== 'error') return status;
   const platform = options.platform ?? process.platform;
   const layout = installLayout(platform);
   const configured = configuredSocket(options.configPath ?? layout.configPath);
   // Only for the installed helper's own socket: a side-by-side one (--helper-socket) is not described by this install.
   const ours = configured === undefined ? status.socketPath === (options.defaultSocketPath ?? layout.socketPath) : configured === status.socketPath;
   if (!ours) return status;
-  const { state: _state, message: _message, diagnosis: _diagnosis, ...rest } = status;
+  const rest = factsOf(status);
   const detail = status.diagnosis.detail;
   if (installUnderWay(options.stateDir ?? layout.stateDir)) return statusFor(rest, 'upgrading', { detail });
-  if (condition === 'busy' || configured === undefined) return status;
+  if (condition === 'busy' || condition === 'error' || configured === undefined) return status;
   const manager = options.serviceManager ?? detectServiceManager(platform);
   return statusFor(rest, 'not-running', { detail, serviceManager: manager, startCommand: startCommand(options) ?? null });
 }
