@@ -88,7 +88,8 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
       ['Bundled version', status.bundledBuild === undefined ? status.bundledVersion : `${status.bundledVersion} (build ${status.bundledBuild})`],
       ['Protocol', status.helper ? String(status.helper.protocol) : '-'],
       ['Capabilities', status.helper?.capabilities.join(', ') || '-'],
-      ['Socket', status.socketPath],
+      // Only the socket asked about by hand; the installed helper's path is in --json.
+      ...(values.socket !== undefined ? ([['Socket', status.socketPath]] as Array<[string, string]>) : []),
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
     io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
