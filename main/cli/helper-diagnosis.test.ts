@@ -10,16 +10,17 @@ import { EXIT } from './exit-codes';
  * (the capabilities report the app's renderer gets) and `berth run` on a
  * privileged port (an error from a helper that could not be used).
  */
-const AS_TEST = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups --';
-const AS_OTHER = 'setpriv --reuid=$OTHER_UID --regid=$OTHER_GID --clear-groups --';
+/** Each account with a home of its own (its settings live there). */
+const AS_TEST = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups -- env HOME=/opt/home/test';
+const AS_OTHER = 'setpriv --reuid=$OTHER_UID --regid=$OTHER_GID --clear-groups -- env HOME=/opt/home/other';
 const CLI = 'node "$FIXTURES/cli/berth.js"';
 
 /** The three views of one moment, for one account, each in its own section. */
 function views(name: string, as: string): string {
   return `
-      echo "== ${name} table"; ${as} ${CLI} helper status; echo "exit $?"
-      echo "== ${name} caps"; ${as} ${CLI} status --json
-      echo "== ${name} run"; ${as} ${CLI} run -p 127.0.0.1:80 -- true 2>&1; echo "exit $?"`;
+      echo "== ${name} table"; ${as} ${CLI} helper status && echo "exit 0" || echo "exit $?"
+      echo "== ${name} caps"; ${as} ${CLI} status --json || true
+      echo "== ${name} run"; ${as} ${CLI} run -p 127.0.0.1:80 -- true 2>&1 && echo "exit 0" || echo "exit $?"`;
 }
 
 function sections(stdout: string): (name: string) => string {
@@ -35,9 +36,10 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
     const run = await runIsolated(`
       mkdir -p /opt/Berth/resources/bin
       install -m 0755 /dev/null /opt/Berth/resources/bin/berth
+      install -d -o $TEST_UID -g $TEST_GID /opt/home/test && install -d -o $OTHER_UID -g $OTHER_GID /opt/home/other
       ${views('none', AS_TEST)}
       node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
-      echo "== running"; ${AS_TEST} ${CLI} helper status --json
+      echo "== running"; ${AS_TEST} ${CLI} helper status --json || true
       ${views('other', AS_OTHER)}
       # An update under way, held still where it waits to open the helper's log (a FIFO nobody reads):
       # the old helper is stopped, the new program, config and record are in place, the new helper not started.
@@ -52,7 +54,7 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
       echo "== end"
     `);
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout).toBe(0);
     const section = sections(run.stdout);
     const json = (name: string): { helper: Record<string, unknown> } => JSON.parse(section(name)) as { helper: Record<string, unknown> };
 
@@ -60,7 +62,7 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
     const none = diagnoseHelper('not-installed');
     expect(section('none table').startsWith(`Helper           ${none.sentence}\nFix              ${none.fix}\nHelper version   -\n`)).toBe(true);
     expect(section('none table')).toMatch(new RegExp(`\nexit ${EXIT.helperUnavailable}$`));
-    expect(json('none caps').helper).toMatchObject({ state: 'not-installed', message: none.sentence, diagnosis: { ...none, detail: expect.stringContaining('ENOENT') } });
+    expect(json('none caps').helper).toMatchObject({ state: 'not-installed', message: none.sentence, diagnosis: { ...none, detail: expect.stringContaining('no socket at') } });
     expect(section('none run')).toBe(`berth run: Port 80 needs the privileged helper. ${none.sentence} ${none.fix}\nexit ${EXIT.helperUnavailable}`);
 
     expect(JSON.parse(section('running'))).toMatchObject({ state: 'running', diagnosis: { condition: 'running', fix: null } });
