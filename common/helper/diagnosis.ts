@@ -106,10 +106,13 @@ export function diagnoseHelper(condition: HelperCondition, facts: DiagnosisFacts
         prompt: 'install',
       });
     case 'not-running': {
+      // Without the install's facts (a socket no config names) only this much is known.
       const why =
-        facts.serviceManager === 'standalone'
-          ? 'The helper is installed but not running: this machine has no service manager, so nothing starts it at boot.'
-          : `The helper is installed, but its service is not listening (${facts.serviceManager === 'launchd' ? 'launchd' : 'systemd'} normally keeps it).`;
+        facts.serviceManager === undefined
+          ? 'The helper is not running.'
+          : facts.serviceManager === 'standalone'
+            ? 'The helper is installed but not running: this machine has no service manager, so nothing starts it at boot.'
+            : `The helper is installed, but its service is not listening (${facts.serviceManager === 'launchd' ? 'launchd' : 'systemd'} normally keeps it).`;
       const command = facts.startCommand ?? null;
       const fix =
         command === null

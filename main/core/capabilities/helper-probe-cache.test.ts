@@ -90,7 +90,7 @@ describe('the periodic refresh does not wake an idle helper', () => {
     await activator.exited;
     rmSync(socketPath);
     const stopped = await backend.next((line) => line.event === 'refreshed' && line.helper !== 'running', backend.lines.length);
-    expect(stopped).toMatchObject({ helper: 'not-running', message: expect.stringContaining('the helper is installed but') });
+    expect(stopped).toMatchObject({ helper: 'not-running', message: expect.stringContaining('The helper is installed but') });
 
     // Started again: seen, by one connection (which starts the helper), and then quiet again.
     activator = await activate();
