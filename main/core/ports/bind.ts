@@ -20,7 +20,8 @@ import { conditionOf } from '../helper-status';
 
 /**
  * How the backend reaches the helper: a fresh connection, or undefined when
- * the helper is not installed or not running (so callers can wait for it).
+ * the helper is not installed or not running (so callers can wait for it;
+ * AcquireOptions.diagnose says which, and what fixes it).
  * Other failures (another account's helper, an impostor, a broken reply)
  * are thrown as the helper client's errors.
  */
