@@ -40,6 +40,7 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
       ${views('none', AS_TEST)}
       node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
       echo "== running"; ${AS_TEST} ${CLI} helper status --json || true
+      echo "== state after install"; ls -A /var/lib/berth
       ${views('other', AS_OTHER)}
       # An update under way, held still where it waits to open the helper's log (a FIFO nobody reads):
       # the old helper is stopped, the new program, config and record are in place, the new helper not started.
@@ -66,6 +67,9 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
     expect(section('none run')).toBe(`berth run: Port 80 needs the privileged helper. ${none.sentence} ${none.fix}\nexit ${EXIT.helperUnavailable}`);
 
     expect(JSON.parse(section('running'))).toMatchObject({ state: 'running', diagnosis: { condition: 'running', fix: null } });
+    // A finished install leaves no marker behind.
+    expect(section('state after install').split('\n')).not.toContain('installing.json');
+    expect(section('state after install').split('\n')).toContain('install.json');
 
     // Installed for berth-test only: berth-other is told it is not enrolled, and that enrolling takes an administrator.
     const notEnrolled = diagnoseHelper('not-enrolled');
