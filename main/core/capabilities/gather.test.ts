@@ -11,10 +11,7 @@ import { DEFAULT_SETTINGS } from '../../../common/settings/schema';
 import { USER_MODE_LIMITS } from '../../../common/user-mode';
 import { installSymlinks } from '../../../helper/ops/symlinks';
 import { opContext } from '../../../test/support/op-context';
-import { finished, firstLine, runFixtureAs, spawnFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
-import { diagnoseHelper, type HelperDiagnosis } from '../../../common/helper/diagnosis';
-import { markInstallFinished, markInstallStarted } from '../../../helper/fs/install-marker';
-import { HelperClient } from '../../helper-client';
+import { runFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
 import { safeScratchDir } from '../../../test/support/scratch';
 import { formatStatus } from '../../cli/status-command';
 import { directLowPortBind, gatherCapabilities, hostsEntries, type GatherOptions } from './gather';
@@ -67,11 +64,6 @@ function portStart(dir: string, value: string): string {
   const path = join(dir, `port-start-${value.trim() || 'empty'}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(path, value, { mode: 0o644 });
   return path;
-}
-
-/** The words of a diagnosis (its detail is the cause's own text, checked elsewhere). */
-function pick(d: HelperDiagnosis): Omit<HelperDiagnosis, 'detail'> {
-  return { condition: d.condition, sentence: d.sentence, fix: d.fix, command: d.command, prompt: d.prompt };
 }
 
 /** The report as the unprivileged user's backend would see it. */
@@ -133,55 +125,6 @@ describe('capabilities: the helper', () => {
       await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ bundled: rebuilt }) })),
     );
     expect(unknown.helper.state).toBe('running');
-  });
-
-  it('the diagnosis the renderer gets, as the user gathers it: another account\'s helper, an impostor, a busy helper, an update under way', async () => {
-    const said = (report: Capabilities) => ({ state: report.helper.state, message: report.helper.message, ...report.helper.diagnosis });
-
-    // The helper serves berth-test only; berth-other gathers (through the same fixture, as that account).
-    const other = await runFixtureAs<Capabilities>(users.other, 'diagnostics', ['capabilities', JSON.stringify(options(dir, { helperSocketPath: helper.socketPath }))]);
-    expect(said(other)).toMatchObject({ state: 'not-enrolled', ...pick(diagnoseHelper('not-enrolled')) });
-
-    // Something of berth-other's listens where the helper should.
-    const squatDir = scratch();
-    chmodSync(squatDir, 0o777);
-    const squatPath = join(squatDir, 'helper.sock');
-    const squatter = spawnFixtureAs(users.other, 'helper-client', ['squat', squatPath]);
-    try {
-      await firstLine(squatter);
-      chmodSync(squatPath, 0o777);
-      const impostor = await gatherAsUser(options(dir, { helperSocketPath: squatPath }));
-      expect(said(impostor)).toMatchObject({ state: 'error', ...pick(diagnoseHelper('impostor', { impostorUid: users.other.uid })), prompt: null });
-    } finally {
-      squatter.kill('SIGTERM');
-      await finished(squatter);
-    }
-
-    // At its connection cap: root holds the one connection it takes.
-    const busy = await startHelper({ allowUid: users.test.uid, extraArgs: ['--max-connections', '1'] });
-    const holder = await HelperClient.connect(busy.socketPath);
-    try {
-      expect(said(await gatherAsUser(options(dir, { helperSocketPath: busy.socketPath })))).toMatchObject({ state: 'error', ...pick(diagnoseHelper('busy')) });
-    } finally {
-      holder.close();
-      await busy.stop();
-    }
-
-    // Installed (its config names the socket), nothing answers, and an installer's marker names a live process: this one.
-    // Root's alone, as the installer's state dir is (the marker is believed only there).
-    const stateDir = safeScratchDir('berth-caps-state');
-    const config = join(dir, 'installed.json');
-    const installedSocket = join(dir, 'installed.sock');
-    writeFileSync(config, JSON.stringify({ socketPath: installedSocket }), { mode: 0o644 });
-    const installed = options(dir, { helperSocketPath: installedSocket, helperConfigPath: config, helperStateDir: stateDir });
-    markInstallStarted(stateDir);
-    try {
-      expect(said(await gatherAsUser(installed))).toMatchObject({ state: 'not-running', ...pick(diagnoseHelper('upgrading')), prompt: null });
-    } finally {
-      markInstallFinished(stateDir);
-    }
-    // The marker gone: installed, not running.
-    expect(said(await gatherAsUser(installed))).toMatchObject({ state: 'not-running', condition: 'not-running', prompt: 'install' });
   });
 
   it('with no helper: not installed, no version, no operations', async () => {
