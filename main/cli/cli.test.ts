@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -160,6 +160,27 @@ describe('berth helper status, as an unprivileged user', () => {
     } finally {
       holder.close();
       await busy.stop();
+    }
+  });
+
+  it('a helper that hangs up before answering (this account is at its connection cap): busy, not "install it"', async () => {
+    const capped = await startHelper({ allowUid: users.test.uid, extraArgs: ['--max-connections-per-uid', '1'] });
+    const go = join(dir, 'go-capped');
+    // berth-test holds the one connection its account may have.
+    const holder = spawnFixtureAs(users.test, 'helper-client', ['pause', capped.socketPath, go]);
+    try {
+      await firstLine(holder);
+      const json = await runCliAs(users.test, ['helper', 'status', '--socket', capped.socketPath, '--json']);
+      const said = diagnoseHelper('busy');
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        state: 'error',
+        message: said.sentence,
+        diagnosis: { condition: 'busy', fix: said.fix, prompt: null, detail: expect.stringContaining('closed the connection') },
+      });
+    } finally {
+      writeFileSync(go, '');
+      await finished(holder);
+      await capped.stop();
     }
   });
 
