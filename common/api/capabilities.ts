@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { portRulesSchema } from '../policy/port-rules';
 import { lockedSettingsSchema } from '../settings/schema';
+import { helperDiagnosis } from '../helper/diagnosis';
 
 /**
  * What this machine and install mode allow: one report for the UI, `berth
@@ -24,8 +25,10 @@ export const capabilitiesSchema = z.strictObject({
   platform: z.string(),
   helper: z.strictObject({
     state: helperState,
-    /** One sentence: what runs, or what is wrong. */
+    /** One sentence: what runs, or what is wrong (the diagnosis's sentence). */
     message: z.string(),
+    /** What is wrong, finely, with the one fix (common/helper/diagnosis.ts): what the card and the port panel say. */
+    diagnosis: helperDiagnosis,
     version: z.string().nullable(),
     bundledVersion: z.string(),
     /** The bundled helper's short content digest; null when unknown. A rebuild keeps the version but not this. */

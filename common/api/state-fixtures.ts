@@ -1,4 +1,5 @@
 import type { BackendState } from './backend-api';
+import { diagnoseHelper, type DiagnosisFacts, type HelperCondition, type HelperDiagnosis } from '../helper/diagnosis';
 import type { MappingStatus } from '../ports/mapping';
 import { NO_POLICY } from './capabilities';
 
@@ -36,13 +37,19 @@ function mapping(
   };
 }
 
+/** The helper's sentence and diagnosis for a condition, as the backend reports them (common/helper/diagnosis.ts). */
+export function helperWords(condition: HelperCondition, facts: DiagnosisFacts = {}): { message: string; diagnosis: HelperDiagnosis } {
+  const diagnosis = diagnoseHelper(condition, facts);
+  return { message: diagnosis.sentence, diagnosis };
+}
+
 function base(): BackendState {
   return {
     capabilities: {
       platform: 'linux',
       helper: {
         state: 'running',
-        message: 'The helper runs as a systemd service',
+        ...helperWords('running', { version: '0.1.0' }),
         version: '0.1.0',
         bundledVersion: '0.1.0',
         bundledBuild: null,
@@ -97,7 +104,7 @@ export function firstRunState(): BackendState {
   state.capabilities.helper = {
     ...state.capabilities.helper,
     state: 'not-installed',
-    message: 'The helper is not installed',
+    ...helperWords('not-installed'),
     version: null,
     protocol: null,
     operations: [],
@@ -114,7 +121,7 @@ export function notEnrolledState(): BackendState {
   state.capabilities.helper = {
     ...state.capabilities.helper,
     state: 'not-enrolled',
-    message: "Berth's helper is installed on this machine, but not for your account",
+    ...helperWords('not-enrolled'),
   };
   return state;
 }
@@ -142,7 +149,7 @@ export function userModeState(): BackendState {
   state.capabilities.helper = {
     ...state.capabilities.helper,
     state: 'user-mode',
-    message: 'User mode: no helper runs on this machine',
+    ...helperWords('user-mode', { userModeUser: 'ada' }),
     version: null,
     protocol: null,
     operations: [],
@@ -178,7 +185,7 @@ export function lockedPolicyState(): BackendState {
 /** Things going wrong at once: an old helper, ports waiting (for the helper, for an address), one refused, diagnostics running. */
 export function troubleState(): BackendState {
   const state = runningState();
-  state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', message: 'The helper is older than this app' };
+  state.capabilities.helper = { ...state.capabilities.helper, state: 'needs-update', version: '0.0.9', ...helperWords('needs-update', { version: '0.0.9', bundledVersion: '0.1.0' }) };
   // The policy its ports' messages name: it holds privileged port mapping off and denies port 3000.
   state.capabilities.policy = {
     state: 'valid',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstRunState, limitedState, runningState, troubleState, userModeState } from '../api/state-fixtures';
+import { firstRunState, helperWords, limitedState, runningState, troubleState, userModeState } from '../api/state-fixtures';
+import { diagnoseHelper } from './diagnosis';
 import {
   ENROL_LABEL,
   helperInstalled,
@@ -44,15 +45,27 @@ describe('summarizeHelper', () => {
     ['not-running', 'Helper not running', 'install'],
     ['no-permission', 'Helper refuses this account', 'install'],
     ['error', 'Helper error', 'refresh'],
-  ] as const)('%s: "%s" with one fix (%s)', (helperState, title, kind) => {
+  ] as const)('%s: "%s" with one fix (%s), in the diagnosis\'s words', (condition, title, kind) => {
     const state = runningState();
-    state.capabilities.helper = { ...state.capabilities.helper, state: helperState, message: 'the reason' };
+    state.capabilities.helper = { ...state.capabilities.helper, state: condition, ...helperWords(condition) };
     const summary = summarizeHelper(state);
-    expect(summary).toMatchObject({ title, detail: 'the reason', primary: { kind } });
+    // The install prompt is the fix: its button is there, so the card says what is true and leaves the fix to it.
+    expect(summary).toMatchObject({ title, detail: diagnoseHelper(condition).sentence, primary: { kind } });
     // Whatever asks for a password says so on the button.
     for (const action of [summary.primary, summary.secondary]) {
       if (action?.kind === 'install') expect(action.label).toMatch(/\(asks for your password\)$/);
     }
+  });
+
+  it.each([
+    ['impostor', 'Something else answers for the helper', 'error'],
+    ['busy', 'Helper busy', 'warning'],
+    ['upgrading', 'Helper updating', 'neutral'],
+  ] as const)('%s: "%s", no install button (it would not help), and the fix in words', (condition, title, tone) => {
+    const state = runningState();
+    state.capabilities.helper = { ...state.capabilities.helper, state: 'error', ...helperWords(condition) };
+    const said = diagnoseHelper(condition);
+    expect(summarizeHelper(state)).toEqual({ tone, title, detail: `${said.sentence} ${said.fix}`, primary: { kind: 'refresh', label: 'Check again' }, secondary: null });
   });
 });
 
@@ -60,7 +73,7 @@ describe('a helper installed for other accounts, not this one', () => {
   function notEnrolled(consent: 'undecided' | 'limited' | 'install' = 'undecided') {
     const state = firstRunState();
     state.settings.consent = consent;
-    state.capabilities.helper = { ...state.capabilities.helper, state: 'not-enrolled', message: "Berth's helper is installed on this machine, but not for your account" };
+    state.capabilities.helper = { ...state.capabilities.helper, state: 'not-enrolled', ...helperWords('not-enrolled') };
     return state;
   }
 

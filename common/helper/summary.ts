@@ -66,24 +66,23 @@ export function installLabel(state: BackendState): string {
   return state.capabilities.helper.state === 'not-enrolled' ? ENROL_LABEL : INSTALL_LABEL;
 }
 
+/**
+ * The card's words come from the backend's diagnosis (common/helper/diagnosis.ts):
+ * its sentence, and its fix where no button here does it.
+ */
 export function summarizeHelper(state: BackendState): HelperSummary {
   const helper = state.capabilities.helper;
-  const version = helper.version !== null ? `version ${helper.version}` : 'version unknown';
-  switch (helper.state) {
+  const { diagnosis } = helper;
+  const said = diagnosis.prompt === null && diagnosis.fix !== null ? `${diagnosis.sentence} ${diagnosis.fix}` : diagnosis.sentence;
+  const refresh: HelperAction = { kind: 'refresh', label: CHECK_AGAIN_LABEL };
+  const limited = state.settings.consent === 'limited';
+  switch (diagnosis.condition) {
     case 'running':
-      return { tone: 'ok', title: 'Helper running', detail: `${version} is running and answering`, primary: null, secondary: null };
-    case 'user-mode': {
-      const user = state.capabilities.userMode?.user;
-      return {
-        tone: 'neutral',
-        title: 'User mode',
-        detail: `An administrator set Berth up${user ? ` for ${user}` : ''} without a helper; nothing here asks for a password.`,
-        primary: null,
-        secondary: null,
-      };
-    }
+      return { tone: 'ok', title: 'Helper running', detail: diagnosis.sentence, primary: null, secondary: null };
+    case 'user-mode':
+      return { tone: 'neutral', title: 'User mode', detail: diagnosis.sentence, primary: null, secondary: null };
     case 'not-installed':
-      if (state.settings.consent === 'limited') {
+      if (limited) {
         return {
           tone: 'neutral',
           title: 'Limited mode',
@@ -92,48 +91,39 @@ export function summarizeHelper(state: BackendState): HelperSummary {
           secondary: null,
         };
       }
-      return { tone: 'warning', title: 'Helper not installed', detail: helper.message, primary: { kind: 'install', label: INSTALL_LABEL }, secondary: null };
+      return { tone: 'warning', title: 'Helper not installed', detail: said, primary: { kind: 'install', label: INSTALL_LABEL }, secondary: null };
     case 'not-enrolled':
       return {
-        tone: state.settings.consent === 'limited' ? 'neutral' : 'warning',
-        title: state.settings.consent === 'limited' ? 'Limited mode' : 'Helper not set up for you',
+        tone: limited ? 'neutral' : 'warning',
+        title: limited ? 'Limited mode' : 'Helper not set up for you',
         detail: NOT_ENROLLED_DETAIL,
         primary: { kind: 'install', label: ENROL_LABEL },
         secondary: null,
       };
     case 'not-running':
-      return { tone: 'warning', title: 'Helper not running', detail: helper.message, primary: { kind: 'install', label: START_LABEL }, secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL } };
+      return { tone: 'warning', title: 'Helper not running', detail: said, primary: { kind: 'install', label: START_LABEL }, secondary: refresh };
     case 'no-permission':
-      return {
-        tone: 'error',
-        title: 'Helper refuses this account',
-        detail: helper.message,
-        primary: { kind: 'install', label: REINSTALL_LABEL },
-        secondary: { kind: 'refresh', label: CHECK_AGAIN_LABEL },
-      };
+      return { tone: 'error', title: 'Helper refuses this account', detail: said, primary: { kind: 'install', label: REINSTALL_LABEL }, secondary: refresh };
+    case 'impostor':
+      // Installing would not help while the other program holds the socket: the fix is an administrator's.
+      return { tone: 'error', title: 'Something else answers for the helper', detail: said, primary: refresh, secondary: null };
+    case 'busy':
+      return { tone: 'warning', title: 'Helper busy', detail: said, primary: refresh, secondary: null };
+    case 'upgrading':
+      return { tone: 'neutral', title: 'Helper updating', detail: said, primary: refresh, secondary: null };
     case 'needs-update': {
       // Asked once per bundled build: after "Not now", the update stays offered but the "Not now" goes away.
       const declined = state.settings.helperUpdateAskedFor === helperUpdateKey(helper);
-      // Same version, other bytes (a rebuild): the version alone would read as no update at all.
-      const sameVersion = helper.version === helper.bundledVersion;
       return {
         tone: 'warning',
         title: 'Helper update available',
-        detail: sameVersion
-          ? `The installed helper ${helper.bundledVersion} is a different build from the one this app brings.`
-          : `The helper is ${version}; this app brings ${helper.bundledVersion}.`,
+        detail: said,
         primary: { kind: 'update', label: UPDATE_LABEL },
         secondary: declined ? null : { kind: 'decline-update', label: 'Not now' },
       };
     }
     case 'error':
-      return {
-        tone: 'error',
-        title: 'Helper error',
-        detail: helper.message,
-        primary: { kind: 'refresh', label: CHECK_AGAIN_LABEL },
-        secondary: { kind: 'install', label: REINSTALL_LABEL },
-      };
+      return { tone: 'error', title: 'Helper error', detail: said, primary: refresh, secondary: { kind: 'install', label: REINSTALL_LABEL } };
   }
 }
 

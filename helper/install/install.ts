@@ -6,6 +6,8 @@ import { helperLogPath, SERVICE_LABEL, type InstallLayout } from '../../common/p
 import { writeFileAtomically } from '../fs/atomic-write';
 import { updateConfigFile, writeConfigFile } from '../fs/config-file';
 import { writeInstallRecord } from '../fs/install-record';
+import { markInstallFinished, markInstallStarted } from '../fs/install-marker';
+import { INSTALL_MARKER_NAME } from '../../common/install-marker';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { MAX_ENROLLED_UIDS, type HelperConfig } from '../../common/helper-config/schema';
 import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
@@ -77,6 +79,24 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     log(made.length > 0 ? `created ${made.join(', ')} (root, 0755)` : `checked ${dir}: root's alone`);
   }
 
+  // From here until the new helper serves, its socket may be gone or refuse: the marker tells the app
+  // that this is an install under way, not a missing helper (common/install-marker.ts).
+  markInstallStarted(layout.stateDir);
+  try {
+    await installSteps(request, layout, program, log, manager, createdDirs);
+  } finally {
+    markInstallFinished(layout.stateDir);
+  }
+}
+
+async function installSteps(
+  request: InstallRequest,
+  layout: InstallLayout,
+  program: HelperProgram,
+  log: Log,
+  manager: ReturnType<typeof detectServiceManager>,
+  createdDirs: readonly string[],
+): Promise<void> {
   // An upgrade stops the old helper first; the new one starts below.
   const stopped = await stopStandalone(layout);
   if (stopped !== undefined) log(`stopped the running helper (pid ${stopped})`);
@@ -120,6 +140,8 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     layout.auditLogPath,
     helperLogPath(layout),
     layout.pidPath,
+    // Left behind only by an installer that died mid-way; uninstall removes it with the rest.
+    join(layout.stateDir, INSTALL_MARKER_NAME),
     ...serviceFiles(manager),
   ];
   const recordedDirs = [...new Set([...previous.filter((p) => p.kind === 'directory').map((p) => p.path), ...createdDirs])].sort(

@@ -132,7 +132,7 @@ describe('standalone mode after a reboot', () => {
       set +e
       echo "== status"; ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json; echo "exit $?"
       set -e
-      fix=$({ ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json || true; } | node -e 'const m = JSON.parse(require("fs").readFileSync(0, "utf8")).message; process.stdout.write(m.slice(m.indexOf("start it with: sudo ") + 20))')
+      fix=$({ ${AS_USER} node "$FIXTURES/cli/berth.js" helper status --json || true; } | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")).diagnosis.command; process.stdout.write(c.slice("sudo ".length))')
       echo "== fix"; echo "$fix"
       echo "== run"; eval "$fix"
       echo "== hello"; hello
@@ -145,9 +145,13 @@ describe('standalone mode after a reboot', () => {
     const status = section('status');
     expect(JSON.parse(status.slice(0, status.lastIndexOf('exit')))).toMatchObject({
       state: 'not-running',
-      message: expect.stringMatching(
-        /^the helper is installed but not running: this machine has no service manager, so nothing starts it at boot; start it with: sudo \S+ \S+\/helper\/berth-helper\.js start$/,
-      ),
+      message: 'The helper is installed but not running: this machine has no service manager, so nothing starts it at boot.',
+      diagnosis: {
+        condition: 'not-running',
+        command: expect.stringMatching(/^sudo \S+ \S+\/helper\/berth-helper\.js start$/),
+        fix: expect.stringMatching(/^Start it: run `sudo \S+ \S+\/helper\/berth-helper\.js start`, or choose "Start helper" in Berth/),
+        prompt: 'install',
+      },
     });
     expect(status).toMatch(/exit 3$/);
     expect(section('fix')).toMatch(/^\S*node \S+\/helper\/berth-helper\.js start$/);

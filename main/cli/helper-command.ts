@@ -5,6 +5,7 @@ import { cliAppPath } from '../install/app-location';
 import { describeOutcome } from '../install/elevate';
 import { installHelperElevated, uninstallHelperElevated } from '../install/helper-install';
 import type { HelperStatus } from '../core/helper-status';
+import type { HelperDiagnosis } from '../../common/helper/diagnosis';
 import { probeInstalledHelper } from '../core/installed-helper';
 import { systemPaths } from '../../common/paths';
 import { EXIT } from './exit-codes';
@@ -35,6 +36,15 @@ Exit codes: 0 running (or user mode: set up by an admin, no helper needed), 3 no
 not running / not allowed / not set up for your account, 4 needs update, 5 the password prompt was cancelled or refused, 1 error
 (also: not asked, because someone other than root can change the helper).
 `;
+
+/**
+ * The helper's diagnosis as the first rows of a status table: what is true
+ * now, and the one fix (common/helper/diagnosis.ts). `berth status` shows
+ * the same two rows; the condition's code stays in --json.
+ */
+export function diagnosisRows(diagnosis: HelperDiagnosis): Array<[string, string]> {
+  return [['Helper', diagnosis.sentence], ...(diagnosis.fix !== null ? ([['Fix', diagnosis.fix]] as Array<[string, string]>) : [])];
+}
 
 /** The exit code for a helper state; `berth status` uses the same codes. */
 export function exitFor(status: Pick<HelperStatus, 'state'>): number {
@@ -73,17 +83,13 @@ export async function helperCommand(argv: string[], io: CliIO): Promise<number> 
     io.out(JSON.stringify(status, null, 2) + '\n');
   } else {
     const rows: Array<[string, string]> = [
-      ['State', status.state],
-      ['Detail', status.message],
-      ['Socket', status.socketPath],
+      ...diagnosisRows(status.diagnosis),
       ['Helper version', status.helper?.helperVersion ?? '-'],
       ['Bundled version', status.bundledBuild === undefined ? status.bundledVersion : `${status.bundledVersion} (build ${status.bundledBuild})`],
       ['Protocol', status.helper ? String(status.helper.protocol) : '-'],
       ['Capabilities', status.helper?.capabilities.join(', ') || '-'],
-      // The one fix for an account the installed helper does not serve yet: the install enrols it.
-      ...(status.state === 'not-enrolled'
-        ? ([['To use it', "berth helper install (enrols your account; asks for an administrator's password)"]] as Array<[string, string]>)
-        : []),
+      // Only the socket asked about by hand; the installed helper's path is in --json.
+      ...(values.socket !== undefined ? ([['Socket', status.socketPath]] as Array<[string, string]>) : []),
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
     io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');

@@ -1,3 +1,4 @@
+import { diagnoseHelper, needsHelper } from '../../common/helper/diagnosis';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,7 +194,7 @@ describe('berth run without the helper', () => {
     const berth = berthRun(['-p', '127.0.0.1:80', '--helper-socket', '/nonexistent/berth/helper.sock', '--', 'sh', '-c', 'echo CMD-RAN']);
     expect((await berth.exited).code).toBe(EXIT.helperUnavailable);
     expect(berth.stderr).toBe(
-      "berth run: port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")\n",
+      `berth run: ${needsHelper('Port 80', diagnoseHelper('not-installed'))}\n`,
     );
     expect(berth.lines).toEqual([]);
   });

@@ -1,3 +1,5 @@
+import { probeInstalledHelper } from '../core/installed-helper';
+import { helperBuilds } from '../install/helper-build';
 import { isAbsolute } from 'node:path';
 import { ApiError } from '../../common/api/backend-api';
 import { systemPaths } from '../../common/paths';
@@ -147,11 +149,14 @@ export async function runCommand(argv: string[], io: CliIO, deps: RunCommandDeps
     }
     throw error;
   }
+  const socketPath = args.helperSocket ?? systemPaths().socketPath;
   try {
     return await runWithListeners({
       listen,
       command: args.command,
-      helper: helperAt(args.helperSocket ?? systemPaths().socketPath, 'berth-run'),
+      helper: helperAt(socketPath, 'berth-run'),
+      // Asked only when the helper could not be used: the same words as `berth helper status`.
+      diagnose: async () => (await probeInstalledHelper({ socketPath, builds: helperBuilds() })).diagnosis,
       privilegedPortMapping: (await deps.privilegedPortMapping?.()) ?? true,
       portRules: deps.portRules?.() ?? null,
     });

@@ -1,3 +1,4 @@
+import { diagnoseHelper } from '../../common/helper/diagnosis';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ describe('berth status against the real helper', () => {
   it('a running helper: a table, exit 0; --json is exactly the report', async () => {
     const table = await run([], gather(helper.socketPath));
     expect(table.code).toBe(EXIT.ok);
-    expect(table.out).toMatch(/^Helper {2,}running$/m);
+    expect(table.out).toMatch(/^Helper {2,}The helper, version .*, is running\.$/m);
     expect(table.out).toMatch(new RegExp(`^Helper version {2,}${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
     expect(table.out).toMatch(/^Needs update {2,}no$/m);
     expect(table.out).toMatch(/^Operations {2,}.*bindPort.*traceProcesses/m);
@@ -66,7 +67,7 @@ describe('berth status against the real helper', () => {
   it('no helper installed: exit 3, as "berth helper status"', async () => {
     const result = await run([], gather(join(dir, 'none.sock')));
     expect(result.code).toBe(EXIT.helperUnavailable);
-    expect(result.out).toMatch(/^Helper {2,}not-installed$/m);
+    expect(result.out).toMatch(/^Helper {2,}The helper is not installed\.\nFix {2,}Install it: .*`berth helper install`/m);
     expect(result.out).toMatch(/^Helper version {2,}-$/m);
   });
 });
@@ -87,12 +88,12 @@ describe('berth status: exit codes and the table', () => {
     expect(JSON.parse(result.out)).toEqual(sampleReport(state));
   });
 
-  it('names the fix for an account the installed helper does not serve yet, and only then', async () => {
-    const report = sampleReport('not-enrolled');
-    report.helper.message = "Berth's helper is installed on this machine, but not for your account";
-    const { out } = await run([], async () => report);
-    expect(out).toMatch(/^Helper {2,}not-enrolled\nDetail {2,}Berth's helper is installed on this machine, but not for your account\nTo use it {2,}berth helper install \(enrols your account; asks for an administrator's password\)$/m);
-    expect((await run([], async () => sampleReport('not-installed'))).out).not.toContain('To use it');
+  it("prints the diagnosis's sentence and its one fix, and no internal state name", async () => {
+    const { out } = await run([], async () => sampleReport('not-enrolled'));
+    const said = diagnoseHelper('not-enrolled');
+    expect(out).toContain(`Helper                  ${said.sentence}\nFix                     ${said.fix}\n`);
+    expect(out).not.toMatch(/not-enrolled|HELPER_/);
+    expect((await run([], async () => sampleReport('running'))).out).not.toMatch(/^Fix/m);
   });
 
   it('shows an update is needed, user mode and its limits, a policy with its locks, a hosts error', async () => {

@@ -3,7 +3,7 @@ import type { Capabilities } from '../../common/api/capabilities';
 import { describePortRules } from '../../common/policy/port-rules';
 import { formatDay } from '../../common/text/dates';
 import { EXIT } from './exit-codes';
-import { exitFor } from './helper-command';
+import { diagnosisRows, exitFor } from './helper-command';
 import type { CliIO } from './io';
 
 export const STATUS_USAGE = `Usage: berth status [--json]
@@ -45,12 +45,7 @@ const listOr = (items: readonly string[], none = '-'): string => (items.length >
 export function formatStatus(report: Capabilities): string {
   const { helper, userMode, directLowPortBind: bind, cliTools, hostsEntries: hosts, policy } = report;
   const rows: Array<[string, string | string[]]> = [
-    ['Helper', helper.state],
-    ['Detail', helper.message],
-    // The one fix for an account the installed helper does not serve yet: the install enrols it.
-    ...(helper.state === 'not-enrolled'
-      ? ([['To use it', "berth helper install (enrols your account; asks for an administrator's password)"]] as Array<[string, string]>)
-      : []),
+    ...diagnosisRows(helper.diagnosis),
     ['Helper version', helper.version ?? '-'],
     ['Bundled version', helper.bundledVersion],
     ['Needs update', yesNo(helper.state === 'needs-update')],

@@ -147,6 +147,7 @@ export class Backend implements ApiHost {
       privilegedPortMappingLockedBy: () =>
         policyLocks(backend.policy).privilegedPortMapping === false ? (policySource(backend.policy) ?? 'your organization') : null,
       portRules: () => policyPortRules(backend.policy),
+      helperDiagnosis: async () => (await backend.tracker.probes.status(true)).diagnosis,
       onChange: () => backend.changed(),
       helperSocketPath: options.layout.socketPath,
     });

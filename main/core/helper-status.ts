@@ -3,6 +3,7 @@ import { BERTH_VERSION } from '../../common/app-version';
 import { readUserMode, USER_MODE_LIMITS } from '../../common/user-mode';
 import { shortDigest } from '../../common/program-digest';
 import { buildMismatch, type HelperBuilds } from '../install/helper-build';
+import { diagnoseHelper, type DiagnosisFacts, type HelperCondition, type HelperDiagnosis } from '../../common/helper/diagnosis';
 
 export type HelperState =
   | 'running'
@@ -15,9 +16,12 @@ export type HelperState =
   | 'error';
 
 export interface HelperStatus {
+  /** The coarse state: the tray's icon, the exit codes, what Settings offers. */
   state: HelperState;
-  /** One sentence for the user: what is wrong, or what runs. */
+  /** The diagnosis's sentence (common/helper/diagnosis.ts): what is true now. */
   message: string;
+  /** What is wrong, finely, in words with the one fix: what every surface shows. */
+  diagnosis: HelperDiagnosis;
   socketPath: string;
   helper?: HelloInfo;
   bundledVersion: string;
@@ -27,8 +31,71 @@ export interface HelperStatus {
   userMode?: { user: string; uid: number; limits: readonly string[] };
 }
 
-/** What the app and `berth helper status` say to an account the helper does not serve; the install action enrols it. */
-export const NOT_ENROLLED_MESSAGE = "Berth's helper is installed on this machine, but not for your account";
+/** Each fine condition's coarse state: transient troubles (busy, an upgrade) read as "unavailable", an impostor as an error. */
+export function stateFor(condition: HelperCondition): HelperState {
+  switch (condition) {
+    case 'impostor':
+    case 'busy':
+    case 'error':
+      return 'error';
+    case 'upgrading':
+      return 'not-running';
+    default:
+      return condition;
+  }
+}
+
+/** What a status says about the helper besides its words: to word it again (installed-helper.ts). */
+export function factsOf(status: HelperStatus): Omit<HelperStatus, 'state' | 'message' | 'diagnosis'> {
+  const { socketPath, helper, bundledVersion, bundledBuild, userMode } = status;
+  return {
+    socketPath,
+    bundledVersion,
+    ...(helper !== undefined ? { helper } : {}),
+    ...(bundledBuild !== undefined ? { bundledBuild } : {}),
+    ...(userMode !== undefined ? { userMode } : {}),
+  };
+}
+
+/** A status for `condition`, with its diagnosis; `facts` add what the words need (versions, the start command). */
+export function statusFor(
+  base: Omit<HelperStatus, 'state' | 'message' | 'diagnosis'>,
+  condition: HelperCondition,
+  facts: DiagnosisFacts = {},
+): HelperStatus {
+  const diagnosis = diagnoseHelper(condition, {
+    version: base.helper?.helperVersion ?? null,
+    bundledVersion: base.bundledVersion,
+    ...(base.userMode !== undefined ? { userModeUser: base.userMode.user } : {}),
+    ...facts,
+  });
+  return { ...base, state: stateFor(condition), message: diagnosis.sentence, diagnosis };
+}
+
+/** Why a connection and hello failed, as a condition; the error's own text is kept as the technical detail. */
+export function conditionOf(error: unknown): { condition: HelperCondition; facts: DiagnosisFacts } {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (error instanceof HelperUnavailableError) {
+    switch (error.reason) {
+      case 'not-installed':
+      case 'not-running':
+      case 'no-permission':
+      case 'impostor':
+        return { condition: error.reason, facts: { detail, ...(error.peerUid !== undefined ? { impostorUid: error.peerUid } : {}) } };
+      // Hung up before it answered: at this account's connection cap (refused without a word), or shutting down.
+      case 'busy':
+      case 'closed':
+        return { condition: 'busy', facts: { detail } };
+    }
+  }
+  if (error instanceof HelperRequestError) {
+    if (error.needsUpdate) return { condition: 'needs-update', facts: { detail, protocolMismatch: true } };
+    // The helper answered and refused this uid before reading a byte: other accounts enrolled, not this one.
+    if (error.code === 'UNAUTHORIZED') return { condition: 'not-enrolled', facts: { detail } };
+    if (error.code === 'BUSY') return { condition: 'busy', facts: { detail } };
+  }
+  return { condition: 'error', facts: { detail } };
+}
 
 /** Compares dotted numeric versions; enough for our own x.y.z. */
 export function isOlder(version: string, than: string): boolean {
@@ -52,45 +119,23 @@ export async function probeHelper(socketPath: string, userModePath?: string, bui
   const userMode = readUserMode(userModePath);
   if (userMode !== undefined) {
     // No helper by design: an admin set Berth up for one account, so nothing to prompt for.
-    return {
-      ...base,
-      state: 'user-mode',
-      message: `user mode for ${userMode.user}: no helper runs; ${USER_MODE_LIMITS.join('; ')}`,
-      userMode: { user: userMode.user, uid: userMode.uid, limits: USER_MODE_LIMITS },
-    };
+    const limits = { user: userMode.user, uid: userMode.uid, limits: USER_MODE_LIMITS };
+    return statusFor({ ...base, userMode: limits }, 'user-mode', { detail: `user mode for ${userMode.user}: ${USER_MODE_LIMITS.join('; ')}` });
   }
   let client: HelperClient;
   try {
     client = await HelperClient.connect(socketPath, { clientName: `berth/${BERTH_VERSION}` });
   } catch (error) {
-    if (error instanceof HelperUnavailableError) {
-      const state: HelperState =
-        error.reason === 'not-installed' || error.reason === 'not-running' || error.reason === 'no-permission'
-          ? error.reason
-          : 'error';
-      return { ...base, state, message: error.message };
-    }
-    if (error instanceof HelperRequestError && error.needsUpdate) {
-      return { ...base, state: 'needs-update', message: error.message };
-    }
-    // The helper answered and refused this uid before reading a byte: other accounts enrolled, not this one.
-    if (error instanceof HelperRequestError && error.code === 'UNAUTHORIZED') {
-      return { ...base, state: 'not-enrolled', message: NOT_ENROLLED_MESSAGE };
-    }
-    return { ...base, state: 'error', message: (error as Error).message };
+    const { condition, facts } = conditionOf(error);
+    return statusFor(base, condition, facts);
   }
   const helper = client.info;
   client.close();
   if (isOlder(helper.helperVersion, BERTH_VERSION)) {
-    return {
-      ...base,
-      helper,
-      state: 'needs-update',
-      message: `the helper is version ${helper.helperVersion}; this Berth bundles ${BERTH_VERSION}`,
-    };
+    return statusFor({ ...base, helper }, 'needs-update', { detail: `the helper is version ${helper.helperVersion}; this Berth bundles ${BERTH_VERSION}` });
   }
   // Same version, other bytes (a rebuild, a re-signed binary): still an update to offer.
   const mismatch = helper.helperVersion === BERTH_VERSION ? buildMismatch(builds.installed, builds.bundled, helper.helperVersion) : undefined;
-  if (mismatch !== undefined) return { ...base, helper, state: 'needs-update', message: mismatch };
-  return { ...base, helper, state: 'running', message: `the helper ${helper.helperVersion} is running` };
+  if (mismatch !== undefined) return statusFor({ ...base, helper }, 'needs-update', { sameVersionBuild: true, detail: mismatch });
+  return statusFor({ ...base, helper }, 'running');
 }

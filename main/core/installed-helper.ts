@@ -4,7 +4,8 @@ import { shellCommand } from '../../common/shell-quote';
 import { bundledHelperCommand } from '../install/helper-install';
 import type { HelperBuilds } from '../install/helper-build';
 import { readRegularFile } from './diagnostics/read-file';
-import { probeHelper, type HelperStatus } from './helper-status';
+import { installUnderWay } from '../../common/install-marker';
+import { factsOf, probeHelper, statusFor, type HelperStatus } from './helper-status';
 
 /**
  * The helper's status as the user should read it: probeHelper asks the
@@ -26,6 +27,10 @@ export interface InstalledHelperOptions {
   startCommand?: () => string[];
   /** The installed and bundled helpers' digests, to tell a rebuild with the same version (main/install/helper-build.ts). */
   builds?: HelperBuilds;
+  /** The helper's state dir, where an installer under way leaves its marker; default the install layout's. */
+  stateDir?: string;
+  /** The socket a fresh install will serve on (no config yet); default the install layout's. */
+  defaultSocketPath?: string;
 }
 
 export async function probeInstalledHelper(options: InstalledHelperOptions): Promise<HelperStatus> {
@@ -46,22 +51,29 @@ function startCommand(options: InstalledHelperOptions): string | undefined {
   try {
     return shellCommand(['sudo', ...(options.startCommand ?? bundledHelperCommand)(), 'start']);
   } catch {
-    return undefined; // the app's own helper is missing: reinstalling Berth is the fix, said elsewhere
+    return undefined; // the app's own helper is missing: installing again is the fix (the diagnosis says so)
   }
 }
 
-/** A not-installed or not-running status, told again when the install says otherwise. */
+/**
+ * A status told again from what the install leaves visible: an install or
+ * update under way (its marker, common/install-marker.ts) explains a socket
+ * that is gone, refuses or hangs up; an installed config explains a socket
+ * that is gone or refuses as "not running", with the command that starts it.
+ */
 export function explainNotRunning(status: HelperStatus, options: InstalledHelperOptions): HelperStatus {
-  if (status.state !== 'not-installed' && status.state !== 'not-running') return status;
+  const condition = status.diagnosis.condition;
+  if (condition !== 'not-installed' && condition !== 'not-running' && condition !== 'busy' && condition !== 'error') return status;
   const platform = options.platform ?? process.platform;
+  const layout = installLayout(platform);
+  const configured = configuredSocket(options.configPath ?? layout.configPath);
   // Only for the installed helper's own socket: a side-by-side one (--helper-socket) is not described by this install.
-  if (configuredSocket(options.configPath ?? installLayout(platform).configPath) !== status.socketPath) return status;
-  const command = startCommand(options);
-  const fix = command === undefined ? 'install the helper again to start it' : `start it with: ${command}`;
+  const ours = configured === undefined ? status.socketPath === (options.defaultSocketPath ?? layout.socketPath) : configured === status.socketPath;
+  if (!ours) return status;
+  const rest = factsOf(status);
+  const detail = status.diagnosis.detail;
+  if (installUnderWay(options.stateDir ?? layout.stateDir)) return statusFor(rest, 'upgrading', { detail });
+  if (condition === 'busy' || condition === 'error' || configured === undefined) return status;
   const manager = options.serviceManager ?? detectServiceManager(platform);
-  const message =
-    manager === 'standalone'
-      ? `the helper is installed but not running: this machine has no service manager, so nothing starts it at boot; ${fix}`
-      : `the helper is installed but its socket is not listening (${manager === 'systemd' ? 'systemd' : 'launchd'} normally keeps it); ${fix}`;
-  return { ...status, state: 'not-running', message };
+  return statusFor(rest, 'not-running', { detail, serviceManager: manager, startCommand: startCommand(options) ?? null });
 }

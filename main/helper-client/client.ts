@@ -229,6 +229,7 @@ function connectTrusted(socketPath: string): number {
       throw new HelperUnavailableError(
         'impostor',
         `refusing to use ${socketPath}: it is served by uid ${peer.uid}, not root; something is squatting on the helper's socket`,
+        peer.uid,
       );
     }
   } catch (error) {

@@ -5,11 +5,14 @@ export type UnavailableReason = 'not-installed' | 'not-running' | 'no-permission
 
 export class HelperUnavailableError extends Error {
   readonly reason: UnavailableReason;
+  /** impostor: the uid the kernel says serves the socket. */
+  readonly peerUid: number | undefined;
 
-  constructor(reason: UnavailableReason, message: string) {
+  constructor(reason: UnavailableReason, message: string, peerUid?: number) {
     super(message);
     this.name = 'HelperUnavailableError';
     this.reason = reason;
+    this.peerUid = peerUid;
   }
 }
 

@@ -8,6 +8,7 @@ import {
   type PromptOutcome,
 } from '../../common/api/backend-api';
 import { helperUpdateKey } from '../../common/api/capabilities';
+import { diagnoseHelper } from '../../common/helper/diagnosis';
 import { mappingId, type MappingStatus } from '../../common/ports/mapping';
 import { createConnectionHub } from '../bridge/connection';
 import type { RendererApi } from '../bridge/types';
@@ -94,8 +95,8 @@ export function createStaticApi(initial: BackendState, options: StaticApiOptions
       capabilities: {
         ...state.capabilities,
         helper: installed
-          ? { ...helper, state: 'running', message: 'The helper runs', version: helper.bundledVersion, protocol: 1 }
-          : { ...helper, state: 'not-installed', message: 'The helper is not installed', version: null, protocol: null },
+          ? { ...helper, state: 'running', message: diagnoseHelper('running', { version: helper.bundledVersion }).sentence, diagnosis: diagnoseHelper('running', { version: helper.bundledVersion }), version: helper.bundledVersion, protocol: 1 }
+          : { ...helper, state: 'not-installed', message: diagnoseHelper('not-installed').sentence, diagnosis: diagnoseHelper('not-installed'), version: null, protocol: null },
       },
     });
     return outcome;

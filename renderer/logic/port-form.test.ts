@@ -1,5 +1,6 @@
+import { diagnoseHelper } from '../../common/helper/diagnosis';
 import { describe, expect, it } from 'vitest';
-import { firstRunState, limitedState, lockedPolicyState, runningState, userModeState } from '../../common/api/state-fixtures';
+import { firstRunState, helperWords, limitedState, lockedPolicyState, runningState, userModeState } from '../../common/api/state-fixtures';
 import { asSentence, checkDraft, EMPTY_DRAFT, privilegedAdvice, typedPort, type PortDraft } from './port-form';
 
 const draft = (over: Partial<PortDraft>): PortDraft => ({ ...EMPTY_DRAFT, port: '8080', targetPort: '3000', ...over });
@@ -164,7 +165,7 @@ describe('privilegedAdvice', () => {
   it('points at the helper when it is not installed', () => {
     expect(privilegedAdvice('127.0.0.1', 80, limitedState())).toEqual({
       tone: 'warning',
-      text: 'Ports below 1024 need the helper, which is not installed. Install it first, or choose a port from 1024 up.',
+      text: `Ports below 1024 need the helper. The helper is not installed. ${diagnoseHelper('not-installed').fix} Or choose a port from 1024 up.`,
       fix: 'helper',
     });
   });
@@ -189,14 +190,15 @@ describe('privilegedAdvice', () => {
     expect(advice?.text).toContain('net.ipv4.ip_unprivileged_port_start is 1024');
   });
 
-  it.each([
-    ['not-running', 'installed but not running'],
-    ['no-permission', 'does not accept this account'],
-    ['not-enrolled', 'installed on this machine but not for your account'],
-    ['error', 'the socket is gone'],
-  ] as const)('a helper that is %s says so', (helperState, words) => {
-    const state = runningState();
-    state.capabilities.helper = { ...state.capabilities.helper, state: helperState, message: 'the socket is gone' };
-    expect(privilegedAdvice('127.0.0.1', 80, state)?.text).toContain(words);
-  });
+  it.each(['not-running', 'no-permission', 'not-enrolled', 'error', 'impostor', 'busy', 'upgrading'] as const)(
+    'a helper that is %s: the diagnosis\'s sentence and fix, the card\'s button only where the install prompt is the fix',
+    (condition) => {
+      const state = runningState();
+      state.capabilities.helper = { ...state.capabilities.helper, state: 'error', ...helperWords(condition) };
+      const said = diagnoseHelper(condition);
+      const advice = privilegedAdvice('127.0.0.1', 80, state);
+      expect(advice?.text).toBe(`Ports below 1024 need the helper. ${said.sentence} ${said.fix} Or choose a port from 1024 up.`);
+      expect(advice?.fix).toBe(said.prompt === null ? 'none' : 'helper');
+    },
+  );
 });

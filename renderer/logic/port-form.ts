@@ -211,25 +211,22 @@ export function privilegedAdvice(address: string, port: number | null, state: Ba
       fix: 'settings',
     };
   }
-  switch (caps.helper.state) {
+  // The backend's diagnosis (common/helper/diagnosis.ts): the same sentence and fix as the helper card and the CLI.
+  const { diagnosis } = caps.helper;
+  switch (diagnosis.condition) {
     case 'running':
     case 'needs-update':
       return null;
-    case 'not-installed':
-      return { tone: 'warning', text: 'Ports below 1024 need the helper, which is not installed. Install it first, or choose a port from 1024 up.', fix: 'helper' };
-    case 'not-running':
-      return { tone: 'warning', text: 'Ports below 1024 need the helper, which is installed but not running. Start it first, or choose a port from 1024 up.', fix: 'helper' };
-    case 'no-permission':
-      return { tone: 'warning', text: 'Ports below 1024 need the helper, which does not accept this account. Reinstall it first, or choose a port from 1024 up.', fix: 'helper' };
-    case 'not-enrolled':
-      return {
-        tone: 'warning',
-        text: 'Ports below 1024 need the helper, which is installed on this machine but not for your account. Install it for your account first (it asks for an administrator’s password), or choose a port from 1024 up.',
-        fix: 'helper',
-      };
-    case 'error':
-      return { tone: 'warning', text: `Ports below 1024 need the helper, which is not working: ${caps.helper.message}`, fix: 'helper' };
     case 'user-mode':
       return { tone: 'error', text: `Ports below 1024 are not available in user mode here (${why}). Choose a port from 1024 up.`, fix: 'none' };
+    default: {
+      const fix = diagnosis.fix === null ? '' : ` ${diagnosis.fix}`;
+      return {
+        tone: diagnosis.condition === 'impostor' || diagnosis.condition === 'error' ? 'error' : 'warning',
+        text: `Ports below 1024 need the helper. ${diagnosis.sentence}${fix} Or choose a port from 1024 up.`,
+        // The helper card holds the button that fixes it, when the install prompt is the fix.
+        fix: diagnosis.prompt !== null ? 'helper' : 'none',
+      };
+    }
   }
 }

@@ -247,7 +247,7 @@ function HelperSection({ confirming, setConfirming }: { confirming: boolean; set
           <span className={`status-dot dot-${summary.tone}`} aria-hidden="true" />
           <div>
             <p className="helper-title">{summary.title}</p>
-            <p className="muted">{helper.message}</p>
+            <p className="muted">{summary.detail}</p>
           </div>
         </div>
         <dl className="facts">

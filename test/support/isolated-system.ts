@@ -33,7 +33,8 @@ function prelude(): string {
     'mkdir -p /opt; for d in /usr/local /var/lib /var/log /run /opt; do mount -t tmpfs -o mode=0755 berth-isolated "$d"; done',
     `mkdir /run/dbus && { mountpoint -q ${scratch}/dbus && mount --move ${scratch}/dbus /run/dbus || true; }`,
     // Whatever the script leaves running ends with it: the standalone supervisor's whole process group (its helper too).
-    'trap \'[ -f /run/berth/helper.pid ] && kill -KILL -- -"$(cat /run/berth/helper.pid)" 2>/dev/null; true\' EXIT',
+    // `|| true`, not `; true`: under set -e a failed kill (the group gone already, a stale pid file) would end the trap with 1.
+    'trap \'[ -f /run/berth/helper.pid ] && kill -KILL -- -"$(cat /run/berth/helper.pid)" 2>/dev/null || true\' EXIT',
   ].join('\n');
 }
 

@@ -87,7 +87,8 @@ describe('capabilities: the helper', () => {
     const report = capabilitiesSchema.parse(await gatherAsUser(options(dir, { helperSocketPath: helper.socketPath })));
     expect(report.helper).toEqual({
       state: 'running',
-      message: `the helper ${pkg.version} is running`,
+      message: `The helper, version ${pkg.version}, is running.`,
+      diagnosis: { condition: 'running', sentence: `The helper, version ${pkg.version}, is running.`, fix: null, command: null, prompt: null, detail: null },
       version: pkg.version,
       bundledVersion: pkg.version,
       // Nothing installed on this machine recorded a digest: nothing to compare, so no build is named.
@@ -108,9 +109,13 @@ describe('capabilities: the helper', () => {
       await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: rebuilt }) })),
     );
     expect(other.helper).toMatchObject({ state: 'needs-update', version: pkg.version, bundledVersion: pkg.version, bundledBuild: 'bbbbbbbbbbbb' });
-    expect(other.helper.message).toBe(
-      `the installed helper ${pkg.version} is a different build (aaaaaaaaaaaa) from the one this Berth bundles (bbbbbbbbbbbb)`,
-    );
+    expect(other.helper.message).toBe(`The installed helper ${pkg.version} is a different build from the one this Berth brings.`);
+    expect(other.helper.diagnosis).toMatchObject({
+      condition: 'needs-update',
+      prompt: 'update',
+      // The digests stay in the technical detail.
+      detail: `the installed helper ${pkg.version} is a different build (aaaaaaaaaaaa) from the one this Berth bundles (bbbbbbbbbbbb)`,
+    });
     const same = capabilitiesSchema.parse(
       await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: installed }) })),
     );
@@ -125,7 +130,8 @@ describe('capabilities: the helper', () => {
   it('with no helper: not installed, no version, no operations', async () => {
     const report = capabilitiesSchema.parse(await gatherCapabilities(options(dir)));
     expect(report.helper).toMatchObject({ state: 'not-installed', version: null, protocol: null, operations: [] });
-    expect(report.helper.message).toMatch(/the helper is not installed \(no socket at .*no-helper\.sock\)/);
+    expect(report.helper.message).toBe('The helper is not installed.');
+    expect(report.helper.diagnosis).toMatchObject({ condition: 'not-installed', prompt: 'install', detail: expect.stringMatching(/no socket at .*no-helper\.sock/) });
   });
 
   it('with a user-mode record: user mode, for whom, its limits; the CLI links are judged against its app', async () => {

@@ -29,6 +29,8 @@ export interface GatherOptions {
   appPath?: string;
   /** The installed helper's config (root-owned, world-readable); default the install layout's. */
   helperConfigPath?: string;
+  /** The installed helper's state dir (an install under way leaves its marker there); default the install layout's. */
+  helperStateDir?: string;
   /** Default: the user's ~/.berth/bin. */
   userBinDir?: string;
   /** Default: /usr/local/bin. */
@@ -66,6 +68,7 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
     helper: {
       state: status.state,
       message: status.message,
+      diagnosis: status.diagnosis,
       version: status.helper?.helperVersion ?? null,
       bundledVersion: status.bundledVersion,
       bundledBuild: status.bundledBuild ?? null,
@@ -85,13 +88,14 @@ export async function gatherCapabilities(opts: GatherOptions): Promise<Capabilit
 
 /** Where gather looks for the helper and its install; the backend's probe cache asks with the same. */
 export function helperProbeOptions(
-  opts: Pick<GatherOptions, 'helperSocketPath' | 'userModePath' | 'helperConfigPath' | 'builds'>,
+  opts: Pick<GatherOptions, 'helperSocketPath' | 'userModePath' | 'helperConfigPath' | 'helperStateDir' | 'builds'>,
   platform: NodeJS.Platform,
 ) {
   return {
     socketPath: opts.helperSocketPath ?? systemPaths(platform).socketPath,
     userModePath: opts.userModePath,
     configPath: opts.helperConfigPath ?? installLayout(platform).configPath,
+    ...(opts.helperStateDir !== undefined ? { stateDir: opts.helperStateDir } : {}),
     platform,
     // Asked at probe time only: the bundled helper is hashed when there is an installed digest to compare with.
     builds: (opts.builds ?? helperBuilds)(platform),

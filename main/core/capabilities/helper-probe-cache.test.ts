@@ -8,6 +8,7 @@ import { safeScratchDir } from '../../../test/support/scratch';
 import { startActivator } from '../../../test/support/socket-activator';
 import { JsonLines, spawnFixture } from '../ports/test-support';
 import type { HelperStatus } from '../helper-status';
+import { diagnoseHelper } from '../../../common/helper/diagnosis';
 import { HelperProbeCache, listensAt } from './helper-probe-cache';
 
 /**
@@ -91,7 +92,7 @@ describe('the periodic refresh does not wake an idle helper', () => {
     await activator.exited;
     rmSync(socketPath);
     const stopped = await backend.next((line) => line.event === 'refreshed' && line.helper !== 'running', backend.lines.length);
-    expect(stopped).toMatchObject({ helper: 'not-running', message: expect.stringContaining('the helper is installed but') });
+    expect(stopped).toMatchObject({ helper: 'not-running', message: expect.stringContaining('The helper is installed but') });
 
     // Started again: seen, by one connection (which starts the helper), and then quiet again.
     activator = await activate();
@@ -132,7 +133,13 @@ describe('listensAt', () => {
 
 describe('a probe begun before invalidate()', () => {
   /** A status as the probe would answer it. */
-  const status = (state: HelperStatus['state']): HelperStatus => ({ state, message: state, socketPath: join(root, 'none.sock'), bundledVersion: '0.0.0' });
+  const status = (state: 'running' | 'not-running'): HelperStatus => ({
+    state,
+    message: state,
+    diagnosis: diagnoseHelper(state),
+    socketPath: join(root, 'none.sock'),
+    bundledVersion: '0.0.0',
+  });
 
   it('is not shared with a later status() (the helper may have come since), and its late answer is not the one kept', async () => {
     const answers: Array<(answer: HelperStatus) => void> = [];

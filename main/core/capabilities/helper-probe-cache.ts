@@ -3,6 +3,7 @@ import { BERTH_VERSION } from '../../../common/app-version';
 import { errnoCode } from '../../../common/errno';
 import { join } from 'node:path';
 import { INSTALL_RECORD_NAME } from '../../../common/install-record';
+import { INSTALL_MARKER_NAME } from '../../../common/install-marker';
 import type { InstallLayout } from '../../../common/paths';
 import type { HelperStatus } from '../helper-status';
 import { probeInstalledHelper } from '../installed-helper';
@@ -18,8 +19,9 @@ import { helperBuildsAt } from '../../install/helper-build';
  *   stop or a start of the socket replaces or removes it;
  * - on Linux, whether anything listens on it (/proc/net/unix): a standalone
  *   helper killed with its supervisor leaves the file behind;
- * - the config, the user-mode record and the install record (which inode,
- *   size, times): install, upgrade, uninstall and user mode rewrite them;
+ * - the config, the user-mode record, the install record and the marker an
+ *   install under way leaves (which inode, size, times): install, upgrade,
+ *   uninstall and user mode rewrite them;
  * - the bundled version (an updated app).
  * It is also asked again when the caller says so (the user's Refresh, a
  * request to the helper that failed) and, for an 'error', after a minute:
@@ -132,8 +134,9 @@ export function probeCacheFor(layout: InstallLayout): HelperProbeCache {
   const { socketPath, userModePath, configPath, stateDir } = layout;
   return new HelperProbeCache({
     // With the digests: a rebuilt helper of the same version is an update in the app too, not only in the CLI.
-    probe: () => probeInstalledHelper({ socketPath, userModePath, configPath, builds: helperBuildsAt(stateDir) }),
+    probe: () => probeInstalledHelper({ socketPath, userModePath, configPath, stateDir, defaultSocketPath: socketPath, builds: helperBuildsAt(stateDir) }),
     socketPath,
-    installFiles: [configPath, userModePath, join(stateDir, INSTALL_RECORD_NAME)],
+    // The install marker too: an update that starts or ends changes what the status says.
+    installFiles: [configPath, userModePath, join(stateDir, INSTALL_RECORD_NAME), join(stateDir, INSTALL_MARKER_NAME)],
   });
 }

@@ -2,6 +2,7 @@
 // reports for the formatters, which only turn a report into text.
 import { NO_POLICY, type Capabilities } from '../../../common/api/capabilities';
 import { BERTH_VERSION } from '../../../common/app-version';
+import { diagnoseHelper } from '../../../common/helper/diagnosis';
 
 export { NO_POLICY };
 
@@ -11,7 +12,8 @@ export function sampleReport(state: Capabilities['helper']['state'], overrides: 
     platform: 'linux',
     helper: {
       state,
-      message: `the helper is ${state}`,
+      message: diagnoseHelper(state).sentence,
+      diagnosis: diagnoseHelper(state),
       version: state === 'running' || state === 'needs-update' ? (state === 'running' ? BERTH_VERSION : '0.0.1') : null,
       bundledVersion: BERTH_VERSION,
       bundledBuild: null,

@@ -6,7 +6,9 @@ import { DEFAULT_PRIVILEGED_UDP, portRuleRefusal } from '../../../common/policy/
 import type { PortRules } from '../../../common/policy/port-rules';
 import { mappingKey, protocolOf, withProtocol, type MappingKey } from '../../../common/ports/mapping';
 import { describeKeyProblem, formatListen } from '../../../common/ports/parse';
-import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailableError } from '../../helper-client';
+import { HelperClient, HelperRequestError, HelperUnavailableError } from '../../helper-client';
+import { diagnoseHelper, needsHelper, type HelperDiagnosis } from '../../../common/helper/diagnosis';
+import { conditionOf } from '../helper-status';
 
 /**
  * Getting a listening socket for a published port: bind it ourselves when
@@ -18,7 +20,8 @@ import { HelperClient, HelperProtocolError, HelperRequestError, HelperUnavailabl
 
 /**
  * How the backend reaches the helper: a fresh connection, or undefined when
- * the helper is not installed or not running (so callers can wait for it).
+ * the helper is not installed or not running (so callers can wait for it;
+ * AcquireOptions.diagnose says which, and what fixes it).
  * Other failures (another account's helper, an impostor, a broken reply)
  * are thrown as the helper client's errors.
  */
@@ -40,6 +43,13 @@ export interface AcquireOptions {
   lockedBy?: string | null;
   /** The organization's port rules, checked before any bind (the helper checks them again for its ports). */
   portRules?: PortRulesInForce | null;
+  /**
+   * What is wrong with the helper, asked only when it could not be used, to
+   * word the error (common/helper/diagnosis.ts): the install is looked at too
+   * (not running, an update under way), which the failed connection alone
+   * cannot tell. Default: what the failure itself says.
+   */
+  diagnose?: () => Promise<HelperDiagnosis>;
 }
 
 /** The policy's port rules and who set them ("Example Corp policy v3"). */
@@ -118,17 +128,6 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
         'FAILED',
         `the system refused ${where} to Berth although the port needs no privileges here: a security module (SELinux, AppArmor) or a firewall rule may forbid it`,
       );
-    case 'UNAUTHORIZED':
-      // Installed for other accounts of this machine: enrolling is the same install, with an administrator's password.
-      return new ApiError(
-        'HELPER_NEEDED',
-        `port ${key.port} needs the privileged helper, which is installed on this machine but not for your account: ${INSTALL_HINT} to enrol (it asks for an administrator's password)`,
-      );
-    case 'UNSUPPORTED_VERSION':
-    case 'UNKNOWN_OP':
-      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is too old to bind ${where}; update it from Berth's settings (or run "berth helper install")`);
-    case 'BUSY':
-      return new ApiError('HELPER_UNAVAILABLE', `the privileged helper is busy; try ${where} again`);
     case 'PERMISSION_DENIED':
       return new ApiError('FAILED', `the system refused to let even the privileged helper bind ${where}`);
     case 'BAD_REQUEST':
@@ -138,41 +137,30 @@ function helperBindError(key: MappingKey, error: HelperRequestError): ApiError {
   }
 }
 
-/** Could not talk to the helper (not its refusal): what state it is in, in one sentence. */
-function helperUnreachable(key: MappingKey, error: unknown): ApiError {
+/** The helper could not be used (not its refusal of this port): an error carrying the diagnosis's words. */
+async function helperUnusable(key: MappingKey, error: unknown, diagnose: AcquireOptions['diagnose']): Promise<ApiError> {
   if (error instanceof ApiError) return error;
-  if (error instanceof HelperRequestError) return helperBindError(key, error);
-  if (error instanceof HelperUnavailableError) return new ApiError('HELPER_UNAVAILABLE', unavailableSentence(key, error));
-  if (error instanceof HelperProtocolError) {
-    return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used: ${error.message}`);
-  }
-  return new ApiError('HELPER_UNAVAILABLE', `port ${key.port} needs the privileged helper, which cannot be used (${(error as Error).message})`);
+  if (error instanceof HelperRequestError && !UNUSABLE_CODES.has(error.code)) return helperBindError(key, error);
+  const diagnosis = await diagnosisFor(error, diagnose);
+  const code = diagnosis.condition === 'not-installed' || diagnosis.condition === 'not-running' || diagnosis.condition === 'not-enrolled' ? 'HELPER_NEEDED' : 'HELPER_UNAVAILABLE';
+  return new ApiError(code, needsHelper(`Port ${key.port}`, diagnosis));
 }
+
+/** Refusals that are about the helper as a whole (not this port): the diagnosis words them. */
+const UNUSABLE_CODES: ReadonlySet<string> = new Set(['UNAUTHORIZED', 'UNSUPPORTED_VERSION', 'UNKNOWN_OP', 'BUSY']);
 
 /**
- * Why the helper could not be reached, as a sentence with its fix: the state,
- * not the socket's path and errno (those are in the log and in diagnostics).
+ * The diagnosis to word a failure with: the caller's (which also looks at the
+ * install), unless it cannot say more than "running" (the helper came back
+ * meanwhile); else what the failure itself says. `undefined` is "no helper".
  */
-function unavailableSentence(key: MappingKey, error: HelperUnavailableError): string {
-  const what = `port ${key.port} needs the privileged helper`;
-  switch (error.reason) {
-    case 'not-installed':
-      return `${what}, which is not installed: ${INSTALL_HINT}`;
-    case 'not-running':
-      return `${what}, which is installed but not running: start it again from the Berth menu (it asks for your password)`;
-    case 'no-permission':
-      return `${what}, which was installed for another account: ${INSTALL_HINT} to add yours`;
-    case 'busy':
-      return `${what}, which is busy with other requests; Berth tries again when it answers`;
-    case 'impostor':
-      // Something that is not root holds the helper's socket: Berth never hands it a request.
-      return `${what}, but a program that is not the helper holds its place, so Berth does not use it: uninstall and reinstall the helper`;
-    case 'closed':
-      return `${what}, which stopped answering while it bound the port: it is tried again when the helper is back`;
-  }
+async function diagnosisFor(error: unknown, diagnose: AcquireOptions['diagnose']): Promise<HelperDiagnosis> {
+  const asked = await diagnose?.().catch(() => undefined);
+  if (asked !== undefined && asked.condition !== 'running') return asked;
+  if (error instanceof HelperRequestError && error.code === 'UNKNOWN_OP') return diagnoseHelper('needs-update', { detail: error.message });
+  const { condition, facts } = error === undefined ? { condition: 'not-installed' as const, facts: {} } : conditionOf(error);
+  return diagnoseHelper(condition, facts);
 }
-
-const INSTALL_HINT = 'install it from Berth\'s settings (or run "berth helper install")';
 
 /**
  * Privileged UDP off loopback, refused (the helper refuses it too, T26): a UDP
@@ -189,36 +177,33 @@ function udpLoopbackOnly(key: MappingKey): ApiError {
 
 const TURN_ON_HINT = "turn on privileged port mapping in Berth's settings";
 
-/** HELPER_NEEDED, naming exactly what is missing: the helper, the setting, or both. */
-function helperNeeded(key: MappingKey, helperMissing: boolean, mappingOff: boolean): ApiError {
-  const what = `port ${key.port} needs the privileged helper`;
-  if (helperMissing && mappingOff) {
-    return new ApiError('HELPER_NEEDED', `${what}: ${INSTALL_HINT} and turn on privileged port mapping`);
-  }
-  if (helperMissing) return new ApiError('HELPER_NEEDED', `${what}, which is not installed or not running: ${INSTALL_HINT}`);
-  return new ApiError('HELPER_NEEDED', `${what}: ${TURN_ON_HINT} (the helper is installed)`);
+/** The setting is off: "turn it on", and when the helper cannot be used either, what is wrong with it too. */
+async function mappingOff(key: MappingKey, options: AcquireOptions): Promise<ApiError> {
+  const diagnosis = await helperDiagnosis(options);
+  if (diagnosis === undefined) return new ApiError('HELPER_NEEDED', `port ${key.port} needs the privileged helper: ${TURN_ON_HINT} (the helper is installed)`);
+  return new ApiError('HELPER_NEEDED', `${needsHelper(`Port ${key.port}`, diagnosis)} Then ${TURN_ON_HINT}.`);
 }
 
-/** Is the helper there? Only to word the error when the setting is off: never used to bind. */
-async function helperReachable(helper: HelperSource): Promise<boolean> {
+/** What is wrong with the helper, or undefined when it answers; only to word the error when the setting is off, never used to bind. */
+async function helperDiagnosis(options: AcquireOptions): Promise<HelperDiagnosis | undefined> {
   try {
-    const client = await helper();
+    const client = await options.helper();
     client?.close();
-    return client !== undefined;
-  } catch {
-    // Installed but unusable: "install it" is still the right advice next to "turn it on".
-    return false;
+    if (client !== undefined) return undefined;
+    return await diagnosisFor(undefined, options.diagnose);
+  } catch (error) {
+    return diagnosisFor(error, options.diagnose);
   }
 }
 
-async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Listener> {
+async function bindViaHelper(key: MappingKey, options: AcquireOptions): Promise<Listener> {
   let client: HelperClient | undefined;
   try {
-    client = await helper();
+    client = await options.helper();
   } catch (error) {
-    throw helperUnreachable(key, error);
+    throw await helperUnusable(key, error, options.diagnose);
   }
-  if (client === undefined) throw helperNeeded(key, true, false);
+  if (client === undefined) throw await helperUnusable(key, undefined, options.diagnose);
   try {
     const protocol = protocolOf(key);
     const bound = await client.bindPort({ address: key.address, port: key.port, protocol });
@@ -229,7 +214,7 @@ async function bindViaHelper(key: MappingKey, helper: HelperSource): Promise<Lis
     }
     return { fd: bound.fd, via: 'helper' };
   } catch (error) {
-    throw helperUnreachable(key, error);
+    throw await helperUnusable(key, error, options.diagnose);
   } finally {
     client.close();
   }
@@ -275,7 +260,7 @@ export async function acquireListener(key: MappingKey, options: AcquireOptions):
         `port ${checked.data.port} needs the privileged helper, and privileged port mapping is turned off by ${options.lockedBy}: choose a port from 1024 up`,
       );
     }
-    throw helperNeeded(checked.data, !(await helperReachable(options.helper)), true);
+    throw await mappingOff(checked.data, options);
   }
-  return bindViaHelper(checked.data, options.helper);
+  return bindViaHelper(checked.data, options);
 }

@@ -1,3 +1,4 @@
+import { diagnoseHelper, needsHelper } from '../../../common/helper/diagnosis';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -188,7 +189,8 @@ describe('the helper goes away and comes back', () => {
       state: 'waiting',
       error: {
         code: 'HELPER_NEEDED',
-        message: "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
+        // A crash's leftover socket, and no install config names it: not running, and the install starts it.
+        message: needsHelper('Port 80', diagnoseHelper('not-running')),
       },
     });
     expect((await httpGet('http://127.0.0.1:80/', ns)).error).toBe('ECONNREFUSED');
@@ -234,21 +236,21 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       () => join(helper.dir, 'none', 'helper.sock'),
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is not installed or not running: install it from Berth's settings (or run \"berth helper install\")",
+      needsHelper('Port 80', diagnoseHelper('not-installed')),
     ],
     [
       'neither',
       () => join(helper.dir, 'none', 'helper.sock'),
       false,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper: install it from Berth's settings (or run \"berth helper install\") and turn on privileged port mapping",
+      `${needsHelper('Port 80', diagnoseHelper('not-installed'))} Then turn on privileged port mapping in Berth's settings.`,
     ],
     [
       "the helper is other accounts' (this one is not enrolled)",
       () => otherHelper.socketPath,
       true,
       'HELPER_NEEDED',
-      "port 80 needs the privileged helper, which is installed on this machine but not for your account: install it from Berth's settings (or run \"berth helper install\") to enrol (it asks for an administrator's password)",
+      needsHelper('Port 80', diagnoseHelper('not-enrolled')),
     ],
     [
       // The state in words, with its fix: not the socket's path and errno.
@@ -256,7 +258,7 @@ describe('when the helper cannot be used, a privileged port is a clear error and
       () => join(helper.dir, 'root-only.sock'),
       true,
       'HELPER_UNAVAILABLE',
-      'port 80 needs the privileged helper, which was installed for another account: install it from Berth\'s settings (or run "berth helper install") to add yours',
+      needsHelper('Port 80', diagnoseHelper('no-permission')),
     ],
     [
       'the machine is in user mode (no helper by design)',

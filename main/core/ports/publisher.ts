@@ -1,3 +1,4 @@
+import type { HelperDiagnosis } from '../../../common/helper/diagnosis';
 import { closeSync } from 'node:fs';
 import { ApiError, type ApiErrorCode } from '../../../common/api/backend-api';
 import { mappingId, mappingKey, mappingSpec, protocolOf, withProtocol, type MappingKey, type MappingSpec, type MappingStatus } from '../../../common/ports/mapping';
@@ -34,6 +35,8 @@ export interface PortPublisherOptions {
   privilegedPortMappingLockedBy?: () => string | null;
   /** The organization's port rules in force, if any. Read at every bind. */
   portRules?: () => PortRulesInForce | null;
+  /** What is wrong with the helper, asked when it could not be used, to word the error (AcquireOptions.diagnose). */
+  helperDiagnosis?: () => Promise<HelperDiagnosis>;
   /**
    * Something in list() changed (not called during open(), which returns the list itself).
    * State changes call it at once; connection and byte counters at most every statsIntervalMs.
@@ -247,6 +250,7 @@ export class PortPublisher {
       userMode: this.options.userMode?.() ?? false,
       lockedBy: this.options.privilegedPortMappingLockedBy?.() ?? null,
       portRules: this.options.portRules?.() ?? null,
+      ...(this.options.helperDiagnosis !== undefined ? { diagnose: this.options.helperDiagnosis } : {}),
     };
   }
 

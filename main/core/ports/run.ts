@@ -1,3 +1,4 @@
+import type { HelperDiagnosis } from '../../../common/helper/diagnosis';
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -39,6 +40,8 @@ export interface RunOptions {
   privilegedPortMapping: boolean;
   /** The organization's port rules, if any: `berth run` publishes ports too. */
   portRules?: PortRulesInForce | null;
+  /** What is wrong with the helper, asked when it could not be used, to word the error (AcquireOptions.diagnose). */
+  diagnose?: () => Promise<HelperDiagnosis>;
   /** CMD's environment before the LISTEN_* variables are set (default: ours). */
   env?: NodeJS.ProcessEnv;
   /** CMD's stdin, stdout, stderr (default: ours). */
@@ -80,7 +83,14 @@ async function acquireAll(options: RunOptions): Promise<number[]> {
   try {
     for (const key of options.listen) {
       fds.push(
-        (await acquireListener(key, { helper: options.helper, privilegedPortMapping: options.privilegedPortMapping, portRules: options.portRules ?? null })).fd,
+        (
+          await acquireListener(key, {
+            helper: options.helper,
+            privilegedPortMapping: options.privilegedPortMapping,
+            portRules: options.portRules ?? null,
+            ...(options.diagnose !== undefined ? { diagnose: options.diagnose } : {}),
+          })
+        ).fd,
       );
     }
   } catch (error) {
