@@ -19,10 +19,16 @@
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",
+        "src/pump.c",
+        "src/pump_darwin.c",
+        "src/pump_linux.c",
+        "src/pump_napi.c",
         "src/recv.c",
+        "src/sockname.c",
         "src/send.c"
       ],
       "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lpthread"],
       "cflags": [
         "-std=c11",
         "-Wall",

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
 import type { FileLimit, PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
+import type { PumpMapping, PumpReport, PumpStats, SocketAddress } from './pump';
 
 type PollCallback = (error: Error | null, events: number) => void;
 
@@ -35,6 +36,13 @@ export interface NativeBinding {
   drainAddressWatch(fd: number): number;
   fileLimit(): FileLimit;
   raiseFileLimit(): FileLimit;
+  pumpOpen(connectTimeoutMs: number, onReport: PumpReport): PumpMapping;
+  pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number): void;
+  pumpClose(mapping: PumpMapping): void;
+  pumpStats(mapping: PumpMapping): PumpStats;
+  acceptConnections(fd: number, max: number): number[];
+  resetSocket(fd: number): void;
+  socketAddress(fd: number): SocketAddress;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -67,6 +75,13 @@ export const BINDING_FUNCTIONS = [
   'drainAddressWatch',
   'fileLimit',
   'raiseFileLimit',
+  'pumpOpen',
+  'pumpAdd',
+  'pumpClose',
+  'pumpStats',
+  'acceptConnections',
+  'resetSocket',
+  'socketAddress',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

@@ -140,5 +140,13 @@ napi_value berth_open_address_watch(napi_env env, napi_callback_info info);
 napi_value berth_drain_address_watch(napi_env env, napi_callback_info info);
 napi_value berth_file_limit(napi_env env, napi_callback_info info);
 napi_value berth_raise_file_limit(napi_env env, napi_callback_info info);
+/* The data plane (pump.h). */
+napi_value berth_pump_open(napi_env env, napi_callback_info info);
+napi_value berth_pump_add(napi_env env, napi_callback_info info);
+napi_value berth_pump_close(napi_env env, napi_callback_info info);
+napi_value berth_pump_stats(napi_env env, napi_callback_info info);
+napi_value berth_accept_connections(napi_env env, napi_callback_info info);
+napi_value berth_reset_socket(napi_env env, napi_callback_info info);
+napi_value berth_socket_address(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */
