@@ -30,11 +30,11 @@ export async function target(onSocket: (socket: net.Socket) => void, options: ne
 export async function forwarder(
   plane: DataPlane,
   targetPort: number,
-  host = '127.0.0.1',
+  options: { connectTimeoutMs?: number } = {},
 ): Promise<{ fwd: Forwarder; port: number; until(pred: (s: ForwarderStats) => boolean): Promise<ForwarderStats> }> {
   const { fd, port } = listeningFd();
   const waiters = new Set<() => void>();
-  const fwd = await Forwarder.listen(fd, { host, port: targetPort }, { plane, onActivity: () => waiters.forEach((w) => w()) });
+  const fwd = await Forwarder.listen(fd, { host: '127.0.0.1', port: targetPort }, { ...options, plane, onActivity: () => waiters.forEach((w) => w()) });
   expect(fwd.plane).toBe(plane);
   cleanups.push(() => fwd.close());
   const until = (pred: (s: ForwarderStats) => boolean): Promise<ForwarderStats> =>
@@ -69,3 +69,15 @@ export function received(socket: net.Socket): Promise<{ data: Buffer; error: str
 }
 
 export const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+/**
+ * A client's view of a connection the forwarder cannot serve: whatever came
+ * back before the end. The reset may reach the client before its own connect
+ * completes (the native plane knows a refusal at once), so a refused connect
+ * is one of the outcomes, not a failure of the test.
+ */
+export function attempt(port: number, data?: string): Promise<{ data: Buffer; error: string | undefined }> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  if (data !== undefined) socket.write(data);
+  return received(socket);
+}

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindSocket } from '../../../native';
 import { describeTargetError, Forwarder, type DataPlane } from './forwarder';
-import { cleanups, connect, forwarder, openFds, received, runCleanups, target } from './forwarder-test-helpers';
+import { attempt, cleanups, connect, forwarder, openFds, received, runCleanups, target } from './forwarder-test-helpers';
 import { listeningFd, unusedPort } from './test-support';
 
 afterEach(runCleanups);
@@ -152,10 +152,7 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane', (pl
   it('keeps listening when the target is down, says why, and forwards once it is up', async () => {
     const downPort = unusedPort();
     const { port, until } = await forwarder(plane, downPort);
-    const first = await connect(port);
-    const firstOutcome = received(first);
-    first.write('hello?');
-    expect((await firstOutcome).data.length).toBe(0);
+    expect((await attempt(port, 'hello?')).data.length).toBe(0);
     const stats = await until((s) => s.failed === 1 && s.active === 0);
     expect(stats.total).toBe(1);
     // The target comes up on the very port the mapping points at.
@@ -172,9 +169,7 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane', (pl
   it('reports why the target could not be reached', async () => {
     const downPort = unusedPort();
     const { fwd, port, until } = await forwarder(plane, downPort);
-    const client = await connect(port);
-    const outcome = received(client);
-    await outcome;
+    await attempt(port);
     await until((s) => s.failed === 1);
     expect(fwd.lastTargetError).toBe(`nothing is listening on 127.0.0.1:${downPort}`);
     expect(describeTargetError({ code: 'ENOTFOUND' }, { host: 'web.invalid', port: 80 })).toBe('web.invalid could not be resolved to an address');

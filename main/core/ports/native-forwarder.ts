@@ -4,6 +4,7 @@ import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import {
   acceptConnections,
+  MAX_CONNECT_TIMEOUT_MS,
   pollStart,
   pollStop,
   POLL_READABLE,
@@ -35,6 +36,13 @@ export class NativePlaneUnavailable extends Error {
     super(`the native data plane cannot start: ${reason instanceof Error ? reason.message : String(reason)}`);
     this.name = 'NativePlaneUnavailable';
   }
+}
+
+/** The JS plane's meaning of connectTimeoutMs (0 or less: never give up) within what the pump takes. */
+function pumpTimeout(ms: number | undefined): number {
+  if (ms === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
+  if (ms <= 0 || ms > MAX_CONNECT_TIMEOUT_MS) return MAX_CONNECT_TIMEOUT_MS;
+  return Math.max(1, Math.round(ms));
 }
 
 /** Connections taken per wake-up of the listening socket, so one busy port cannot starve the event loop. */
@@ -79,7 +87,7 @@ export class NativeForwarder implements Forwarder {
   ) {
     this.fds = options.fds ?? processFdBudget();
     try {
-      this.mapping = pumpOpen(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (closed, failed, lastErrno, exhausted, finished) =>
+      this.mapping = pumpOpen(pumpTimeout(options.connectTimeoutMs), (closed, failed, lastErrno, exhausted, finished) =>
         this.onReport(closed, failed, lastErrno, exhausted, finished),
       );
     } catch (error) {
