@@ -3,7 +3,7 @@
  * TypeScript checks in front) and through the wrapper, either returns or
  * throws a TypeError, a RangeError, or a system error ({code, errno, syscall}).
  */
-import { closeSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,30 @@ const EXPORTS = BINDING_FUNCTIONS;
 type ExportName = (typeof EXPORTS)[number];
 
 /** Exports whose first argument is a descriptor the call acts on. */
-const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch']);
+const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch', 'acceptConnections', 'socketAddress']);
+
+/** Replaced, at call time, by a fresh socket of our own (the calls below may close it; it is closed after if not). */
+const FRESH_SOCKET = Symbol('fresh socket');
+
+/** A UDP socket on a free loopback port: a socket nobody else holds, which pumpAdd refuses (no TCP) and resetSocket closes. */
+function freshSocket(): number {
+  for (;;) {
+    try {
+      return wrapper.bindSocket('127.0.0.1', 20000 + Math.floor(Math.random() * 12000), 'udp', 1);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}
+
+/** Closes `fd` if the call left it open (same socket, by inode). */
+function closeIfStill(fd: number, ino: number): void {
+  try {
+    if (fstatSync(fd).ino === ino) closeSync(fd);
+  } catch {
+    // closed by the call
+  }
+}
 
 function loadRaw(): Api {
   const mod: { exports: unknown } = { exports: {} };
@@ -50,6 +73,8 @@ let stoppedHandle: wrapper.PollHandle;
 let fuzzDir: string;
 let dirFd: number;
 let watchFd: number;
+let liveMapping: wrapper.PumpMapping;
+let closedMapping: wrapper.PumpMapping;
 
 beforeAll(async () => {
   pair = await nativePair();
@@ -68,6 +93,10 @@ beforeAll(async () => {
   // An address watch of our own, so drainAddressWatch reaches its read loop, not only its checks.
   watchFd = wrapper.openAddressWatch();
   stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
+  // Started here, not during the fuzzing: the pump thread's poller holds descriptors for the process's life.
+  liveMapping = wrapper.pumpOpen(1000, () => undefined);
+  closedMapping = wrapper.pumpOpen(1000, () => undefined);
+  wrapper.pumpClose(closedMapping);
   wrapper.pollStop(stoppedHandle);
 });
 
@@ -75,6 +104,7 @@ afterAll(async () => {
   closeSync(fileFd);
   closeSync(dirFd);
   closeSync(watchFd);
+  wrapper.pumpClose(liveMapping);
   await pair.close();
   await server.close();
   removeTempDirs();
@@ -101,6 +131,10 @@ function sanitize(name: ExportName, args: unknown[]): unknown[] {
   const dirfdIndex = DIRFD_INDEX[name];
   if (dirfdIndex !== undefined) return args.map((arg, i) => (i === dirfdIndex && foreign(arg) ? dirFd : arg));
   if (ACTS_ON_FD.has(name) && foreign(args[0])) return [pair.fd, ...args.slice(1)];
+  // These close the socket they get: only ever a fresh one of ours, never the pair's or the runner's.
+  const anyFd = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 30;
+  if (name === 'resetSocket' && anyFd(args[0]) && args[0] !== fileFd) return [FRESH_SOCKET, ...args.slice(1)];
+  if (name === 'pumpAdd' && anyFd(args[1])) return [args[0], FRESH_SOCKET, ...args.slice(2)];
   return args;
 }
 
@@ -111,6 +145,7 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
   const fd = maybe(fc.constantFrom(pair.fd, fileFd, 2 ** 31 - 1));
   const events = maybe(fc.integer({ min: 0, max: 4 }));
   const handle = maybe(fc.constantFrom<unknown>(LIVE_HANDLE, stoppedHandle));
+  const mapping = maybe(fc.constantFrom<unknown>(liveMapping, closedMapping));
   const address = maybe(
     fc.oneof(
       fc.ipV4(),
@@ -149,6 +184,14 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
     // No arguments; whatever is passed is ignored. Raising this process's soft limit to its hard one is harmless.
     fileLimit: [maybe(fc.anything())],
     raiseFileLimit: [maybe(fc.anything())],
+    pumpOpen: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 27 }), fc.double())), maybe(fc.func(fc.anything()))],
+    pumpAdd: [mapping, maybe(fc.constantFrom<unknown>(FRESH_SOCKET, 2 ** 31 - 1, -1)), address, maybe(fc.integer({ min: 0, max: 65536 }))],
+    pumpClose: [mapping],
+    pumpStats: [mapping],
+    acceptConnections: [fd, maybe(fc.integer({ min: 0, max: 1025 }))],
+    // fileFd (not a socket: refused, left open) or a fresh socket of ours (closed with a reset).
+    resetSocket: [maybe(fc.constantFrom<unknown>(FRESH_SOCKET, fileFd, 2 ** 31 - 1))],
+    socketAddress: [fd],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).
@@ -176,9 +219,14 @@ function fuzz(api: Api): void {
     fc.assert(
       fc.property(argumentsFor(name), fc.integer({ min: -1, max: 4 }), (rawArgs, peerFds) => {
         const args = sanitize(name, rawArgs);
-        const live = args.map((arg) =>
-          arg === LIVE_HANDLE ? wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined) : arg,
-        );
+        const fresh: Array<{ fd: number; ino: number }> = [];
+        const live = args.map((arg) => {
+          if (arg === LIVE_HANDLE) return wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
+          if (arg !== FRESH_SOCKET) return arg;
+          const fd = freshSocket();
+          fresh.push({ fd, ino: fstatSync(fd).ino });
+          return fd;
+        });
         // Give receiveMessage something to read now and then, fds included.
         if (name === 'receiveMessage' && peerFds >= 0) {
           wrapper.sendMessage(pair.peerFd, Buffer.from('fuzz'), Array<number>(peerFds).fill(fileFd));
@@ -194,6 +242,7 @@ function fuzz(api: Api): void {
             if (args[i] === LIVE_HANDLE) wrapper.pollStop(arg as wrapper.PollHandle);
           });
           drain();
+          for (const { fd, ino } of fresh) closeIfStill(fd, ino);
         }
         // Clean up anything that actually succeeded.
         if ((name === 'connectUnix' || name === 'bindSocket' || name === 'openFileAt' || name === 'openAddressWatch') && typeof result === 'number') {
@@ -201,6 +250,8 @@ function fuzz(api: Api): void {
         }
         if (name === 'openDirectoryNoFollow') closeSync((result as wrapper.OpenedDirectory).fd);
         if (name === 'pollStart') wrapper.pollStop(result as wrapper.PollHandle);
+        if (name === 'pumpOpen') wrapper.pumpClose(result as wrapper.PumpMapping);
+        if (name === 'acceptConnections') for (const fd of result as number[]) closeSync(fd);
         if (name === 'receiveMessage' && result !== null) {
           for (const fd of (result as wrapper.ReceivedMessage).fds) closeSync(fd);
         }

@@ -78,8 +78,9 @@ export function pumpStats(mapping: PumpMapping): PumpStats {
 }
 
 /**
- * Accepts up to `max` (1..1024) waiting connections from a non-blocking
- * listening socket: non-blocking, close-on-exec fds owned by the caller.
+ * Accepts up to `max` (1..1024) waiting connections from a listening socket
+ * (switched to non-blocking mode first, so a call never waits): non-blocking,
+ * close-on-exec fds owned by the caller.
  * Empty when none waits. A failure (EMFILE...) is thrown only when no
  * connection was taken; otherwise the next call meets it.
  */

@@ -295,7 +295,11 @@ int pump_start(const char **syscall) {
   int err = 0;
   pthread_mutex_lock(&start_lock);
   if (!poller_ready) {
+#ifdef __APPLE__
+    *syscall = "kqueue";
+#else
     *syscall = "epoll_create1";
+#endif
     err = pump_poller_open();
     poller_ready = err == 0;
   }

@@ -228,6 +228,18 @@ static void reset_close(int fd) {
   errno = saved;
 }
 
+static int no_sigpipe(int fd) {
+#ifdef SO_NOSIGPIPE
+  int on = 1;
+  return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#else
+  /* Linux: splice to a gone peer raises SIGPIPE, which Node (and Electron)
+   * ignore process-wide; the error comes back as EPIPE. */
+  (void)fd;
+  return 0;
+#endif
+}
+
 /* TCP_NODELAY: the forwarder adds no latency of its own to small writes
  * (the JS forwarder sets noDelay on both sockets too). */
 static int no_delay(int fd) {
@@ -267,7 +279,8 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
     berth_throw_errno(env, ENOTSOCK, "pumpAdd");
     return NULL;
   }
-  if (berth_set_nonblock(client) != 0 || no_delay(client) != 0) {
+  if (berth_set_nonblock(client) != 0 || no_delay(client) != 0 ||
+      no_sigpipe(client) != 0) {
     int err = errno;
     reset_close(client);
     berth_throw_errno(env, err, "setsockopt");
@@ -350,6 +363,13 @@ napi_value berth_accept_connections(napi_env env, napi_callback_info info) {
       !berth_get_fd(env, argv[0], "fd", &fd) ||
       !berth_get_int(env, argv[1], "max", 1, MAX_ACCEPT, &max))
     return NULL;
+  /* A blocking accept() would freeze Node's event loop while nobody
+   * connects: the listener is switched to non-blocking first (as pollStart,
+   * which watches it, does anyway). */
+  if (berth_set_nonblock(fd) != 0) {
+    berth_throw_errno(env, errno, "fcntl");
+    return NULL;
+  }
   BERTH_NAPI(env, napi_create_array(env, &result));
   while (count < max) {
     int conn;
@@ -358,9 +378,12 @@ napi_value berth_accept_connections(napi_env env, napi_callback_info info) {
      * never inherited by a child, set atomically with the accept. */
     conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
+    /* macOS has no accept4: the flags right after (Node and libuv do the
+     * same), and SO_NOSIGPIPE since macOS has no MSG_NOSIGNAL either: a
+     * write to a gone client must be EPIPE, not a signal that kills us. */
     conn = accept(fd, NULL, NULL);
     if (conn >= 0 && (berth_set_cloexec(conn) != 0 ||
-                      berth_set_nonblock(conn) != 0)) {
+                      berth_set_nonblock(conn) != 0 || no_sigpipe(conn) != 0)) {
       reset_close(conn);
       continue;
     }
