@@ -121,7 +121,7 @@ export function report(run: RunSummary): string {
   p();
   p('| path | iperf3 | HTTP download | keep-alive | `Connection: close` |');
   p('| --- | --- | --- | --- | --- |');
-  for (const path of run.paths.filter((x) => ['socat', 'naive', 'berth'].includes(x.key))) {
+  for (const path of run.paths.filter((x) => ['socat', 'naive', 'berth', 'berth-js'].includes(x.key))) {
     const c = (f: CpuFigure): string => fix(run.results.getCpu(path.key, f), 0);
     p(`| ${path.label} | ${c('iperf3')} | ${c('download')} | ${c('ka')} | ${c('close')} |`);
   }

@@ -70,9 +70,9 @@ function processHop(child: ReturnType<typeof start>, port: number): Hop {
 }
 
 
-async function nodeForwarder(kind: 'berth' | 'naive', targetPort: number): Promise<Hop> {
+async function nodeForwarder(kind: 'berth' | 'berth-js' | 'naive', targetPort: number): Promise<Hop> {
   const port = await freePort();
-  alias(port, `$${kind.toUpperCase()}_PORT`);
+  alias(port, `$${kind.toUpperCase().replace('-', '_')}_PORT`);
   const prof = kind === 'berth' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = start([process.execPath, ...prof, __filename, 'serve', kind, String(port), String(targetPort)]);
   await waitForPort(port, child);
@@ -110,7 +110,8 @@ function paths(dir: string): Path[] {
       },
     },
     { key: 'naive', label: 'naive Node `pipe()` forwarder', hop: (targetPort) => nodeForwarder('naive', targetPort) },
-    { key: 'berth', label: "Berth's Forwarder", hop: (targetPort) => nodeForwarder('berth', targetPort) },
+    { key: 'berth', label: "Berth's Forwarder (native data plane)", hop: (targetPort) => nodeForwarder('berth', targetPort) },
+    { key: 'berth-js', label: "Berth's Forwarder, JS data plane (the fallback)", hop: (targetPort) => nodeForwarder('berth-js', targetPort) },
     {
       key: 'run',
       label: '`berth run` (nginx on the fd Berth bound)',
@@ -273,7 +274,7 @@ async function main(): Promise<void> {
   let idle: IdleMemory[] = [];
   const selected = process.env.BENCH_PATHS?.split(',').map((p) => p.trim());
   const all = paths(dir).filter((p) => !selected || selected.includes(p.key));
-  if (all.length === 0) throw new Error('BENCH_PATHS names no path: direct, socat, naive, berth, run');
+  if (all.length === 0) throw new Error('BENCH_PATHS names no path: direct, socat, naive, berth, berth-js, run');
   try {
     const nginxPort = await freePort();
     alias(nginxPort, '$NGINX_PORT');
@@ -297,7 +298,7 @@ async function main(): Promise<void> {
       roundLoads.push(`round ${round}: ${loadAtStart} → ${load()} (order: ${order.map((p) => p.key).join(', ')})`);
     }
     idle = [];
-    for (const path of all.filter((p) => ['socat', 'naive', 'berth'].includes(p.key))) {
+    for (const path of all.filter((p) => ['socat', 'naive', 'berth', 'berth-js'].includes(p.key))) {
       idle.push(await idleMemory(path, nginxPort));
       console.error(`bench: idle memory, ${path.key}: done (load ${load()})`);
     }
