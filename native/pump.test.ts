@@ -171,6 +171,22 @@ describe('acceptConnections / resetSocket / socketAddress', () => {
   });
 });
 
+describe('pumpClose in a process with nothing else to do', () => {
+  it('keeps the process up until the last report has arrived', async () => {
+    const script = `${CHILD_PRELUDE}
+      const mapping = addon.pumpOpen(1000, (closed, failed, lastErrno, exhausted, finished) => {
+        if (finished) report('finished');
+      });
+      addon.pumpClose(mapping);
+    `;
+    const child = startNode(script, [builtAddonPath()]);
+    children.push(child);
+    const result = await child.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('"finished"\n');
+  });
+});
+
 describe('when the pump thread cannot start', () => {
   it('pumpOpen throws the system error, leaks nothing, and starts the thread once it can', async () => {
     // A fresh process (the thread starts once per process), out of descriptors for the poller.

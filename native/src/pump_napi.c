@@ -332,6 +332,12 @@ napi_value berth_pump_close(napi_env env, napi_callback_info info) {
   if (!berth_get_args(env, info, 1, argv) ||
       (m = get_mapping(env, argv[0])) == NULL)
     return NULL;
+  /* Until the last report arrives the process must stay up, or a caller
+   * awaiting it (a backend shutting down) would end early with nothing
+   * else on the loop. Only on the first request: the pump thread releases
+   * the function only after handling it, so it is alive here. */
+  if (!atomic_load(&m->close_requested))
+    napi_ref_threadsafe_function(env, m->tsfn);
   pump_request_close(m); /* idempotent */
   return NULL;
 }
