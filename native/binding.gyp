@@ -3,6 +3,7 @@
     {
       "target_name": "berth_native",
       "sources": [
+        "src/accept.c",
         "src/addon.c",
         "src/addrwatch.c",
         "src/args.c",

@@ -98,6 +98,11 @@ int berth_set_cloexec(int fd);  /* 0 or -1 with errno */
 int berth_set_nonblock(int fd); /* 0 or -1 with errno */
 /* close() that keeps errno intact, for error paths. */
 void berth_close_keep_errno(int fd);
+/* close() with a reset (SO_LINGER 0), keeping errno. */
+void berth_reset_close(int fd);
+/* macOS: SO_NOSIGPIPE (a write to a gone peer is EPIPE, not a signal);
+ * a no-op elsewhere. 0 or -1 with errno. */
+int berth_set_nosigpipe(int fd);
 /* Create a socket that is close-on-exec (atomically where the OS can). */
 int berth_socket_cloexec(int domain, int type, bool nonblock);
 

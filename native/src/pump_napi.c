@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define MAX_CONNECT_TIMEOUT_MS (24 * 60 * 60 * 1000)
-#define MAX_ACCEPT 1024
 
 static void on_env_cleanup(void *arg);
 
@@ -219,27 +218,6 @@ static bool get_address(napi_env env, napi_value addr_value,
   return true;
 }
 
-/* Close with a reset: the client learns at once that it will not be served. */
-static void reset_close(int fd) {
-  struct linger lg = {1, 0};
-  int saved = errno;
-  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  close(fd);
-  errno = saved;
-}
-
-static int no_sigpipe(int fd) {
-#ifdef SO_NOSIGPIPE
-  int on = 1;
-  return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
-#else
-  /* Linux: splice to a gone peer raises SIGPIPE, which Node (and Electron)
-   * ignore process-wide; the error comes back as EPIPE. */
-  (void)fd;
-  return 0;
-#endif
-}
-
 /* TCP_NODELAY: the forwarder adds no latency of its own to small writes
  * (the JS forwarder sets noDelay on both sockets too). */
 static int no_delay(int fd) {
@@ -263,7 +241,7 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
     return NULL;
   /* From here on the client fd is ours: every failure closes it (reset). */
   if (atomic_load(&m->close_requested)) {
-    reset_close(client);
+    berth_reset_close(client);
     berth_throw_custom(env, "EBADF", -EBADF, "pumpAdd",
                        "EBADF: the mapping was closed, pumpAdd");
     return NULL;
@@ -280,16 +258,16 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (berth_set_nonblock(client) != 0 || no_delay(client) != 0 ||
-      no_sigpipe(client) != 0) {
+      berth_set_nosigpipe(client) != 0) {
     int err = errno;
-    reset_close(client);
+    berth_reset_close(client);
     berth_throw_errno(env, err, "setsockopt");
     return NULL;
   }
   target = berth_socket_cloexec(ss.ss_family, SOCK_STREAM, true);
   if (target < 0) {
     int err = errno;
-    reset_close(client);
+    berth_reset_close(client);
     berth_throw_errno(env, err, "socket");
     return NULL;
   }
@@ -301,14 +279,14 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
       errno != EINPROGRESS) {
     int err = errno;
     close(target);
-    reset_close(client);
+    berth_reset_close(client);
     berth_throw_errno(env, err, "connect");
     return NULL;
   }
   p = calloc(1, sizeof(*p));
   if (p == NULL) {
     close(target);
-    reset_close(client);
+    berth_reset_close(client);
     berth_throw_errno(env, ENOMEM, "pumpAdd");
     return NULL;
   }
@@ -358,85 +336,4 @@ napi_value berth_pump_stats(napi_env env, napi_callback_info info) {
   BERTH_NAPI(env, berth_set_number(env, obj, "queued",
                                    (double)(queued > 0 ? queued : 0)));
   return obj;
-}
-
-napi_value berth_accept_connections(napi_env env, napi_callback_info info) {
-  napi_value argv[2], result, value;
-  int fd;
-  int64_t max;
-  uint32_t count = 0;
-  if (!berth_get_args(env, info, 2, argv) ||
-      !berth_get_fd(env, argv[0], "fd", &fd) ||
-      !berth_get_int(env, argv[1], "max", 1, MAX_ACCEPT, &max))
-    return NULL;
-  /* A blocking accept() would freeze Node's event loop while nobody
-   * connects: the listener is switched to non-blocking first (as pollStart,
-   * which watches it, does anyway). */
-  if (berth_set_nonblock(fd) != 0) {
-    berth_throw_errno(env, errno, "fcntl");
-    return NULL;
-  }
-  BERTH_NAPI(env, napi_create_array(env, &result));
-  while (count < max) {
-    int conn;
-#ifdef __linux__
-    /* SOCK_NONBLOCK: the pump thread never blocks on it; SOCK_CLOEXEC:
-     * never inherited by a child, set atomically with the accept. */
-    conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-    /* macOS has no accept4: the flags right after (Node and libuv do the
-     * same), and SO_NOSIGPIPE since macOS has no MSG_NOSIGNAL either: a
-     * write to a gone client must be EPIPE, not a signal that kills us. */
-    conn = accept(fd, NULL, NULL);
-    if (conn >= 0 && (berth_set_cloexec(conn) != 0 ||
-                      berth_set_nonblock(conn) != 0 || no_sigpipe(conn) != 0)) {
-      reset_close(conn);
-      continue;
-    }
-#endif
-    if (conn < 0) {
-      int err = errno;
-      if (err == EINTR)
-        continue;
-      /* A client that left before accept: just the next one. */
-      if (err == ECONNABORTED || err == EPROTO)
-        continue;
-      if (err == EAGAIN || err == EWOULDBLOCK)
-        break;
-      /* Anything else (EMFILE...): report it unless some fds are in hand;
-       * the next call meets it again. */
-      if (count > 0)
-        break;
-      berth_throw_errno(env, err, "accept");
-      return NULL;
-    }
-    if (napi_create_int32(env, conn, &value) != napi_ok ||
-        napi_set_element(env, result, count, value) != napi_ok) {
-      reset_close(conn);
-      berth_throw_napi_failure(env, napi_generic_failure);
-      return NULL;
-    }
-    count++;
-  }
-  return result;
-}
-
-napi_value berth_reset_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  struct stat st;
-  int fd;
-  if (!berth_get_args(env, info, 1, argv) ||
-      !berth_get_fd(env, argv[0], "fd", &fd))
-    return NULL;
-  /* Only sockets: closing some other fd of the process by mistake must fail. */
-  if (fstat(fd, &st) != 0) {
-    berth_throw_errno(env, errno, "fstat");
-    return NULL;
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    berth_throw_errno(env, ENOTSOCK, "resetSocket");
-    return NULL;
-  }
-  reset_close(fd);
-  return NULL;
 }

@@ -45,8 +45,9 @@ interface Pair {
 
 /**
  * The JavaScript data plane (the fallback where the native one cannot run,
- * and with BERTH_DATA_PLANE=js). It serves an already bound, listening socket (ours, or one the helper bound and handed over)
- * and copies each accepted connection to the target and back.
+ * and with BERTH_DATA_PLANE=js). It serves an already bound, listening
+ * socket (ours, or one the helper bound and handed over) and copies each
+ * accepted connection to the target and back.
  *
  * The per-connection path is kept lean on purpose (a benchmark holds it to
  * socat's figures): two sockets, `pipe()` both ways for back-pressure, no
