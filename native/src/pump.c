@@ -28,6 +28,7 @@ static pump_cmd *queue_head, *queue_tail;
 /* Pump thread only. */
 static pump_pair *connecting;
 static pump_pair *dead;
+static pump_pair *ready_head, *ready_tail; /* pairs that used up their turn */
 static size_t open_pairs;
 
 static int64_t now_ms(void) {
@@ -151,6 +152,7 @@ static bool connected(pump_pair *p) {
 }
 
 void pump_pair_ready(pump_pair *p) {
+  bool more = false;
   /* Like pauseOnConnect in the JS forwarder: nothing is read from the client
    * until the target is up, so nothing is buffered for a target that is down. */
   if (p->connecting && !connected(p))
@@ -159,15 +161,42 @@ void pump_pair_ready(pump_pair *p) {
     if (p->dir[d].shut)
       continue;
     int err = pump_move(p, d);
-    if (err != 0) {
+    if (err == PUMP_MORE) {
+      more = true;
+    } else if (err != 0) {
       /* A reset or error on either side resets the other one too. */
       pump_pair_end(p, true, err == EMFILE || err == ENFILE);
       return;
     }
   }
   /* Both FINs passed on: a clean end. */
-  if (p->dir[0].shut && p->dir[1].shut)
+  if (p->dir[0].shut && p->dir[1].shut) {
     pump_pair_end(p, false, false);
+  } else if (more && !p->ready_queued) {
+    /* Its turn is over with bytes still waiting: no new edge will say so,
+     * so it goes to the back of the line (run_ready). */
+    p->ready_queued = true;
+    p->next_ready = NULL;
+    if (ready_tail != NULL)
+      ready_tail->next_ready = p;
+    else
+      ready_head = p;
+    ready_tail = p;
+  }
+}
+
+/* The pairs whose turn ended, once each; those queued meanwhile wait for
+ * the next round. Runs before free_dead, so no pair on it is freed yet. */
+static void run_ready(void) {
+  pump_pair *p = ready_head;
+  ready_head = ready_tail = NULL;
+  while (p != NULL) {
+    pump_pair *next = p->next_ready;
+    p->ready_queued = false;
+    if (!p->dead)
+      pump_pair_ready(p);
+    p = next;
+  }
 }
 
 static void start_pair(pump_pair *p) {
@@ -260,8 +289,10 @@ static void *pump_main(void *arg) {
   (void)arg;
   int timeout = -1;
   for (;;) {
-    if (pump_poller_wait(timeout))
+    /* With connections waiting for another turn, only look for news. */
+    if (pump_poller_wait(ready_head != NULL ? 0 : timeout))
       run_commands();
+    run_ready();
     timeout = connecting != NULL ? expire_connects() : -1;
     free_dead();
   }

@@ -57,6 +57,8 @@ struct pump_pair {
   struct pump_pair *prev, *next;   /* the mapping's open pairs */
   struct pump_pair *cprev, *cnext; /* pairs still connecting to the target */
   struct pump_pair *next_dead;     /* closed, freed after this batch of events */
+  struct pump_pair *next_ready;    /* used its turn with bytes still to move */
+  bool ready_queued;
   int fd[2];                       /* [0] client, [1] target */
   pump_dir dir[2];                 /* [0] client -> target, [1] target -> client */
   int64_t deadline_ms;             /* while connecting: give up at this time */
@@ -127,9 +129,15 @@ bool pump_poller_wait(int timeout_ms);
 void pump_poller_wake(void);
 /* Move what can be moved from d->src to d->dst without blocking. Returns 0
  * when it stopped because a side would block (a readiness event will come)
- * or src ended and the FIN was passed on; a positive errno on failure
- * (EMFILE/ENFILE: no descriptor for a pipe). */
+ * or src ended and the FIN was passed on; PUMP_MORE when it moved
+ * PUMP_TURN_BYTES and stopped to let other connections have their turn (no
+ * event will come: pump.c comes back by itself); a positive errno on
+ * failure (EMFILE/ENFILE: no descriptor for a pipe). */
 int pump_move(pump_pair *p, int d);
+#define PUMP_MORE (-1)
+/* One connection's turn: a bulk transfer that never meets EAGAIN on
+ * loopback must not keep the others (and new connections) waiting. */
+#define PUMP_TURN_BYTES (1024 * 1024)
 /* Give back what a direction holds (its pipe or buffer) when the pair closes. */
 void pump_dir_release(pump_dir *d);
 /* No connection is open any more: drop cached pipes or buffers. */

@@ -124,8 +124,11 @@ void pump_idle(void) {
 
 int pump_move(pump_pair *p, int which) {
   pump_dir *d = &p->dir[which];
+  size_t turn = 0;
   for (;;) {
     bool progressed = false;
+    if (turn >= PUMP_TURN_BYTES)
+      return PUMP_MORE;
     /* One buffer per direction: read again only once it was written out,
      * which is the back-pressure (a full dst stops reads from src). */
     if (!d->eof && d->queued == 0) {
@@ -153,6 +156,7 @@ int pump_move(pump_pair *p, int which) {
         d->off += (size_t)n;
         d->queued -= (size_t)n;
         pump_count_written(p, (size_t)n);
+        turn += (size_t)n;
         progressed = true;
       } else if (n < 0 && errno == EINTR) {
         continue;

@@ -155,8 +155,11 @@ void pump_idle(void) {
 
 int pump_move(pump_pair *p, int which) {
   pump_dir *d = &p->dir[which];
+  size_t turn = 0;
   for (;;) {
     bool progressed = false;
+    if (turn >= PUMP_TURN_BYTES)
+      return PUMP_MORE;
     if (!d->eof && (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
       if (d->pipe_r < 0) {
         int err = pipe_get(d);
@@ -185,6 +188,7 @@ int pump_move(pump_pair *p, int which) {
       if (n > 0) {
         d->queued -= (size_t)n;
         pump_count_written(p, (size_t)n);
+        turn += (size_t)n;
         progressed = true;
       } else if (n < 0 && errno == EINTR) {
         continue;
