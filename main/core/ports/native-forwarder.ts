@@ -121,10 +121,8 @@ export class NativeForwarder implements Forwarder {
       throw new NativePlaneUnavailable(error);
     }
     const { address, family, port, listening } = bound;
-    if (!listening) {
-      closeSync(fd);
-      throw new Error(`fd ${fd} is not a listening socket`);
-    }
+    // Bound but not listening: the JS plane's net.Server would call listen() itself, so it serves this one.
+    if (!listening) throw new NativePlaneUnavailable(new Error(`fd ${fd} is not a listening socket`));
     return new NativeForwarder(fd, { address, family, port }, target, options);
   }
 
@@ -155,7 +153,7 @@ export class NativeForwarder implements Forwarder {
       this.stopAccepting();
       // After pollStop (never close a descriptor libuv still watches): the port is free now.
       closeSync(this.fd);
-      // The pump closes every connection handed over, then sends its last report (finish()).
+      // The pump closes every connection handed over, then sends its last report (onReport: finished).
       pumpClose(this.mapping);
     });
     return this.closing;
