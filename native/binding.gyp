@@ -3,6 +3,7 @@
     {
       "target_name": "berth_native",
       "sources": [
+        "src/accept.c",
         "src/addon.c",
         "src/addrwatch.c",
         "src/args.c",
@@ -20,10 +21,16 @@
         "src/openat.c",
         "src/peercred.c",
         "src/poll.c",
+        "src/pump.c",
+        "src/pump_darwin.c",
+        "src/pump_linux.c",
+        "src/pump_napi.c",
         "src/recv.c",
+        "src/sockname.c",
         "src/send.c"
       ],
       "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lpthread"],
       "cflags": [
         "-std=c11",
         "-Wall",

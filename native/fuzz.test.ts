@@ -4,7 +4,7 @@
  * throws a TypeError, a RangeError, or a system error ({code, errno, syscall}).
  */
 import dgram from 'node:dgram';
-import { closeSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,30 @@ const EXPORTS = BINDING_FUNCTIONS;
 type ExportName = (typeof EXPORTS)[number];
 
 /** Exports whose first argument is a descriptor the call acts on. */
-const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch', 'datagramAddress', 'receiveDatagram', 'sendDatagram']);
+const ACTS_ON_FD: ReadonlySet<ExportName> = new Set(['sendMessage', 'receiveMessage', 'pollStart', 'drainAddressWatch', 'acceptConnections', 'socketAddress', 'datagramAddress', 'receiveDatagram', 'sendDatagram']);
+
+/** Replaced, at call time, by a fresh socket of our own (the calls below may close it; it is closed after if not). */
+const FRESH_SOCKET = Symbol('fresh socket');
+
+/** A UDP socket on a free loopback port: a socket nobody else holds, which pumpAdd refuses (no TCP) and resetSocket closes. */
+function freshSocket(): number {
+  for (;;) {
+    try {
+      return wrapper.bindSocket('127.0.0.1', 20000 + Math.floor(Math.random() * 12000), 'udp', 1);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}
+
+/** Closes `fd` if the call left it open (same socket, by inode). */
+function closeIfStill(fd: number, ino: number): void {
+  try {
+    if (fstatSync(fd).ino === ino) closeSync(fd);
+  } catch {
+    // closed by the call
+  }
+}
 
 function loadRaw(): Api {
   const mod: { exports: unknown } = { exports: {} };
@@ -57,6 +80,8 @@ let udpFd: number;
 let udpPeer: dgram.Socket;
 let udpPort: number;
 let udpPeerAddress: Buffer;
+let liveMapping: wrapper.PumpMapping;
+let closedMapping: wrapper.PumpMapping;
 
 beforeAll(async () => {
   pair = await nativePair();
@@ -89,6 +114,10 @@ beforeAll(async () => {
     udpPeer.send('hello', udpPort, '127.0.0.1');
   });
   stoppedHandle = wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
+  // Started here, not during the fuzzing: the pump thread's poller holds descriptors for the process's life.
+  liveMapping = wrapper.pumpOpen(1000, () => undefined);
+  closedMapping = wrapper.pumpOpen(1000, () => undefined);
+  wrapper.pumpClose(closedMapping);
   wrapper.pollStop(stoppedHandle);
 });
 
@@ -98,6 +127,7 @@ afterAll(async () => {
   closeSync(watchFd);
   closeSync(udpFd);
   udpPeer.close();
+  wrapper.pumpClose(liveMapping);
   await pair.close();
   await server.close();
   removeTempDirs();
@@ -124,6 +154,10 @@ function sanitize(name: ExportName, args: unknown[]): unknown[] {
   const dirfdIndex = DIRFD_INDEX[name];
   if (dirfdIndex !== undefined) return args.map((arg, i) => (i === dirfdIndex && foreign(arg) ? dirFd : arg));
   if (ACTS_ON_FD.has(name) && foreign(args[0])) return [pair.fd, ...args.slice(1)];
+  // These close the socket they get: only ever a fresh one of ours, never the pair's or the runner's.
+  const anyFd = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 30;
+  if (name === 'resetSocket' && anyFd(args[0]) && args[0] !== fileFd) return [FRESH_SOCKET, ...args.slice(1)];
+  if (name === 'pumpAdd' && anyFd(args[1])) return [args[0], FRESH_SOCKET, ...args.slice(2)];
   return args;
 }
 
@@ -134,6 +168,7 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
   const fd = maybe(fc.constantFrom(pair.fd, fileFd, 2 ** 31 - 1));
   const events = maybe(fc.integer({ min: 0, max: 4 }));
   const handle = maybe(fc.constantFrom<unknown>(LIVE_HANDLE, stoppedHandle));
+  const mapping = maybe(fc.constantFrom<unknown>(liveMapping, closedMapping));
   const address = maybe(
     fc.oneof(
       fc.ipV4(),
@@ -180,6 +215,14 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
       maybe(fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes))),
       maybe(fc.constantFrom(udpPeerAddress, Buffer.alloc(0), Buffer.alloc(16), Buffer.alloc(28), Buffer.alloc(5, 2), udpPeerAddress.subarray(0, 8))),
     ],
+    pumpOpen: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 27 }), fc.double())), maybe(fc.func(fc.anything()))],
+    pumpAdd: [mapping, maybe(fc.constantFrom<unknown>(FRESH_SOCKET, 2 ** 31 - 1, -1)), address, maybe(fc.integer({ min: 0, max: 65536 }))],
+    pumpClose: [mapping],
+    pumpStats: [mapping],
+    acceptConnections: [fd, maybe(fc.integer({ min: 0, max: 1025 }))],
+    // fileFd (not a socket: refused, left open) or a fresh socket of ours (closed with a reset).
+    resetSocket: [maybe(fc.constantFrom<unknown>(FRESH_SOCKET, fileFd, 2 ** 31 - 1))],
+    socketAddress: [fd],
     ...atShapes({ dir: fuzzDir, dirFd, fileFd, socketFd: pair.fd }),
   };
   // Also drop trailing arguments now and then (missing means undefined).
@@ -207,9 +250,14 @@ function fuzz(api: Api): void {
     fc.assert(
       fc.property(argumentsFor(name), fc.integer({ min: -1, max: 4 }), (rawArgs, peerFds) => {
         const args = sanitize(name, rawArgs);
-        const live = args.map((arg) =>
-          arg === LIVE_HANDLE ? wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined) : arg,
-        );
+        const fresh: Array<{ fd: number; ino: number }> = [];
+        const live = args.map((arg) => {
+          if (arg === LIVE_HANDLE) return wrapper.pollStart(pair.fd, wrapper.POLL_READABLE, () => undefined);
+          if (arg !== FRESH_SOCKET) return arg;
+          const fd = freshSocket();
+          fresh.push({ fd, ino: fstatSync(fd).ino });
+          return fd;
+        });
         // Give receiveDatagram something to read now and then (it arrives at once on loopback, or on a later run).
         if (name === 'receiveDatagram' && peerFds >= 0) udpPeer.send('fuzz', udpPort, '127.0.0.1');
         // Give receiveMessage something to read now and then, fds included.
@@ -227,6 +275,7 @@ function fuzz(api: Api): void {
             if (args[i] === LIVE_HANDLE) wrapper.pollStop(arg as wrapper.PollHandle);
           });
           drain();
+          for (const { fd, ino } of fresh) closeIfStill(fd, ino);
         }
         // Clean up anything that actually succeeded.
         if ((name === 'connectUnix' || name === 'bindSocket' || name === 'openFileAt' || name === 'openAddressWatch') && typeof result === 'number') {
@@ -234,6 +283,8 @@ function fuzz(api: Api): void {
         }
         if (name === 'openDirectoryNoFollow') closeSync((result as wrapper.OpenedDirectory).fd);
         if (name === 'pollStart') wrapper.pollStop(result as wrapper.PollHandle);
+        if (name === 'pumpOpen') wrapper.pumpClose(result as wrapper.PumpMapping);
+        if (name === 'acceptConnections') for (const fd of result as number[]) closeSync(fd);
         if (name === 'receiveMessage' && result !== null) {
           for (const fd of (result as wrapper.ReceivedMessage).fds) closeSync(fd);
         }

@@ -6,7 +6,8 @@
  * creating bound sockets for the root helper, polling raw descriptors,
  * hearing when the machine's addresses change, the *at() file operations
  * the root helper needs to edit root-owned directories without following
- * symlinks (see ./at.ts), and, on macOS, taking the listening socket launchd
+ * symlinks (see ./at.ts), the forwarders' native data plane (see ./pump.ts),
+ * and, on macOS, taking the listening socket launchd
  * holds for the helper (see ./launchd.ts).
  *
  * Arguments are validated here and again in C (the addon must never trust
@@ -22,6 +23,21 @@ import { loadBinding } from './loader';
 export { ADDON_FILE, addonSearchPaths, isSingleExecutable } from './loader';
 export { launchActivateSocket } from './launchd';
 export { datagramAddress, MAX_DATAGRAM_BYTES, receiveDatagram, sendDatagram, type DatagramAddress, type ReceivedDatagram } from './datagram';
+export {
+  acceptConnections,
+  MAX_ACCEPT,
+  MAX_CONNECT_TIMEOUT_MS,
+  pumpAdd,
+  pumpClose,
+  pumpOpen,
+  pumpStats,
+  resetSocket,
+  socketAddress,
+  type PumpMapping,
+  type PumpReport,
+  type PumpStats,
+  type SocketAddress,
+} from './pump';
 export {
   fsyncDirectory,
   openDirectoryNoFollow,

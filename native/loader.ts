@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { FileStat, OpenedDirectory, OpenFileMode } from './at';
 import type { DatagramAddress, ReceivedDatagram } from './datagram';
 import type { FileLimit, PeerCredentials, PollHandle, ReceivedMessage, SocketProtocol } from './index';
+import type { PumpMapping, PumpReport, PumpStats, SocketAddress } from './pump';
 
 type PollCallback = (error: Error | null, events: number) => void;
 
@@ -39,6 +40,13 @@ export interface NativeBinding {
   datagramAddress(fd: number): DatagramAddress;
   receiveDatagram(fd: number, maxBytes: number): ReceivedDatagram | null;
   sendDatagram(fd: number, data: Buffer, to: Buffer): number;
+  pumpOpen(connectTimeoutMs: number, onReport: PumpReport): PumpMapping;
+  pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number): void;
+  pumpClose(mapping: PumpMapping): void;
+  pumpStats(mapping: PumpMapping): PumpStats;
+  acceptConnections(fd: number, max: number): number[];
+  resetSocket(fd: number): void;
+  socketAddress(fd: number): SocketAddress;
 }
 
 export const ADDON_FILE = 'berth_native.node';
@@ -74,6 +82,13 @@ export const BINDING_FUNCTIONS = [
   'datagramAddress',
   'receiveDatagram',
   'sendDatagram',
+  'pumpOpen',
+  'pumpAdd',
+  'pumpClose',
+  'pumpStats',
+  'acceptConnections',
+  'resetSocket',
+  'socketAddress',
   ...AT_FUNCTIONS,
 ] as const satisfies readonly (keyof NativeBinding)[];
 

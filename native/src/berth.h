@@ -98,6 +98,11 @@ int berth_set_cloexec(int fd);  /* 0 or -1 with errno */
 int berth_set_nonblock(int fd); /* 0 or -1 with errno */
 /* close() that keeps errno intact, for error paths. */
 void berth_close_keep_errno(int fd);
+/* close() with a reset (SO_LINGER 0), keeping errno. */
+void berth_reset_close(int fd);
+/* macOS: SO_NOSIGPIPE (a write to a gone peer is EPIPE, not a signal);
+ * a no-op elsewhere. 0 or -1 with errno. */
+int berth_set_nosigpipe(int fd);
 /* Create a socket that is close-on-exec (atomically where the OS can). */
 int berth_socket_cloexec(int domain, int type, bool nonblock);
 
@@ -144,5 +149,13 @@ napi_value berth_raise_file_limit(napi_env env, napi_callback_info info);
 napi_value berth_datagram_address(napi_env env, napi_callback_info info);
 napi_value berth_receive_datagram(napi_env env, napi_callback_info info);
 napi_value berth_send_datagram(napi_env env, napi_callback_info info);
+/* The data plane (pump.h). */
+napi_value berth_pump_open(napi_env env, napi_callback_info info);
+napi_value berth_pump_add(napi_env env, napi_callback_info info);
+napi_value berth_pump_close(napi_env env, napi_callback_info info);
+napi_value berth_pump_stats(napi_env env, napi_callback_info info);
+napi_value berth_accept_connections(napi_env env, napi_callback_info info);
+napi_value berth_reset_socket(napi_env env, napi_callback_info info);
+napi_value berth_socket_address(napi_env env, napi_callback_info info);
 
 #endif /* BERTH_H */

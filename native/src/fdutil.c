@@ -67,3 +67,25 @@ int berth_socket_cloexec(int domain, int type, bool nonblock) {
   return fd;
 #endif
 }
+
+/* Close with a reset: the client learns at once that it will not be served. */
+void berth_reset_close(int fd) {
+  struct linger lg = {1, 0};
+  int saved = errno;
+  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  close(fd);
+  errno = saved;
+}
+
+int berth_set_nosigpipe(int fd) {
+#ifdef SO_NOSIGPIPE
+  int on = 1;
+  return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#else
+  /* Linux: the pump thread writes with splice(2), which has no
+   * MSG_NOSIGNAL; the thread runs with every signal blocked (pump.c), and
+   * Node ignores SIGPIPE anyway, so a gone peer is just EPIPE. */
+  (void)fd;
+  return 0;
+#endif
+}

@@ -1,71 +1,18 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindSocket } from '../../../native';
-import { describeTargetError, Forwarder, type ForwarderStats } from './forwarder';
+import { describeTargetError, Forwarder, type DataPlane } from './forwarder';
+import { attempt, cleanups, connect, forwarder, openFds, received, runCleanups, target } from './forwarder-test-helpers';
 import { listeningFd, unusedPort } from './test-support';
 
-/** What each test started, stopped after it whatever happened. */
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+afterEach(runCleanups);
 
-/** A target server on a free port; `onSocket` handles each connection. */
-async function target(onSocket: (socket: net.Socket) => void, options: net.ServerOpts = {}): Promise<{ server: net.Server; port: number }> {
-  const server = net.createServer(options, (socket) => {
-    socket.on('error', () => {});
-    onSocket(socket);
-  });
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return { server, port: (server.address() as net.AddressInfo).port };
-}
-
-/** A forwarder on a fresh listening socket, with a way to wait on its stats (woken by onActivity, never by time). */
-async function forwarder(targetPort: number): Promise<{ fwd: Forwarder; port: number; until(pred: (s: ForwarderStats) => boolean): Promise<ForwarderStats> }> {
-  const { fd, port } = listeningFd();
-  const waiters = new Set<() => void>();
-  const fwd = await Forwarder.listen(fd, { host: '127.0.0.1', port: targetPort }, { onActivity: () => waiters.forEach((w) => w()) });
-  cleanups.push(() => fwd.close());
-  const until = (pred: (s: ForwarderStats) => boolean): Promise<ForwarderStats> =>
-    new Promise((resolve) => {
-      const check = (): void => {
-        const stats = fwd.stats();
-        if (pred(stats)) {
-          waiters.delete(check);
-          resolve(stats);
-        }
-      };
-      waiters.add(check);
-      check();
-    });
-  return { fwd, port, until };
-}
-
-function connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port, ...options }, () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-/** Everything the socket receives until the peer ends (or resets) it. */
-function received(socket: net.Socket): Promise<{ data: Buffer; error: string | undefined }> {
-  const chunks: Buffer[] = [];
-  let error: string | undefined;
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
-  return new Promise((resolve) => socket.once('close', () => resolve({ data: Buffer.concat(chunks), error })));
-}
-
-const openFds = (): number => readdirSync('/proc/self/fd').length;
-
-describe('Forwarder', () => {
+describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane', (plane) => {
   it('forwards both ways and counts connections and bytes', async () => {
     const echo = await target((socket) => socket.pipe(socket));
-    const { port, until } = await forwarder(echo.port);
+    const { port, until } = await forwarder(plane, echo.port);
     const client = await connect(port);
     const reply = received(client);
     client.write('hello');
@@ -84,7 +31,7 @@ describe('Forwarder', () => {
       },
       { allowHalfOpen: true },
     );
-    const { port, until } = await forwarder(counting.port);
+    const { port, until } = await forwarder(plane, counting.port);
     const client = await connect(port, { allowHalfOpen: true });
     const reply = received(client);
     let clientSawEnd = false;
@@ -122,7 +69,7 @@ describe('Forwarder', () => {
         finished();
       });
     });
-    const forwarding = await forwarder(slow.port);
+    const forwarding = await forwarder(plane, slow.port);
     current.fwd = forwarding.fwd;
     const client = await connect(forwarding.port);
     client.on('error', () => {});
@@ -149,9 +96,9 @@ describe('Forwarder', () => {
     expect(maxQueued).toBeLessThan(2 * 1024 * 1024);
   });
 
-  it('leaks no file descriptors over 200 connections', async () => {
+  it('leaks no file descriptors over 1,000 connections', async () => {
     const echo = await target((socket) => socket.pipe(socket));
-    const { port, until } = await forwarder(echo.port);
+    const { port, until } = await forwarder(plane, echo.port);
     // One connection first: lazily created handles (timers, the resolver) are not leaks.
     const warm = await connect(port);
     const warmDone = received(warm);
@@ -159,7 +106,7 @@ describe('Forwarder', () => {
     await warmDone;
     await until((s) => s.active === 0);
     const before = openFds();
-    for (let batch = 0; batch < 10; batch++) {
+    for (let batch = 0; batch < 50; batch++) {
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
           const client = await connect(port);
@@ -170,7 +117,7 @@ describe('Forwarder', () => {
       );
     }
     const stats = await until((s) => s.active === 0);
-    expect(stats.total).toBe(201);
+    expect(stats.total).toBe(1001);
     expect(openFds()).toBe(before);
   });
 
@@ -181,7 +128,7 @@ describe('Forwarder', () => {
         targetSide = received(socket);
         resolve();
       }).then(async ({ port: targetPort }) => {
-        const { port } = await forwarder(targetPort);
+        const { port } = await forwarder(plane, targetPort);
         const client = await connect(port);
         client.write('start');
         await accepted;
@@ -194,7 +141,7 @@ describe('Forwarder', () => {
 
   it('destroys the client side when the target resets', async () => {
     const resetting = await target((socket) => socket.once('data', () => socket.resetAndDestroy()));
-    const { port, until } = await forwarder(resetting.port);
+    const { port, until } = await forwarder(plane, resetting.port);
     const client = await connect(port);
     const outcome = received(client);
     client.write('anything');
@@ -204,11 +151,8 @@ describe('Forwarder', () => {
 
   it('keeps listening when the target is down, says why, and forwards once it is up (then the failure is no longer shown)', async () => {
     const downPort = unusedPort();
-    const { fwd, port, until } = await forwarder(downPort);
-    const first = await connect(port);
-    const firstOutcome = received(first);
-    first.write('hello?');
-    expect((await firstOutcome).data.length).toBe(0);
+    const { fwd, port, until } = await forwarder(plane, downPort);
+    expect((await attempt(port, 'hello?')).data.length).toBe(0);
     const stats = await until((s) => s.failed === 1 && s.active === 0);
     expect(stats.total).toBe(1);
     expect(fwd.lastTargetError).toBe(`nothing is listening on 127.0.0.1:${downPort}`);
@@ -226,10 +170,8 @@ describe('Forwarder', () => {
 
   it('reports why the target could not be reached', async () => {
     const downPort = unusedPort();
-    const { fwd, port, until } = await forwarder(downPort);
-    const client = await connect(port);
-    const outcome = received(client);
-    await outcome;
+    const { fwd, port, until } = await forwarder(plane, downPort);
+    await attempt(port);
     await until((s) => s.failed === 1);
     expect(fwd.lastTargetError).toBe(`nothing is listening on 127.0.0.1:${downPort}`);
     expect(describeTargetError({ code: 'ENOTFOUND' }, { host: 'web.invalid', port: 80 })).toBe('web.invalid could not be resolved to an address');
@@ -241,7 +183,7 @@ describe('Forwarder', () => {
     const { fd, port } = listeningFd();
     let activity = 0;
     const wake: Array<() => void> = [];
-    const fwd = await Forwarder.listen(fd, { host: 'no-such-host.invalid', port: 80 }, { onActivity: () => (activity++, wake.splice(0).forEach((w) => w())) });
+    const fwd = await Forwarder.listen(fd, { host: 'no-such-host.invalid', port: 80 }, { plane, onActivity: () => (activity++, wake.splice(0).forEach((w) => w())) });
     cleanups.push(() => fwd.close());
     const client = await connect(port);
     await received(client);
@@ -255,7 +197,7 @@ describe('Forwarder', () => {
 
   it('close() stops listening, destroys open connections and frees the port', async () => {
     const silent = await target(() => {});
-    const { fwd, port, until } = await forwarder(silent.port);
+    const { fwd, port, until } = await forwarder(plane, silent.port);
     const client = await connect(port);
     const outcome = received(client);
     await until((s) => s.active === 1);
@@ -269,6 +211,7 @@ describe('Forwarder', () => {
 
   it('refuses an fd that is not a socket, and closes it', async () => {
     const fd = openSync('/dev/null', 'r');
-    await expect(Forwarder.listen(fd, { host: '127.0.0.1', port: 1 })).rejects.toThrow(/not a socket/);
+    await expect(Forwarder.listen(fd, { host: '127.0.0.1', port: 1 }, { plane })).rejects.toThrow(/not a socket/);
+    expect(() => fstatSync(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 });

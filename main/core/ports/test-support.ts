@@ -305,11 +305,11 @@ export function userScratch(user: TestUser): { dir: string; remove(): void } {
  * A listening socket on a free port of `host` (≥ 1024, outside the ephemeral
  * range), bound here and now: no window between finding a port and binding it.
  */
-export function listeningFd(host = '127.0.0.1'): { fd: number; port: number } {
+export function listeningFd(host = '127.0.0.1', backlog = 511): { fd: number; port: number } {
   for (let attempt = 0; ; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     try {
-      return { fd: bindSocket(host, port, 'tcp', 511), port };
+      return { fd: bindSocket(host, port, 'tcp', backlog), port };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 100) throw error;
     }

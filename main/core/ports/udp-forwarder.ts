@@ -5,7 +5,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { errnoCode } from '../../../common/errno';
 import { datagramAddress, pollStart, pollStop, POLL_READABLE, receiveDatagram, sendDatagram, type PollHandle } from '../../../native';
 import { processFdBudget, type FdBudget } from '../limits/fd-budget';
-import { describeTargetError, descriptorsRefusal, type ForwardTarget, type ForwarderEvents } from './forwarder';
+import { describeTargetError, descriptorsRefusal, type ForwardTarget, type ForwarderEvents } from './forwarding';
 import { FlowTable } from './udp-flows';
 
 /**

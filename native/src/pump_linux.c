@@ -1,0 +1,216 @@
+/*
+ * The data plane's Linux half: epoll for readiness, splice(2) through a pipe
+ * for the bytes (socket -> pipe -> socket inside the kernel: the data is never
+ * copied into user space). pump_darwin.c mirrors this file with kqueue and
+ * read/write.
+ */
+#ifdef __linux__
+#include "pump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A pipe holds this much in flight per direction (asked with F_SETPIPE_SZ;
+ * the default 64 KiB costs more splice calls per byte at full speed, and
+ * more than this only grows what back-pressure lets sit in the kernel). */
+#define PIPE_SIZE (256 * 1024)
+/* Empty pipes kept for the next burst instead of being closed and created
+ * again: a pipe is only needed while bytes are in flight, so idle
+ * connections hold no pipe (two descriptors each, not six). */
+#define POOL_MAX 32
+#define MAX_EVENTS 256
+
+static int epfd = -1;
+static int wakefd = -1;
+static struct {
+  int r, w;
+  size_t cap;
+} pool[POOL_MAX];
+static int pooled;
+
+int pump_poller_open(void) {
+  struct epoll_event ev = {0};
+  /* EPOLL_CLOEXEC / EFD_CLOEXEC: a child spawned by the app must not inherit
+   * them. EFD_NONBLOCK: draining the counter never blocks the pump thread. */
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0)
+    return errno;
+  wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wakefd < 0) {
+    int err = errno;
+    close(epfd);
+    epfd = -1;
+    return err;
+  }
+  ev.events = EPOLLIN; /* level-triggered: read until drained below */
+  ev.data.ptr = NULL;  /* NULL marks the wake-up channel */
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev) != 0) {
+    int err = errno;
+    close(wakefd);
+    close(epfd);
+    epfd = wakefd = -1;
+    return err;
+  }
+  return 0;
+}
+
+int pump_poller_add(pump_pair *p) {
+  for (int i = 0; i < 2; i++) {
+    struct epoll_event ev = {0};
+    /* Edge-triggered, both ways, registered once for the connection's life:
+     * no epoll_ctl per state change. It is safe because pump_move always
+     * goes on until a call would block (EAGAIN), and only such a call
+     * re-arms the edge. EPOLLERR/EPOLLHUP come unasked. */
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.ptr = p;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev) != 0)
+      return errno;
+  }
+  return 0;
+}
+
+bool pump_poller_wait(int timeout_ms) {
+  struct epoll_event events[MAX_EVENTS];
+  bool woken = false;
+  int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
+  for (int i = 0; i < n; i++) {
+    pump_pair *p = events[i].data.ptr;
+    if (p == NULL) {
+      uint64_t count;
+      while (read(wakefd, &count, sizeof(count)) > 0) {
+      }
+      woken = true;
+    } else if (!p->dead) {
+      /* Both sockets of one pair may be in this batch; a pair closed by the
+       * first is only freed after the batch (pump.c), and skipped here. */
+      pump_pair_ready(p);
+    }
+  }
+  return woken;
+}
+
+void pump_poller_wake(void) {
+  uint64_t one = 1;
+  /* EAGAIN means the counter is already non-zero: the thread wakes anyway. */
+  ssize_t rc = write(wakefd, &one, sizeof(one));
+  (void)rc;
+}
+
+static int pipe_get(pump_dir *d) {
+  int fds[2];
+  if (pooled > 0) {
+    pooled--;
+    d->pipe_r = pool[pooled].r;
+    d->pipe_w = pool[pooled].w;
+    d->pipe_cap = pool[pooled].cap;
+    return 0;
+  }
+  /* O_NONBLOCK: a full or empty pipe answers EAGAIN instead of stalling the
+   * one thread that serves every connection. O_CLOEXEC: never inherited. */
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+    return errno;
+  int cap = fcntl(fds[1], F_SETPIPE_SZ, PIPE_SIZE);
+  if (cap < 0) /* over the user's pipe quota: keep the default size */
+    cap = fcntl(fds[1], F_GETPIPE_SZ);
+  d->pipe_r = fds[0];
+  d->pipe_w = fds[1];
+  d->pipe_cap = cap > 0 ? (size_t)cap : 4096;
+  return 0;
+}
+
+/* Back to the pool only when empty: bytes left in a pipe belong to its pair. */
+static void pipe_put(pump_dir *d) {
+  if (d->pipe_r < 0)
+    return;
+  if (d->queued == 0 && pooled < POOL_MAX) {
+    pool[pooled].r = d->pipe_r;
+    pool[pooled].w = d->pipe_w;
+    pool[pooled].cap = d->pipe_cap;
+    pooled++;
+  } else {
+    close(d->pipe_r);
+    close(d->pipe_w);
+  }
+  d->pipe_r = d->pipe_w = -1;
+}
+
+void pump_dir_release(pump_dir *d) { pipe_put(d); }
+
+void pump_idle(void) {
+  while (pooled > 0) {
+    pooled--;
+    close(pool[pooled].r);
+    close(pool[pooled].w);
+  }
+}
+
+/* SPLICE_F_MOVE: move the pages instead of copying where the kernel can.
+ * SPLICE_F_NONBLOCK: never block on the pipe (the sockets and the pipe are
+ * O_NONBLOCK too), so one slow peer cannot stall the thread. */
+#define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+
+int pump_move(pump_pair *p, int which) {
+  pump_dir *d = &p->dir[which];
+  size_t turn = 0;
+  for (;;) {
+    bool progressed = false;
+    if (turn >= PUMP_TURN_BYTES)
+      return PUMP_MORE;
+    if (!d->eof && (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
+      if (d->pipe_r < 0) {
+        int err = pipe_get(d);
+        if (err != 0)
+          return err;
+      }
+      ssize_t n = splice(d->src, NULL, d->pipe_w, NULL, d->pipe_cap - d->queued,
+                         SPLICE_FLAGS);
+      if (n > 0) {
+        d->queued += (size_t)n;
+        pump_count_read(p, which, (size_t)n);
+        progressed = true;
+      } else if (n == 0) {
+        d->eof = true; /* the FIN; passed on below once the pipe is empty */
+        progressed = true;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno != EAGAIN) {
+        return errno;
+      }
+      /* EAGAIN: src has nothing now (its next data is a new edge), or the
+       * pipe is full: then queued > 0 and the drain below makes room. */
+    }
+    if (d->queued > 0) {
+      ssize_t n = splice(d->pipe_r, NULL, d->dst, NULL, d->queued, SPLICE_FLAGS);
+      if (n > 0) {
+        d->queued -= (size_t)n;
+        pump_count_written(p, (size_t)n);
+        turn += (size_t)n;
+        progressed = true;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && errno != EAGAIN) {
+        return errno;
+      }
+      /* EAGAIN: dst's buffer is full; reading src waits (back-pressure)
+       * until dst's EPOLLOUT edge brings us back here. */
+    }
+    if (!progressed)
+      break;
+  }
+  if (d->queued == 0)
+    pipe_put(d);
+  if (d->eof && d->queued == 0 && !d->shut) {
+    /* Half-close: everything before the FIN was delivered, so pass the FIN
+     * on and keep the other direction open for the reply. */
+    if (shutdown(d->dst, SHUT_WR) != 0)
+      return errno;
+    d->shut = true;
+  }
+  return 0;
+}
+
+#endif /* __linux__ */
