@@ -7,19 +7,10 @@ set -euo pipefail
 # what `berth run` serves); socat: the peer; curl: the bulk download; iproute2 and util-linux:
 # `ip`, `unshare` and `setpriv` (the private network namespace, berth-test); passwd: useradd.
 packages=(iperf3 wrk nginx-light socat curl iproute2 util-linux passwd)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-[ "${#missing[@]}" -eq 0 ] && exit 0
-if ! command -v apt-get >/dev/null; then
-  echo "bench/deps.sh: missing ${missing[*]} and no apt-get to install them; install them by hand" >&2
-  exit 1
-fi
-echo "bench/deps.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEPS_NAME=bench/deps.sh
+# shellcheck source=scripts/debian-packages.sh
+source "$(dirname "$0")/../scripts/debian-packages.sh"
+ensure_debian_packages "${packages[@]}"
 # Debian starts nginx on port 80 where a service manager runs; the benchmark uses its own nginx in a
 # private network namespace, so the machine's does not get in the way, but it need not run either.
 if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then

@@ -11,16 +11,7 @@ set -euo pipefail
 packages=(iproute2 util-linux passwd g++ make python3 systemd procps libxml2-utils dbus polkitd pkexec fonts-dejavu-core)
 # A Chromium named in BERTH_CHROMIUM is used instead (CI on Ubuntu, which has no chromium package: Playwright's own).
 [ -n "${BERTH_CHROMIUM:-}" ] || packages+=(chromium)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-[ "${#missing[@]}" -eq 0 ] && exit 0
-if ! command -v apt-get >/dev/null; then
-  echo "test-deps: missing ${missing[*]} and no apt-get to install them; install them by hand" >&2
-  exit 1
-fi
-echo "test-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEPS_NAME=test-deps
+# shellcheck source=scripts/debian-packages.sh
+source "$(dirname "$0")/debian-packages.sh"
+ensure_debian_packages "${packages[@]}"
