@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { API_METHODS, isApiMethod, type BackendState } from '../../common/api/backend-api';
 import { helperState, type HelperStateName } from '../../common/api/capabilities';
-import { FIXTURES, runningState, troubleState } from '../../common/api/state-fixtures';
+import { FIXTURES, helperWords, runningState, troubleState } from '../../common/api/state-fixtures';
 import {
   CHECK_AGAIN_LABEL,
   ENROL_LABEL,
@@ -54,7 +54,8 @@ function actions(items: TrayMenuItem[]): TrayAction[] {
 /** A state with the helper in `helper`, the rest as in the running fixture. */
 function withHelper(helper: HelperStateName, consent: BackendState['settings']['consent'] = 'install'): BackendState {
   const state = runningState();
-  state.capabilities.helper = { ...state.capabilities.helper, state: helper, message: `helper is ${helper}` };
+  // The diagnosis as the backend would give it for that state (its words are the summary's).
+  state.capabilities.helper = { ...state.capabilities.helper, state: helper, ...helperWords(helper) };
   if (helper === 'user-mode') state.capabilities.userMode = { user: 'ada', uid: 1000, limits: [] };
   state.settings = { ...state.settings, consent };
   return state;
