@@ -167,7 +167,7 @@ describe('acceptConnections / resetSocket / socketAddress', () => {
       expect(pumpStats(mapping)).toEqual({ bytesIn: 0, bytesOut: 0, queued: 0 });
     });
     await finished;
-    expect(reports).toEqual([[0, 0, 0, 0, true]]);
+    expect(reports).toEqual([[0, 0, 0, 0, true, false]]);
   });
 });
 

@@ -28,12 +28,12 @@ describe('diagnoseHelper', () => {
   ])('%s: the install prompt is the fix, and the command is berth helper install', (condition, sentence, prompt) => {
     const d = diagnoseHelper(condition, { version: '0.0.9', bundledVersion: '0.1.0' });
     expect(d).toMatchObject({ sentence, prompt, command: INSTALL_COMMAND });
-    expect(d.fix).toContain(`\`${INSTALL_COMMAND}\``);
+    expect(d.fix).toContain(`"${INSTALL_COMMAND}"`);
   });
 
   it('an account joining an installed helper is told whose password it takes', () => {
     expect(diagnoseHelper('not-enrolled').fix).toBe(
-      'Add your account: choose "Install helper" in Berth, or run `berth helper install` (it asks for an administrator\'s password).',
+      'Add your account: choose "Install helper" in Berth, or run "berth helper install" (it asks for an administrator\'s password).',
     );
   });
 
@@ -52,7 +52,7 @@ describe('diagnoseHelper', () => {
     const standalone = diagnoseHelper('not-running', { serviceManager: 'standalone', startCommand: start });
     expect(standalone).toMatchObject({
       sentence: 'The helper is installed but not running: this machine has no service manager, so nothing starts it at boot.',
-      fix: `Start it: run \`${start}\`, or choose "Start helper" in Berth (it asks for your password).`,
+      fix: `Start it: run "${start}", or choose "Start helper" in Berth (it asks for your password).`,
       command: start,
       prompt: 'install',
     });

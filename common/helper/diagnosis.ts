@@ -77,7 +77,7 @@ export interface DiagnosisFacts {
 export const INSTALL_COMMAND = 'berth helper install';
 
 const install = (what: string, button: string, whose: 'your' | "an administrator's"): string =>
-  `${what}: choose "${button}" in Berth, or run \`${INSTALL_COMMAND}\` (it asks for ${whose} password).`;
+  `${what}: choose "${button}" in Berth, or run "${INSTALL_COMMAND}" (it asks for ${whose} password).`;
 
 function diagnosis(
   condition: HelperCondition,
@@ -117,7 +117,7 @@ export function diagnoseHelper(condition: HelperCondition, facts: DiagnosisFacts
       const fix =
         command === null
           ? install('Start it by installing it again', 'Start helper', 'your')
-          : `Start it: run \`${command}\`, or choose "Start helper" in Berth (it asks for your password).`;
+          : `Start it: run "${command}", or choose "Start helper" in Berth (it asks for your password).`;
       return diagnosis(condition, why, fix, facts, { command: command ?? INSTALL_COMMAND, prompt: 'install' });
     }
     case 'not-enrolled':

@@ -149,7 +149,7 @@ describe('standalone mode after a reboot', () => {
       diagnosis: {
         condition: 'not-running',
         command: expect.stringMatching(/^sudo \S+ \S+\/helper\/berth-helper\.js start$/),
-        fix: expect.stringMatching(/^Start it: run `sudo \S+ \S+\/helper\/berth-helper\.js start`, or choose "Start helper" in Berth/),
+        fix: expect.stringMatching(/^Start it: run "sudo \S+ \S+\/helper\/berth-helper\.js start", or choose "Start helper" in Berth/),
         prompt: 'install',
       },
     });

@@ -43,7 +43,7 @@ describe('berth diagnose', () => {
           expect.stringMatching(/^\[ *\d+%\] writing the archive$/),
           '[100%] done',
           expect.stringMatching(/^\d+ source\(s\) not included \(the archive's manifest\.json says why\):$/),
-          expect.stringMatching(/^ {2}trace\.jsonl: no helper to run it: the helper is not-installed$/),
+          expect.stringMatching(/^ {2}trace\.jsonl: the trace needs the helper\. The helper is not installed\.$/),
         ]),
       );
       expect(extract(path).files.has('manifest.json')).toBe(true);

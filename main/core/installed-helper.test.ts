@@ -32,7 +32,7 @@ describe('probeInstalledHelper: a helper that is installed but does not answer',
       diagnosis: {
         condition: 'not-running',
         sentence: said,
-        fix: "Start it: run `sudo '/opt/My Berth/resources/helper/berth-helper' start`, or choose \"Start helper\" in Berth (it asks for your password).",
+        fix: 'Start it: run "sudo \'/opt/My Berth/resources/helper/berth-helper\' start", or choose "Start helper" in Berth (it asks for your password).',
         command: "sudo '/opt/My Berth/resources/helper/berth-helper' start",
         prompt: 'install',
       },
@@ -55,7 +55,7 @@ describe('probeInstalledHelper: a helper that is installed but does not answer',
     };
     const status = await probeInstalledHelper({ socketPath, configPath, stateDir: dir, serviceManager: 'standalone', startCommand: missing });
     expect(status.diagnosis).toMatchObject({
-      fix: 'Start it by installing it again: choose "Start helper" in Berth, or run `berth helper install` (it asks for your password).',
+      fix: 'Start it by installing it again: choose "Start helper" in Berth, or run "berth helper install" (it asks for your password).',
       command: 'berth helper install',
     });
   });

@@ -61,7 +61,7 @@ describe('install through the real prompt: berth CLI → pkexec → polkitd → 
     const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
     // Not "not installed": the helper is there, for someone else; the fix is named.
     expect(section('other before')).toMatch(/^Helper\s+Berth's helper is installed on this machine, but not for your account\.$/m);
-    expect(section('other before')).toMatch(/^Fix\s+Add your account: choose "Install helper" in Berth, or run `berth helper install` \(it asks for an administrator's password\)\.$/m);
+    expect(section('other before')).toMatch(/^Fix\s+Add your account: choose "Install helper" in Berth, or run "berth helper install" \(it asks for an administrator's password\)\.$/m);
     expect(section('other before')).toMatch(/exit 3$/);
     expect(JSON.parse(section('other json'))).toMatchObject({ state: 'not-enrolled' });
     expect(section('other install')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);

@@ -91,7 +91,7 @@ describe('diagnostics archive (in process)', () => {
       expect(manifest.skipped).toEqual(
         expect.arrayContaining([
           { name: 'install/user-mode.json', reason: `${machine.layout.userModePath}: not found` },
-          { name: 'trace.jsonl', reason: expect.stringMatching(/^no helper to run it: the helper is not installed/) },
+          { name: 'trace.jsonl', reason: expect.stringMatching(/^the trace needs the helper\. The helper is not installed\./) },
         ]),
       );
       expect(result.skipped).toEqual(manifest.skipped);

@@ -83,7 +83,7 @@ describe('diagnostics sources', () => {
     const trace = (state: Parameters<typeof sampleReport>[0], seconds = 1) =>
       traceSource({ capabilities: sampleReport(state), helper: async () => undefined, seconds, onTick: () => {} });
     expect((await trace('running', 0)).skipped).toEqual([{ name: 'trace.jsonl', reason: 'not asked for (trace seconds 0)' }]);
-    expect((await trace('not-running')).skipped[0]!.reason).toBe('no helper to run it: the helper is not-running');
+    expect((await trace('not-running')).skipped[0]!.reason).toBe('the trace needs the helper. The helper is not running.');
     expect((await trace('user-mode')).skipped[0]!.reason).toBe('user mode: no privileged diagnostics trace is gathered');
     expect((await trace('running')).skipped[0]!.reason).toBe('the helper is not running');
   });

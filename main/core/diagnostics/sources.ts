@@ -225,7 +225,7 @@ export async function traceSource(options: TraceOptions): Promise<Gathered> {
   const { helper: state } = options.capabilities;
   if (options.seconds === 0) return skip('not asked for (trace seconds 0)');
   if (state.state === 'user-mode') return skip('user mode: no privileged diagnostics trace is gathered');
-  if (state.state !== 'running' && state.state !== 'needs-update') return skip(`no helper to run it: ${state.message}`);
+  if (state.state !== 'running' && state.state !== 'needs-update') return skip(`the trace needs the helper. ${state.message}`);
   if (options.helper === undefined) return skip('no helper connection was available');
   let client: HelperClient | undefined;
   try {
