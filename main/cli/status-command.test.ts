@@ -67,7 +67,7 @@ describe('berth status against the real helper', () => {
   it('no helper installed: exit 3, as "berth helper status"', async () => {
     const result = await run([], gather(join(dir, 'none.sock')));
     expect(result.code).toBe(EXIT.helperUnavailable);
-    expect(result.out).toMatch(/^Helper {2,}The helper is not installed\.\nFix {2,}Install it: .*`berth helper install`/m);
+    expect(result.out).toMatch(/^Helper {2,}The helper is not installed\.\nFix {2,}Install it: .*"berth helper install"/m);
     expect(result.out).toMatch(/^Helper version {2,}-$/m);
   });
 });
