@@ -33,9 +33,13 @@ trap 'rm -rf "$runtime"' EXIT
 chmod 0755 "$runtime"
 cp "$(node scripts/node-runtime.mjs)" "$runtime/node"
 export PATH="$runtime:$PATH"
+# The machine's own files before the tests, checked after each suite (scripts/machine-guard.mjs).
+node scripts/machine-guard.mjs picture "$runtime/machine.json"
 node node_modules/vitest/vitest.mjs run "$@"
+node scripts/machine-guard.mjs check "$runtime/machine.json"
 # The systemd suite: the helper's real systemd install path, against systemd booted as PID 1 in a
 # sandbox of its own (test/support/systemd-sandbox.ts). Alone: npm test -- --config vitest.systemd.config.ts
 if [ "$#" -eq 0 ]; then node node_modules/vitest/vitest.mjs run --config vitest.systemd.config.ts; fi
+node scripts/machine-guard.mjs check "$runtime/machine.json"
 # End to end: the real UI in Chromium against the real backend, helper and prompt (skipped when vitest got filters).
-if [ "$#" -eq 0 ]; then bash e2e/run.sh; fi
+if [ "$#" -eq 0 ]; then bash e2e/run.sh; node scripts/machine-guard.mjs check "$runtime/machine.json"; fi

@@ -49,6 +49,28 @@ export interface HelperOptions {
   privateSystemPaths?: boolean;
 }
 
+/**
+ * `argv` run in a mount namespace of its own where /etc/hosts and
+ * /usr/local/bin are scratch copies (see HelperOptions.privateSystemPaths).
+ * unshare and sh exec in turn: the helper keeps the pid the test signals.
+ */
+export function withPrivateSystemPaths(argv: readonly string[]): string[] {
+  const scratch = safeScratchDir('berth-helper-system');
+  copyFileSync('/etc/hosts', join(scratch, 'hosts'));
+  mkdirSync(join(scratch, 'bin'), { mode: 0o755 });
+  const mounts = `mount --bind ${scratch}/hosts /etc/hosts && mount --bind ${scratch}/bin /usr/local/bin && exec "$@"`;
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mounts, 'sh', ...argv];
+}
+
+/** The helper records who wants the hosts block and links in its state dir: a scratch one, never the machine's /var/lib/berth. */
+export function scratchStateArgs(): string[] {
+  return ['--state-dir', join(safeScratchDir('berth-helper-state'), 'state')];
+}
+
+function splitArgv(argv: readonly string[]): [string, string[]] {
+  return [argv[0]!, argv.slice(1)];
+}
+
 /** The real helper bundle, as root, in the foreground; resolves once it listens. */
 export async function startHelper(options: HelperOptions): Promise<HelperProcess> {
   const installed =
@@ -65,22 +87,13 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
   const [program, ...entry] =
     options.executable !== undefined ? [options.executable] : [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js')];
   const extraArgs = options.extraArgs ?? [];
-  // The helper records who wants the hosts block and links in its state dir: never the machine's /var/lib/berth.
-  const stateArgs = extraArgs.includes('--state-dir') ? [] : ['--state-dir', join(safeScratchDir('berth-helper-state'), 'state')];
+  const stateArgs = extraArgs.includes('--state-dir') ? [] : scratchStateArgs();
   const serveArgs =
     options.configFile !== undefined
       ? ['serve', '--config', options.configFile]
       : ['serve', '--socket', socketPath, '--allow-uid', [options.allowUid].flat().join(','), '--audit-log', auditLogPath, ...stateArgs, ...extraArgs];
   const argv = [program!, ...entry, ...serveArgs];
-  if (options.privateSystemPaths === true) {
-    const scratch = safeScratchDir('berth-helper-system');
-    copyFileSync('/etc/hosts', join(scratch, 'hosts'));
-    mkdirSync(join(scratch, 'bin'), { mode: 0o755 });
-    // unshare and sh exec in turn: the helper keeps the pid the test signals.
-    const mounts = `mount --bind ${scratch}/hosts /etc/hosts && mount --bind ${scratch}/bin /usr/local/bin && exec "$@"`;
-    argv.unshift('unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mounts, 'sh');
-  }
-  const child = spawn(argv[0]!, argv.slice(1), {
+  const child = spawn(...splitArgv(options.privateSystemPaths === true ? withPrivateSystemPaths(argv) : argv), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },
   });

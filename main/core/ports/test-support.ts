@@ -19,6 +19,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { bindSocket } from '../../../native';
 import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
 import { REPO_ROOT, type TestUser } from '../../../test/support/constants';
+import { scratchStateArgs, withPrivateSystemPaths } from '../../../test/support/processes';
 
 /** Reads a child's stdout as JSON lines; `next(pred)` resolves with the first (past or future) line that matches. */
 export class JsonLines {
@@ -218,6 +219,9 @@ export async function startHelperIn(ns: NetNamespace | undefined, allowUid: numb
   const socketPath = join(dir, 'helper.sock');
   const auditLogPath = join(dir, 'audit.log');
   let argv = [process.execPath, join(REPO_ROOT, 'dist/helper/berth-helper.js'), 'serve', '--socket', socketPath, '--allow-uid', String(allowUid), '--audit-log', auditLogPath];
+  // A backend through this helper carries out its settings (hosts entries, CLI links, reconcile.ts):
+  // they land in scratch copies, never in this machine's /etc/hosts, /usr/local/bin or /var/lib/berth.
+  argv = withPrivateSystemPaths([...argv, ...scratchStateArgs()]);
   if (ns) argv = ns.wrap(argv);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
