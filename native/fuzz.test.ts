@@ -216,7 +216,7 @@ function shapedArguments(name: ExportName): fc.Arbitrary<unknown[]> {
       maybe(fc.constantFrom(udpPeerAddress, Buffer.alloc(0), Buffer.alloc(16), Buffer.alloc(28), Buffer.alloc(5, 2), udpPeerAddress.subarray(0, 8))),
     ],
     pumpOpen: [maybe(fc.oneof(fc.integer({ min: -1, max: 2 ** 27 }), fc.double())), maybe(fc.func(fc.anything()))],
-    pumpAdd: [mapping, maybe(fc.constantFrom<unknown>(FRESH_SOCKET, 2 ** 31 - 1, -1)), address, maybe(fc.integer({ min: 0, max: 65536 }))],
+    pumpAdd: [mapping, maybe(fc.constantFrom<unknown>(FRESH_SOCKET, 2 ** 31 - 1, -1)), address, maybe(fc.integer({ min: 0, max: 65536 })), maybe(address)],
     pumpClose: [mapping],
     pumpStats: [mapping],
     acceptConnections: [fd, maybe(fc.integer({ min: 0, max: 1025 }))],

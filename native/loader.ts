@@ -41,7 +41,7 @@ export interface NativeBinding {
   receiveDatagram(fd: number, maxBytes: number): ReceivedDatagram | null;
   sendDatagram(fd: number, data: Buffer, to: Buffer): number;
   pumpOpen(connectTimeoutMs: number, onReport: PumpReport): PumpMapping;
-  pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number): void;
+  pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number, otherAddress?: string): void;
   pumpClose(mapping: PumpMapping): void;
   pumpStats(mapping: PumpMapping): PumpStats;
   acceptConnections(fd: number, max: number): number[];

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   acceptConnections,
   bindSocket,
@@ -154,6 +155,39 @@ describe('acceptConnections / resetSocket / socketAddress', () => {
     expectSystemError(() => pumpAdd(mapping, accepted, '127.0.0.1', port), 'EBADF');
     expect(isOpen(accepted)).toBe(false);
     client.destroy();
+  });
+
+  it("pumpAdd tries the name's other address when the first refuses (a target on 127.0.0.1 only, named by ::1 first), and fails with the reason without one", async () => {
+    const target = net.createServer((socket) => socket.end('from the target'));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const targetPort = (target.address() as net.AddressInfo).port;
+    try {
+      const { fd, port } = listener();
+      // With the other address: the bytes come through.
+      const reports: number[][] = [];
+      const mapping = pumpOpen(1000, (closed, failed, lastErrno) => reports.push([closed, failed, lastErrno]));
+      mappings.push(mapping);
+      const first = await acceptOne(fd, port);
+      const text = new Promise<string>((resolve) => {
+        let got = '';
+        first.client.setEncoding('utf8').on('data', (chunk: string) => (got += chunk)).on('end', () => resolve(got));
+      });
+      pumpAdd(mapping, first.accepted, '::1', targetPort, '127.0.0.1');
+      expect(await text).toBe('from the target');
+      first.client.destroy();
+      // Without it: the client is reset, and the mapping hears why.
+      const second = await acceptOne(fd, port);
+      const outcome = new Promise<string | undefined>((resolve) => {
+        second.client.on('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+        second.client.on('close', () => resolve(undefined));
+      });
+      pumpAdd(mapping, second.accepted, '::1', targetPort);
+      expect(await outcome).toBe('ECONNRESET');
+      await vi.waitFor(() => expect(reports.some(([, failed]) => failed === 1)).toBe(true));
+      expect(reports.find(([, failed]) => failed === 1)![2]).toBe(os.constants.errno.ECONNREFUSED);
+    } finally {
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
   });
 
   it('a closed mapping sends one last report, and its statistics stay readable', async () => {

@@ -56,15 +56,18 @@ export function pumpOpen(connectTimeoutMs: number, onReport: PumpReport): PumpMa
  * Hands an accepted client over: connects a new socket to `address`:`port`
  * (a literal IP; resolve names first) and pumps between the two. Once the
  * arguments are valid the client fd belongs to the pump: on a failure it is
- * closed with a reset and the error thrown (connect: ECONNREFUSED and the
- * like when the kernel knows at once; later failures come in reports).
+ * closed with a reset and the error thrown (connect: what the kernel knows
+ * at once, such as no route); later failures come in reports.
+ * `otherAddress`: the name's other address (localhost: ::1 and 127.0.0.1),
+ * tried when the first fails to connect, as net.connect's autoSelectFamily.
  */
-export function pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number): void {
+export function pumpAdd(mapping: PumpMapping, clientFd: number, address: string, port: number, otherAddress?: string): void {
   checkMapping(mapping);
   checkFd(clientFd, 'clientFd');
   if (typeof address !== 'string') throw typeError('address must be a string');
   checkInteger(port, 'port', 1, 65535);
-  loadBinding().pumpAdd(mapping, clientFd, address, port);
+  if (otherAddress !== undefined && typeof otherAddress !== 'string') throw typeError('otherAddress must be a string');
+  loadBinding().pumpAdd(mapping, clientFd, address, port, otherAddress);
 }
 
 /** Closes the mapping's connections; its last report (finished) follows. Idempotent. */

@@ -26,6 +26,7 @@
 #include "berth.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 
 typedef struct pump_mapping pump_mapping;
@@ -62,6 +63,10 @@ struct pump_pair {
   int fd[2];                       /* [0] client, [1] target */
   pump_dir dir[2];                 /* [0] client -> target, [1] target -> client */
   int64_t deadline_ms;             /* while connecting: give up at this time */
+  /* The name's other address (localhost: ::1 and 127.0.0.1, a target listens
+   * on one of them), tried once when the connect fails; alt_len 0: none. */
+  struct sockaddr_storage alt;
+  socklen_t alt_len;
   bool connecting;
   bool dead;
 };
@@ -128,6 +133,11 @@ void pump_count_written(pump_pair *p, size_t n);
 int pump_poller_open(void);
 /* Watch both sockets of a pair (edge-triggered, read and write); 0 or errno. */
 int pump_poller_add(pump_pair *p);
+/* Watches one of the pair's sockets (0 client, 1 target): a new target. */
+int pump_poller_add_fd(pump_pair *p, int i);
+/* A non-blocking, close-on-exec TCP socket connecting to ss (0 or
+ * EINPROGRESS from connect): its fd in *fd, or the errno. */
+int pump_connect(const struct sockaddr_storage *ss, socklen_t len, int *fd);
 /* Wait for events up to timeout_ms (-1: forever) and call pump_pair_ready
  * for each ready pair; returns true when the wake-up channel fired. */
 bool pump_poller_wait(int timeout_ms);

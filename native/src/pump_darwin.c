@@ -52,16 +52,21 @@ int pump_poller_open(void) {
   return 0;
 }
 
+int pump_poller_add_fd(pump_pair *p, int i) {
+  struct kevent ev[2];
+  /* EV_CLEAR is kqueue's edge trigger (as EPOLLET on Linux): registered
+   * once, reported on each change; pump_move goes on until EAGAIN. */
+  EV_SET(&ev[0], p->fd[i], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, p);
+  EV_SET(&ev[1], p->fd[i], EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, p);
+  return kevent(kq, ev, 2, NULL, 0, NULL) != 0 ? errno : 0;
+}
+
 int pump_poller_add(pump_pair *p) {
-  struct kevent ev[4];
   for (int i = 0; i < 2; i++) {
-    /* EV_CLEAR is kqueue's edge trigger (as EPOLLET on Linux): registered
-     * once, reported on each change; pump_move goes on until EAGAIN. */
-    EV_SET(&ev[2 * i], p->fd[i], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, p);
-    EV_SET(&ev[2 * i + 1], p->fd[i], EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, p);
+    int err = pump_poller_add_fd(p, i);
+    if (err != 0)
+      return err;
   }
-  if (kevent(kq, ev, 4, NULL, 0, NULL) != 0)
-    return errno;
   return 0;
 }
 

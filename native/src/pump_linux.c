@@ -58,17 +58,22 @@ int pump_poller_open(void) {
   return 0;
 }
 
+int pump_poller_add_fd(pump_pair *p, int i) {
+  struct epoll_event ev = {0};
+  /* Edge-triggered, both ways, registered once for the socket's life: no
+   * epoll_ctl per state change. It is safe because pump_move always goes
+   * on until a call would block (EAGAIN), and only such a call re-arms the
+   * edge. EPOLLERR/EPOLLHUP come unasked. */
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+  ev.data.ptr = p;
+  return epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev) != 0 ? errno : 0;
+}
+
 int pump_poller_add(pump_pair *p) {
   for (int i = 0; i < 2; i++) {
-    struct epoll_event ev = {0};
-    /* Edge-triggered, both ways, registered once for the connection's life:
-     * no epoll_ctl per state change. It is safe because pump_move always
-     * goes on until a call would block (EAGAIN), and only such a call
-     * re-arms the edge. EPOLLERR/EPOLLHUP come unasked. */
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
-    ev.data.ptr = p;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev) != 0)
-      return errno;
+    int err = pump_poller_add_fd(p, i);
+    if (err != 0)
+      return err;
   }
   return 0;
 }

@@ -229,18 +229,22 @@ static int no_delay(int fd) {
 }
 
 napi_value berth_pump_add(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
+  napi_valuetype alt_type;
   pump_mapping *m;
-  struct sockaddr_storage ss;
-  socklen_t len = 0;
+  struct sockaddr_storage ss, alt;
+  socklen_t len = 0, alt_len = 0;
   struct stat st;
-  int client, target;
+  int client, target, err;
   pump_pair *p;
 
-  if (!berth_get_args(env, info, 4, argv) ||
+  if (!berth_get_args(env, info, 5, argv) ||
       (m = get_mapping(env, argv[0])) == NULL ||
       !berth_get_fd(env, argv[1], "clientFd", &client) ||
-      !get_address(env, argv[2], argv[3], &ss, &len))
+      !get_address(env, argv[2], argv[3], &ss, &len) ||
+      napi_typeof(env, argv[4], &alt_type) != napi_ok ||
+      (alt_type != napi_undefined &&
+       !get_address(env, argv[4], argv[3], &alt, &alt_len)))
     return NULL;
   /* From here on the client fd is ours: every failure closes it (reset). */
   if (atomic_load(&m->close_requested)) {
@@ -262,26 +266,19 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
   }
   if (berth_set_nonblock(client) != 0 || no_delay(client) != 0 ||
       berth_set_nosigpipe(client) != 0) {
-    int err = errno;
+    err = errno;
     berth_reset_close(client);
     berth_throw_errno(env, err, "setsockopt");
     return NULL;
   }
-  target = berth_socket_cloexec(ss.ss_family, SOCK_STREAM, true);
-  if (target < 0) {
-    int err = errno;
-    berth_reset_close(client);
-    berth_throw_errno(env, err, "socket");
-    return NULL;
+  /* The first address, or at once the other one where the kernel already
+   * knows the first cannot work (no IPv6 route, no such address here). */
+  err = pump_connect(&ss, len, &target);
+  if (err != 0 && err != EMFILE && err != ENFILE && alt_len != 0) {
+    err = pump_connect(&alt, alt_len, &target);
+    alt_len = 0;
   }
-  (void)no_delay(target);
-  /* Non-blocking: EINPROGRESS, and the pump thread learns the outcome from
-   * the target's first writability (SO_ERROR). A refusal the kernel knows at
-   * once (loopback) is thrown here. */
-  if (connect(target, (struct sockaddr *)&ss, len) != 0 &&
-      errno != EINPROGRESS) {
-    int err = errno;
-    close(target);
+  if (err != 0) {
     berth_reset_close(client);
     /* JS shows this failure: the next connection that gets through says so. */
     pthread_mutex_lock(&m->lock);
@@ -301,6 +298,10 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
   p->mapping = m;
   p->fd[0] = client;
   p->fd[1] = target;
+  if (alt_len != 0) {
+    p->alt = alt;
+    p->alt_len = alt_len;
+  }
   for (int d = 0; d < 2; d++) {
     p->dir[d].src = p->fd[d];
     p->dir[d].dst = p->fd[1 - d];

@@ -206,9 +206,10 @@ export class NativeForwarder implements Forwarder {
     if (net.isIP(host) !== 0) {
       this.handOver(fd, host, port);
     } else {
-      // Resolved for each connection, as net.connect does, so a name that moves is followed.
+      // Resolved for each connection, as net.connect does, so a name that moves is followed;
+      // every address, as net.connect's autoSelectFamily tries them (localhost: ::1 and 127.0.0.1).
       this.lookups++;
-      dns.lookup(host, (error, address) => {
+      dns.lookup(host, { all: true }, (error, addresses) => {
         this.lookups--;
         if (error) {
           resetSocket(fd);
@@ -217,7 +218,7 @@ export class NativeForwarder implements Forwarder {
           resetSocket(fd);
           this.connectionClosed();
         } else {
-          this.handOver(fd, address, port);
+          this.handOver(fd, addresses.map((a) => a.address), port);
         }
         this.maybeFinish();
       });
@@ -225,11 +226,19 @@ export class NativeForwarder implements Forwarder {
     this.options.onActivity?.();
   }
 
-  private handOver(fd: number, address: string, port: number): void {
+  /**
+   * Hands the client over. A name's first two addresses: the pump tries the
+   * other when the first fails to connect (localhost is ::1 and 127.0.0.1,
+   * and a target listens on one of them), as net.connect's autoSelectFamily.
+   */
+  private handOver(fd: number, addresses: string | readonly string[], port: number): void {
+    const [first, other] = typeof addresses === 'string' ? [addresses] : addresses;
     try {
-      pumpAdd(this.mapping, fd, address, port);
+      if (first === undefined) throw Object.assign(new Error('no address'), { code: 'ENOTFOUND' });
+      pumpAdd(this.mapping, fd, first, port, other);
     } catch (error) {
       // The client's fd is closed (reset) by the addon; a refusal the kernel knew at once lands here.
+      if (first === undefined) resetSocket(fd);
       this.connectionFailed(error);
     }
   }
