@@ -44,7 +44,8 @@ export interface HelperOptions {
    * Run the helper in a mount namespace of its own where /etc/hosts and
    * /usr/local/bin are scratch copies: an app that carries out its settings
    * (reconcile.ts) through this helper can never reach the machine's files,
-   * whatever the test's own namespace holds.
+   * whatever the test's own namespace holds. On unless a test says false:
+   * any `berth app` started beside a helper reconciles through it.
    */
   privateSystemPaths?: boolean;
 }
@@ -93,7 +94,7 @@ export async function startHelper(options: HelperOptions): Promise<HelperProcess
       ? ['serve', '--config', options.configFile]
       : ['serve', '--socket', socketPath, '--allow-uid', [options.allowUid].flat().join(','), '--audit-log', auditLogPath, ...stateArgs, ...extraArgs];
   const argv = [program!, ...entry, ...serveArgs];
-  const child = spawn(...splitArgv(options.privateSystemPaths === true ? withPrivateSystemPaths(argv) : argv), {
+  const child = spawn(...splitArgv(options.privateSystemPaths !== false ? withPrivateSystemPaths(argv) : argv), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },
   });
