@@ -250,6 +250,8 @@ describe('CLI links in /usr/local/bin through the real helper, as the user', () 
     const helper = await startHelper({
       allowUid: users.test.uid,
       extraArgs: ['--app', appPath, '--state-dir', stateDir],
+      // This test's own scratch /usr/local/bin (bound above) is the one the helper must write.
+      privateSystemPaths: false,
     });
     try {
       const installed = await runFixtureAs(users.test, 'helper-client', ['request', helper.socketPath, 'installSymlinks', '{"names":["berth"]}']);

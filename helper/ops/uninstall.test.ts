@@ -189,7 +189,8 @@ describe('a managed install (an organization key recorded)', () => {
     writeFileSync(join(root, 'etc-hosts'), USER_HOSTS);
     ensureHostsBlock(join(root, 'etc-hosts'));
     const undo = bindMount(join(root, 'etc-hosts'), '/etc/hosts');
-    const helper = await startHelper({ allowUid: users.test.uid, configFile: configPath });
+    // The hosts file and link folder this test set up are the ones the helper must see.
+    const helper = await startHelper({ allowUid: users.test.uid, configFile: configPath, privateSystemPaths: false });
     try {
       const registry = async (): Promise<Record<string, unknown>> => {
         const run = await finished(spawnFixtureAs(users.test, 'policy-settings', ['registry', configPath, 'check', 'docker.io/library/nginx', '--json']));
