@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
@@ -57,9 +57,13 @@ export interface HelperOptions {
  */
 export function withPrivateSystemPaths(argv: readonly string[]): string[] {
   const scratch = safeScratchDir('berth-helper-system');
-  copyFileSync('/etc/hosts', join(scratch, 'hosts'));
-  mkdirSync(join(scratch, 'bin'), { mode: 0o755 });
-  const mounts = `mount --bind ${scratch}/hosts /etc/hosts && mount --bind ${scratch}/bin /usr/local/bin && exec "$@"`;
+  for (const dir of ['etc-upper', 'etc-work', 'bin']) mkdirSync(join(scratch, dir), { mode: 0o755 });
+  // /etc as an overlay whose writes land in scratch: the hosts file, and what
+  // the helper writes beside it (its temp files, hosts.berth-backup), never
+  // reach the machine's /etc. A bind of the hosts file alone would not do:
+  // a bind-mounted hosts file is rewritten in place, with a backup in /etc.
+  const etc = `lowerdir=/etc,upperdir=${scratch}/etc-upper,workdir=${scratch}/etc-work`;
+  const mounts = `mount -t overlay berth-etc -o ${etc} /etc && mount --bind ${scratch}/bin /usr/local/bin && exec "$@"`;
   return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mounts, 'sh', ...argv];
 }
 
