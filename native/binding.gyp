@@ -22,6 +22,7 @@
         "src/peercred.c",
         "src/poll.c",
         "src/pump.c",
+        "src/pump_connect.c",
         "src/pump_darwin.c",
         "src/pump_linux.c",
         "src/pump_napi.c",

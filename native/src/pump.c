@@ -15,8 +15,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,44 +144,6 @@ void pump_count_written(pump_pair *p, size_t n) {
   atomic_fetch_sub(&p->mapping->queued, (int_least64_t)n);
 }
 
-int pump_connect(const struct sockaddr_storage *ss, socklen_t len, int *fd) {
-  int on = 1;
-  *fd = berth_socket_cloexec(ss->ss_family, SOCK_STREAM, true);
-  if (*fd < 0)
-    return errno;
-  /* As the JS forwarder's noDelay: small writes go out at once. */
-  (void)setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  /* Non-blocking: EINPROGRESS, and the pump thread learns the outcome from
-   * the socket's first writability (SO_ERROR). */
-  if (connect(*fd, (const struct sockaddr *)ss, len) != 0 &&
-      errno != EINPROGRESS) {
-    int err = errno;
-    close(*fd);
-    *fd = -1;
-    return err;
-  }
-  return 0;
-}
-
-/* The target's first address failed: the name's other one replaces it, as
- * net.connect's autoSelectFamily does. False when there is none, or it
- * cannot even start connecting (the pair then fails with the first error). */
-static bool try_other_address(pump_pair *p) {
-  int fd;
-  if (p->alt_len == 0)
-    return false;
-  socklen_t len = p->alt_len;
-  p->alt_len = 0;
-  if (pump_connect(&p->alt, len, &fd) != 0)
-    return false;
-  close(p->fd[1]); /* also drops it from the poller */
-  p->fd[1] = fd;
-  p->dir[0].dst = fd;
-  p->dir[1].src = fd;
-  /* Registered after connect(): a connect that already finished is seen. */
-  return pump_poller_add_fd(p, 1) == 0;
-}
-
 /* True once the target's connect() finished; fails the pair if it failed. */
 static bool connected(pump_pair *p) {
   int err = 0;
@@ -194,7 +154,7 @@ static bool connected(pump_pair *p) {
   if (getsockopt(p->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0)
     err = errno;
   if (err != 0) {
-    if (try_other_address(p))
+    if (pump_try_other_address(p))
       return false; /* connecting again, to the other address */
     /* The target is down: the client gets a reset, JS the reason. */
     end_pair(p, true, err, err == EMFILE || err == ENFILE);

@@ -138,6 +138,10 @@ int pump_poller_add_fd(pump_pair *p, int i);
 /* A non-blocking, close-on-exec TCP socket connecting to ss (0 or
  * EINPROGRESS from connect): its fd in *fd, or the errno. */
 int pump_connect(const struct sockaddr_storage *ss, socklen_t len, int *fd);
+/* pump_connect.c: the pair's target failed to connect; connects to the
+ * name's other address instead. False when there is none or it cannot
+ * start (the pair then fails with the first error). Pump thread only. */
+bool pump_try_other_address(pump_pair *p);
 /* Wait for events up to timeout_ms (-1: forever) and call pump_pair_ready
  * for each ready pair; returns true when the wake-up channel fired. */
 bool pump_poller_wait(int timeout_ms);
