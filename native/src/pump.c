@@ -168,8 +168,11 @@ static bool connected(pump_pair *p) {
   return true;
 }
 
-void pump_pair_ready(pump_pair *p) {
+void pump_pair_ready(pump_pair *p, int fd, bool readable) {
   bool more = false;
+  /* Direction i reads from fd[i]. */
+  if (fd >= 0 && readable)
+    p->dir[fd].readable = true;
   /* Like pauseOnConnect in the JS forwarder: nothing is read from the client
    * until the target is up, so nothing is buffered for a target that is down. */
   if (p->connecting && !connected(p))
@@ -211,7 +214,7 @@ static void run_ready(void) {
     pump_pair *next = p->next_ready;
     p->ready_queued = false;
     if (!p->dead)
-      pump_pair_ready(p);
+      pump_pair_ready(p, -1, false);
     p = next;
   }
 }

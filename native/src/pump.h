@@ -48,6 +48,10 @@ typedef struct {
   unsigned char *buf; /* macOS: bytes read and not yet written, NULL when none */
   size_t off;         /* macOS: first unwritten byte of buf */
   size_t queued;      /* read from src, not yet written to dst */
+  /* src may have bytes or news (its FIN, an error): set by its readiness
+   * event, cleared by a read that would block. Reads are tried only then,
+   * so an event for one side costs no call on the other. */
+  bool readable;
   bool eof;           /* src sent its FIN */
   bool shut;          /* that FIN was passed on: shutdown(dst, SHUT_WR) */
 } pump_dir;
@@ -120,8 +124,11 @@ void pump_mapping_unref(pump_mapping *m);
 /* The connection cannot go on: close both sockets, with a reset (SO_LINGER 0)
  * when `reset`, and report it to JS. Safe to call more than once. */
 void pump_pair_end(pump_pair *p, bool reset, bool exhausted);
-/* One of the pair's sockets is ready (or failed): advance its state. */
-void pump_pair_ready(pump_pair *p);
+/* One of the pair's sockets is ready (or failed): advance its state. `fd`:
+ * which socket the event is for (0 client, 1 target; -1: no event, a pair
+ * whose turn ended); `readable`: the event says it can be read (or has
+ * failed, or ended: a read tells which). */
+void pump_pair_ready(pump_pair *p, int fd, bool readable);
 /* Statistics: n bytes read from direction d's source (0: client -> target),
  * and n bytes of it written to its destination. */
 void pump_count_read(pump_pair *p, int d, size_t n);
@@ -143,7 +150,7 @@ int pump_connect(const struct sockaddr_storage *ss, socklen_t len, int *fd);
  * start (the pair then fails with the first error). Pump thread only. */
 bool pump_try_other_address(pump_pair *p);
 /* Wait for events up to timeout_ms (-1: forever) and call pump_pair_ready
- * for each ready pair; returns true when the wake-up channel fired. */
+ * for each ready socket; returns true when the wake-up channel fired. */
 bool pump_poller_wait(int timeout_ms);
 /* Make pump_poller_wait return (callable from any thread). */
 void pump_poller_wake(void);

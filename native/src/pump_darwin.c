@@ -88,8 +88,12 @@ bool pump_poller_wait(int timeout_ms) {
     pump_pair *p = events[i].udata;
     /* Freed only after the batch (pump.c): a pair closed by an earlier
      * event of this batch is skipped. */
-    if (p != NULL && !p->dead)
-      pump_pair_ready(p);
+    if (p != NULL && !p->dead) {
+      /* EVFILT_READ, or an end or error on either filter: the read tells. */
+      bool readable = events[i].filter == EVFILT_READ ||
+                      (events[i].flags & (EV_EOF | EV_ERROR)) != 0;
+      pump_pair_ready(p, (int)events[i].ident == p->fd[0] ? 0 : 1, readable);
+    }
   }
   return woken;
 }
@@ -136,7 +140,7 @@ int pump_move(pump_pair *p, int which) {
       return PUMP_MORE;
     /* One buffer per direction: read again only once it was written out,
      * which is the back-pressure (a full dst stops reads from src). */
-    if (!d->eof && d->queued == 0) {
+    if (!d->eof && d->readable && d->queued == 0) {
       if (d->buf == NULL && buf_get(d) != 0)
         return ENOMEM;
       ssize_t n = read(d->src, d->buf, BUF_SIZE);
@@ -152,6 +156,8 @@ int pump_move(pump_pair *p, int which) {
         continue;
       } else if (errno != EAGAIN) {
         return errno;
+      } else {
+        d->readable = false; /* its next bytes are a new event */
       }
     }
     if (d->queued > 0) {

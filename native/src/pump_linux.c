@@ -47,7 +47,7 @@ int pump_poller_open(void) {
     return err;
   }
   ev.events = EPOLLIN; /* level-triggered: read until drained below */
-  ev.data.ptr = NULL;  /* NULL marks the wake-up channel */
+  ev.data.u64 = 0;     /* 0 marks the wake-up channel */
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev) != 0) {
     int err = errno;
     close(wakefd);
@@ -64,8 +64,10 @@ int pump_poller_add_fd(pump_pair *p, int i) {
    * epoll_ctl per state change. It is safe because pump_move always goes
    * on until a call would block (EAGAIN), and only such a call re-arms the
    * edge. EPOLLERR/EPOLLHUP come unasked. */
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
-  ev.data.ptr = p;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  /* The pair and which of its sockets, in one word: a pair comes from calloc
+   * (aligned to at least 8), so its address's low bit is free for i. */
+  ev.data.u64 = (uint64_t)(uintptr_t)p | (uint64_t)i;
   return epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev) != 0 ? errno : 0;
 }
 
@@ -83,7 +85,8 @@ bool pump_poller_wait(int timeout_ms) {
   bool woken = false;
   int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
   for (int i = 0; i < n; i++) {
-    pump_pair *p = events[i].data.ptr;
+    uint64_t tag = events[i].data.u64;
+    pump_pair *p = (pump_pair *)(uintptr_t)(tag & ~(uint64_t)1);
     if (p == NULL) {
       uint64_t count;
       while (read(wakefd, &count, sizeof(count)) > 0) {
@@ -92,7 +95,11 @@ bool pump_poller_wait(int timeout_ms) {
     } else if (!p->dead) {
       /* Both sockets of one pair may be in this batch; a pair closed by the
        * first is only freed after the batch (pump.c), and skipped here. */
-      pump_pair_ready(p);
+      /* EPOLLRDHUP/ERR/HUP count as readable: the read tells the FIN or
+       * the error. EPOLLOUT alone only lets a waiting write go on. */
+      uint32_t ev = events[i].events;
+      pump_pair_ready(p, (int)(tag & 1),
+                      (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
     }
   }
   return woken;
@@ -165,7 +172,7 @@ int pump_move(pump_pair *p, int which) {
     bool progressed = false;
     if (turn >= PUMP_TURN_BYTES)
       return PUMP_MORE;
-    if (!d->eof && (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
+    if (!d->eof && d->readable && (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
       if (d->pipe_r < 0) {
         int err = pipe_get(d);
         if (err != 0)
@@ -184,9 +191,13 @@ int pump_move(pump_pair *p, int which) {
         continue;
       } else if (errno != EAGAIN) {
         return errno;
+      } else if (d->queued == 0) {
+        /* src has nothing now: its next bytes are a new edge. With bytes in
+         * the pipe, EAGAIN may instead mean the pipe is full (its slots run
+         * out before its bytes when segments are small): src stays readable
+         * and is read again once the drain below made room. */
+        d->readable = false;
       }
-      /* EAGAIN: src has nothing now (its next data is a new edge), or the
-       * pipe is full: then queued > 0 and the drain below makes room. */
     }
     if (d->queued > 0) {
       ssize_t n = splice(d->pipe_r, NULL, d->dst, NULL, d->queued, SPLICE_FLAGS);

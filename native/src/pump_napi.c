@@ -306,6 +306,8 @@ napi_value berth_pump_add(napi_env env, napi_callback_info info) {
     p->dir[d].src = p->fd[d];
     p->dir[d].dst = p->fd[1 - d];
     p->dir[d].pipe_r = p->dir[d].pipe_w = -1;
+    /* Tried once the target is up: bytes may be waiting already. */
+    p->dir[d].readable = true;
   }
   atomic_fetch_add(&m->refs, 1); /* the pair's, dropped when it is freed */
   p->start_cmd.pair = p;
