@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 const USAGE = `Usage: node dist/bench/forwarder.js [options]   (as root, in a private network namespace: npm run bench:forwarder -- [options])
   --rounds N            rounds, each measuring every path (default 5)
   --seconds S           seconds per figure (default 3)
-  --paths LIST          of direct,socat,berth,berth80,run (default all)
+  --paths LIST          of direct,socat,haproxy,berth,berth80,run (default all)
   --plane LIST          BERTH_DATA_PLANE for berth app, e.g. js,native: one app (and its rows) per plane
                         (default: the build's own plane, the variable unset)
   --burst-gb N          the burst through a mapping before its memory is read again (default 10; 0 skips)
@@ -31,7 +31,7 @@ export function options(argv: string[]): Options {
     options: {
       rounds: { type: 'string', default: '5' },
       seconds: { type: 'string', default: '3' },
-      paths: { type: 'string', default: 'direct,socat,berth,berth80,run' },
+      paths: { type: 'string', default: 'direct,socat,haproxy,berth,berth80,run' },
       plane: { type: 'string' },
       'burst-gb': { type: 'string', default: '10' },
       'idle-connections': { type: 'string', default: '1000' },
@@ -50,7 +50,7 @@ export function options(argv: string[]): Options {
     return n;
   };
   const paths = values.paths.split(',').map((p) => p.trim());
-  const unknown = paths.filter((p) => !['direct', 'socat', 'berth', 'berth80', 'run'].includes(p));
+  const unknown = paths.filter((p) => !['direct', 'socat', 'haproxy', 'berth', 'berth80', 'run'].includes(p));
   if (unknown.length > 0) throw new Error(`--paths: unknown ${unknown.join(', ')}\n${USAGE}`);
   const planes = values.plane === undefined ? [undefined] : values.plane.split(',').map((p) => p.trim());
   if (planes.some((p) => p !== undefined && !/^[a-z]{1,16}$/.test(p))) throw new Error(`--plane takes names such as js,native\n${USAGE}`);

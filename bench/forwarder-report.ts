@@ -174,7 +174,7 @@ export function report(run: RunSummary): { markdown: string; json: unknown } {
     p();
     p(`UDP: ${UDP_NA}.`);
   }
-  for (const peer of ['direct', 'socat']) {
+  for (const peer of ['direct', 'socat', 'haproxy']) {
     if (!r.figures.has(peer)) continue;
     p();
     p(`Each path ÷ ${peer} (medians; p99 columns: lower is better):`);
@@ -187,7 +187,7 @@ export function report(run: RunSummary): { markdown: string; json: unknown } {
   }
   const loads = LOADS.filter((f) => run.udpAvailable || f !== 'udpRps');
   p();
-  p("CPU of the forwarding process(es) during each load, % of one core (socat: its listeners and reaped forks; Berth: `berth app`), and `berth app`'s event-loop delay p99 in ms (medians over rounds):");
+  p("CPU of the forwarding process(es) during each load, % of one core (socat: its listeners and reaped forks; HAProxy: its one process; Berth: `berth app`), and `berth app`'s event-loop delay p99 in ms (medians over rounds):");
   p();
   const loadName = (f: Figure): string => HEADS[f].replace(/ (GB\/s|req\/s)$/, '');
   table(
@@ -195,6 +195,19 @@ export function report(run: RunSummary): { markdown: string; json: unknown } {
     run.paths
       .filter((x) => x.key !== 'direct')
       .map((path) => [path.key, ...loads.map((f) => fix(r.get(path.key, f, r.cpu), 0)), ...loads.map((f) => fix(r.get(path.key, f, r.loop), 2))]),
+  );
+  // What a forwarder costs per unit of work: less bent by the neighbours
+  // than a rate on 2 cores, where client, target and forwarder compete.
+  const perUnit = (key: string, f: Figure): string => {
+    const cores = r.get(key, f, r.cpu) / 100;
+    return f === 'iperf3' || f === 'download' ? fix(cores / r.get(key, f), 3) : fix((cores / r.get(key, f)) * 1e6, 1);
+  };
+  p();
+  p('The same CPU per unit of work (medians): core-seconds per GB moved, and µs per request:');
+  p();
+  table(
+    ['path', ...loads.map((f) => `${loadName(f)} ${f === 'iperf3' || f === 'download' ? 'core-s/GB' : 'µs/req'}`)],
+    run.paths.filter((x) => x.key !== 'direct' && x.key !== 'run').map((path) => [path.key, ...loads.map((f) => perUnit(path.key, f))]),
   );
   if (run.bursts.length > 0) {
     p();

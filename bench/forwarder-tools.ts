@@ -1,5 +1,5 @@
 // The outside tools the port-forwarding benchmark drives (iperf3, wrk, curl,
-// nginx, socat), how their output is read, and what /proc says about a
+// nginx, socat, haproxy), how their output is read, and what /proc says about a
 // process (CPU time, RSS, PSS, open fds). Linux only: it reads /proc.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -12,6 +12,7 @@ export const TOOLS: ReadonlyArray<[command: string, versionArgs: string[], pkg: 
   ['wrk', ['-v'], 'wrk'],
   ['nginx', ['-v'], 'nginx-light'],
   ['socat', ['-V'], 'socat'],
+  ['haproxy', ['-v'], 'haproxy'],
   ['curl', ['--version'], 'curl'],
 ];
 
@@ -182,6 +183,30 @@ http {
     location = / { return 200 "ok\\n"; }
   }
 }
+`;
+}
+
+/**
+ * HAProxy as a second peer: the established user-space TCP proxy, set up as
+ * the native plane works (one thread, splice(2) where it pays, TCP_NODELAY
+ * by default in mode tcp), so the two differ only in their code.
+ */
+export function haproxyConf(httpPort: number, nginxPort: number, iperfPort: number, iperfTarget: number): string {
+  return `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  option splice-auto
+listen http
+  bind 127.0.0.1:${httpPort} backlog 511
+  server target 127.0.0.1:${nginxPort}
+listen iperf3
+  bind 127.0.0.1:${iperfPort} backlog 511
+  server target 127.0.0.1:${iperfTarget}
 `;
 }
 

@@ -1,6 +1,7 @@
 // Port forwarding on loopback through the real path, side by side with the
 // peers in one run: a direct connection to the target; socat
-// (`TCP-LISTEN,fork`, backlog 511); `berth ports add` on the running
+// (`TCP-LISTEN,fork`, backlog 511); HAProxy (the reference user-space TCP
+// proxy: one thread, splice where it pays, as the native plane); `berth ports add` on the running
 // `berth app` (browser mode, as the unprivileged user berth-test), on a port
 // it binds itself and on privileged ports the real root helper binds; and
 // `berth run -p` (nginx serving the socket the helper bound, handed over as
@@ -21,7 +22,7 @@ import { options, type Options } from './forwarder-options';
 import { startBerthSystem, type BerthApp, type BerthSystem } from './berth-system';
 import { burst, idleConnections, type Burst, type IdleMemory } from './forwarder-memory';
 import { report, Results, type BenchPath, type RunSummary } from './forwarder-report';
-import { alias, checkTools, cpuSeconds, download, iperf3, killStarted, load, machine, processTree, run, start, stop, waitForHttp, waitForPort, which, wrk, nginxConf, freePort } from './forwarder-tools';
+import { alias, checkTools, haproxyConf, cpuSeconds, download, iperf3, killStarted, load, machine, processTree, run, start, stop, waitForHttp, waitForPort, which, wrk, nginxConf, freePort } from './forwarder-tools';
 
 const BIG_FILE_MIB = 128;
 /** Privileged ports of the :80 rows (per plane: +1) and of `berth run`; free in the private network namespace. */
@@ -198,6 +199,23 @@ async function main(): Promise<void> {
         label: 'socat `TCP-LISTEN,fork,backlog=511`',
         ports: { nginx: toNginx.port, iperf3: toIperf.port },
         pids: () => [...processTree(toNginx.child.pid!), ...processTree(toIperf.child.pid!)],
+      });
+    }
+
+    if (want('haproxy')) {
+      const [toNginx, toIperf] = [await freePort(), await freePort()];
+      alias(toNginx, '$HAPROXY_HTTP_PORT');
+      alias(toIperf, '$HAPROXY_IPERF3_PORT');
+      writeFileSync(join(dir, 'haproxy.cfg'), haproxyConf(toNginx, nginxPort, toIperf, iperfPort));
+      const child = start(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]);
+      stops.push(() => stop(child));
+      await waitForPort(toNginx, child);
+      await waitForPort(toIperf, child);
+      rows.push({
+        key: 'haproxy',
+        label: 'HAProxy `mode tcp`, `option splice-auto`, one thread',
+        ports: { nginx: toNginx, iperf3: toIperf },
+        pids: () => processTree(child.pid!),
       });
     }
 
