@@ -9,7 +9,7 @@ import { portsCommand, portsTable } from './ports-command';
 
 // Berth is not running here (a control socket path nobody listens on): what
 // the command says before it connects, and its usage errors. Publishing
-// through the running app is in main/core/backend.test.ts.
+// through the running app is in main/core/backend-ports.test.ts.
 
 const dirs: string[] = [];
 afterEach(() => {

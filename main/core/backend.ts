@@ -1,19 +1,12 @@
-import {
-  type ApiResult,
-  type BackendState,
-  type DiagnosticsState,
-  type PromptOutcome,
-  ApiError,
-} from '../../common/api/backend-api';
-import { helperUpdateKey, type Capabilities } from '../../common/api/capabilities';
+import { type ApiResult, type BackendState, type DiagnosticsState, ApiError } from '../../common/api/backend-api';
+import type { Capabilities } from '../../common/api/capabilities';
 import { BERTH_VERSION } from '../../common/app-version';
 import type { InstallLayout } from '../../common/paths';
 import type { SettingChange } from '../../common/api/backend-api';
 import type { UserPaths } from '../../common/user-paths';
-import { describeOutcome, type ElevationOutcome } from '../install/elevate';
-import { installHelperElevated, uninstallHelperElevated, type ElevatedHelperOptions } from '../install/helper-install';
 import { readAuditTail } from './audit-tail';
-import { fileRecovered, PROMPT_NOTICES, promptNotice, settingKeys, settingNotices } from './backend-notices';
+import { fileRecovered, settingKeys, settingNotices } from './backend-notices';
+import { PromptFlow, type Elevation } from './consent/prompt-flow';
 import { NoticeSet, type NoticeSpec } from './notices';
 import { dispatch, type ApiHandlers, type ApiHost, type CallReply } from './api/dispatch';
 import { createDiagnosticsArchive } from './diagnostics/archive';
@@ -26,7 +19,7 @@ import { Reconciler } from './reconcile';
 import { CapabilitiesTracker } from './capabilities/tracker';
 import { PortPublisher } from './ports/publisher';
 import { SettingsStore } from './settings/store';
-import { limitedModeCliTools, type LoginItem } from './system-settings';
+import type { LoginItem } from './system-settings';
 import { loginItemState, refuseUnavailableLoginItem } from './login-item';
 
 /**
@@ -34,11 +27,6 @@ import { loginItemState, refuseUnavailableLoginItem } from './login-item';
  * Electron-free; the Electron main process, the browser mode and the CLI's
  * control socket all drive this same object through `ApiHost`.
  */
-
-export interface Elevation {
-  install(options: ElevatedHelperOptions): Promise<ElevationOutcome>;
-  uninstall(options: ElevatedHelperOptions): Promise<ElevationOutcome>;
-}
 
 export interface BackendOptions {
   paths: UserPaths;
@@ -71,7 +59,6 @@ export class Backend implements ApiHost {
   /** What the user should know now: keyed, each dropped once it is no longer true (notices.ts). */
   private readonly notices = new NoticeSet((notice) => this.options.log.warn(notice.text));
   private diagnostics: DiagnosticsState = IDLE_DIAGNOSTICS;
-  private prompt: BackendState['prompt'] = null;
   private readonly listeners = new Set<(state: BackendState) => void>();
   private lastSent = '';
   private emitQueued = false;
@@ -80,7 +67,8 @@ export class Backend implements ApiHost {
   private publisher!: PortPublisher;
   private policy: Capabilities['policy'];
   private readonly handlers: ApiHandlers;
-  private readonly elevation: Elevation;
+  /** The consent screen's choice, the administrator prompts and limited mode (consent/prompt-flow.ts). */
+  private readonly prompts: PromptFlow;
   /** The capabilities report, and the helper's status between refreshes (capabilities/tracker.ts). */
   private readonly tracker: CapabilitiesTracker;
   /** Carries out the settings whenever the machine differs from them (reconcile.ts). */
@@ -113,10 +101,17 @@ export class Backend implements ApiHost {
     this.settings = opened.store;
     if (opened.notice !== undefined) this.notify(fileRecovered('settings', opened.notice));
     this.settings.onChange(() => this.changed());
-    this.elevation = options.elevation ?? {
-      install: (elevated) => installHelperElevated(options.appPath, undefined, elevated),
-      uninstall: (elevated) => uninstallHelperElevated(undefined, elevated),
-    };
+    this.prompts = new PromptFlow({
+      settings: this.settings,
+      capabilities: () => this.capabilities,
+      apply: (keys) => this.applySettings(keys),
+      refresh: (askHelper) => this.refresh(askHelper),
+      notify: (notice, replacing) => this.notify(notice, replacing),
+      changed: () => this.changed(),
+      log: options.log,
+      appPath: options.appPath,
+      elevation: options.elevation,
+    });
     this.handlers = this.makeHandlers();
     this.reconciler = new Reconciler({
       settings: () => this.settings.get(),
@@ -180,7 +175,7 @@ export class Backend implements ApiHost {
       locked: this.settings.locked(),
       ports: this.publisher.list(),
       diagnostics: this.diagnostics,
-      prompt: this.prompt,
+      prompt: this.prompts.open,
       startAtLogin: loginItemState(this.options.loginItem),
     };
     return { ...state, notices: this.notices.current(state) };
@@ -227,11 +222,11 @@ export class Backend implements ApiHost {
         return { removed: true as const };
       },
       'settings.set': (change) => this.setSetting(change),
-      'consent.decide': (params) => this.decideConsent(params.choice, { allowUnsafeLocation: params.allowUnsafeLocation === true }),
-      'helper.install': (params) => this.runPrompt('install', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
-      'helper.uninstall': (params) => this.runPrompt('uninstall', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
+      'consent.decide': (params) => this.prompts.decideConsent(params.choice, { allowUnsafeLocation: params.allowUnsafeLocation === true }),
+      'helper.install': (params) => this.prompts.runPrompt('install', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
+      'helper.uninstall': (params) => this.prompts.runPrompt('uninstall', { allowUnsafeLocation: params.allowUnsafeLocation === true }),
       'helper.declineUpdate': async () => {
-        this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
+        this.prompts.declineUpdate();
         return { ok: true as const };
       },
       diagnose: () => this.diagnose(),
@@ -274,65 +269,6 @@ export class Backend implements ApiHost {
     if (keys.includes('privilegedPortMapping')) await this.publisher?.privilegedSettingChanged();
     await this.refresh();
     return refused;
-  }
-
-  private async decideConsent(choice: 'install' | 'limited', elevated: ElevatedHelperOptions): Promise<PromptOutcome | null> {
-    const before = this.settings.get().consent;
-    if (choice === 'limited') {
-      this.options.log.info('consent: limited mode');
-      await this.enterLimitedMode();
-      return null;
-    }
-    this.settings.set({ key: 'consent', value: choice });
-    const outcome = await this.runPrompt('install', elevated);
-    // Not asked at all (the helper's folder is not root's alone): the question stays open.
-    if (outcome.kind === 'unsafe-location') this.settings.set({ key: 'consent', value: before });
-    return outcome;
-  }
-
-  /** Limited mode keeps the consent screen's word: without a helper, the CLI tools go in the user's bin directory. */
-  private async enterLimitedMode(): Promise<void> {
-    this.settings.set({ key: 'consent', value: 'limited' });
-    const change = limitedModeCliTools(this.settings.get(), this.settings.locked(), this.capabilities.helper.state);
-    if (change === null) return;
-    this.settings.set(change);
-    await this.applySettings([change.key]);
-  }
-
-  /** One OS prompt at a time; a refusal lands in limited mode with the reason, never a loop. */
-  private async runPrompt(kind: 'install' | 'uninstall', elevated: ElevatedHelperOptions): Promise<PromptOutcome> {
-    if (this.prompt !== null) throw new ApiError('BUSY', 'an administrator prompt is already open; answer it first');
-    if (kind === 'install' && this.capabilities.helper.state === 'user-mode') {
-      throw new ApiError('CONFLICT', 'this machine is set up in user mode by an administrator; there is no helper to install');
-    }
-    this.prompt = kind;
-    this.changed();
-    let outcome: ElevationOutcome;
-    try {
-      outcome = await (kind === 'install' ? this.elevation.install(elevated) : this.elevation.uninstall(elevated));
-    } finally {
-      this.prompt = null;
-    }
-    const message = describeOutcome(outcome);
-    this.options.log.info(`helper ${kind}: ${outcome.kind}`);
-    if (outcome.kind === 'unsafe-location') {
-      // No prompt was shown: nothing was answered, so nothing is recorded; the screens show the warning.
-      this.changed();
-      return { kind: outcome.kind, message };
-    }
-    if (kind === 'install') {
-      // Asked (and answered) for this version: do not ask again at the next start.
-      this.settings.set({ key: 'helperUpdateAskedFor', value: helperUpdateKey(this.capabilities.helper) });
-      if (outcome.kind === 'approved') {
-        this.settings.set({ key: 'consent', value: 'install' });
-        // Carried out as a switch (wants told to the helper, a refused location set back); the reconciler's run waits behind it.
-        await this.applySettings(['hostsEntries', 'cliToolsLocation']);
-      } else await this.enterLimitedMode();
-    }
-    const after = await this.refresh(true);
-    // This prompt's outcome replaces the last one's, as long as the helper stays as it left it (the helper card says the mode).
-    this.notify(promptNotice(kind, outcome, after.helper), [PROMPT_NOTICES]);
-    return { kind: outcome.kind, message };
   }
 
   private async diagnose(): Promise<ApiResult<'diagnose'>> {
