@@ -168,11 +168,13 @@ static bool connected(pump_pair *p) {
   return true;
 }
 
-void pump_pair_ready(pump_pair *p, int fd, bool readable) {
+void pump_pair_ready(pump_pair *p, int fd, unsigned events) {
   bool more = false;
   /* Direction i reads from fd[i]. */
-  if (fd >= 0 && readable)
+  if (fd >= 0 && (events & PUMP_EV_READ) != 0)
     p->dir[fd].readable = true;
+  if (fd >= 0 && (events & PUMP_EV_EXACT) != 0)
+    p->dir[fd].exact = true; /* for the rest of the connection */
   /* Like pauseOnConnect in the JS forwarder: nothing is read from the client
    * until the target is up, so nothing is buffered for a target that is down. */
   if (p->connecting && !connected(p))
@@ -214,7 +216,7 @@ static void run_ready(void) {
     pump_pair *next = p->next_ready;
     p->ready_queued = false;
     if (!p->dead)
-      pump_pair_ready(p, -1, false);
+      pump_pair_ready(p, -1, 0);
     p = next;
   }
 }

@@ -45,9 +45,15 @@ typedef struct {
   int src, dst;
   int pipe_r, pipe_w; /* Linux: the pipe holding bytes in flight, -1 when none */
   size_t pipe_cap;    /* Linux: bytes that pipe holds when full */
-  unsigned char *buf; /* macOS: bytes read and not yet written, NULL when none */
-  size_t off;         /* macOS: first unwritten byte of buf */
+  /* Bytes read and not yet written, NULL when none. macOS: every read goes
+   * here. Linux: what dst could not take of a small read (pipe empty then). */
+  unsigned char *buf;
+  size_t off;         /* first unwritten byte of buf */
   size_t queued;      /* read from src, not yet written to dst */
+  bool bulk;          /* Linux: src sends in bulk: splice through the pipe */
+  /* Linux: src ended, failed or holds urgent data (its event said so): a
+   * short read may not have emptied it, so read until a read would block. */
+  bool exact;
   /* src may have bytes or news (its FIN, an error): set by its readiness
    * event, cleared by a read that would block. Reads are tried only then,
    * so an event for one side costs no call on the other. */
@@ -126,9 +132,12 @@ void pump_mapping_unref(pump_mapping *m);
 void pump_pair_end(pump_pair *p, bool reset, bool exhausted);
 /* One of the pair's sockets is ready (or failed): advance its state. `fd`:
  * which socket the event is for (0 client, 1 target; -1: no event, a pair
- * whose turn ended); `readable`: the event says it can be read (or has
- * failed, or ended: a read tells which). */
-void pump_pair_ready(pump_pair *p, int fd, bool readable);
+ * whose turn ended); `events`: what the event says of it (below). */
+void pump_pair_ready(pump_pair *p, int fd, unsigned events);
+/* It can be read, or has failed or ended (a read tells which). */
+#define PUMP_EV_READ 1u
+/* It ended, failed or holds urgent data: read it until a read would block. */
+#define PUMP_EV_EXACT 2u
 /* Statistics: n bytes read from direction d's source (0: client -> target),
  * and n bytes of it written to its destination. */
 void pump_count_read(pump_pair *p, int d, size_t n);

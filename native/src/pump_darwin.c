@@ -92,7 +92,8 @@ bool pump_poller_wait(int timeout_ms) {
       /* EVFILT_READ, or an end or error on either filter: the read tells. */
       bool readable = events[i].filter == EVFILT_READ ||
                       (events[i].flags & (EV_EOF | EV_ERROR)) != 0;
-      pump_pair_ready(p, (int)events[i].ident == p->fd[0] ? 0 : 1, readable);
+      pump_pair_ready(p, (int)events[i].ident == p->fd[0] ? 0 : 1,
+                      readable ? PUMP_EV_READ : 0);
     }
   }
   return woken;

@@ -1,14 +1,18 @@
 /*
- * The data plane's Linux half: epoll for readiness, splice(2) through a pipe
- * for the bytes (socket -> pipe -> socket inside the kernel: the data is never
- * copied into user space). pump_darwin.c mirrors this file with kqueue and
- * read/write.
+ * The data plane's Linux half: epoll for readiness; bulk bytes go through a
+ * pipe with splice(2) (socket -> pipe -> socket inside the kernel: never
+ * copied into user space), small ones with recv/send through one buffer (two
+ * calls and no pipe: cheaper for a request or a reply). HAProxy's
+ * splice-auto makes the same choice. pump_darwin.c mirrors this file with
+ * kqueue and read/write.
  */
 #ifdef __linux__
 #include "pump.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -23,6 +27,11 @@
  * connections hold no pipe (two descriptors each, not six). */
 #define POOL_MAX 32
 #define MAX_EVENTS 256
+/* A read that fills this much says src is sending in bulk: the direction
+ * splices from then on, until src has nothing. */
+#define SMALL_READ (64 * 1024)
+/* The pump thread's buffer for small reads (pump_move runs there alone). */
+static unsigned char scratch[SMALL_READ];
 
 static int epfd = -1;
 static int wakefd = -1;
@@ -64,7 +73,9 @@ int pump_poller_add_fd(pump_pair *p, int i) {
    * epoll_ctl per state change. It is safe because pump_move always goes
    * on until a call would block (EAGAIN), and only such a call re-arms the
    * edge. EPOLLERR/EPOLLHUP come unasked. */
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  /* EPOLLRDHUP / EPOLLPRI: the FIN and urgent data are told apart from
+   * plain bytes (pump_move's short-read rule needs to know). */
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   /* The pair and which of its sockets, in one word: a pair comes from calloc
    * (aligned to at least 8), so its address's low bit is free for i. */
   ev.data.u64 = (uint64_t)(uintptr_t)p | (uint64_t)i;
@@ -95,11 +106,13 @@ bool pump_poller_wait(int timeout_ms) {
     } else if (!p->dead) {
       /* Both sockets of one pair may be in this batch; a pair closed by the
        * first is only freed after the batch (pump.c), and skipped here. */
-      /* EPOLLRDHUP/ERR/HUP count as readable: the read tells the FIN or
-       * the error. EPOLLOUT alone only lets a waiting write go on. */
-      uint32_t ev = events[i].events;
-      pump_pair_ready(p, (int)(tag & 1),
-                      (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
+      /* EPOLLRDHUP/ERR/HUP/PRI count as readable: the read tells the FIN,
+       * the error or the bytes. EPOLLOUT alone lets a waiting write go on. */
+      uint32_t ev = events[i].events, end = EPOLLRDHUP | EPOLLERR | EPOLLHUP | EPOLLPRI;
+      unsigned what = (ev & (EPOLLIN | end)) != 0 ? PUMP_EV_READ : 0;
+      if ((ev & end) != 0)
+        what |= PUMP_EV_EXACT;
+      pump_pair_ready(p, (int)(tag & 1), what);
     }
   }
   return woken;
@@ -134,11 +147,15 @@ static int pipe_get(pump_dir *d) {
   return 0;
 }
 
+/* Bytes in the pipe: queued counts them, or the leftover of a small read
+ * (the pipe is empty while there is one). */
+static size_t in_pipe(const pump_dir *d) { return d->buf != NULL ? 0 : d->queued; }
+
 /* Back to the pool only when empty: bytes left in a pipe belong to its pair. */
 static void pipe_put(pump_dir *d) {
   if (d->pipe_r < 0)
     return;
-  if (d->queued == 0 && pooled < POOL_MAX) {
+  if (in_pipe(d) == 0 && pooled < POOL_MAX) {
     pool[pooled].r = d->pipe_r;
     pool[pooled].w = d->pipe_w;
     pool[pooled].cap = d->pipe_cap;
@@ -150,7 +167,11 @@ static void pipe_put(pump_dir *d) {
   d->pipe_r = d->pipe_w = -1;
 }
 
-void pump_dir_release(pump_dir *d) { pipe_put(d); }
+void pump_dir_release(pump_dir *d) {
+  pipe_put(d);
+  free(d->buf);
+  d->buf = NULL;
+}
 
 void pump_idle(void) {
   while (pooled > 0) {
@@ -164,6 +185,56 @@ void pump_idle(void) {
  * SPLICE_F_NONBLOCK: never block on the pipe (the sockets and the pipe are
  * O_NONBLOCK too), so one slow peer cannot stall the thread. */
 #define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+/* MSG_NOSIGNAL: a gone peer is EPIPE, never a SIGPIPE. */
+#define SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
+
+/* A small read: recv into the scratch buffer and send it on at once; what
+ * dst cannot take now waits in d->buf, and nothing more is read until it
+ * went (back-pressure). Only with the pipe empty, so the order holds.
+ * 1: moved something or saw the FIN; 0: src had nothing; or -errno. */
+static int move_small(pump_pair *p, int which, size_t *turn) {
+  pump_dir *d = &p->dir[which];
+  ssize_t n = recv(d->src, scratch, sizeof(scratch), MSG_DONTWAIT);
+  if (n < 0) {
+    if (errno == EINTR)
+      return 1; /* nothing lost: read again */
+    if (errno != EAGAIN)
+      return -errno;
+    d->readable = false; /* its next bytes are a new edge */
+    return 0;
+  }
+  if (n == 0) {
+    d->eof = true; /* the FIN; passed on once nothing is queued */
+    return 1;
+  }
+  pump_count_read(p, which, (size_t)n);
+  ssize_t sent = send(d->dst, scratch, (size_t)n, SEND_FLAGS);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EINTR)
+      return -errno;
+    sent = 0;
+  }
+  pump_count_written(p, (size_t)sent);
+  *turn += (size_t)sent;
+  if (sent < n) {
+    d->buf = malloc((size_t)(n - sent));
+    if (d->buf == NULL)
+      return -ENOMEM;
+    memcpy(d->buf, scratch + sent, (size_t)(n - sent));
+    d->off = 0;
+    d->queued = (size_t)(n - sent);
+  }
+  if ((size_t)n == sizeof(scratch)) {
+    d->bulk = true; /* more is likely waiting: the pipe takes it */
+  } else if (!d->exact) {
+    /* A short read emptied src: TCP's recv stops early only at its end,
+     * an error or urgent data, and those come with EPOLLRDHUP, EPOLLERR or
+     * EPOLLPRI (exact). So no read that would only say EAGAIN: bytes that
+     * arrive from now on are a new edge (HAProxy reads the same way). */
+    d->readable = false;
+  }
+  return 1;
+}
 
 int pump_move(pump_pair *p, int which) {
   pump_dir *d = &p->dir[which];
@@ -172,7 +243,32 @@ int pump_move(pump_pair *p, int which) {
     bool progressed = false;
     if (turn >= PUMP_TURN_BYTES)
       return PUMP_MORE;
-    if (!d->eof && d->readable && (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
+    if (d->buf != NULL) {
+      /* A small read's leftover goes out before anything else is read. */
+      ssize_t n = send(d->dst, d->buf + d->off, d->queued, SEND_FLAGS);
+      if (n > 0) {
+        d->off += (size_t)n;
+        d->queued -= (size_t)n;
+        pump_count_written(p, (size_t)n);
+        turn += (size_t)n;
+        progressed = true;
+        if (d->queued == 0) {
+          free(d->buf);
+          d->buf = NULL;
+        }
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && errno != EAGAIN) {
+        return errno;
+      }
+      /* EAGAIN: dst is full; its EPOLLOUT edge brings us back here. */
+    } else if (!d->eof && d->readable && !d->bulk && d->queued == 0) {
+      int r = move_small(p, which, &turn);
+      if (r < 0)
+        return -r;
+      progressed = r > 0;
+    } else if (!d->eof && d->readable &&
+               (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
       if (d->pipe_r < 0) {
         int err = pipe_get(d);
         if (err != 0)
@@ -192,14 +288,16 @@ int pump_move(pump_pair *p, int which) {
       } else if (errno != EAGAIN) {
         return errno;
       } else if (d->queued == 0) {
-        /* src has nothing now: its next bytes are a new edge. With bytes in
-         * the pipe, EAGAIN may instead mean the pipe is full (its slots run
-         * out before its bytes when segments are small): src stays readable
-         * and is read again once the drain below made room. */
-        d->readable = false;
+        /* src has nothing to splice: back to small reads, and one recv
+         * now, which also gets past urgent data (splice stops at it). With
+         * bytes in the pipe, EAGAIN may instead mean the pipe is full (its
+         * slots run out before its bytes when segments are small): src
+         * stays readable and is read again once the drain made room. */
+        d->bulk = false;
+        progressed = true;
       }
     }
-    if (d->queued > 0) {
+    if (d->buf == NULL && d->queued > 0) {
       ssize_t n = splice(d->pipe_r, NULL, d->dst, NULL, d->queued, SPLICE_FLAGS);
       if (n > 0) {
         d->queued -= (size_t)n;
