@@ -43,7 +43,10 @@ export type HoldCheck = (pid: number, wanted: MappingKey) => boolean;
 
 const TABLES = { tcp: ['/proc/net/tcp', '/proc/net/tcp6'], udp: ['/proc/net/udp', '/proc/net/udp6'] } as const;
 
-/** Linux: one of `pid`'s open files is a socket that /proc/net lists as holding `wanted`. */
+/**
+ * Linux: one of `pid`'s open files is a socket that /proc/net lists as holding `wanted`.
+ * Read on the event loop: it runs only for a port in use that a record of the user's claims, not per connection.
+ */
 export function holdsOnLinux(pid: number, wanted: MappingKey): boolean {
   const uid = process.getuid?.();
   // Never another user's process, even where we could read it (root).
