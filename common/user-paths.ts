@@ -18,6 +18,8 @@ export interface UserPaths {
   /** 0700 directory for the control socket (XDG_RUNTIME_DIR on Linux when set). */
   runtimeDir: string;
   controlSocketPath: string;
+  /** One record per running berth run (main/core/ports/run-records.ts): which ports it holds, to word "in use". */
+  runsDir: string;
   /** CLI tools location "User": no password needed. */
   userBinDir: string;
   /** Diagnostics archives land here. */
@@ -65,6 +67,7 @@ export function userPaths(options: UserPathsEnv = {}): UserPaths {
     logDir,
     runtimeDir,
     controlSocketPath: join(runtimeDir, 'control.sock'),
+    runsDir: join(runtimeDir, 'runs'),
     userBinDir: join(home, '.berth/bin'),
     diagnosticsDir: home,
   };

@@ -97,3 +97,16 @@ export function parseProcNetTable(
   }
   return rows;
 }
+
+/** TCP_LISTEN in the `st` column of /proc/net/tcp{,6}. */
+export const TCP_LISTEN = '0A';
+
+/**
+ * The sockets a /proc/net table lists as holding `port`: for TCP only
+ * listeners (a connection's local port is not a service), for UDP every
+ * bound socket. One rule for the helper (who serves a port, T27) and the
+ * backend (which of the user's own processes holds it).
+ */
+export function portHolderRows(text: string, port: number, protocol: 'tcp' | 'udp', littleEndian?: boolean): ProcNetRow[] {
+  return parseProcNetTable(text, { port, ...(littleEndian === undefined ? {} : { littleEndian }) }).filter((row) => protocol === 'udp' || row.state === TCP_LISTEN);
+}

@@ -3,6 +3,7 @@ import { helperBuilds } from '../install/helper-build';
 import { isAbsolute } from 'node:path';
 import { ApiError } from '../../common/api/backend-api';
 import { systemPaths } from '../../common/paths';
+import { userPaths } from '../../common/user-paths';
 import type { MappingKey } from '../../common/ports/mapping';
 import { looksLikeMapping, parseListen } from '../../common/ports/parse';
 import { helperAt } from '../core/ports/bind';
@@ -55,6 +56,8 @@ export interface RunCommandDeps {
   privilegedPortMapping?: () => boolean | Promise<boolean>;
   /** The organization's port rules in force (none without a policy). */
   portRules?: () => PortRulesInForce | null;
+  /** The user's records of running berth runs (default: UserPaths.runsDir). */
+  runsDir?: string;
 }
 
 interface RunArgs {
@@ -159,6 +162,8 @@ export async function runCommand(argv: string[], io: CliIO, deps: RunCommandDeps
       diagnose: async () => (await probeInstalledHelper({ socketPath, builds: helperBuilds() })).diagnosis,
       privilegedPortMapping: (await deps.privilegedPortMapping?.()) ?? true,
       portRules: deps.portRules?.() ?? null,
+      // Where this run says what it holds, and where another run's port in use is looked up.
+      runsDir: deps.runsDir ?? userPaths().runsDir,
     });
   } catch (error) {
     if (error instanceof ApiError) {

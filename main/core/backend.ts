@@ -136,6 +136,7 @@ export class Backend implements ApiHost {
     await backend.tracker.update();
     const opened = await PortPublisher.open({
       mappingsPath: options.paths.mappingsPath,
+      runsDir: options.paths.runsDir,
       helper: () => backend.tracker.connect(),
       privilegedPortMapping: () => backend.settings.get().privilegedPortMapping,
       userMode: () => backend.capabilities.userMode !== null,

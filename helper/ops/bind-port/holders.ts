@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { probeBind } from '../../../native';
-import { parseProcNetTable } from '../../../common/net/proc-net';
+import { portHolderRows } from '../../../common/net/proc-net';
 import { errnoCode } from '../../../common/errno';
 import { isLoopbackAddress, isWildcardAddress } from '../../../common/policy/port-rule-check';
 
@@ -24,18 +24,13 @@ export interface PortHolder {
   uid: number;
 }
 
-/** TCP_LISTEN in /proc/net/tcp's `st` column. */
-const TCP_LISTEN = '0A';
-
 /**
  * The sockets a /proc/net table lists on `port`: for TCP only listeners
  * (a connection's local port is not a service), for UDP every bound socket.
  * A dual-stack socket on ::ffff:127.0.0.1 comes back as 127.0.0.1.
  */
 export function holdersIn(text: string, port: number, protocol: 'tcp' | 'udp', littleEndian?: boolean): PortHolder[] {
-  return parseProcNetTable(text, { port, ...(littleEndian === undefined ? {} : { littleEndian }) })
-    .filter((row) => protocol === 'udp' || row.state === TCP_LISTEN)
-    .map((row) => ({ address: row.local.address, port, uid: row.uid }));
+  return portHolderRows(text, port, protocol, littleEndian).map((row) => ({ address: row.local.address, port, uid: row.uid }));
 }
 
 /**

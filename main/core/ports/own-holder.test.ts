@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../common/api/backend-api';
 import type { MappingSpec } from '../../../common/ports/mapping';
-import { explainOwnHolder, ownHolder } from './own-holder';
+import { explainOwnHolder, mayHold, ownHolder } from './own-holder';
 
 const target = { host: 'localhost', port: 3000 };
 const listening = (address: string, port = 8080): MappingSpec => ({ address, port, target });
@@ -23,6 +23,20 @@ describe('ownHolder', () => {
     ['nothing of ours listening', '127.0.0.1', []],
   ])('not for %s', (_what, address, ours) => {
     expect(ownHolder({ address, port: 8080 }, ours)).toBeUndefined();
+  });
+});
+
+describe('mayHold', () => {
+  it.each([
+    ['the same address', { address: '127.0.0.1', port: 80 }, { address: '127.0.0.1', port: 80 }, true],
+    ['an any-address holder', { address: '0.0.0.0', port: 80 }, { address: '127.0.0.1', port: 80 }, true],
+    ['an any-address wanted', { address: '::1', port: 80 }, { address: '::', port: 80 }, true],
+    ['UDP beside TCP', { address: '127.0.0.1', port: 53, protocol: 'udp' as const }, { address: '127.0.0.1', port: 53 }, false],
+    ['IPv6 beside IPv4 (IPv6-only sockets)', { address: '::', port: 80 }, { address: '0.0.0.0', port: 80 }, false],
+    ['two specific addresses', { address: '127.0.0.2', port: 80 }, { address: '127.0.0.1', port: 80 }, false],
+    ['another port', { address: '0.0.0.0', port: 81 }, { address: '127.0.0.1', port: 80 }, false],
+  ])('%s', (_what, holder, wanted, holds) => {
+    expect(mayHold(holder, wanted)).toBe(holds);
   });
 });
 

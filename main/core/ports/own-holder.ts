@@ -15,22 +15,31 @@ function isAnyAddress(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }
 
-/** A listening mapping of ours whose socket can be the one that holds `spec`'s port. */
-export function ownHolder(spec: Pick<MappingSpec, 'address' | 'port' | 'protocol'>, listening: readonly MappingSpec[]): MappingSpec | undefined {
-  const family = isIP(spec.address);
-  return listening.find(
-    (other) =>
-      other.port === spec.port &&
-      // TCP and UDP ports are separate: a UDP mapping never holds a TCP port.
-      protocolOf(other) === protocolOf(spec) &&
-      isIP(other.address) === family &&
-      other.address !== spec.address &&
-      (isAnyAddress(other.address) || isAnyAddress(spec.address)),
+type Where = Pick<MappingSpec, 'address' | 'port' | 'protocol'>;
+
+/**
+ * Whether a socket of Berth's listening on `holder` keeps `wanted` from
+ * binding: the same port and protocol (TCP and UDP ports are separate), the
+ * same family, and the same address or an any-address on either side.
+ * Addresses are compared as given: pass them in one spelling (canonicalAddress).
+ */
+export function mayHold(holder: Where, wanted: Where): boolean {
+  return (
+    holder.port === wanted.port &&
+    protocolOf(holder) === protocolOf(wanted) &&
+    isIP(holder.address) === isIP(wanted.address) &&
+    (holder.address === wanted.address || isAnyAddress(holder.address) || isAnyAddress(wanted.address))
   );
 }
 
+/** A listening mapping of ours whose socket can be the one that holds `spec`'s port. */
+export function ownHolder(spec: Where, listening: readonly MappingSpec[]): MappingSpec | undefined {
+  // The same address is the same mapping (a duplicate is refused by its id before any bind).
+  return listening.find((other) => other.address !== spec.address && mayHold(other, spec));
+}
+
 /** PORT_IN_USE reworded when the holder is one of Berth's own mappings; any other error as it is. */
-export function explainOwnHolder(error: ApiError, spec: Pick<MappingSpec, 'address' | 'port' | 'protocol'>, listening: readonly MappingSpec[]): ApiError {
+export function explainOwnHolder(error: ApiError, spec: Where, listening: readonly MappingSpec[]): ApiError {
   if (error.code !== 'PORT_IN_USE') return error;
   const holder = ownHolder(spec, listening);
   if (holder === undefined) return error;

@@ -12,6 +12,7 @@ import { processFdBudget } from '../limits/fd-budget';
 import { HelperWatch } from './helper-watch';
 import { loadMappings, saveMappings } from './mappings-file';
 import { explainOwnHolder } from './own-holder';
+import { explainRunHolder } from './run-holder';
 import { retryReason, RetryScheduler, type RetryOptions } from './retry';
 import { serveListener, type PortForwarder } from './serve';
 import { StatsBeat } from './stats-beat';
@@ -53,6 +54,8 @@ export interface PortPublisherOptions {
   connectTimeoutMs?: number;
   /** Retrying saved mappings whose port or address is not there yet (retry.ts): the back-off, the address watch. */
   retry?: RetryOptions;
+  /** The user's records of running berth runs (UserPaths.runsDir): a port one of them holds is said to be (run-holder.ts). */
+  runsDir?: string;
   now?: () => Date;
 }
 
@@ -157,7 +160,7 @@ export class PortPublisher {
       await forwarder?.close();
       if (this.current(entry)) this.entries.delete(id);
       this.changed();
-      throw explainOwnHolder(asApiError(error), spec, this.listeningSpecs(entry));
+      throw this.explain(error, entry);
     }
   }
 
@@ -311,7 +314,7 @@ export class PortPublisher {
   private failed(entry: Entry, error: unknown): void {
     // Removed (or closed) while it was binding: nothing more is tried for it.
     if (!this.current(entry) || this.closed) return;
-    const apiError = explainOwnHolder(asApiError(error), entry.spec, this.listeningSpecs(entry));
+    const apiError = this.explain(error, entry);
     const reason = retryReason(apiError);
     if (reason !== undefined) this.retries.failed(entry.id, reason);
     else this.retries.cancel(entry.id);
@@ -324,6 +327,13 @@ export class PortPublisher {
 
   private waitsForHelper(entry: Entry): boolean {
     return entry.state === 'waiting' && !this.retries.has(entry.id);
+  }
+
+  /** A failure in the user's words: a port in use says who holds it when that is Berth itself or the user's own berth run. */
+  private explain(error: unknown, entry: Entry): ApiError {
+    const apiError = asApiError(error);
+    const own = explainOwnHolder(apiError, entry.spec, this.listeningSpecs(entry));
+    return own !== apiError ? own : explainRunHolder(apiError, entry.spec, this.options.runsDir);
   }
 
   /** What listens now, but `except`: the mappings that can hold a port another one wants. */

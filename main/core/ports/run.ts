@@ -6,6 +6,8 @@ import { ApiError } from '../../../common/api/backend-api';
 import { mappingId, type MappingKey } from '../../../common/ports/mapping';
 import { formatListen } from '../../../common/ports/parse';
 import { acquireListener, type HelperSource, type PortRulesInForce } from './bind';
+import { explainRunHolder } from './run-holder';
+import { commandName, MAX_LISTENERS, registerRun } from './run-records';
 
 /**
  * `berth run -p 80 -- CMD`: Berth gets the listening sockets (TCP, or bound
@@ -18,8 +20,8 @@ import { acquireListener, type HelperSource, type PortRulesInForce } from './bin
 /** systemd's first passed fd (SD_LISTEN_FDS_START). */
 export const LISTEN_FDS_START = 3;
 
-/** More than enough for one program; keeps the fd table and the environment small. */
-export const MAX_LISTENERS = 64;
+/** More than enough for one program (defined with the run's record, which lists them). */
+export { MAX_LISTENERS };
 
 /** Signals a terminal or a supervisor sends to stop or reload: passed on to CMD. */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -48,6 +50,12 @@ export interface RunOptions {
   stdio?: readonly ['inherit' | 'ignore' | 'pipe', 'inherit' | 'ignore' | 'pipe', 'inherit' | 'ignore' | 'pipe'];
   /** Called once CMD runs (its pid). */
   onStart?: (pid: number) => void;
+  /**
+   * The user's records of running berth runs (UserPaths.runsDir): this run's
+   * is kept there while CMD runs, and a port in use by another run is said
+   * to be (run-holder.ts). Undefined: neither.
+   */
+  runsDir?: string;
 }
 
 /**
@@ -80,8 +88,8 @@ function closeAll(fds: readonly number[]): void {
 /** Every socket, or none: a failure closes the ones already bound. */
 async function acquireAll(options: RunOptions): Promise<number[]> {
   const fds: number[] = [];
-  try {
-    for (const key of options.listen) {
+  for (const key of options.listen) {
+    try {
       fds.push(
         (
           await acquireListener(key, {
@@ -92,10 +100,10 @@ async function acquireAll(options: RunOptions): Promise<number[]> {
           })
         ).fd,
       );
+    } catch (error) {
+      closeAll(fds);
+      throw error instanceof ApiError ? explainRunHolder(error, key, options.runsDir) : error;
     }
-  } catch (error) {
-    closeAll(fds);
-    throw error;
   }
   return fds;
 }
@@ -144,13 +152,19 @@ export async function runWithListeners(options: RunOptions): Promise<number> {
     forward.set(signal, handler);
     process.on(signal, handler);
   }
+  let unregister = (): void => undefined;
   try {
     return await new Promise<number>((resolve, reject) => {
       child.once('error', (error) => reject(new ApiError('FAILED', `cannot start ${cmd} (${(error as NodeJS.ErrnoException).code ?? error.message})`)));
-      child.once('spawn', () => options.onStart?.(child.pid!));
+      child.once('spawn', () => {
+        // CMD holds the ports from now on: say so for another "port in use" (run-holder.ts).
+        if (options.runsDir !== undefined) unregister = registerRun(options.runsDir, { pid: child.pid!, command: commandName(cmd!), listen: [...options.listen] });
+        options.onStart?.(child.pid!);
+      });
       child.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
     });
   } finally {
+    unregister();
     for (const [signal, handler] of forward) process.off(signal, handler);
   }
 }

@@ -20,6 +20,7 @@ import { bindSocket } from '../../../native';
 import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
 import { REPO_ROOT, type TestUser } from '../../../test/support/constants';
 import { scratchStateArgs, withPrivateSystemPaths } from '../../../test/support/processes';
+import { asUserPrefix } from '../../../test/support/user-home';
 
 /** Reads a child's stdout as JSON lines; `next(pred)` resolves with the first (past or future) line that matches. */
 export class JsonLines {
@@ -120,10 +121,14 @@ function fixture(name: string): string {
   return join(inject('fixturesDir'), `${name}.js`);
 }
 
-/** Spawns a bundled fixture (optionally as `user`, optionally inside `ns`), stdout as JSON lines. */
-export function spawnFixture(name: string, args: readonly string[], where: { user?: TestUser; ns?: NetNamespace; stdin?: boolean } = {}): JsonLines {
+/**
+ * Spawns a bundled fixture (optionally as `user`, optionally inside `ns`), stdout as JSON lines.
+ * With `home` too, `user`'s own session environment (test/support/user-home.ts): their paths, not root's.
+ */
+export function spawnFixture(name: string, args: readonly string[], where: { user?: TestUser; home?: string; ns?: NetNamespace; stdin?: boolean } = {}): JsonLines {
   let argv = [process.execPath, fixture(name), ...args];
-  if (where.user) argv = asUser(where.user, argv);
+  if (where.user && where.home !== undefined) argv = [...asUserPrefix(where.user, where.home), ...argv];
+  else if (where.user) argv = asUser(where.user, argv);
   if (where.ns) argv = where.ns.wrap(argv);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: [where.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], cwd: '/' });
   return new JsonLines(child);
