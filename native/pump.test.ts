@@ -248,6 +248,65 @@ describe('when the pump thread cannot start', () => {
     expect(leaked).toBe(0);
   });
 
+  it('moves bulk without a pipe when no descriptor is left for one: byte for byte, nothing reset', async () => {
+    // A fresh process (no pooled pipes): a connection is up, then every descriptor is taken, then 8 MiB
+    // each way goes through it. Bulk would splice through a pipe; with none to be had it must fall back
+    // to reading and writing, not end the connection (the JS budget counts sockets only).
+    const script = `${CHILD_PRELUDE}
+      const fs = require('node:fs');
+      const net = require('node:net');
+      const { createHash } = require('node:crypto');
+      const reports = { closed: 0, exhausted: 0 };
+      const mapping = addon.pumpOpen(1000, (closed, failed, lastErrno, exhausted) => {
+        reports.closed += closed;
+        reports.exhausted += exhausted;
+      });
+      const echo = net.createServer((socket) => socket.pipe(socket));
+      echo.listen(0, '127.0.0.1', () => {
+        let listenFd, port;
+        for (let attempt = 0; listenFd === undefined; attempt++) {
+          port = 20000 + Math.floor(Math.random() * 12000);
+          try { listenFd = addon.bindSocket('127.0.0.1', port, 'tcp', 4); } catch (e) { if (e.code !== 'EADDRINUSE' || attempt > 100) throw e; }
+        }
+        const client = net.connect({ host: '127.0.0.1', port }, () => {
+          let fds = [];
+          while (fds.length === 0) fds = addon.acceptConnections(listenFd, 1);
+          addon.pumpAdd(mapping, fds[0], '127.0.0.1', echo.address().port);
+          client.write('x');
+          client.once('data', () => {
+            const held = [];
+            for (;;) { try { held.push(fs.openSync('/dev/null', 'r')); } catch { break; } }
+            const total = 8 * 1024 * 1024;
+            const sent = createHash('sha256');
+            const got = createHash('sha256');
+            let length = 0;
+            client.on('data', (chunk) => {
+              got.update(chunk);
+              length += chunk.length;
+              if (length === total) {
+                held.forEach((fd) => fs.closeSync(fd));
+                report({ same: got.digest('hex') === sent.digest('hex'), length, held: held.length, reports });
+                process.exit(0);
+              }
+            });
+            for (let i = 0; i < total / 65536; i++) {
+              const block = Buffer.alloc(65536, i % 251);
+              sent.update(block);
+              client.write(block);
+            }
+          });
+        });
+      });
+    `;
+    const child = startNode(script, [builtAddonPath()]);
+    children.push(child);
+    const result = await child.done;
+    expect(result.code, result.stderr).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { same: boolean; length: number; held: number; reports: { closed: number; exhausted: number } };
+    expect(outcome.held).toBeGreaterThan(0);
+    expect(outcome).toMatchObject({ same: true, length: 8 * 1024 * 1024, reports: { closed: 0, exhausted: 0 } });
+  });
+
   it('opens no descriptor per mapping (one poller per process)', () => {
     open();
     const before = openFdCount();

@@ -51,6 +51,7 @@ typedef struct {
   size_t off;         /* first unwritten byte of buf */
   size_t queued;      /* read from src, not yet written to dst */
   bool bulk;          /* Linux: src sends in bulk: splice through the pipe */
+  bool no_pipe;       /* Linux: no descriptor was left for a pipe: small reads only */
   /* Linux: src ended, failed or holds urgent data (its event said so): a
    * short read may not have emptied it, so read until a read would block. */
   bool exact;

@@ -225,7 +225,7 @@ static int move_small(pump_pair *p, int which, size_t *turn) {
     d->queued = (size_t)(n - sent);
   }
   if ((size_t)n == sizeof(scratch)) {
-    d->bulk = true; /* more is likely waiting: the pipe takes it */
+    d->bulk = !d->no_pipe; /* more is likely waiting: the pipe takes it */
   } else if (!d->exact) {
     /* A short read emptied src: TCP's recv stops early only at its end,
      * an error or urgent data, and those come with EPOLLRDHUP, EPOLLERR or
@@ -271,6 +271,14 @@ int pump_move(pump_pair *p, int which) {
                (d->pipe_r < 0 || d->queued < d->pipe_cap)) {
       if (d->pipe_r < 0) {
         int err = pipe_get(d);
+        if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+          /* No descriptor for a pipe (the process or the system is at its
+           * limit): this direction goes on with small reads, slower but
+           * never failing for it. Only sockets count in the JS budget. */
+          d->no_pipe = true;
+          d->bulk = false;
+          continue;
+        }
         if (err != 0)
           return err;
       }
