@@ -35,6 +35,8 @@ export const PORTABLE_TESTS = [
   'main/core/fs/user-file.test.ts',
   'main/core/ports/helper-watch.test.ts',
   'main/core/ports/publisher.test.ts',
+  'main/core/ports/publisher-refusals.test.ts',
+  'main/core/ports/publisher-saved.test.ts',
   'main/electron/app-protocol.test.ts',
   'main/electron/web-preferences.test.ts',
   'main/install/code-signature.test.ts',

@@ -1,4 +1,4 @@
-import { closeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POLL_READABLE, bindSocket, datagramAddress, pollStart, pollStop, receiveDatagram, sendDatagram } from './index';
@@ -96,6 +96,10 @@ describe('datagram: UDP on a bound socket fd without handing it to libuv', () =>
     expect(() => sendDatagram(fd, Buffer.alloc(65537), Buffer.alloc(16))).toThrow(RangeError);
     expect(() => receiveDatagram(fd, 0)).toThrow(RangeError);
     expect(() => receiveDatagram(fd, 65537)).toThrow(RangeError);
+    // recvmsg's own failure is thrown as itself, never read as "nothing pending".
+    const file = openSync('/dev/null', 'r');
+    fds.push(file);
+    expect(() => receiveDatagram(file)).toThrow(expect.objectContaining({ code: 'ENOTSOCK', syscall: 'recvmsg' }));
   });
 
   it('leaves the socket as it was: close-on-exec, and no SO_REUSEADDR (another socket cannot share the port)', async () => {

@@ -8,7 +8,7 @@ import { freshHome, spawnInHome } from '../../test/support/user-home';
 import { spawn } from 'node:child_process';
 import { diagnoseHelper } from '../../common/helper/diagnosis';
 import { HelperClient } from '../helper-client';
-import { finished, firstLine, makeStaleSocket, spawnFixtureAs, startHelper, type HelperProcess } from '../../test/support/processes';
+import { finished, firstLine, makeStaleSocket, spawnFixtureAs, squatHelperSocket, startHelper, type HelperProcess } from '../../test/support/processes';
 import { runCli } from './cli';
 import { EXIT } from './exit-codes';
 import type { CliIO } from './io';
@@ -119,13 +119,9 @@ describe('berth helper status, as an unprivileged user', () => {
   });
 
   it('an impostor (a socket served by another account, not root): says so, and that installing would not help', async () => {
-    const squatDir = mkdtempSync(join(tmpdir(), 'berth-squat-'));
-    chmodSync(squatDir, 0o777);
-    const squatPath = join(squatDir, 'helper.sock');
-    const squatter = spawnFixtureAs(users.other, 'helper-client', ['squat', squatPath]);
+    const squatter = await squatHelperSocket(users.other);
+    const squatPath = squatter.path;
     try {
-      await firstLine(squatter);
-      chmodSync(squatPath, 0o777);
       const json = await runCliAs(users.test, ['helper', 'status', '--socket', squatPath, '--json']);
       expect(json.code).toBe(EXIT.error);
       const impostor = diagnoseHelper('impostor', { impostorUid: users.other.uid });
@@ -138,9 +134,7 @@ describe('berth helper status, as an unprivileged user', () => {
       expect(run.code).toBe(EXIT.helperUnavailable);
       expect(run.stderr).toBe(`berth run: Port 80 needs the privileged helper. ${impostor.sentence} ${impostor.fix}\n`);
     } finally {
-      squatter.kill('SIGTERM');
-      await finished(squatter);
-      rmSync(squatDir, { recursive: true, force: true });
+      await squatter.stop();
     }
   });
 

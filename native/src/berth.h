@@ -106,6 +106,17 @@ int berth_set_nosigpipe(int fd);
 /* Create a socket that is close-on-exec (atomically where the OS can). */
 int berth_socket_cloexec(int domain, int type, bool nonblock);
 
+/* ---- recv.c ------------------------------------------------------------ */
+
+struct msghdr;
+/* One recvmsg() that never blocks (MSG_DONTWAIT is added to `flags`),
+ * retried on EINTR: the loop receiveMessage and receiveDatagram share.
+ * true: a message arrived, *received bytes of it. false: *none is JS null
+ * when nothing was pending (EAGAIN: the caller returns null), or NULL with
+ * an exception pending (any other errno, thrown as "recvmsg"). */
+bool berth_recvmsg_nowait(napi_env env, int fd, struct msghdr *msg, int flags,
+                          size_t *received, napi_value *none);
+
 /* ---- fileinfo.c -------------------------------------------------------- */
 
 struct stat;

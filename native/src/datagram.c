@@ -105,7 +105,7 @@ napi_value berth_receive_datagram(napi_env env, napi_callback_info info) {
   struct sockaddr_storage from;
   struct msghdr msg;
   struct iovec iov;
-  ssize_t n;
+  size_t n;
 
   if (!berth_get_args(env, info, 2, argv) ||
       !berth_get_fd(env, argv[0], "fd", &fd) ||
@@ -125,16 +125,9 @@ napi_value berth_receive_datagram(napi_env env, napi_callback_info info) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   /* No control buffer: descriptors cannot ride on an inet socket anyway. */
-  do {
-    n = recvmsg(fd, &msg, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int err = errno;
+  if (!berth_recvmsg_nowait(env, fd, &msg, 0, &n, &result)) {
     free(data);
-    if (err == EAGAIN || err == EWOULDBLOCK)
-      return napi_get_null(env, &result) == napi_ok ? result : NULL;
-    berth_throw_errno(env, err, "recvmsg");
-    return NULL;
+    return result; /* null: nothing pending; NULL: thrown */
   }
   /* A datagram larger than the buffer lost its tail: never forward it cut.
    * The datagram is consumed; the caller counts it as dropped. */
@@ -144,7 +137,7 @@ napi_value berth_receive_datagram(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (napi_create_object(env, &obj) != napi_ok ||
-      napi_create_buffer_copy(env, (size_t)n, data, NULL, &value) != napi_ok ||
+      napi_create_buffer_copy(env, n, data, NULL, &value) != napi_ok ||
       napi_set_named_property(env, obj, "data", value) != napi_ok) {
     free(data);
     berth_throw_napi_failure(env, napi_generic_failure);

@@ -2,6 +2,9 @@
  * receiveMessage(fd, maxBytes, maxFds): one non-blocking recvmsg(). Returns
  * { data, fds }, or null when nothing is pending. Received descriptors are
  * close-on-exec, and none is ever leaked, whatever the peer sends.
+ *
+ * Also berth_recvmsg_nowait, the one non-blocking recvmsg() loop that this
+ * file and receiveDatagram (datagram.c) share.
  */
 #include "berth.h"
 
@@ -75,6 +78,34 @@ static void collect_fds(struct msghdr *msg, fd_list *list) {
   }
 }
 
+bool berth_recvmsg_nowait(napi_env env, int fd, struct msghdr *msg, int flags,
+                          size_t *received, napi_value *none) {
+  ssize_t n;
+  int err;
+  /* A signal that lands mid-call is not the peer's doing: ask again. */
+  do {
+    n = recvmsg(fd, msg, flags | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) {
+    *received = (size_t)n;
+    return true;
+  }
+  err = errno;
+  *none = NULL;
+  /* Readable by poll, yet empty by now (another reader took it, or the
+   * kernel dropped a datagram with a bad checksum): null, not an error. */
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    napi_status status = napi_get_null(env, none);
+    if (status != napi_ok) {
+      *none = NULL;
+      berth_throw_napi_failure(env, status);
+    }
+    return false;
+  }
+  berth_throw_errno(env, err, "recvmsg");
+  return false;
+}
+
 static napi_value build_result(napi_env env, const char *data, size_t len,
                                const fd_list *list) {
   napi_value obj, buffer, array, v;
@@ -103,8 +134,8 @@ napi_value berth_receive_message(napi_env env, napi_callback_info info) {
   struct msghdr msg;
   struct iovec iov;
   fd_list list;
-  ssize_t n;
-  int flags = MSG_DONTWAIT;
+  size_t n;
+  int flags = 0;
 
   if (!berth_get_args(env, info, 3, argv) ||
       !berth_get_fd(env, argv[0], "fd", &fd) ||
@@ -138,16 +169,9 @@ napi_value berth_receive_message(napi_env env, napi_callback_info info) {
   flags |= MSG_CMSG_CLOEXEC; /* atomic close-on-exec for received fds */
 #endif
 
-  do {
-    n = recvmsg(fd, &msg, flags);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int err = errno;
+  if (!berth_recvmsg_nowait(env, fd, &msg, flags, &n, &result)) {
     free(data);
-    if (err == EAGAIN || err == EWOULDBLOCK)
-      return napi_get_null(env, &result) == napi_ok ? result : NULL;
-    berth_throw_errno(env, err, "recvmsg");
-    return NULL;
+    return result; /* null: nothing pending; NULL: thrown */
   }
 
   collect_fds(&msg, &list);
@@ -176,7 +200,7 @@ napi_value berth_receive_message(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  result = build_result(env, data, (size_t)n, &list);
+  result = build_result(env, data, n, &list);
   free(data);
   if (result == NULL)
     close_all(&list); /* JS never saw them; do not leak */

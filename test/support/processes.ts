@@ -189,6 +189,32 @@ export function firstLine<T = Record<string, unknown>>(child: ChildProcess): Pro
 }
 
 /**
+ * An impostor where a helper's socket should be: `user` (not root) listens at
+ * `path`, in a fresh directory anyone may write to, and lets anyone connect.
+ * A careful client refuses it before sending a byte. stop() ends it and
+ * removes the directory.
+ */
+export async function squatHelperSocket(user: TestUser): Promise<{ path: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-squat-'));
+  chmodSync(dir, 0o777);
+  const path = join(dir, 'helper.sock');
+  const squatter = spawnFixtureAs(user, 'helper-client', ['squat', path]);
+  const stop = async (): Promise<void> => {
+    squatter.kill('SIGTERM');
+    await finished(squatter);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await firstLine(squatter);
+    chmodSync(path, 0o777);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { path, stop };
+}
+
+/**
  * Leaves a socket file nobody listens on, as a crashed server does: a child
  * listens and is SIGKILLed, so nothing unlinks the path.
  */

@@ -1,3 +1,4 @@
+import { ApiError } from '../../common/api/backend-api';
 import { ProtocolError } from '../../common/protocol';
 
 /** The ProtocolError an operation refuses with; fails the test if it succeeds or throws anything else. */
@@ -9,4 +10,14 @@ export async function refusal(fn: () => unknown): Promise<ProtocolError> {
     throw error;
   }
   throw new Error('expected a refusal');
+}
+
+/** The ApiError the backend's core refuses with (what the app and the CLI show); fails the test if `promise` resolves or rejects with anything else. */
+export async function apiRefusal(promise: Promise<unknown>): Promise<ApiError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(error)}`);
+  return error;
 }

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pkg from '../../../package.json';
@@ -11,22 +10,12 @@ import { DEFAULT_SETTINGS } from '../../../common/settings/schema';
 import { USER_MODE_LIMITS } from '../../../common/user-mode';
 import { installSymlinks } from '../../../helper/ops/symlinks';
 import { opContext } from '../../../test/support/op-context';
-import { runFixtureAs, startHelper, type HelperProcess } from '../../../test/support/processes';
 import { safeScratchDir } from '../../../test/support/scratch';
 import { formatStatus } from '../../cli/status-command';
-import { directLowPortBind, gatherCapabilities, hostsEntries, type GatherOptions } from './gather';
-import { NO_POLICY } from './sample-reports';
+import { directLowPortBind, gatherCapabilities, hostsEntries } from './gather';
+import { APP, gatherAsUser, helperAndScratch, hostsFile, options, portStart, scratch } from './gather-fixture';
 
 const users = inject('users');
-
-const APP = '/opt/Berth';
-
-/** A world-readable scratch directory (the unprivileged user reads files in it). */
-function scratch(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-caps-'));
-  chmodSync(dir, 0o755);
-  return dir;
-}
 
 /** An installed app as root leaves it: root-owned folders (from '/') and a root-owned 0755 program. */
 function rootsApp(): string {
@@ -36,55 +25,11 @@ function rootsApp(): string {
   return app;
 }
 
-/** A hosts file the test controls: never the machine's /etc/hosts. */
-function hostsFile(dir: string, content: string, mode = 0o644): string {
-  const path = join(dir, `hosts-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, content, { mode });
-  chmodSync(path, mode);
-  return path;
-}
-
-function options(dir: string, extra: Partial<GatherOptions> = {}): GatherOptions {
-  return {
-    settings: DEFAULT_SETTINGS,
-    helperSocketPath: join(dir, 'no-helper.sock'),
-    userModePath: join(dir, 'no-user-mode.json'),
-    hostsPath: hostsFile(dir, '127.0.0.1 localhost\n'),
-    appPath: APP,
-    userBinDir: join(dir, 'user-bin'),
-    systemBinDir: join(dir, 'system-bin'),
-    policy: NO_POLICY,
-    unprivilegedPortStartPath: portStart(dir, '1024'),
-    ...extra,
-  };
-}
-
-/** An ip_unprivileged_port_start stand-in the test controls. */
-function portStart(dir: string, value: string): string {
-  const path = join(dir, `port-start-${value.trim() || 'empty'}-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, value, { mode: 0o644 });
-  return path;
-}
-
-/** The report as the unprivileged user's backend would see it. */
-function gatherAsUser(opts: GatherOptions): Promise<Capabilities> {
-  return runFixtureAs<Capabilities>(users.test, 'diagnostics', ['capabilities', JSON.stringify(opts)]);
-}
-
 describe('capabilities: the helper', () => {
-  let helper: HelperProcess;
-  let dir: string;
-  beforeAll(async () => {
-    helper = await startHelper({ allowUid: users.test.uid });
-    dir = scratch();
-  });
-  afterAll(async () => {
-    await helper.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const block = helperAndScratch(users.test.uid);
 
   it('with the real root helper running: running, its version and operations', async () => {
-    const report = capabilitiesSchema.parse(await gatherAsUser(options(dir, { helperSocketPath: helper.socketPath })));
+    const report = capabilitiesSchema.parse(await gatherAsUser(options(block.dir, { helperSocketPath: block.helper.socketPath })));
     expect(report.helper).toEqual({
       state: 'running',
       message: `The helper, version ${pkg.version}, is running.`,
@@ -106,7 +51,7 @@ describe('capabilities: the helper', () => {
     const installed = 'a'.repeat(64);
     const rebuilt = 'b'.repeat(64);
     const other = capabilitiesSchema.parse(
-      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: rebuilt }) })),
+      await gatherCapabilities(options(block.dir, { helperSocketPath: block.helper.socketPath, builds: () => ({ installed, bundled: rebuilt }) })),
     );
     expect(other.helper).toMatchObject({ state: 'needs-update', version: pkg.version, bundledVersion: pkg.version, bundledBuild: 'bbbbbbbbbbbb' });
     expect(other.helper.message).toBe(`The installed helper ${pkg.version} is a different build from the one this Berth brings.`);
@@ -117,33 +62,33 @@ describe('capabilities: the helper', () => {
       detail: `the installed helper ${pkg.version} is a different build (aaaaaaaaaaaa) from the one this Berth bundles (bbbbbbbbbbbb)`,
     });
     const same = capabilitiesSchema.parse(
-      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ installed, bundled: installed }) })),
+      await gatherCapabilities(options(block.dir, { helperSocketPath: block.helper.socketPath, builds: () => ({ installed, bundled: installed }) })),
     );
     expect(same.helper).toMatchObject({ state: 'running', bundledBuild: 'aaaaaaaaaaaa' });
     // An install older than the digest (none recorded): its version decides, as before.
     const unknown = capabilitiesSchema.parse(
-      await gatherCapabilities(options(dir, { helperSocketPath: helper.socketPath, builds: () => ({ bundled: rebuilt }) })),
+      await gatherCapabilities(options(block.dir, { helperSocketPath: block.helper.socketPath, builds: () => ({ bundled: rebuilt }) })),
     );
     expect(unknown.helper.state).toBe('running');
   });
 
   it('with no helper: not installed, no version, no operations', async () => {
-    const report = capabilitiesSchema.parse(await gatherCapabilities(options(dir)));
+    const report = capabilitiesSchema.parse(await gatherCapabilities(options(block.dir)));
     expect(report.helper).toMatchObject({ state: 'not-installed', version: null, protocol: null, operations: [] });
     expect(report.helper.message).toBe('The helper is not installed.');
     expect(report.helper.diagnosis).toMatchObject({ condition: 'not-installed', prompt: 'install', detail: expect.stringMatching(/no socket at .*no-helper\.sock/) });
   });
 
   it('with a user-mode record: user mode, for whom, its limits; the CLI links are judged against its app', async () => {
-    const record = join(dir, 'user-mode.json');
+    const record = join(block.dir, 'user-mode.json');
     writeFileSync(record, JSON.stringify({ user: 'berth-test', uid: users.test.uid, appPath: '/opt/Admin/Berth', installedAt: '2026-01-01' }));
-    const bin = join(dir, 'um-bin');
+    const bin = join(block.dir, 'um-bin');
     mkdirSync(bin);
     symlinkSync(cliToolTarget('/opt/Admin/Berth', 'berth'), join(bin, 'berth'));
     const report = capabilitiesSchema.parse(
       await gatherCapabilities(
-        options(dir, {
-          helperSocketPath: helper.socketPath,
+        options(block.dir, {
+          helperSocketPath: block.helper.socketPath,
           userModePath: record,
           appPath: undefined,
           settings: { ...DEFAULT_SETTINGS, cliToolsLocation: 'user' },
@@ -167,7 +112,7 @@ describe('capabilities: the helper', () => {
       allowedRegistries: ['registry.acme.example'],
       portRules: { deny: [25], udp: 'none' },
     };
-    expect((await gatherCapabilities(options(dir, { policy }))).policy).toEqual(policy);
+    expect((await gatherCapabilities(options(block.dir, { policy }))).policy).toEqual(policy);
   });
 });
 

@@ -3,9 +3,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiError } from '../../../common/api/backend-api';
 import { encodeFrame } from '../../../common/protocol';
 import { makeStaleSocket } from '../../../test/support/processes';
+import { apiRefusal } from '../../../test/support/refusal';
 import { acquireListener, helperAt, type HelperSource } from './bind';
 import { unusedPort } from './test-support';
 
@@ -26,17 +26,8 @@ function untouchedHelper(): { source: HelperSource; asked: () => number } {
   };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(error)}`);
-  return error;
-}
-
 // These run as root, where every bind is direct; the helper paths run as the
-// unprivileged user in publisher.test.ts and run-command.test.ts.
+// unprivileged user in publisher-helper.test.ts and run-command.test.ts.
 describe('acquireListener, direct', () => {
   it.each(['127.0.0.1', '::1'])('binds %s itself, without asking the helper', async (address) => {
     const helper = untouchedHelper();
@@ -59,14 +50,14 @@ describe('acquireListener, direct', () => {
     await new Promise<void>((resolve) => busy.listen({ host: '127.0.0.1', port: 0 }, resolve));
     cleanups.push(() => new Promise((resolve) => busy.close(resolve)));
     const { port } = busy.address() as net.AddressInfo;
-    const error = await refusal(acquireListener({ address: '127.0.0.1', port }, { helper: helper.source, privilegedPortMapping: true }));
+    const error = await apiRefusal(acquireListener({ address: '127.0.0.1', port }, { helper: helper.source, privilegedPortMapping: true }));
     expect(error).toMatchObject({ code: 'PORT_IN_USE', message: `127.0.0.1:${port} is already in use by another program` });
     expect(helper.asked()).toBe(0);
   });
 
   it('says an address is not one of this machine', async () => {
     const helper = untouchedHelper();
-    const error = await refusal(acquireListener({ address: '10.9.9.9', port: 8080 }, { helper: helper.source, privilegedPortMapping: true }));
+    const error = await apiRefusal(acquireListener({ address: '10.9.9.9', port: 8080 }, { helper: helper.source, privilegedPortMapping: true }));
     expect(error).toMatchObject({ code: 'ADDRESS_UNAVAILABLE', message: '10.9.9.9 is not an address of this machine' });
     expect(helper.asked()).toBe(0);
   });
@@ -78,7 +69,7 @@ describe('acquireListener, direct', () => {
     [{ address: 'fe80::1%lo', port: 80 }],
   ])('refuses %j before any bind', async (key) => {
     const helper = untouchedHelper();
-    const error = await refusal(acquireListener(key, { helper: helper.source, privilegedPortMapping: true }));
+    const error = await apiRefusal(acquireListener(key, { helper: helper.source, privilegedPortMapping: true }));
     expect(error.code).toBe('INVALID');
     expect(helper.asked()).toBe(0);
   });

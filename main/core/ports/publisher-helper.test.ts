@@ -1,22 +1,13 @@
 import { diagnoseHelper, needsHelper } from '../../../common/helper/diagnosis';
-import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MappingStatus } from '../../../common/ports/mapping';
 import { startHelper, type HelperProcess } from '../../../test/support/processes';
-import {
-  helperDir,
-  helperInNamespace,
-  httpGet,
-  NetNamespace,
-  PublisherFixture,
-  serveTarget,
-  startHelperIn,
-  unusedPort,
-  userScratch,
-} from './test-support';
+import { bindPortRequests, publishersAsUser } from './publisher-fixture';
+import { helperDir, helperInNamespace, httpGet, NetNamespace, serveTarget, startHelperIn, unusedPort } from './test-support';
 
 // The backend runs as the user; these tests run the real PortPublisher as the
 // unprivileged berth-test (a fixture process) against the real root helper.
@@ -24,31 +15,8 @@ import {
 // test file's 127.0.0.1:80 gets in the way.
 
 const users = inject('users');
-
-let scratch: { dir: string; remove(): void };
-let mappingsPath: string;
-const cleanups: Array<() => unknown> = [];
-beforeEach(() => {
-  scratch = userScratch(users.test);
-  mappingsPath = join(scratch.dir, 'config', 'mappings.json');
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  scratch.remove();
-});
-
-function savedFile(): unknown {
-  return existsSync(mappingsPath) ? JSON.parse(readFileSync(mappingsPath, 'utf8')) : undefined;
-}
-
-function publisherIn(ns?: NetNamespace): PublisherFixture {
-  const fixture = PublisherFixture.start(users.test, ns);
-  cleanups.push(() => fixture.stop());
-  return fixture;
-}
-
-const bindPortRequests = (helper: { auditEntries(): Array<Record<string, unknown>> }): Array<Record<string, unknown>> =>
-  helper.auditEntries().filter((entry) => entry.op === 'bindPort');
+const scope = publishersAsUser(users.test);
+const { cleanups, savedFile, publisherIn } = scope;
 
 describe('port 80 through the real helper, as the unprivileged user', () => {
   const machine = helperInNamespace(users.test.uid);
@@ -60,7 +28,7 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
     const target = await serveTarget(machine.ns, '127.0.0.1');
     cleanups.push(() => target.stop());
     const publisher = publisherIn(machine.ns);
-    const opened = await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    const opened = await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     expect(opened).toMatchObject({ ok: true, notice: null, list: [], uid: users.test.uid });
 
     const spec = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
@@ -86,7 +54,7 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
     const squatter = await serveTarget(machine.ns, '127.0.0.1', 80);
     cleanups.push(() => squatter.stop());
     const publisher = publisherIn(machine.ns);
-    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     const added = await publisher.call('add', { spec: { address: '127.0.0.1', port: 80, target: { host: 'localhost', port: 8080 } } });
     expect(added).toMatchObject({ ok: false, code: 'PORT_IN_USE', message: '127.0.0.1:80 is already in use by another program' });
     expect(savedFile()).toBeUndefined();
@@ -98,12 +66,12 @@ describe('port 80 through the real helper, as the unprivileged user', () => {
     cleanups.push(() => target.stop());
     const spec = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
     const first = publisherIn(machine.ns);
-    await first.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await first.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     await first.call('add', { spec });
     await first.stop();
 
     const second = publisherIn(machine.ns);
-    const opened = await second.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, privileged: false });
+    const opened = await second.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath, privileged: false });
     expect((opened.list as MappingStatus[])[0]).toMatchObject({
       state: 'waiting',
       via: null,
@@ -129,7 +97,7 @@ describe('turning privileged port mapping off', () => {
     const low = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
     const high = { address: '127.0.0.1', port: unusedPort(), target: { host: '127.0.0.1', port: target.port } };
     const publisher = publisherIn(machine.ns);
-    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     expect(await publisher.call('add', { spec: low })).toMatchObject({ ok: true, status: { via: 'helper' } });
     expect(await publisher.call('add', { spec: high })).toMatchObject({ ok: true, status: { via: 'direct' } });
 
@@ -175,7 +143,7 @@ describe('the helper goes away and comes back', () => {
     const spec = { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } };
 
     const running = publisherIn(ns);
-    await running.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    await running.call('open', { mappingsPath: scope.mappingsPath, helperSocket: helper.socketPath });
     expect(await running.call('add', { spec })).toMatchObject({ ok: true, status: { via: 'helper' } });
     await helper.kill(); // a crash: the socket file stays behind
     // The socket is ours, not the helper's: serving goes on.
@@ -184,7 +152,7 @@ describe('the helper goes away and comes back', () => {
     await running.stop(); // the app quits
 
     const restarted = publisherIn(ns); // the app starts again, the helper still down
-    const opened = await restarted.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    const opened = await restarted.call('open', { mappingsPath: scope.mappingsPath, helperSocket: helper.socketPath });
     expect((opened.list as MappingStatus[])[0]).toMatchObject({
       state: 'waiting',
       error: {
@@ -278,7 +246,7 @@ describe('when the helper cannot be used, a privileged port is a clear error and
     ],
   ] as Array<[string, () => string, boolean, string, unknown, { userMode?: boolean; lockedBy?: string }?]>)('%s', async (_what, socket, privileged, code, message, machine = {}) => {
     const publisher = publisherIn();
-    await publisher.call('open', { mappingsPath, helperSocket: socket(), privileged, ...machine });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: socket(), privileged, ...machine });
     expect(await publisher.call('add', { spec })).toMatchObject({ ok: false, code, message });
     expect(savedFile()).toBeUndefined();
     expect((await publisher.call('list')).list).toEqual([]);
@@ -301,7 +269,7 @@ describe('the direct path: the helper is not asked when the user may bind', () =
     cleanups.push(() => new Promise((resolve) => server.close(resolve)));
     const port = unusedPort();
     const publisher = publisherIn();
-    await publisher.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: helper.socketPath });
     const added = await publisher.call('add', {
       spec: { address: '127.0.0.1', port, target: { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port } },
     });
@@ -317,7 +285,7 @@ describe('the direct path: the helper is not asked when the user may bind', () =
     const target = await serveTarget(ns, '127.0.0.1');
     cleanups.push(() => target.stop());
     const publisher = publisherIn(ns);
-    await publisher.call('open', { mappingsPath, helperSocket: helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: helper.socketPath });
     const added = await publisher.call('add', { spec: { address: '127.0.0.1', port: 80, target: { host: '127.0.0.1', port: target.port } } });
     expect(added).toMatchObject({ ok: true, status: { state: 'listening', via: 'direct' } });
     expect(await httpGet('http://127.0.0.1:80/', ns)).toEqual({ status: 200, body: `target 127.0.0.1:${target.port}` });

@@ -2,7 +2,6 @@ import { closeSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { bindSocket } from '../../../native';
 import { openFdCount } from '../../../native/test-helpers';
 import type { MappingSpec, MappingStatus } from '../../../common/ports/mapping';
 import { problemText } from '../../../common/ports/waiting';
@@ -13,6 +12,7 @@ import {
   listeningFd,
   NetNamespace,
   netlinkSocketCount,
+  portIsFree,
   PublisherFixture,
   serveTarget,
   unusedPort,
@@ -191,15 +191,6 @@ describe('in this process (root, the suite namespace)', () => {
     const { fd, port } = listeningFd();
     cleanups.push(() => closeSync(fd));
     return port;
-  }
-
-  function portIsFree(address: string, port: number): boolean {
-    try {
-      closeSync(bindSocket(address, port, 'tcp', 1));
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   it('leaks no descriptor: tries that fail hold nothing, and removing what waits closes its watch', async () => {

@@ -1,36 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { MappingStatus } from '../../../common/ports/mapping';
-import { helperInNamespace, type NetNamespace, PublisherFixture, spawnFixture, unusedUdpPort, userScratch, writeSavedMappings } from './test-support';
+import { bindPortRequests, publishersAsUser } from './publisher-fixture';
+import { helperInNamespace, type NetNamespace, spawnFixture, unusedUdpPort, writeSavedMappings } from './test-support';
 
 // UDP mappings end to end: the real PortPublisher as the unprivileged
 // berth-test (a fixture process), the real root helper for port 53, real
 // datagrams from clients inside the test's own network namespace.
 
 const users = inject('users');
-
-let scratch: { dir: string; remove(): void };
-let mappingsPath: string;
-const cleanups: Array<() => unknown> = [];
-beforeEach(() => {
-  scratch = userScratch(users.test);
-  mappingsPath = join(scratch.dir, 'config', 'mappings.json');
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  scratch.remove();
-});
-
-function savedFile(): unknown {
-  return existsSync(mappingsPath) ? JSON.parse(readFileSync(mappingsPath, 'utf8')) : undefined;
-}
-
-function publisherIn(ns: NetNamespace): PublisherFixture {
-  const fixture = PublisherFixture.start(users.test, ns);
-  cleanups.push(() => fixture.stop());
-  return fixture;
-}
+const scope = publishersAsUser(users.test);
+const { cleanups, savedFile, publisherIn } = scope;
 
 /** A UDP echo server (as root) inside `ns`: answers "echo ADDR:PORT <data>". */
 async function udpEcho(ns: NetNamespace, address: string, port = 0): Promise<number> {
@@ -48,9 +27,6 @@ async function udpAsk(ns: NetNamespace, address: string, port: number, text: str
   return ask.next(() => true);
 }
 
-const bindPortRequests = (helper: { auditEntries(): Array<Record<string, unknown>> }): Array<Record<string, unknown>> =>
-  helper.auditEntries().filter((entry) => entry.op === 'bindPort');
-
 describe('UDP mappings, as the unprivileged user, with the real helper', () => {
   const machine = helperInNamespace(users.test.uid);
 
@@ -58,7 +34,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     const target = await udpEcho(machine.ns, '127.0.0.1');
     const port = unusedUdpPort();
     const publisher = publisherIn(machine.ns);
-    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     const spec = { address: '127.0.0.1', port, protocol: 'udp', target: { host: '127.0.0.1', port: target } };
     expect(await publisher.call('add', { spec })).toMatchObject({
       ok: true,
@@ -86,7 +62,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     const v4 = { address: '127.0.0.1', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: target } };
     const v6 = { address: '::1', port: 53, protocol: 'udp', target: { host: '::1', port: target6 } };
     const first = publisherIn(machine.ns);
-    await first.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await first.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     expect(await first.call('add', { spec: v4 })).toMatchObject({ ok: true, status: { id: '127.0.0.1:53/udp', via: 'helper', state: 'listening' } });
     expect(await first.call('add', { spec: v6 })).toMatchObject({ ok: true, status: { id: '[::1]:53/udp', via: 'helper', state: 'listening' } });
     expect(bindPortRequests(machine.helper)).toContainEqual(
@@ -97,7 +73,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     await first.stop();
 
     const second = publisherIn(machine.ns);
-    const opened = await second.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    const opened = await second.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     expect(opened.list).toMatchObject([
       { id: '127.0.0.1:53/udp', state: 'listening', via: 'helper' },
       { id: '[::1]:53/udp', state: 'listening', via: 'helper' },
@@ -107,7 +83,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
 
   it('refuses privileged UDP on a non-loopback address with a sentence, asks no helper and binds nothing', async () => {
     const publisher = publisherIn(machine.ns);
-    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     const before = bindPortRequests(machine.helper).length;
     for (const address of ['0.0.0.0', '::']) {
       const added = await publisher.call('add', { spec: { address, port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } } });
@@ -131,7 +107,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     // The app believes a policy allows UDP anywhere (as an enrolled user skipping the app could claim): the helper,
     // which reads the verified policy itself (none here), still refuses, and nothing is bound.
     const lifted = publisherIn(machine.ns);
-    await lifted.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'any' }, source: 'Example Corp policy v1' } });
+    await lifted.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'any' }, source: 'Example Corp policy v1' } });
     const added = await lifted.call('add', { spec: { address: '0.0.0.0', port: 53, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } } });
     expect(added).toMatchObject({ ok: false, code: 'LOCKED', message: expect.stringMatching(/^0\.0\.0\.0:53\/udp needs the privileged helper, which serves UDP ports below 1024 on loopback addresses only/) });
     expect(bindPortRequests(machine.helper).at(-1)).toMatchObject({ args: { address: '0.0.0.0', port: 53, protocol: 'udp' }, result: 'NOT_ALLOWED' });
@@ -139,7 +115,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     await lifted.stop();
 
     const none = publisherIn(machine.ns);
-    await none.call('open', { mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'none' }, source: 'Example Corp policy v2' } });
+    await none.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath, portRules: { rules: { udp: 'none' }, source: 'Example Corp policy v2' } });
     const port = unusedUdpPort();
     expect(await none.call('add', { spec: { address: '127.0.0.1', port, protocol: 'udp', target: { host: '127.0.0.1', port: 5353 } } })).toMatchObject({
       ok: false,
@@ -153,7 +129,7 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     const down = unusedUdpPort();
     const port = unusedUdpPort();
     const publisher = publisherIn(machine.ns);
-    await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     await publisher.call('add', { spec: { address: '127.0.0.1', port, protocol: 'udp', target: { host: '127.0.0.1', port: down } } });
     const client = spawnFixture('ports-udp', ['ask', '127.0.0.1', String(port), 'anyone?'], { ns: machine.ns, user: users.other });
     cleanups.push(() => client.child.kill('SIGKILL'));
@@ -167,9 +143,9 @@ describe('UDP mappings, as the unprivileged user, with the real helper', () => {
     const udpPort = unusedUdpPort();
     const tcp = { address: '127.0.0.1', port: tcpPort, target: { host: '127.0.0.1', port: 9 } };
     const udp = { address: '127.0.0.1', port: udpPort, protocol: 'udp' as const, target: { host: '127.0.0.1', port: target } };
-    writeSavedMappings(scratch.dir, users.test, [tcp, udp]);
+    writeSavedMappings(scope.dir, users.test, [tcp, udp]);
     const publisher = publisherIn(machine.ns);
-    const opened = await publisher.call('open', { mappingsPath, helperSocket: machine.helper.socketPath });
+    const opened = await publisher.call('open', { mappingsPath: scope.mappingsPath, helperSocket: machine.helper.socketPath });
     expect(opened.notice).toBeNull();
     expect((opened.list as MappingStatus[]).map((m) => [m.id, m.state, m.spec])).toEqual([
       [`127.0.0.1:${tcpPort}`, 'listening', tcp],

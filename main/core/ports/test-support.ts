@@ -351,6 +351,16 @@ export function unusedPort(host = '127.0.0.1'): number {
   return port;
 }
 
+/** Can `port` of `address` be bound (TCP) right now? Proves a removed or refused mapping holds nothing. */
+export function portIsFree(address: string, port: number): boolean {
+  try {
+    closeSync(bindSocket(address, port, 'tcp', 1));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes `specs` as the user's saved mappings (config/mappings.json under `dir`, owned by `user`), as a previous run left them. */
 export function writeSavedMappings(dir: string, user: TestUser, specs: readonly MappingSpec[]): string {
   const config = join(dir, 'config');
