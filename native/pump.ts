@@ -1,6 +1,7 @@
 /**
  * The native data plane (native/src/pump*.c): one thread per process that
- * moves forwarded connections' bytes (Linux: epoll + splice, zero copy;
+ * moves forwarded connections' bytes (Linux: epoll, bulk by splice with zero
+ * copy, small reads by recv/send;
  * macOS: kqueue + read/write), while JavaScript accepts, applies policy,
  * resolves and reports. main/core/ports/native-forwarder.ts is its one user.
  */

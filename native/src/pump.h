@@ -12,7 +12,8 @@
  *   to the thread, the connection state machine (connecting, half-close,
  *   reset, close) and the batched reports back to JS (one threadsafe-function
  *   call per burst, never per packet).
- * - pump_linux.c (epoll + splice through a pipe, zero copy) and pump_darwin.c
+ * - pump_linux.c (epoll; bulk by splice through a pipe, zero copy; small
+ *   reads by recv/send through one buffer) and pump_darwin.c
  *   (kqueue + read/write through a buffer) provide the same small interface
  *   below: a poller and "move what can be moved in one direction".
  *
