@@ -203,6 +203,40 @@ describe('acceptConnections / resetSocket / socketAddress', () => {
     await finished;
     expect(reports).toEqual([[0, 0, 0, 0, true, false]]);
   });
+
+  it('counts nothing as queued once a connection whose target went away has closed', async () => {
+    // The target closes at once; the half-open client still writes. What the pump read but could not
+    // send (the target's socket is gone: EPIPE) must not stay counted as queued after the pair closed.
+    const target = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.end();
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const targetPort = (target.address() as net.AddressInfo).port;
+    let closed = 0;
+    let onClosed: (() => void) | undefined;
+    const mapping = pumpOpen(1000, (count) => {
+      closed += count;
+      if (closed > 0) onClosed?.();
+    });
+    mappings.push(mapping);
+    const { fd, port } = listener();
+    const client = await new Promise<net.Socket>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(socket));
+    });
+    client.on('error', () => undefined);
+    const [accepted] = acceptConnections(fd, 1);
+    pumpAdd(mapping, accepted!, '127.0.0.1', targetPort);
+    await new Promise((resolve) => client.once('end', resolve)); // the target's FIN came through
+    const gone = new Promise<void>((resolve) => (onClosed = resolve));
+    client.write('a');
+    setTimeout(() => client.write('bbbb'), 200);
+    await gone;
+    client.destroy();
+    await new Promise<void>((resolve) => target.close(() => resolve()));
+    expect(pumpStats(mapping)).toMatchObject({ queued: 0 });
+  });
 });
 
 describe('pumpClose in a process with nothing else to do', () => {

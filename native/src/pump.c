@@ -175,6 +175,20 @@ void pump_pair_ready(pump_pair *p, int fd, unsigned events) {
     p->dir[fd].readable = true;
   if (fd >= 0 && (events & PUMP_EV_EXACT) != 0)
     p->dir[fd].exact = true; /* for the rest of the connection */
+  if (fd >= 0 && (events & PUMP_EV_EXACT) != 0 && p->dir[fd].eof &&
+      !p->connecting) {
+    /* A socket whose FIN was read is not read again, so a reset that comes
+     * after it (the peer closed, then refused what was still sent to it)
+     * is seen here: it resets the other side, as a reset before the FIN
+     * does, instead of leaving that side half-open. */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(p->fd[fd], SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+        err != 0) {
+      pump_pair_end(p, true, false);
+      return;
+    }
+  }
   /* Like pauseOnConnect in the JS forwarder: nothing is read from the client
    * until the target is up, so nothing is buffered for a target that is down. */
   if (p->connecting && !connected(p))
@@ -187,7 +201,7 @@ void pump_pair_ready(pump_pair *p, int fd, unsigned events) {
       more = true;
     } else if (err != 0) {
       /* A reset or error on either side resets the other one too. */
-      pump_pair_end(p, true, err == EMFILE || err == ENFILE);
+      pump_pair_end(p, true, false);
       return;
     }
   }

@@ -52,7 +52,6 @@ typedef struct {
   size_t off;         /* first unwritten byte of buf */
   size_t queued;      /* read from src, not yet written to dst */
   bool bulk;          /* Linux: src sends in bulk: splice through the pipe */
-  bool no_pipe;       /* Linux: no descriptor was left for a pipe: small reads only */
   /* Linux: src ended, failed or holds urgent data (its event said so): a
    * short read may not have emptied it, so read until a read would block. */
   bool exact;
@@ -138,7 +137,8 @@ void pump_pair_end(pump_pair *p, bool reset, bool exhausted);
 void pump_pair_ready(pump_pair *p, int fd, unsigned events);
 /* It can be read, or has failed or ended (a read tells which). */
 #define PUMP_EV_READ 1u
-/* It ended, failed or holds urgent data: read it until a read would block. */
+/* It ended, failed or holds urgent data: read it until a read would block,
+ * and after its FIN, look for a reset (SO_ERROR). */
 #define PUMP_EV_EXACT 2u
 /* Statistics: n bytes read from direction d's source (0: client -> target),
  * and n bytes of it written to its destination. */
@@ -170,7 +170,8 @@ void pump_poller_wake(void);
  * or src ended and the FIN was passed on; PUMP_MORE when it moved
  * PUMP_TURN_BYTES and stopped to let other connections have their turn (no
  * event will come: pump.c comes back by itself); a positive errno on
- * failure (EMFILE/ENFILE: no descriptor for a pipe). */
+ * failure (a reset, ENOMEM). Running out of descriptors for a pipe is no
+ * failure: the direction goes on without one. */
 int pump_move(pump_pair *p, int d);
 #define PUMP_MORE (-1)
 /* One connection's turn: a bulk transfer that never meets EAGAIN on

@@ -92,8 +92,10 @@ bool pump_poller_wait(int timeout_ms) {
       /* EVFILT_READ, or an end or error on either filter: the read tells. */
       bool readable = events[i].filter == EVFILT_READ ||
                       (events[i].flags & (EV_EOF | EV_ERROR)) != 0;
-      pump_pair_ready(p, (int)events[i].ident == p->fd[0] ? 0 : 1,
-                      readable ? PUMP_EV_READ : 0);
+      unsigned what = readable ? PUMP_EV_READ : 0;
+      if ((events[i].flags & (EV_EOF | EV_ERROR)) != 0)
+        what |= PUMP_EV_EXACT;
+      pump_pair_ready(p, (int)events[i].ident == p->fd[0] ? 0 : 1, what);
     }
   }
   return woken;

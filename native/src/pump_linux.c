@@ -70,9 +70,11 @@ int pump_poller_open(void) {
 int pump_poller_add_fd(pump_pair *p, int i) {
   struct epoll_event ev = {0};
   /* Edge-triggered, both ways, registered once for the socket's life: no
-   * epoll_ctl per state change. It is safe because pump_move always goes
-   * on until a call would block (EAGAIN), and only such a call re-arms the
-   * edge. EPOLLERR/EPOLLHUP come unasked. */
+   * epoll_ctl per state change. It is safe because epoll reports every
+   * arrival (bytes, FIN, error, write space) after the last event was
+   * taken, and pump_move reads until a read would block, or until a short
+   * read that empties the socket (move_small says when that holds).
+   * EPOLLERR/EPOLLHUP come unasked. */
   /* EPOLLRDHUP / EPOLLPRI: the FIN and urgent data are told apart from
    * plain bytes (pump_move's short-read rule needs to know). */
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
@@ -207,7 +209,10 @@ static int move_small(pump_pair *p, int which, size_t *turn) {
     d->eof = true; /* the FIN; passed on once nothing is queued */
     return 1;
   }
+  /* Counted as queued until sent: on a failure below, end_pair takes off
+   * what never went, so the mapping's queued figure ends at 0. */
   pump_count_read(p, which, (size_t)n);
+  d->queued = (size_t)n;
   ssize_t sent = send(d->dst, scratch, (size_t)n, SEND_FLAGS);
   if (sent < 0) {
     if (errno != EAGAIN && errno != EINTR)
@@ -215,22 +220,24 @@ static int move_small(pump_pair *p, int which, size_t *turn) {
     sent = 0;
   }
   pump_count_written(p, (size_t)sent);
+  d->queued -= (size_t)sent;
   *turn += (size_t)sent;
-  if (sent < n) {
-    d->buf = malloc((size_t)(n - sent));
+  if (d->queued > 0) {
+    d->buf = malloc(d->queued);
     if (d->buf == NULL)
       return -ENOMEM;
-    memcpy(d->buf, scratch + sent, (size_t)(n - sent));
+    memcpy(d->buf, scratch + sent, d->queued);
     d->off = 0;
-    d->queued = (size_t)(n - sent);
   }
   if ((size_t)n == sizeof(scratch)) {
-    d->bulk = !d->no_pipe; /* more is likely waiting: the pipe takes it */
+    d->bulk = true; /* more is likely waiting: the pipe takes it */
   } else if (!d->exact) {
     /* A short read emptied src: TCP's recv stops early only at its end,
      * an error or urgent data, and those come with EPOLLRDHUP, EPOLLERR or
      * EPOLLPRI (exact). So no read that would only say EAGAIN: bytes that
-     * arrive from now on are a new edge (HAProxy reads the same way). */
+     * arrive from now on, even while this thread reads, wake the poller
+     * again (epoll reports each arrival after the last event was taken;
+     * HAProxy reads the same way). */
     d->readable = false;
   }
   return 1;
@@ -274,8 +281,8 @@ int pump_move(pump_pair *p, int which) {
         if (err == EMFILE || err == ENFILE || err == ENOMEM) {
           /* No descriptor for a pipe (the process or the system is at its
            * limit): this direction goes on with small reads, slower but
-           * never failing for it. Only sockets count in the JS budget. */
-          d->no_pipe = true;
+           * never failing for it, and tries for a pipe again at its next
+           * full read. Only sockets count in the JS budget. */
           d->bulk = false;
           continue;
         }
@@ -288,19 +295,18 @@ int pump_move(pump_pair *p, int which) {
         d->queued += (size_t)n;
         pump_count_read(p, which, (size_t)n);
         progressed = true;
-      } else if (n == 0) {
-        d->eof = true; /* the FIN; passed on below once the pipe is empty */
-        progressed = true;
-      } else if (errno == EINTR) {
+      } else if (n < 0 && errno == EINTR) {
         continue;
-      } else if (errno != EAGAIN) {
+      } else if (n < 0 && errno != EAGAIN) {
         return errno;
       } else if (d->queued == 0) {
         /* src has nothing to splice: back to small reads, and one recv
-         * now, which also gets past urgent data (splice stops at it). With
-         * bytes in the pipe, EAGAIN may instead mean the pipe is full (its
-         * slots run out before its bytes when segments are small): src
-         * stays readable and is read again once the drain made room. */
+         * now. splice stops at urgent data: EAGAIN there, or 0 once the FIN
+         * is in too, so its 0 is not taken for the end: recv says 0 only
+         * at the end, and reads past the urgent byte. With bytes in the
+         * pipe, EAGAIN may instead mean the pipe is full (its slots run out
+         * before its bytes when segments are small): src stays readable
+         * and is read again once the drain made room. */
         d->bulk = false;
         progressed = true;
       }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DataPlane } from './forwarder';
-import { connect, forwarder, runCleanups, target } from './forwarder-test-helpers';
+import { connect, forwarder, received, runCleanups, target } from './forwarder-test-helpers';
 
 afterEach(runCleanups);
 
@@ -40,6 +40,16 @@ function reader(socket: net.Socket): (length: number) => Promise<Buffer> {
       waiting = { length, resolve };
       settle();
     });
+}
+
+/** Runs a python3 script (Node cannot send urgent data); resolves with its stdout once it exited 0. */
+async function python(script: string): Promise<string> {
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`python3 exited with ${String(code)}`);
+  return out;
 }
 
 describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with traffic that changes shape', (plane) => {
@@ -122,6 +132,42 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with
     expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1, failed: 0, bytesIn: total });
   });
 
+  it('passes on what follows urgent data in a bulk stream that ends with a FIN', async () => {
+    // 1 MB (the native plane splices it), one urgent byte, "def", then the client's FIN. splice stops at the
+    // urgent byte and, once the FIN is in too, says 0 there: taken for the end, "def" was lost.
+    const server = await target(
+      (socket) => {
+        let got = 0;
+        let tail = '';
+        socket.on('data', (chunk: Buffer) => {
+          got += chunk.length;
+          tail = (tail + chunk.toString('latin1')).slice(-3);
+        });
+        socket.once('end', () => socket.end(`got ${got} ending ${tail}`));
+      },
+      { allowHalfOpen: true },
+    );
+    const { port, until } = await forwarder(plane, server.port);
+    const out = await python(
+      [
+        'import socket, sys',
+        `s = socket.create_connection(("127.0.0.1", ${port}))`,
+        's.sendall(b"x" * 1000000)',
+        's.send(b"!", socket.MSG_OOB)',
+        's.sendall(b"def")',
+        's.shutdown(socket.SHUT_WR)',
+        'reply = b""',
+        'while True:',
+        '    chunk = s.recv(100)',
+        '    if not chunk: break',
+        '    reply += chunk',
+        'sys.stdout.write(reply.decode())',
+      ].join('\n'),
+    );
+    expect(out).toBe('got 1000003 ending def');
+    expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1, failed: 0 });
+  });
+
   it('does not stall on TCP urgent data: the bytes around it go through and the reply comes back', async () => {
     // What a telnet client's interrupt sends. Node cannot send urgent data, python3 can.
     const server = await target((socket) => {
@@ -142,13 +188,33 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with
       '    reply += chunk',
       'sys.stdout.write(reply.decode())',
     ].join('\n');
-    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const code = await new Promise((resolve) => child.once('close', resolve));
-    expect(code).toBe(0);
+    const out = await python(script);
     // The urgent byte itself leaves the stream (the socket does not ask for it inline), as a direct connection's reader would see.
     expect(out).toBe('got abcdef');
     expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1, failed: 0 });
+  });
+});
+
+describe('Forwarder on the native data plane, after a FIN', () => {
+  // Native only: the JS plane cannot do this, since libuv stops watching a socket once it read its FIN and
+  // learns of a later reset only at its next write (a direct connection's Node client is no better off).
+  it('closes the connection when the target resets after its FIN, rather than hold the client half-open', async () => {
+    const server = await target(
+      (socket) => {
+        socket.end('bye'); // its FIN first...
+        setTimeout(() => socket.resetAndDestroy(), 100); // ...then a reset, while the client says nothing
+      },
+      { allowHalfOpen: true },
+    );
+    const { port, until } = await forwarder('native', server.port);
+    const client = await connect(port, { allowHalfOpen: true });
+    const outcome = received(client);
+    await new Promise((resolve) => client.once('end', resolve));
+    // Both sockets closed at the reset: nothing held open for a client that may never write again.
+    expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1 });
+    // The client learns it at its next write: the forwarder's side is gone, with a reset.
+    client.write('anyone there?');
+    expect(await outcome).toMatchObject({ data: Buffer.from('bye') });
+    expect((await outcome).error).toMatch(/^(ECONNRESET|EPIPE)$/);
   });
 });
