@@ -15,11 +15,19 @@ import { LINK_RECORD_NAME, removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
 import { afterUnenrol } from './unenrol';
 import { WANTS_RECORD_NAME, wantsSeed } from './wants';
+import { recordRemovalRequest, REMOVAL_REQUEST_NAME } from '../daemon/removal-request';
 
 type Outcome = OperationResult<'uninstall'>;
 
 /** State files the helper itself writes in its state dir (the policy cache is handled apart). */
-const STATE_FILES = [LINK_RECORD_NAME, WANTS_RECORD_NAME];
+const STATE_FILES = [LINK_RECORD_NAME, WANTS_RECORD_NAME, REMOVAL_REQUEST_NAME];
+
+/**
+ * The answer under systemd, where nothing is removed before the helper has
+ * stopped: the caller must not read "removed: []" as "nothing to do".
+ */
+export const HANDED_OVER_REASON =
+  'removal will finish when the helper stops: systemd then removes the helper, its service, CLI links, hosts entries and state';
 
 export interface UninstallOptions {
   hostsPath?: string;
@@ -147,7 +155,7 @@ function assertMayUninstall(peerUid: number, config: HelperConfig): void {
  * leaving lifts nothing). The last account's uninstall, and root's, remove
  * everything; a managed helper's full removal is root's alone.
  */
-export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply }) => {
+export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply, handOverRemoval }) => {
   if (peer.uid !== 0) {
     // Taken before the change: an older install's links and hosts block are its first account's.
     const seed = wantsSeed(config, enrolment.uids()[0]);
@@ -155,6 +163,14 @@ export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, 
     if (remaining !== undefined) return { result: afterUnenrol(config, peer.uid, seed, remaining, { helperPath: config.socketPath }) };
   }
   assertMayUninstall(peer.uid, config);
+  if (handOverRemoval !== undefined) {
+    // Under systemd nothing is removed from in here (the sandbox would leave the unit loaded and
+    // half the folders behind): who asked is recorded, atomically and before the answer, so a
+    // failed write is this request's error and changes nothing; the finisher reads it once we exit.
+    recordRemovalRequest(config.stateDir, peer.uid);
+    afterReply(handOverRemoval);
+    return { result: { scope: 'machine', removed: [], kept: [{ path: config.socketPath, reason: HANDED_OVER_REASON }] } };
+  }
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
   // The socket goes with the helper: it exits once the caller has the answer.
   result.removed.push(config.socketPath);
