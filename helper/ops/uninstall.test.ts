@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
@@ -108,6 +109,46 @@ describe('uninstall', () => {
     );
     expect(outcome.removed).toContain(installed[0]);
     expect(readFileSync(hostsPath, 'utf8')).toBe(USER_HOSTS);
+  });
+});
+
+describe("uninstall and the helper's socket", () => {
+  /** The socket's folder as the installer records it; the config names the socket in it. */
+  function withSocketFolder(): { socketPath: string; folder: string; withSocket: typeof config } {
+    const folder = join(root, 'run');
+    mkdirSync(folder, { mode: 0o755 });
+    const recordPath = join(config.stateDir, INSTALL_RECORD_NAME);
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as InstallRecord;
+    record.paths.push({ path: folder, kind: 'directory' });
+    writeFileSync(recordPath, JSON.stringify(record), { mode: 0o644 });
+    const socketPath = join(folder, 'helper.sock');
+    return { socketPath, folder, withSocket: { ...config, socketPath } };
+  }
+
+  it('removes the socket a supervisor or launchd still holds, so that its folder goes too', async () => {
+    const { socketPath, folder, withSocket } = withSocketFolder();
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
+    try {
+      const outcome = uninstallEverything(withSocket, { hostsPath, removePolicy: true });
+      expect(outcome.removed).toEqual(expect.arrayContaining([socketPath, folder]));
+      expect(outcome.kept).toEqual([]);
+      expect(existsSync(folder)).toBe(false);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
+  it('keeps anything else at the socket\'s name, and so its folder, saying why', () => {
+    const { socketPath, folder, withSocket } = withSocketFolder();
+    writeFileSync(socketPath, 'not a socket');
+    lchownSync(socketPath, users.test.uid, users.test.gid);
+    const outcome = uninstallEverything(withSocket, { hostsPath, removePolicy: true });
+    expect(outcome.kept).toEqual([
+      { path: socketPath, reason: `is now a file owned by uid ${users.test.uid}, not what the installer made` },
+      { path: folder, reason: 'holds files Berth did not put there' },
+    ]);
+    expect(readFileSync(socketPath, 'utf8')).toBe('not a socket');
   });
 });
 

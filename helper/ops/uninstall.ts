@@ -45,17 +45,16 @@ export interface UninstallOptions {
 }
 
 /** Removes one recorded path if it still is what we made: root-owned, of the recorded kind. */
-function removeRecorded(path: string, kind: 'file' | 'directory', outcome: Outcome): void {
+function removeRecorded(path: string, kind: 'file' | 'directory' | 'socket', outcome: Outcome): void {
   try {
     withTrustedDirectory(dirname(path), (dir) => {
       const st = statAt(dir.fd, basename(path));
       if (st === null) return;
-      const expected = kind === 'file' ? 'file' : 'directory';
-      if (st.type !== expected || st.uid !== 0) {
+      if (st.type !== kind || st.uid !== 0) {
         outcome.kept.push({ path, reason: `is now a ${st.type} owned by uid ${st.uid}, not what the installer made` });
         return;
       }
-      if (kind === 'file') unlinkAt(dir.fd, basename(path));
+      if (kind !== 'directory') unlinkAt(dir.fd, basename(path));
       // The parent is root's alone (checked above), so this path cannot be swapped under us.
       else rmdirSync(path);
       outcome.removed.push(path);
@@ -116,6 +115,12 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
       if (generation !== undefined && generation > 0) removeRecorded(join(logDir, name), 'file', outcome);
     }
   }
+  // The socket node, so that its folder (the installer's: in the record) can go next: the socket the
+  // standalone supervisor or launchd holds for this helper while it answers this uninstall (connections
+  // already accepted are served to the end; new ones find nothing), which neither would remove in time,
+  // or one left behind. Only a root-owned socket, in a folder root's alone.
+  const socketDir = dirname(config.socketPath);
+  if (record?.paths.some((entry) => entry.kind === 'directory' && entry.path === socketDir)) removeRecorded(config.socketPath, 'socket', outcome);
   const kept = options.keepLogs;
   for (const entry of record?.paths ?? []) {
     if (kept !== undefined && (entry.path === kept.dir || entry.path.startsWith(`${kept.dir}/`))) {
@@ -172,8 +177,9 @@ export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, 
     return { result: { scope: 'machine', removed: [], kept: [{ path: config.socketPath, reason: HANDED_OVER_REASON }] } };
   }
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
-  // The socket goes with the helper: it exits once the caller has the answer.
-  result.removed.push(config.socketPath);
+  // The socket goes with the helper, if uninstallEverything did not remove it: its own server removes it as it exits.
+  const socket = config.socketPath;
+  if (!result.removed.includes(socket) && !result.kept.some((entry) => entry.path === socket)) result.removed.push(socket);
   afterReply(() => process.kill(process.pid, 'SIGTERM'));
   return { result };
 };
