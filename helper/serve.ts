@@ -13,7 +13,8 @@ import { INSTALL_RECORD_NAME } from '../common/install-record';
 import { sweepStaleTemps } from './fs/sweep';
 import { LINK_RECORD_NAME } from './ops/symlinks';
 import type { InstallLayout } from '../common/paths';
-import { APP_GONE_EXIT_STATUS, appGoneConfirmed, appPresence } from './daemon/app-presence';
+import { appGoneConfirmed, appPresence } from './daemon/app-presence';
+import { REMOVAL_EXIT_STATUS, REMOVAL_REQUEST_NAME } from './daemon/removal-request';
 import { detectServiceManager } from '../common/service-manager';
 import { removeForGoneApp } from './install/self-remove';
 import { activatedSocket } from './daemon/activation';
@@ -23,7 +24,7 @@ import { WANTS_RECORD_NAME } from './ops/wants';
 function sweepHelperTemps(config: HelperConfig): string[] {
   return [
     ...sweepStaleTemps(dirname(HOSTS_PATH), [basename(HOSTS_PATH)]),
-    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, WANTS_RECORD_NAME, INSTALL_RECORD_NAME]),
+    ...sweepStaleTemps(config.stateDir, [POLICY_CACHE_NAME, LINK_RECORD_NAME, WANTS_RECORD_NAME, INSTALL_RECORD_NAME, REMOVAL_REQUEST_NAME]),
   ];
 }
 
@@ -90,10 +91,23 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
   // The server writes through this: the log is opened once we listen (below).
   let audit: AuditLog = nullAuditLog;
   const enrolment = options.configPath === undefined ? fixedEnrolment(config.allowUids) : fileEnrolment(options.configPath, config.allowUids);
-  const server = new HelperServer(config, { write: (entry) => audit.write(entry), close: () => audit.close() }, enrolment);
+  // Known before the server is made (its uninstall needs it); whether systemd holds the socket is known only from the fds.
   let activated;
   try {
     activated = activatedSocket();
+  } catch (error) {
+    console.error(`berth-helper: cannot listen on ${config.socketPath}: ${(error as Error).message}`);
+    return 1;
+  }
+  // The installed service under systemd runs in the unit's sandbox: removal is finished from outside it.
+  const inSystemdUnit = options.installed !== undefined && activated?.startsOnDemand === true && detectServiceManager() === 'systemd';
+  let handOver!: () => void;
+  const handedOver = new Promise<void>((resolve) => {
+    handOver = resolve;
+  });
+  const auditSink: AuditLog = { write: (entry) => audit.write(entry), close: () => audit.close() };
+  const server = new HelperServer(config, auditSink, enrolment, inSystemdUnit ? { handOverRemoval: handOver } : {});
+  try {
     if (activated !== undefined) await server.listenOn(activated.fd);
     else await server.listen();
   } catch (error) {
@@ -126,17 +140,24 @@ export async function serve(config: HelperConfig, options: ServeOptions = {}): P
     stopRequested.then(() => 'stop' as const),
     idle,
     appGone(config, options).then(() => 'app-gone' as const),
+    handedOver.then(() => 'uninstall' as const),
   ]);
   await server.close();
+  if (why === 'uninstall') {
+    // The uninstall operation recorded who asked and has answered; its audit line is written.
+    audit.close();
+    console.error('berth-helper: uninstall was asked: systemd finishes the removal once this process has exited');
+    return REMOVAL_EXIT_STATUS;
+  }
   if (why === 'app-gone' && options.installed !== undefined) {
     const message = `the app at ${config.appPath} is gone, so the helper removes itself, its CLI links and its hosts entries`;
     console.error(`berth-helper: ${message}`);
     audit.write({ peer: { uid: 0, gid: 0, pid: process.pid }, op: 'uninstall', result: 'ok', message });
     audit.close();
-    if (activated?.startsOnDemand === true && detectServiceManager() === 'systemd') {
+    if (inSystemdUnit) {
       // Inside systemd's sandbox: the unit's ExecStopPost=+ finishes it, outside the sandbox (finish-removal.ts).
       console.error('berth-helper: systemd finishes the removal once this process has exited');
-      return APP_GONE_EXIT_STATUS;
+      return REMOVAL_EXIT_STATUS;
     }
     removeForGoneApp(config, options.installed, (line) => console.error(`berth-helper: ${line}`));
     console.error('berth-helper: removed; nothing of Berth runs any more');

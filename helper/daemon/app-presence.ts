@@ -11,14 +11,6 @@ import { errnoCode } from '../../common/errno';
  * systemd's ProtectHome= a home directory is hidden (its parent then looks
  * missing too), and a removal must never follow from not being able to look.
  */
-/**
- * The helper's exit status when its app is gone and it runs in systemd's
- * sandbox, which cannot reach systemd nor write every path the install made:
- * the unit's ExecStopPost=+ (full privileges, after the helper stopped) sees
- * it and finishes the removal (helper/install/finish-removal.ts).
- */
-export const APP_GONE_EXIT_STATUS = 75;
-
 export type AppPresence = { state: 'present' } | { state: 'gone' } | { state: 'unknown'; why: string };
 
 export function appPresence(appPath: string): AppPresence {

@@ -38,6 +38,8 @@ export interface ConnectionDeps {
   readonly audited: AuditPolicy;
   /** Each request holds it until handled: a trace whose client hung up still runs to its end. */
   readonly activity: Activity;
+  /** Under systemd as the installed service: how uninstall leaves (OperationContext.handOverRemoval). */
+  readonly handOverRemoval?: () => void;
   readonly onClose: () => void;
 }
 
@@ -166,6 +168,7 @@ export class Connection {
           if (!this.closed) this.socket.write(encodeFrame({ id: requestId, progress: data }));
         },
         afterReply: (action) => after.push(action),
+        ...(this.deps.handOverRemoval !== undefined ? { handOverRemoval: this.deps.handOverRemoval } : {}),
       });
       if (op === 'hello') this.greeted = true;
       this.record(op, args, 'ok');

@@ -15,6 +15,11 @@ import { socketFd } from './socket-fd';
 /** Re-exported: the socket's mode (socket-file.ts). */
 export { SOCKET_MODE };
 
+export interface HelperServerOptions {
+  /** Only as the installed systemd service: how uninstall hands the removal over (OperationContext.handOverRemoval). */
+  handOverRemoval?: () => void;
+}
+
 /**
  * The helper's listening side. Who may talk is decided here, per connection,
  * from the kernel's record of the peer (SO_PEERCRED / getpeereid), before a
@@ -35,6 +40,7 @@ export class HelperServer {
     private readonly config: HelperConfig,
     private readonly audit: AuditLog,
     private readonly enrolment: Enrolment = fixedEnrolment(config.allowUids),
+    private readonly options: HelperServerOptions = {},
   ) {
     // pauseOnConnect: nothing is read from a peer before its credentials are checked.
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
@@ -147,6 +153,7 @@ export class HelperServer {
       handlers: HANDLERS,
       audited: AUDITED,
       activity: this.activity,
+      ...(this.options.handOverRemoval !== undefined ? { handOverRemoval: this.options.handOverRemoval } : {}),
       onClose: () => {
         this.connections.delete(connection);
         release();

@@ -80,6 +80,22 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
   });
 
+  it('voids an uninstall request left unfinished (its systemd finisher failed): the helper is asked for again', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      printf '{"version":1,"uid":%s,"requestedAt":"2026-12-03T12:00:00.000Z"}\\n' $TEST_UID > /var/lib/berth/removal.json
+      echo "== reinstall"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      echo "== left"; ls -A /var/lib/berth
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('reinstall')).toContain('discarded an unfinished uninstall request in /var/lib/berth');
+    expect(section('left').split('\n')).not.toContain('removal.json');
+  });
+
   it.each([
     ['a group-writable parent', 'chmod 0775 /var/lib', /\/var\/lib is writable by its group/],
     ['a symlinked parent', 'mkdir /run/real && ln -s /run/real /run/berth', /\/run\/berth is a symlink/],

@@ -6,6 +6,7 @@ import { helperLogPath, SERVICE_LABEL, type InstallLayout } from '../../common/p
 import { writeFileAtomically } from '../fs/atomic-write';
 import { updateConfigFile, writeConfigFile } from '../fs/config-file';
 import { writeInstallRecord } from '../fs/install-record';
+import { discardRemovalRequest } from '../daemon/removal-request';
 import { markInstallFinished, markInstallStarted } from '../fs/install-marker';
 import { INSTALL_MARKER_NAME } from '../../common/install-marker';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
@@ -100,6 +101,9 @@ async function installSteps(
   // An upgrade stops the old helper first; the new one starts below.
   const stopped = await stopStandalone(layout);
   if (stopped !== undefined) log(`stopped the running helper (pid ${stopped})`);
+  // An uninstall asked under systemd whose finisher never ran to the end: this install asks for
+  // the helper, so that request is void, not something a later exit for removal should act on.
+  if (discardRemovalRequest(layout.stateDir)) log(`discarded an unfinished uninstall request in ${layout.stateDir}`);
   log(`service manager: ${manager}`);
 
   withTrustedDirectory(layout.helperDir, (dir) => {

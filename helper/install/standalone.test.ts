@@ -122,6 +122,35 @@ describe('standalone mode: supervised', () => {
   });
 });
 
+describe('standalone mode: the uninstall operation', () => {
+  it("the last account's uninstall over the socket leaves nothing: no process, no socket, no folder", async () => {
+    const run = await runIsolated(`${PRELUDE}
+      mkdir -p /opt/Berth/resources/bin /usr/local/bin
+      install -m 0755 /dev/null /opt/Berth/resources/bin/berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      sup=$(cat /run/berth/helper.pid)
+      ${AS_USER} node "$FIXTURES/helper-client.js" request /run/berth/helper.sock ensureHosts '{}' >/dev/null
+      ${AS_USER} node "$FIXTURES/helper-client.js" request /run/berth/helper.sock installSymlinks '{"names":["berth"]}' >/dev/null
+      echo "== reply"; ${AS_USER} node "$FIXTURES/helper-client.js" request /run/berth/helper.sock uninstall '{}'
+      # The supervisor ends with its helper (status 0: a stop asked for).
+      while [ -n "$(group $sup)" ]; do sleep 0.05; done
+      echo "== left"; find /usr/local /var/lib /var/log -mindepth 1; ls -d /run/berth /etc/berth 2>/dev/null || true
+      echo "== hosts $(grep -c berth /etc/hosts || true)"
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = sections(run.stdout);
+    const reply = JSON.parse(section('reply')) as { ok: boolean; result: { scope: string; removed: string[]; kept: unknown[] } };
+    expect(reply).toMatchObject({ ok: true, result: { scope: 'machine', kept: [] } });
+    // Everything it removed, by the time it answered: the socket and its folder included.
+    expect(reply.result.removed).toEqual(
+      expect.arrayContaining(['/usr/local/bin/berth', '/etc/hosts: the berth block', '/usr/local/libexec/berth', '/etc/berth', '/run/berth/helper.sock', '/run/berth']),
+    );
+    expect(section('left')).toBe('/usr/local/bin');
+    expect(section('hosts')).toBe('0');
+  });
+});
+
 describe('standalone mode after a reboot', () => {
   it('nothing runs it; the CLI says so, and the command it gives starts it again', async () => {
     const run = await runIsolated(`${PRELUDE}

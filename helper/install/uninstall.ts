@@ -34,6 +34,12 @@ export interface UninstallHelperOptions {
   forUid?: number;
   /** Keep the logs, saying why (see uninstallEverything). */
   keepLogs?: { dir: string; reason: string };
+  /**
+   * Whether the organization policy goes too (default: yes, root asked). No
+   * when finishing a user's own uninstall over the socket: no administrator
+   * approved that one, so it removes what the operation would have (T15).
+   */
+  removePolicy?: boolean;
 }
 
 export async function uninstallHelper(layout: InstallLayout, log: Log, options: UninstallHelperOptions = {}): Promise<Outcome> {
@@ -65,7 +71,10 @@ export async function uninstallHelper(layout: InstallLayout, log: Log, options: 
     config = helperConfig.parse({ socketPath: layout.socketPath, allowUids: [65534], stateDir: layout.stateDir });
     log(`no config at ${layout.configPath}: cleaning up from the standard locations`);
   }
-  const outcome = uninstallEverything(config, { removePolicy: true, ...(options.keepLogs !== undefined ? { keepLogs: options.keepLogs } : {}) });
+  const outcome = uninstallEverything(config, {
+    removePolicy: options.removePolicy ?? true,
+    ...(options.keepLogs !== undefined ? { keepLogs: options.keepLogs } : {}),
+  });
   forgetService(manager, log);
   for (const path of outcome.removed) log(`removed ${path}`);
   for (const { path, reason } of outcome.kept) log(`kept ${path}: ${reason}`);

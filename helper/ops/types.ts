@@ -12,6 +12,15 @@ export interface OperationContext {
   progress(data: Record<string, unknown>): void;
   /** Runs once the final reply has been handed to the kernel (uninstall exits then). */
   afterReply(action: () => void): void;
+  /**
+   * Set only when the helper runs as the installed systemd service: there it
+   * is inside the unit it would remove, and inside that unit's sandbox, so it
+   * can neither stop nor disable the unit, nor remove its own folders.
+   * uninstall then records the request and calls this after its reply: the
+   * helper exits with REMOVAL_EXIT_STATUS and the unit's finisher, run by
+   * systemd outside the sandbox, completes the removal.
+   */
+  readonly handOverRemoval?: () => void;
 }
 
 /** What a handler hands back: the result and, for bindPort, the fds to pass. */

@@ -1,4 +1,5 @@
-import { existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { INSTALL_RECORD_NAME, type InstallRecord } from '../../common/install-record';
@@ -10,7 +11,8 @@ import { generateKeyPair, signPolicy } from '../../common/policy';
 import { HelperClient } from '../../main/helper-client';
 import { ensureHostsBlock } from './hosts';
 import { installSymlinks } from './symlinks';
-import { uninstallEverything } from './uninstall';
+import { HANDED_OVER_REASON, uninstall, uninstallEverything } from './uninstall';
+import { readRemovalRequest, REMOVAL_REQUEST_NAME } from '../daemon/removal-request';
 
 const users = inject('users');
 const USER_HOSTS = '127.0.0.1\tlocalhost\r\n# my own line\r\n10.1.2.3  build.lan';
@@ -110,6 +112,46 @@ describe('uninstall', () => {
   });
 });
 
+describe("uninstall and the helper's socket", () => {
+  /** The socket's folder as the installer records it; the config names the socket in it. */
+  function withSocketFolder(): { socketPath: string; folder: string; withSocket: typeof config } {
+    const folder = join(root, 'run');
+    mkdirSync(folder, { mode: 0o755 });
+    const recordPath = join(config.stateDir, INSTALL_RECORD_NAME);
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as InstallRecord;
+    record.paths.push({ path: folder, kind: 'directory' });
+    writeFileSync(recordPath, JSON.stringify(record), { mode: 0o644 });
+    const socketPath = join(folder, 'helper.sock');
+    return { socketPath, folder, withSocket: { ...config, socketPath } };
+  }
+
+  it('removes the socket a supervisor or launchd still holds, so that its folder goes too', async () => {
+    const { socketPath, folder, withSocket } = withSocketFolder();
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
+    try {
+      const outcome = uninstallEverything(withSocket, { hostsPath, removePolicy: true });
+      expect(outcome.removed).toEqual(expect.arrayContaining([socketPath, folder]));
+      expect(outcome.kept).toEqual([]);
+      expect(existsSync(folder)).toBe(false);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
+  it('keeps anything else at the socket\'s name, and so its folder, saying why', () => {
+    const { socketPath, folder, withSocket } = withSocketFolder();
+    writeFileSync(socketPath, 'not a socket');
+    lchownSync(socketPath, users.test.uid, users.test.gid);
+    const outcome = uninstallEverything(withSocket, { hostsPath, removePolicy: true });
+    expect(outcome.kept).toEqual([
+      { path: socketPath, reason: `is now a file owned by uid ${users.test.uid}, not what the installer made` },
+      { path: folder, reason: 'holds files Berth did not put there' },
+    ]);
+    expect(readFileSync(socketPath, 'utf8')).toBe('not a socket');
+  });
+});
+
 describe('uninstall and the organization policy', () => {
   it('keeps the policy when the user asks, so it cannot be rolled back by deleting it', () => {
     const outcome = uninstallEverything(config, { hostsPath, removePolicy: false });
@@ -129,6 +171,69 @@ describe('uninstall and the organization policy', () => {
     const outcome = uninstallEverything(config, { hostsPath, removePolicy: true });
     expect(outcome.removed).toContain(`${hostsPath}.berth-backup`);
     expect(existsSync(`${hostsPath}.berth-backup`)).toBe(false);
+  });
+});
+
+describe('under systemd: the operation hands the removal over', () => {
+  /** The context the installed systemd service gives an operation: with the hand-over. */
+  function systemdContext(peerUid: number, extra: Partial<typeof config> = {}) {
+    let handedOver = 0;
+    const context = opContext({ ...config, ...extra }, peerUid);
+    return { context: { ...context, handOverRemoval: () => handedOver++ }, handedOver: () => handedOver, after: context.afterReplyActions };
+  }
+  /** Every path the fake install made, the link and the hosts file, as they are now. */
+  const machine = (): Record<string, string | null> =>
+    Object.fromEntries(
+      [...installed, join(root, 'bin/berth'), hostsPath, join(config.stateDir, 'policy.json')].map((p) => [p, existsSync(p) ? lstatSync(p).mode.toString(8) : null]),
+    );
+
+  it("the last account's uninstall records who asked, removes nothing itself, says so, and leaves after its answer", async () => {
+    const before = { machine: machine(), hosts: readFileSync(hostsPath, 'utf8') };
+    const { context, handedOver, after } = systemdContext(1000);
+    const outcome = await uninstall({}, context);
+    expect(outcome.result).toEqual({ scope: 'machine', removed: [], kept: [{ path: context.config.socketPath, reason: HANDED_OVER_REASON }] });
+    expect(readRemovalRequest(config.stateDir)).toEqual({ request: { version: 1, uid: 1000, requestedAt: expect.any(String) } });
+    expect({ machine: machine(), hosts: readFileSync(hostsPath, 'utf8') }).toEqual(before);
+    // Not before the answer is out: the server runs this once the reply reached the kernel.
+    expect(handedOver()).toBe(0);
+    expect(after).toHaveLength(1);
+    after[0]!();
+    expect(handedOver()).toBe(1);
+  });
+
+  it("root's uninstall is recorded as root's", async () => {
+    const { context } = systemdContext(0);
+    await uninstall({}, context);
+    expect(readRemovalRequest(config.stateDir)).toEqual({ request: expect.objectContaining({ uid: 0 }) });
+  });
+
+  it('an account that leaves while others stay hands nothing over: the helper stays for them', async () => {
+    const { context, after } = systemdContext(1000, { allowUids: [1000, 1001] });
+    const outcome = await uninstall({}, context);
+    expect(outcome.result.scope).toBe('account');
+    expect(existsSync(join(config.stateDir, REMOVAL_REQUEST_NAME))).toBe(false);
+    expect(after).toEqual([]);
+  });
+
+  it("a managed helper refuses the user's uninstall before recording anything", async () => {
+    const before = machine();
+    const { context, after } = systemdContext(1000, { orgPublicKey: generateKeyPair().publicKeyPem });
+    await expect(Promise.resolve().then(() => uninstall({}, context))).rejects.toMatchObject({ code: 'LOCKED_BY_POLICY' });
+    expect(existsSync(join(config.stateDir, REMOVAL_REQUEST_NAME))).toBe(false);
+    expect(machine()).toEqual(before);
+    expect(after).toEqual([]);
+  });
+
+  it('a state dir it must not write in refuses the request: nothing is recorded, nothing handed over', async () => {
+    chmodSync(config.stateDir, 0o777);
+    try {
+      const { context, after } = systemdContext(1000);
+      await expect(Promise.resolve().then(() => uninstall({}, context))).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+      expect(existsSync(join(config.stateDir, REMOVAL_REQUEST_NAME))).toBe(false);
+      expect(after).toEqual([]);
+    } finally {
+      chmodSync(config.stateDir, 0o755);
+    }
   });
 });
 

@@ -15,11 +15,19 @@ import { LINK_RECORD_NAME, removeOurLinks } from './symlinks';
 import type { OperationHandler } from './types';
 import { afterUnenrol } from './unenrol';
 import { WANTS_RECORD_NAME, wantsSeed } from './wants';
+import { recordRemovalRequest, REMOVAL_REQUEST_NAME } from '../daemon/removal-request';
 
 type Outcome = OperationResult<'uninstall'>;
 
 /** State files the helper itself writes in its state dir (the policy cache is handled apart). */
-const STATE_FILES = [LINK_RECORD_NAME, WANTS_RECORD_NAME];
+const STATE_FILES = [LINK_RECORD_NAME, WANTS_RECORD_NAME, REMOVAL_REQUEST_NAME];
+
+/**
+ * The answer under systemd, where nothing is removed before the helper has
+ * stopped: the caller must not read "removed: []" as "nothing to do".
+ */
+export const HANDED_OVER_REASON =
+  'removal will finish when the helper stops: systemd then removes the helper, its service, CLI links, hosts entries and state';
 
 export interface UninstallOptions {
   hostsPath?: string;
@@ -37,17 +45,16 @@ export interface UninstallOptions {
 }
 
 /** Removes one recorded path if it still is what we made: root-owned, of the recorded kind. */
-function removeRecorded(path: string, kind: 'file' | 'directory', outcome: Outcome): void {
+function removeRecorded(path: string, kind: 'file' | 'directory' | 'socket', outcome: Outcome): void {
   try {
     withTrustedDirectory(dirname(path), (dir) => {
       const st = statAt(dir.fd, basename(path));
       if (st === null) return;
-      const expected = kind === 'file' ? 'file' : 'directory';
-      if (st.type !== expected || st.uid !== 0) {
+      if (st.type !== kind || st.uid !== 0) {
         outcome.kept.push({ path, reason: `is now a ${st.type} owned by uid ${st.uid}, not what the installer made` });
         return;
       }
-      if (kind === 'file') unlinkAt(dir.fd, basename(path));
+      if (kind !== 'directory') unlinkAt(dir.fd, basename(path));
       // The parent is root's alone (checked above), so this path cannot be swapped under us.
       else rmdirSync(path);
       outcome.removed.push(path);
@@ -108,6 +115,12 @@ export function uninstallEverything(config: HelperConfig, options: UninstallOpti
       if (generation !== undefined && generation > 0) removeRecorded(join(logDir, name), 'file', outcome);
     }
   }
+  // The socket node, so that its folder (the installer's: in the record) can go next: the socket the
+  // standalone supervisor or launchd holds for this helper while it answers this uninstall (connections
+  // already accepted are served to the end; new ones find nothing), which neither would remove in time,
+  // or one left behind. Only a root-owned socket, in a folder root's alone.
+  const socketDir = dirname(config.socketPath);
+  if (record?.paths.some((entry) => entry.kind === 'directory' && entry.path === socketDir)) removeRecorded(config.socketPath, 'socket', outcome);
   const kept = options.keepLogs;
   for (const entry of record?.paths ?? []) {
     if (kept !== undefined && (entry.path === kept.dir || entry.path.startsWith(`${kept.dir}/`))) {
@@ -147,7 +160,7 @@ function assertMayUninstall(peerUid: number, config: HelperConfig): void {
  * leaving lifts nothing). The last account's uninstall, and root's, remove
  * everything; a managed helper's full removal is root's alone.
  */
-export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply }) => {
+export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, enrolment, afterReply, handOverRemoval }) => {
   if (peer.uid !== 0) {
     // Taken before the change: an older install's links and hosts block are its first account's.
     const seed = wantsSeed(config, enrolment.uids()[0]);
@@ -155,9 +168,18 @@ export const uninstall: OperationHandler<'uninstall'> = (_args, { peer, config, 
     if (remaining !== undefined) return { result: afterUnenrol(config, peer.uid, seed, remaining, { helperPath: config.socketPath }) };
   }
   assertMayUninstall(peer.uid, config);
+  if (handOverRemoval !== undefined) {
+    // Under systemd nothing is removed from in here (the sandbox would leave the unit loaded and
+    // half the folders behind): who asked is recorded, atomically and before the answer, so a
+    // failed write is this request's error and changes nothing; the finisher reads it once we exit.
+    recordRemovalRequest(config.stateDir, peer.uid);
+    afterReply(handOverRemoval);
+    return { result: { scope: 'machine', removed: [], kept: [{ path: config.socketPath, reason: HANDED_OVER_REASON }] } };
+  }
   const result = uninstallEverything(config, { removePolicy: peer.uid === 0 });
-  // The socket goes with the helper: it exits once the caller has the answer.
-  result.removed.push(config.socketPath);
+  // The socket goes with the helper, if uninstallEverything did not remove it: its own server removes it as it exits.
+  const socket = config.socketPath;
+  if (!result.removed.includes(socket) && !result.kept.some((entry) => entry.path === socket)) result.removed.push(socket);
   afterReply(() => process.kill(process.pid, 'SIGTERM'));
   return { result };
 };

@@ -35,7 +35,7 @@ const realSpec: ServiceSpec = {
 const HARDENING = {
   Type: ['simple'],
   Environment: ['NODE_OPTIONS=--jitless'],
-  // An app-gone exit (75) is a request, not a failure; the finisher runs after every stop, unsandboxed.
+  // An exit for removal (75: app gone, or uninstall asked) is a request, not a failure; the finisher runs after every stop, unsandboxed.
   SuccessExitStatus: ['75'],
   UMask: ['0077'],
   NoNewPrivileges: ['yes'],

@@ -1,4 +1,4 @@
-import { APP_GONE_EXIT_STATUS } from '../../daemon/app-presence';
+import { REMOVAL_EXIT_STATUS } from '../../daemon/removal-request';
 import { validateServiceSpec, type ServiceSpec } from './spec';
 
 const HEADER = '# Written by the Berth installer; reinstalling or uninstalling the helper replaces or removes it.';
@@ -119,11 +119,11 @@ export function systemdServiceUnit(input: ServiceSpec): string {
         'Type=simple',
         `ExecStart=${spec.helperCommand.map(quoteExecArgument).join(' ')}`,
         // After every stop, with full privileges ('+': none of the sandbox below): when the helper
-        // exited because its app is gone, this removes what the sandbox keeps it from removing
-        // (its units, its folders) and tells systemd; after any other exit it does nothing.
+        // exited to be removed (its app is gone, or someone asked for uninstall), this removes what
+        // the sandbox keeps it from removing (its units, its folders); after any other exit it does nothing.
         ...finishRemoval(spec.helperCommand),
         // That exit is a request, not a failure: a "failed" unit would outlive its own removal.
-        `SuccessExitStatus=${APP_GONE_EXIT_STATUS}`,
+        `SuccessExitStatus=${REMOVAL_EXIT_STATUS}`,
         // V8 without its JIT (the helper does I/O, not compute): no code is
         // written at run time, so MemoryDenyWriteExecute=yes below holds. A
         // Node single executable honours NODE_OPTIONS too (checked on 20.20).
