@@ -49,6 +49,24 @@ describe('settings in berth app, with the CLI through the control socket', () =>
   });
 });
 
+/** A copy of the built app at `app`, with the `berth` launcher an installed app has in resources/bin. */
+function copyApp(app: string): void {
+  execFileSync('cp', ['-a', appDir(), app]);
+  mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
+}
+
+/** A real helper that links `app`'s CLI tools into a scratch link dir, and the test user's `berth app` beside it. */
+async function appLinkedBy(home: string, app: string) {
+  const safe = safeScratchDir('berth-backend-links');
+  const linkDir = join(safe, 'bin');
+  mkdirSync(linkDir, { mode: 0o755 });
+  const linking = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
+  settledHome(home, app);
+  const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+  return { linkDir, linking, running };
+}
+
 describe('the CLI tools location, switched by a user whose app the helper will not link for root', () => {
   /**
    * The app copied into the user's home and owned by them, as when Berth is
@@ -59,17 +77,10 @@ describe('the CLI tools location, switched by a user whose app the helper will n
   test('User -> System refused: the user link still works, the setting stays user, the CLI exits 1 with why and what to do, and the app shows it', async () => {
     const home = freshHome(users.test);
     const app = join(home, 'Berth');
-    execFileSync('cp', ['-a', appDir(), app]);
-    mkdirSync(join(app, 'resources/bin'), { recursive: true });
-    writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
+    copyApp(app);
     execFileSync('chown', ['-R', `${users.test.uid}:${users.test.gid}`, app]);
-    const safe = safeScratchDir('berth-backend-links');
-    const linkDir = join(safe, 'bin');
-    mkdirSync(linkDir, { mode: 0o755 });
-    const linking = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
     // The User location, its link made (as Berth makes it).
-    settledHome(home, app);
-    const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+    const { linkDir, linking, running } = await appLinkedBy(home, app);
     const userLink = join(home, '.berth/bin/berth');
     // The user's own `berth`, through their link: what they type in a shell.
     const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [userLink, ...args]));
@@ -114,15 +125,8 @@ describe('the CLI tools location, switched by a user whose app the helper will n
     const home = freshHome(users.test);
     // An app root owns, so the helper links it: the System location works before the switch.
     const app = join(safeScratchDir('berth-backend-app'), 'Berth');
-    execFileSync('cp', ['-a', appDir(), app]);
-    mkdirSync(join(app, 'resources/bin'), { recursive: true, mode: 0o755 });
-    writeFileSync(join(app, 'resources/bin/berth'), `#!/bin/sh\nexec ${process.execPath} ${join(app, 'dist/cli/berth.js')} "$@"\n`, { mode: 0o755 });
-    const safe = safeScratchDir('berth-backend-links');
-    const linkDir = join(safe, 'bin');
-    mkdirSync(linkDir, { mode: 0o755 });
-    const linking = await startHelper({ allowUid: users.test.uid, privateSystemPaths: true, extraArgs: ['--app', app, '--link-dir', linkDir, '--state-dir', join(safe, 'state')] });
-    settledHome(home, app);
-    const running = await startApp(users.test, home, ['--helper-socket', linking.socketPath], { app });
+    copyApp(app);
+    const { linkDir, linking, running } = await appLinkedBy(home, app);
     const systemLink = join(linkDir, 'berth');
     const berth = (...args: string[]) => finished(spawnInHome(users.test, home, [systemLink, ...args]));
     try {

@@ -52,6 +52,29 @@ async function python(script: string): Promise<string> {
   return out;
 }
 
+/**
+ * A client that sends `before` (a python bytes expression), one urgent byte "!", then "def", and ends its
+ * side when `end`; resolves with everything it got back until the other side's FIN.
+ */
+function urgentClient(port: number, before: string, { end }: { end: boolean }): Promise<string> {
+  return python(
+    [
+      'import socket, sys',
+      `s = socket.create_connection(("127.0.0.1", ${port}))`,
+      `s.sendall(${before})`,
+      's.send(b"!", socket.MSG_OOB)',
+      's.sendall(b"def")',
+      ...(end ? ['s.shutdown(socket.SHUT_WR)'] : []),
+      'reply = b""',
+      'while True:',
+      '    chunk = s.recv(100)',
+      '    if not chunk: break',
+      '    reply += chunk',
+      'sys.stdout.write(reply.decode())',
+    ].join('\n'),
+  );
+}
+
 describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with traffic that changes shape', (plane) => {
   it('keeps a conversation of small messages and bulk replies in order, byte for byte', async () => {
     // The target answers each request with the size it asks for: a few bytes, or up to 3 MiB.
@@ -148,22 +171,7 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with
       { allowHalfOpen: true },
     );
     const { port, until } = await forwarder(plane, server.port);
-    const out = await python(
-      [
-        'import socket, sys',
-        `s = socket.create_connection(("127.0.0.1", ${port}))`,
-        's.sendall(b"x" * 1000000)',
-        's.send(b"!", socket.MSG_OOB)',
-        's.sendall(b"def")',
-        's.shutdown(socket.SHUT_WR)',
-        'reply = b""',
-        'while True:',
-        '    chunk = s.recv(100)',
-        '    if not chunk: break',
-        '    reply += chunk',
-        'sys.stdout.write(reply.decode())',
-      ].join('\n'),
-    );
+    const out = await urgentClient(port, 'b"x" * 1000000', { end: true });
     expect(out).toBe('got 1000003 ending def');
     expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1, failed: 0 });
   });
@@ -175,20 +183,7 @@ describe.each<DataPlane>(['native', 'js'])('Forwarder on the %s data plane, with
       void next(6).then((data) => socket.end(`got ${data.toString()}`));
     });
     const { port, until } = await forwarder(plane, server.port);
-    const script = [
-      'import socket, sys',
-      `s = socket.create_connection(("127.0.0.1", ${port}))`,
-      's.sendall(b"abc")',
-      's.send(b"!", socket.MSG_OOB)',
-      's.sendall(b"def")',
-      'reply = b""',
-      'while True:',
-      '    chunk = s.recv(100)',
-      '    if not chunk: break',
-      '    reply += chunk',
-      'sys.stdout.write(reply.decode())',
-    ].join('\n');
-    const out = await python(script);
+    const out = await urgentClient(port, 'b"abc"', { end: false });
     // The urgent byte itself leaves the stream (the socket does not ask for it inline), as a direct connection's reader would see.
     expect(out).toBe('got abcdef');
     expect(await until((s) => s.active === 0)).toMatchObject({ active: 0, total: 1, failed: 0 });
