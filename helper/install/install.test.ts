@@ -85,6 +85,35 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(section('again')).toContain('no standalone helper was running');
   });
 
+  it('restarts a running helper when an earlier install died half-way, or when it no longer runs as installed (its socket file gone)', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      pid1=$(${HELPER_PID})
+      # What an installer killed between its steps leaves: its marker, naming a process that is gone.
+      gone=$(sh -c 'echo $$')
+      printf '{"pid":%s,"started":null}\\n' "$gone" > /var/lib/berth/installing.json
+      echo "== again"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      pid2=$(${HELPER_PID})
+      echo "== restarted $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"
+      echo "== marker"; ls /var/lib/berth
+      # Its socket file removed: the helper runs, but no client can reach it.
+      rm /run/berth/helper.sock
+      echo "== unreachable"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('again')).toMatch(/^restarting the running helper: an earlier install did not finish$/m);
+    expect(section('again')).not.toContain('no restart');
+    expect(section('restarted')).toBe('yes');
+    expect(section('marker')).not.toContain('installing.json');
+    expect(section('unreachable')).toMatch(/^restarting the running helper: it does not run as this install would start it$/m);
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
+  });
+
   it('moves a socket an earlier version configured at a path the layout no longer uses (macOS /var/run/berth) to the layout path', async () => {
     const run = await runIsolated(`
       mkdir -p /opt/Berth /etc/berth
