@@ -35,7 +35,7 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
       # A new build of the same version: the same bundle with one more line, the same addon.
       mkdir -p /opt/berth-v2/helper
       cp "$(dirname "$HELPER")/berth_native.node" /opt/berth-v2/helper/
-      { cat "$HELPER"; printf '\n// a new build\n'; } > /opt/berth-v2/helper/berth-helper.js
+      { cat "$HELPER"; printf '\\n// a new build\\n'; } > /opt/berth-v2/helper/berth-helper.js
       echo "== upgrade"; node /opt/berth-v2/helper/berth-helper.js install --app /opt/Berth --uid $TEST_UID
       pid2=$(${HELPER_PID})
       echo "== restarted $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"

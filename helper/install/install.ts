@@ -190,7 +190,8 @@ async function installSteps(
     reasons,
   );
   if (service.kept) {
-    const running = service.pid === undefined ? 'the running helper' : `the running helper (pid ${service.pid})`;
+    // launchd does not say whether its helper runs right now (it may have exited when idle), only that its job is loaded.
+    const running = service.pid === undefined ? 'the helper' : `the running helper (pid ${service.pid})`;
     log(
       newlyEnrolled
         ? `enrolled uid ${request.uid}; ${running} serves it now, no restart`

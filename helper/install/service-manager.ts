@@ -89,13 +89,14 @@ export async function startService(
     const serviceChanged = writeRootFile(SERVICE_FILES.systemdService(spec.label), systemdServiceUnit(spec), log);
     run('systemctl', ['daemon-reload'], log);
     const why = [...restartFor, ...(serviceChanged ? ['its service unit changed'] : []), ...(socketChanged ? ['its socket unit changed'] : [])];
-    // 0 when no helper runs (never started, or exited when idle): then the next connection starts the installed one anyway.
+    // 0 when no helper runs (never started, or exited when idle): the next connection starts the installed one.
     const pid = Number(output('systemctl', ['show', '--property=MainPID', '--value', `${spec.label}.service`]).trim());
-    if (pid > 0 && why.length === 0) {
-      // The socket is left alone too: `enable --now` only makes sure it is enabled and listening.
+    if (why.length === 0) {
+      // Nothing stopped, whatever the pid said: a connection may have started the helper since.
+      // `enable --now` only makes sure the socket is enabled and listening; a listening one is left as it is.
       run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
-      log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; its helper keeps running`);
-      return { kept: true, pid };
+      log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; ${pid > 0 ? 'its helper keeps running' : 'the helper starts on first use'}`);
+      return pid > 0 ? { kept: true, pid } : { kept: false };
     }
     if (pid > 0) log(`restarting the running helper (pid ${pid}): ${listed(why)}`);
     // An upgrade: the next connection must start the new program, not the old one still running.
