@@ -65,7 +65,8 @@ function identity(path: string): string {
  * user is served, and a removed one refused, without a restart. A config that
  * can no longer be read fails closed: root alone is served until it is fixed.
  * Only the enrolment is re-read; everything else in the file takes effect at
- * the next start (install restarts the helper).
+ * the next start (install restarts the helper when one of those changed, and
+ * only then: helper/install/restart.ts).
  */
 export function fileEnrolment(configPath: string, initial: readonly number[]): Enrolment {
   let uids = [...initial];

@@ -10,9 +10,11 @@ const users = inject('users');
 /** Lists every path under the directories an install may touch (the isolated ones start empty). */
 const LIST = "{ find /usr/local /var/lib /var/log /run /etc/berth -mindepth 1 -not -path '/run/dbus*' -not -path '/run/mount*' 2>/dev/null || true; } | sort";
 const AS_USER = 'setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups --';
+/** The standalone helper's pid: the supervisor's child (the pid file names the supervisor). */
+const HELPER_PID = 'ps -e -o pid=,ppid= | awk -v p="$(cat /run/berth/helper.pid)" \'$2 == p { print $1 }\'';
 
 describe('berth-helper install / uninstall as root (standalone mode)', () => {
-  it('installs, serves the user, upgrades in place (enrolling a second user), and uninstalls leaving nothing', async () => {
+  it('installs, serves the user, enrols a second one without a restart, restarts for a new build, and uninstalls leaving nothing', async () => {
     const copies = safeScratchDir('berth-installed-copy');
     const run = await runIsolated(`
       mkdir -p /opt/Berth
@@ -23,11 +25,22 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
       echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
       echo "== config"; cat /etc/berth/helper.json
       ino1=$(stat -c %i /usr/local/libexec/berth/berth-helper.js)
-      echo "== upgrade"; node "$HELPER" install --app /opt/Elsewhere --uid $OTHER_UID
+      pid1=$(${HELPER_PID})
+      echo "== enrol"; node "$HELPER" install --app /opt/Elsewhere --uid $OTHER_UID
       ino2=$(stat -c %i /usr/local/libexec/berth/berth-helper.js)
       echo "== replaced $([ "$ino1" != "$ino2" ] && echo yes || echo no)"
+      echo "== kept $([ "$(${HELPER_PID})" = "$pid1" ] && echo yes || echo no)"
       echo "== config2"; cat /etc/berth/helper.json
       echo "== hello2"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      # A new build of the same version: the same bundle with one more line, the same addon.
+      mkdir -p /opt/berth-v2/helper
+      cp "$(dirname "$HELPER")/berth_native.node" /opt/berth-v2/helper/
+      { cat "$HELPER"; printf '\\n// a new build\\n'; } > /opt/berth-v2/helper/berth-helper.js
+      echo "== upgrade"; node /opt/berth-v2/helper/berth-helper.js install --app /opt/Berth --uid $TEST_UID
+      pid2=$(${HELPER_PID})
+      echo "== restarted $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"
+      echo "== new build $(grep -c '^// a new build$' /usr/local/libexec/berth/berth-helper.js)"
+      echo "== hello3"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
       echo "== uninstall"; node "$HELPER" uninstall
       echo "== left"; ${LIST}
       echo "== again"; node "$HELPER" uninstall
@@ -49,16 +62,56 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     // The record names the bytes root runs: the app compares it with the helper it bundles (a rebuild keeps the version).
     expect(section('digest')).toBe(programDigest(helperProgramFiles(join(copies, 'berth-helper.js'))));
     expect(section('digest')).toBe(programDigest(helperProgramFiles(join(REPO_ROOT, 'dist/helper/berth-helper.js'))));
-    // Upgrade: the program is replaced (a new inode, by rename); the config is kept, with the new uid enrolled beside the first.
+    // A second install: the program is replaced all the same (a new inode, by rename); the config is kept, with the
+    // new uid enrolled beside the first; and the running helper, which follows the enrolment, is not restarted.
     expect(section('replaced')).toBe('yes');
     expect(JSON.parse(section('config'))).toMatchObject({ allowUids: [users.test.uid], appPath: '/opt/Berth' });
     expect(JSON.parse(section('config2'))).toEqual({ ...JSON.parse(section('config')), allowUids: [users.test.uid, users.other.uid] });
-    expect(section('upgrade')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);
+    expect(section('enrol')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);
+    expect(section('enrol')).toMatch(new RegExp(`^enrolled uid ${users.other.uid}; the running helper \\(pid \\d+\\) serves it now, no restart$`, 'm'));
+    expect(section('kept')).toBe('yes');
     expect(JSON.parse(section('hello2'))).toMatchObject({ ok: true });
+    // A new build (same version, other bytes): the helper is restarted, and runs it.
+    expect(section('upgrade')).toContain('installed /usr/local/libexec/berth/berth-helper.js (root, 0755)\n');
+    expect(section('upgrade')).toMatch(/^restarting the running helper: its program changed$/m);
+    expect(section('upgrade')).toMatch(/^stopped the running helper and its supervisor \(pid \d+\)$/m);
+    expect(section('upgrade')).not.toContain('no restart');
+    expect(section('restarted')).toBe('yes');
+    expect(section('new build')).toBe('1');
+    expect(JSON.parse(section('hello3'))).toMatchObject({ ok: true, uid: users.test.uid });
     expect(section('uninstall')).toContain('uninstalled: nothing of Berth is left');
     expect(run.stdout).toContain('service manager: standalone');
     expect(section('left')).toBe('');
     expect(section('again')).toContain('no standalone helper was running');
+  });
+
+  it('restarts a running helper when an earlier install died half-way, or when it no longer runs as installed (its socket file gone)', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      pid1=$(${HELPER_PID})
+      # What an installer killed between its steps leaves: its marker, naming a process that is gone.
+      gone=$(sh -c 'echo $$')
+      printf '{"pid":%s,"started":null}\\n' "$gone" > /var/lib/berth/installing.json
+      echo "== again"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      pid2=$(${HELPER_PID})
+      echo "== restarted $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"
+      echo "== marker"; ls /var/lib/berth
+      # Its socket file removed: the helper runs, but no client can reach it.
+      rm /run/berth/helper.sock
+      echo "== unreachable"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('again')).toMatch(/^restarting the running helper: an earlier install did not finish$/m);
+    expect(section('again')).not.toContain('no restart');
+    expect(section('restarted')).toBe('yes');
+    expect(section('marker')).not.toContain('installing.json');
+    expect(section('unreachable')).toMatch(/^restarting the running helper: it does not run as this install would start it$/m);
+    expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
   });
 
   it('moves a socket an earlier version configured at a path the layout no longer uses (macOS /var/run/berth) to the layout path', async () => {
@@ -153,9 +206,13 @@ describe('berth-helper install --org-key / --policy-url (managed machines)', () 
       echo "== key1"; cat /run/keys/org-key.pub.pem
       echo "== key2"; cat /run/keys2/org-key.pub.pem
       echo "== config"; cat /etc/berth/helper.json
+      pid1=$(${HELPER_PID})
       echo "== upgrade"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID --policy-url http://127.0.0.1:8080/policy.json
+      echo "== url kept helper $([ "$(${HELPER_PID})" = "$pid1" ] && echo yes || echo no)"
       echo "== config2"; cat /etc/berth/helper.json
       echo "== rekey"; node "$HELPER" install --app /opt/Elsewhere --uid $OTHER_UID --org-key /run/keys2/org-key.pub.pem
+      pid2=$(${HELPER_PID})
+      echo "== key restarted helper $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"
       echo "== config3"; cat /etc/berth/helper.json
       echo "== hello"; ${AS_USER} node "$FIXTURES/helper-client.js" hello /run/berth/helper.sock
       echo "== uninstall"; node "$HELPER" uninstall
@@ -169,13 +226,18 @@ describe('berth-helper install --org-key / --policy-url (managed machines)', () 
     expect(config).toMatchObject({ allowUids: [users.test.uid], appPath: '/opt/Berth', policyUrl: 'https://mdm.example.com/berth/policy.json' });
     expect(String(config.orgPublicKey).trim()).toBe(key1);
     expect(run.stdout).toContain('policy URL: https://mdm.example.com/berth/policy.json');
-    // Upgrade naming only the URL: the URL changes, nothing else.
+    // Upgrade naming only the URL: the URL changes, nothing else. The helper never reads it (the app does), so it is not restarted.
     expect(section('upgrade')).toContain('set policyUrl in /etc/berth/helper.json');
+    expect(section('upgrade')).toMatch(/^kept the running helper \(pid \d+\): neither its program nor anything it reads only at start changed, so no restart$/m);
+    expect(section('url kept helper')).toBe('yes');
     const config2 = JSON.parse(section('config2')) as Record<string, unknown>;
     expect(config2).toEqual({ ...config, policyUrl: 'http://127.0.0.1:8080/policy.json', linkDir: '/usr/local/bin', limits: expect.any(Object) });
     // Upgrade naming a new org key: the key changes, the user is enrolled, and where the app is stays as installed.
     expect(section('rekey')).toContain('set orgPublicKey in /etc/berth/helper.json');
     expect(section('rekey')).not.toContain('set policyUrl');
+    // The helper reads the key only at start: a new one restarts it, whose every policy check then uses it.
+    expect(section('rekey')).toMatch(/^restarting the running helper: orgPublicKey changed in its config, which it reads only at start$/m);
+    expect(section('key restarted helper')).toBe('yes');
     const config3 = JSON.parse(section('config3')) as Record<string, unknown>;
     expect(String(config3.orgPublicKey).trim()).toBe(key2);
     expect(config3).toMatchObject({ allowUids: [users.test.uid, users.other.uid], appPath: '/opt/Berth', policyUrl: 'http://127.0.0.1:8080/policy.json' });

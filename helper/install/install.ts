@@ -8,12 +8,12 @@ import { updateConfigFile, writeConfigFile } from '../fs/config-file';
 import { writeInstallRecord } from '../fs/install-record';
 import { discardRemovalRequest } from '../daemon/removal-request';
 import { markInstallFinished, markInstallStarted } from '../fs/install-marker';
-import { INSTALL_MARKER_NAME } from '../../common/install-marker';
+import { INSTALL_MARKER_NAME, installUnderWay, readInstallMarker } from '../../common/install-marker';
 import { withTrustedDirectory } from '../../common/fs/trusted-directory';
 import { MAX_ENROLLED_UIDS, type HelperConfig } from '../../common/helper-config/schema';
 import { ensureRootDirectory, preflightRootDirectory } from './root-dirs';
 import { detectServiceManager, preflightService, serviceFiles, startService } from './service-manager';
-import { stopStandalone } from './standalone';
+import { installedCopyMatches, listed, startTimeChanges } from './restart';
 
 export interface InstallRequest {
   /** Where the app is installed; CLI link targets are computed from it. */
@@ -80,11 +80,14 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
     log(made.length > 0 ? `created ${made.join(', ')} (root, 0755)` : `checked ${dir}: root's alone`);
   }
 
+  // A marker whose installer is gone: that install died between its steps (a kill, a power cut), maybe
+  // after copying a program it never started. Whatever runs now may not be what is installed.
+  const unfinished = readInstallMarker(layout.stateDir) !== undefined && !installUnderWay(layout.stateDir);
   // From here until the new helper serves, its socket may be gone or refuse: the marker tells the app
   // that this is an install under way, not a missing helper (common/install-marker.ts).
   markInstallStarted(layout.stateDir);
   try {
-    await installSteps(request, layout, program, log, manager, createdDirs);
+    await installSteps(request, layout, program, log, manager, createdDirs, unfinished ? ['an earlier install did not finish'] : []);
   } finally {
     markInstallFinished(layout.stateDir);
   }
@@ -97,32 +100,46 @@ async function installSteps(
   log: Log,
   manager: ReturnType<typeof detectServiceManager>,
   createdDirs: readonly string[],
+  /** What already asks for a running helper to be restarted; this install adds its own reasons (restart.ts). */
+  restartFor: readonly string[],
 ): Promise<void> {
-  // An upgrade stops the old helper first; the new one starts below.
-  const stopped = await stopStandalone(layout);
-  if (stopped !== undefined) log(`stopped the running helper (pid ${stopped})`);
   // An uninstall asked under systemd whose finisher never ran to the end: this install asks for
   // the helper, so that request is void, not something a later exit for removal should act on.
   if (discardRemovalRequest(layout.stateDir)) log(`discarded an unfinished uninstall request in ${layout.stateDir}`);
   log(`service manager: ${manager}`);
+  const reasons = [...restartFor];
 
+  // Replaced even when unchanged (atomically: a running copy is never half-written), so the
+  // installed copy is exactly what this installer carries; compared first, for the restart.
+  let programChanged = false;
   withTrustedDirectory(layout.helperDir, (dir) => {
     for (const file of program.files) {
-      writeFileAtomically(dir, file.name, readFileSync(file.path), { mode: 0o755 });
-      log(`installed ${join(layout.helperDir, file.name)} (root, 0755)`);
+      const content = readFileSync(file.path);
+      const same = installedCopyMatches(dir, file.name, content);
+      writeFileAtomically(dir, file.name, content, { mode: 0o755 });
+      log(`installed ${join(layout.helperDir, file.name)} (root, 0755)${same ? ': the same as before' : ''}`);
+      programChanged ||= !same;
     }
   });
+  if (programChanged) reasons.push('its program changed');
 
   let config: HelperConfig;
+  let newlyEnrolled = false;
   if (existsSync(layout.configPath)) {
-    config = enrol(layout.configPath, request, log);
+    const enrolment = enrol(layout.configPath, request, log);
+    newlyEnrolled = enrolment.newlyEnrolled;
+    config = enrolment.after;
     // The app looks for the socket only at the layout's path: a socket an earlier version placed elsewhere moves.
     const former = config.socketPath;
     if (former !== layout.socketPath && FORMER_SOCKET_PATHS.includes(former)) {
       config = updateConfigFile(layout.configPath, (current) => ({ ...current, socketPath: layout.socketPath })).after;
       log(`moved the socket from ${former} to ${layout.socketPath} in ${layout.configPath}`);
     }
+    const fields = startTimeChanges(enrolment.before, config);
+    if (fields.length > 0) reasons.push(`${listed(fields)} changed in its config, which it reads only at start`);
   } else {
+    // Nothing should run without a config; anything that does was not started with this one.
+    reasons.push('its config was written anew');
     config = writeConfigFile(layout.configPath, {
       socketPath: layout.socketPath,
       allowUids: [request.uid],
@@ -164,7 +181,7 @@ async function installSteps(
   writeInstallRecord(layout.stateDir, record);
   log(`recorded ${record.paths.length} paths in ${join(layout.stateDir, INSTALL_RECORD_NAME)} for uninstall, and the program's digest ${shortDigest(programSha256)}`);
 
-  await startService(
+  const service = await startService(
     manager,
     {
       label: SERVICE_LABEL,
@@ -174,7 +191,17 @@ async function installSteps(
     },
     layout,
     log,
+    reasons,
   );
+  if (service.kept) {
+    // launchd does not say whether its helper runs right now (it may have exited when idle), only that its job is loaded.
+    const running = service.pid === undefined ? 'the helper' : `the running helper (pid ${service.pid})`;
+    log(
+      newlyEnrolled
+        ? `enrolled uid ${request.uid}; ${running} serves it now, no restart`
+        : `kept ${running}: neither its program nor anything it reads only at start changed, so no restart`,
+    );
+  }
 }
 
 /**
@@ -184,9 +211,10 @@ async function installSteps(
  * given. Everything else (where the app is, the limits) stays as the first
  * install wrote it. One atomic rewrite that loses no concurrent change
  * (another user enrolling at the same time); the running helper reads the
- * new enrolment on its next connection, and is restarted below anyway.
+ * new enrolment on its next connection, so an enrolment alone restarts
+ * nothing (restart.ts).
  */
-function enrol(configPath: string, request: InstallRequest, log: Log): HelperConfig {
+function enrol(configPath: string, request: InstallRequest, log: Log): { before: HelperConfig; after: HelperConfig; newlyEnrolled: boolean } {
   let managed: ReturnType<typeof managedChanges> = [];
   const { before, after, changed } = updateConfigFile(configPath, (config) => {
     managed = managedChanges(config, request);
@@ -207,7 +235,7 @@ function enrol(configPath: string, request: InstallRequest, log: Log): HelperCon
   // The app's own prompt never passes these; an admin who does means to change them
   // (e.g. MDM taking over a machine whose user installed the helper first).
   if (changed) for (const [key] of managed) log(`set ${key} in ${configPath}`);
-  return after;
+  return { before, after, newlyEnrolled: !before.allowUids.includes(request.uid) };
 }
 
 /**

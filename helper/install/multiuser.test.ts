@@ -11,6 +11,10 @@ const AS_OTHER = 'setpriv --reuid=$OTHER_UID --regid=$OTHER_GID --clear-groups -
 const AS_NOBODY = 'setpriv --reuid=65534 --regid=65534 --clear-groups --';
 const CLIENT = 'node "$FIXTURES/helper-client.js"';
 const SOCK = '/run/berth/helper.sock';
+/** The standalone helper: the supervisor's child (the pid file names the supervisor). */
+const HELPER_PID = 'ps -e -o pid=,ppid= | awk -v p="$(cat /run/berth/helper.pid)" \'$2 == p { print $1 }\'';
+/** Waits (bounded) until FILE holds a line matching PATTERN. */
+const WAIT_FOR = 'wait_for() { for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no $2 in $1" >&2; return 1; }';
 
 /** The text after `== name` (on its line or the next ones) up to the next section. */
 function sections(stdout: string): (name: string) => string {
@@ -29,9 +33,21 @@ describe('several users on one machine (standalone mode, as root with --uid)', (
       mkdir -p /usr/local/bin /opt/Berth/resources/bin
       install -m 0755 /dev/null /opt/Berth/resources/bin/berth
       cp /etc/hosts /opt/hosts.before
+      ${WAIT_FOR}
       node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      before=$(${HELPER_PID})
+      # The first user's work in flight: a connection held open, and a privileged trace of a Berth process of theirs.
+      cp /bin/sleep /opt/Berth/berth-app
+      ${AS_TEST} /opt/Berth/berth-app 60 & app=$!
+      ${AS_TEST} timeout 60 ${CLIENT} pause ${SOCK} /opt/go > /opt/held.out & held=$!
+      ${AS_TEST} timeout 60 ${CLIENT} request ${SOCK} traceProcesses '{"seconds":10}' > /opt/trace.out & trace=$!
+      wait_for /opt/held.out ready; wait_for /opt/trace.out progress
       echo "== enrol"; node "$HELPER" install --app /opt/Berth --uid $OTHER_UID
-      echo "== enrol again"; node "$HELPER" install --app /opt/Berth --uid $OTHER_UID | grep -E 'enrolled|kept the existing config'
+      echo "== same helper $([ "$(${HELPER_PID})" = "$before" ] && echo yes || echo no)"
+      echo "== other at once"; ${AS_OTHER} ${CLIENT} hello ${SOCK}
+      touch /opt/go; wait $held
+      echo "== held"; tail -n 1 /opt/held.out
+      echo "== enrol again"; node "$HELPER" install --app /opt/Berth --uid $OTHER_UID | grep -E 'enrolled|kept the existing config|no restart'
       echo "== config"; cat /etc/berth/helper.json
       echo "== socket"; stat -c '%U %G %a' ${SOCK}
       echo "== hello test"; ${AS_TEST} ${CLIENT} hello ${SOCK}
@@ -56,6 +72,9 @@ describe('several users on one machine (standalone mode, as root with --uid)', (
       echo "== reenrol"; node "$HELPER" install --app /opt/Berth --uid $OTHER_UID | grep enrolled
       echo "== root unenrol"; node "$HELPER" uninstall --uid $OTHER_UID
       echo "== after root unenrol"; ${AS_TEST} ${CLIENT} hello ${SOCK}; ${AS_OTHER} ${CLIENT} hello ${SOCK}
+      echo "== still same helper $([ "$(${HELPER_PID})" = "$before" ] && echo yes || echo no)"
+      wait $trace; kill $app; wait $app || true
+      echo "== trace"; tail -n 1 /opt/trace.out
       echo "== last"; node "$HELPER" uninstall --uid $TEST_UID | tail -n 1
       echo "== left"; ${LIST}
       echo "== hosts restored $(cmp -s /etc/hosts /opt/hosts.before && echo yes || echo no)"
@@ -66,9 +85,19 @@ describe('several users on one machine (standalone mode, as root with --uid)', (
     expect(run.code).toBe(0);
     const section = sections(run.stdout);
 
-    // Enrolment: one rewrite, said in one line; the service is restarted with the same socket.
+    // Enrolment: one rewrite, said in one line. The running helper follows it in its config, so it is not
+    // restarted (the same process), and says so; the first user's open connection and trace go on, the second is served at once.
     expect(section('enrol')).toContain(`enrolled uid ${users.other.uid} in /etc/berth/helper.json (beside uid ${users.test.uid})`);
-    expect(section('enrol again')).toBe(`kept the existing config /etc/berth/helper.json: uid ${users.other.uid} is already enrolled`);
+    expect(section('enrol')).toMatch(new RegExp(`^enrolled uid ${users.other.uid}; the running helper \\(pid \\d+\\) serves it now, no restart$`, 'm'));
+    expect(section('enrol')).toMatch(/installed \/usr\/local\/libexec\/berth\/berth-helper\.js \(root, 0755\): the same as before/);
+    expect(section('enrol')).not.toMatch(/restarting|stopped|started the helper/);
+    expect(section('same helper')).toBe('yes');
+    expect(json(section('other at once'))).toMatchObject({ ok: true, uid: users.other.uid });
+    expect(json(section('held'))).toMatchObject({ ok: true, info: { protocol: 1 } });
+    expect(section('enrol again').split('\n')).toEqual([
+      `kept the existing config /etc/berth/helper.json: uid ${users.other.uid} is already enrolled`,
+      expect.stringMatching(/^kept the running helper \(pid \d+\): neither its program nor anything it reads only at start changed, so no restart$/),
+    ]);
     expect(JSON.parse(section('config'))).toMatchObject({ allowUids: [users.test.uid, users.other.uid] });
     expect(section('socket')).toBe('root root 666');
 
@@ -127,6 +156,10 @@ describe('several users on one machine (standalone mode, as root with --uid)', (
     const [testStill, otherGone] = section('after root unenrol').split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(testStill).toMatchObject({ ok: true });
     expect(otherGone).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+
+    // Neither the enrolments nor the unenrolments restarted the helper: the trace begun before them all ran its full 10 s.
+    expect(section('still same helper')).toBe('yes');
+    expect(json(section('trace'))).toMatchObject({ ok: true, progress: 40, result: { samples: 40, processes: [{ exe: '/opt/Berth/berth-app' }] } });
 
     // The last user's uninstall removes everything, the block and the link included.
     expect(section('last')).toBe('uninstalled: nothing of Berth is left');

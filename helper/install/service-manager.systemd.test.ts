@@ -215,6 +215,41 @@ describe('the helper under systemd (PID 1 in a sandbox)', () => {
     ]);
   });
 
+  it("a second user's enrolment leaves the running helper alone: the same MainPID and socket, the first user's open connection served on, the second user served at once", async () => {
+    expect(await helper.client(['hello', SOCKET])).toMatchObject({ ok: true });
+    // The first user's connection, held open across the enrolment (in the sandbox's own /tmp, a tmpfs).
+    const go = '/tmp/enrol-go';
+    const held = sandbox.spawn(['node', `${FIXTURES}/helper-client.js`, 'pause', SOCKET, go], helper.asUser());
+    let output = '';
+    held.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        held.stdout!.on('data', () => output.includes('"ready"') && resolve());
+        void exited.then(() => reject(new Error(`the held connection ended before it was ready: ${output}`)));
+      });
+      const pid = await helper.mainPid();
+      expect(pid).toBeGreaterThan(1);
+      const listening = await helper.listeningSocket();
+
+      const out = await helper.install(['--uid', String(users.other.uid)]);
+      expect(out).toContain(`enrolled uid ${users.other.uid} in ${layout.configPath} (beside uid ${users.test.uid})`);
+      expect(out).toMatch(new RegExp(`^enrolled uid ${users.other.uid}; the running helper \\(pid ${pid}\\) serves it now, no restart$`, 'm'));
+      expect(out).not.toMatch(/systemctl (stop|restart)/);
+      expect(await helper.mainPid()).toBe(pid);
+      expect(await helper.listeningSocket()).toEqual(listening);
+      expect(await new HelperInSandbox(sandbox, users.other).client(['hello', SOCKET])).toMatchObject({ ok: true, uid: users.other.uid });
+
+      await sandbox.run(['touch', go]);
+      await exited;
+      expect(JSON.parse(output.trim().split('\n').pop()!)).toMatchObject({ ok: true, info: { protocol: 1 } });
+      expect(await helper.mainPid()).toBe(pid);
+    } finally {
+      held.kill('SIGKILL');
+      await sandbox.run(['rm', '-f', go]);
+    }
+  });
+
   it('upgrades while running: the socket never stops listening, and the next request meets the new program', async () => {
     const oldPid = await helper.mainPid();
     expect(oldPid).toBeGreaterThan(1);

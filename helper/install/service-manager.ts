@@ -9,18 +9,23 @@ import type { Log } from './install';
 import { removeLeftoverSocket } from './leftover-socket';
 import { preflightRootDirectory } from './root-dirs';
 import { launchdPlist, SERVICE_FILES, systemdServiceUnit, systemdSocketUnit, type ServiceSpec } from './service';
-import { startStandalone, stopStandalone } from './standalone';
+import { listed } from './restart';
+import { runningStandalone, standaloneAsDefined, startStandalone, stopStandalone } from './standalone';
 import type { ServiceManager } from '../../common/service-manager';
 import { shellCommand } from '../../common/shell-quote';
 
 export { detectServiceManager, type ServiceManager } from '../../common/service-manager';
+
+/** A command's output (what systemctl show prints). */
+function output(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
 
 function run(command: string, args: string[], log: Log): void {
   execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   log(`ran ${command} ${args.join(' ')}`);
 }
 
-/** Writes a service definition; says whether it replaced a different one (an upgrade that changes it). */
 /** A yes/no question to a command: its exit status. */
 function succeeds(command: string, args: string[]): boolean {
   try {
@@ -31,6 +36,7 @@ function succeeds(command: string, args: string[]): boolean {
   }
 }
 
+/** Writes a service definition; says whether it replaced a different one (an upgrade that changes it). */
 function writeRootFile(path: string, content: string, log: Log): boolean {
   const replaced = withTrustedDirectory(dirname(path), (dir) => {
     const before = readFileAt(dir, basename(path));
@@ -52,16 +58,47 @@ export function preflightService(manager: ServiceManager): void {
   for (const file of serviceFiles(manager)) preflightRootDirectory(dirname(file));
 }
 
+/** What startService did with a helper that already ran: `kept` it (pid when known), or not (restarted, or none ran). */
+export type ServiceOutcome = { kept: true; pid?: number } | { kept: false };
+
 /**
  * Registers and starts the helper. systemd and launchd own the socket and
  * start the helper on the first connection (nothing runs while idle); without
  * a service manager the helper is started detached and says so.
+ *
+ * A helper that already runs is restarted only for a reason: `restartFor`
+ * (the install's: a changed program, a config field read only at start;
+ * restart.ts) or a service definition that changed here. Otherwise it keeps
+ * running, and whatever its users have in flight goes on (another user's
+ * enrolment needs no restart: the helper follows it in its config).
  */
-export async function startService(manager: ServiceManager, spec: ServiceSpec, layout: InstallLayout, log: Log): Promise<void> {
+export async function startService(
+  manager: ServiceManager,
+  spec: ServiceSpec,
+  layout: InstallLayout,
+  log: Log,
+  restartFor: readonly string[],
+): Promise<ServiceOutcome> {
+  if (manager !== 'standalone') {
+    // A standalone helper from before this machine had a service manager would hold the socket's path.
+    const stopped = await stopStandalone(layout);
+    if (stopped !== undefined) log(`stopped the standalone helper and its supervisor (pid ${stopped})`);
+  }
   if (manager === 'systemd') {
     const socketChanged = writeRootFile(SERVICE_FILES.systemdSocket(spec.label), systemdSocketUnit(spec), log);
-    writeRootFile(SERVICE_FILES.systemdService(spec.label), systemdServiceUnit(spec), log);
+    const serviceChanged = writeRootFile(SERVICE_FILES.systemdService(spec.label), systemdServiceUnit(spec), log);
     run('systemctl', ['daemon-reload'], log);
+    const why = [...restartFor, ...(serviceChanged ? ['its service unit changed'] : []), ...(socketChanged ? ['its socket unit changed'] : [])];
+    // 0 when no helper runs (never started, or exited when idle): the next connection starts the installed one.
+    const pid = Number(output('systemctl', ['show', '--property=MainPID', '--value', `${spec.label}.service`]).trim());
+    if (why.length === 0) {
+      // Nothing stopped, whatever the pid said: a connection may have started the helper since.
+      // `enable --now` only makes sure the socket is enabled and listening; a listening one is left as it is.
+      run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
+      log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; ${pid > 0 ? 'its helper keeps running' : 'the helper starts on first use'}`);
+      return pid > 0 ? { kept: true, pid } : { kept: false };
+    }
+    if (pid > 0) log(`restarting the running helper (pid ${pid}): ${listed(why)}`);
     // An upgrade: the next connection must start the new program, not the old one still running.
     // The socket keeps listening meanwhile (connections wait in its backlog)...
     run('systemctl', ['stop', `${spec.label}.service`], log);
@@ -70,11 +107,18 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     if (socketChanged) run('systemctl', ['restart', `${spec.label}.socket`], log);
     run('systemctl', ['enable', '--now', `${spec.label}.socket`], log);
     log(`systemd: ${spec.label}.socket listens on ${spec.socketPath}; the helper starts on first use`);
-    return;
+    return { kept: false };
   }
   if (manager === 'launchd') {
     const plist = SERVICE_FILES.launchd(spec.label);
-    writeRootFile(plist, launchdPlist(spec), log);
+    const why = [...restartFor, ...(writeRootFile(plist, launchdPlist(spec), log) ? ['its launchd job changed'] : [])];
+    // Loaded: launchd holds the socket and runs (or will start) the helper this plist defines.
+    const loaded = succeeds('launchctl', ['print', `system/${spec.label}`]);
+    if (loaded && why.length === 0) {
+      log(`launchd: ${spec.label} stays loaded on ${spec.socketPath}`);
+      return { kept: true };
+    }
+    if (loaded) log(`restarting the helper: ${listed(why)}`);
     try {
       run('launchctl', ['bootout', `system/${spec.label}`], log);
     } catch {
@@ -86,12 +130,22 @@ export async function startService(manager: ServiceManager, spec: ServiceSpec, l
     if (leftover.action === 'removed') log(`removed the old socket ${spec.socketPath}`);
     run('launchctl', ['bootstrap', 'system', plist], log);
     log(`launchd: ${spec.label} listens on ${spec.socketPath}; the helper starts on first use`);
-    return;
+    return { kept: false };
+  }
+  const running = standaloneAsDefined(layout, spec.helperCommand);
+  if (running !== undefined && restartFor.length === 0) return { kept: true, pid: running };
+  if (runningStandalone(layout) !== undefined) {
+    // Running, but not as this install would start it (another command line, a supervisor in back-off, its socket gone).
+    const why = [...restartFor, ...(running === undefined ? ['it does not run as this install would start it'] : [])];
+    log(`restarting the running helper: ${listed(why)}`);
+    const stopped = await stopStandalone(layout);
+    if (stopped !== undefined) log(`stopped the running helper and its supervisor (pid ${stopped})`);
   }
   const pid = await startStandalone(spec.helperCommand, layout);
   log(`standalone mode (no service manager found): started the helper and its supervisor (pid ${pid}), which restarts it if it dies; on ${spec.socketPath}`);
   const program = spec.helperCommand.slice(0, spec.helperCommand.indexOf('serve'));
   log(`nothing starts it at boot here: after this machine restarts, start it with: sudo ${shellCommand([...program, 'start'])}`);
+  return { kept: false };
 }
 
 /** Stops the helper however it runs; removing the definitions is the install record's job. */

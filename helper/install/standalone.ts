@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { helperLogPath, type InstallLayout } from '../../common/paths';
@@ -107,18 +107,24 @@ function groupMembers(pgid: number): number[] {
     });
 }
 
+/** A process's argv, as the kernel keeps it; undefined once it is gone. */
+function cmdline(pid: number): string[] | undefined {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.slice(0, argv.at(-1) === '' ? -1 : argv.length);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs our helper: the supervisor's or the helper's command line names our
  * config (pids are reused, so a live pid alone proves nothing). The group
  * stays ours while either lives, even after the other was killed alone.
  */
 function ours(pid: number, layout: InstallLayout): boolean {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes('serve') && argv.includes(layout.configPath);
-  } catch {
-    return false;
-  }
+  const argv = cmdline(pid);
+  return argv !== undefined && argv.includes('serve') && argv.includes(layout.configPath);
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -134,6 +140,30 @@ export function runningStandalone(layout: InstallLayout): number | undefined {
   const pid = recordedPid(layout);
   if (pid === undefined) return undefined;
   return groupMembers(pid).some((member) => ours(member, layout)) ? pid : undefined;
+}
+
+const sameArgv = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a !== undefined && a.length === b.length && a.every((arg, i) => arg === b[i]);
+
+/**
+ * The pid of the standalone helper when it runs just as startStandalone would
+ * start it now: its supervisor with this very script, socket and helper
+ * command line, the helper itself up under it (not a supervisor waiting out
+ * a back-off after failed starts), and the socket file in place. Then an
+ * install that changes nothing else may leave it running. Undefined
+ * otherwise: nothing runs, or what runs is not this definition.
+ */
+export function standaloneAsDefined(layout: InstallLayout, command: readonly string[]): number | undefined {
+  const supervisor = runningStandalone(layout);
+  if (supervisor === undefined) return undefined;
+  if (!sameArgv(cmdline(supervisor), ['/bin/sh', ...supervisorArgs(layout.socketPath, command)])) return undefined;
+  const helper = groupMembers(supervisor).find((pid) => pid !== supervisor && sameArgv(cmdline(pid), command));
+  if (helper === undefined) return undefined;
+  try {
+    return lstatSync(layout.socketPath).isSocket() ? helper : undefined;
+  } catch {
+    return undefined; // removed: no client can reach the helper through it any more
+  }
 }
 
 /**

@@ -42,10 +42,13 @@ describe('the helper diagnosis, through the real CLI on an isolated machine', ()
       echo "== running"; ${AS_TEST} ${CLI} helper status --json || true
       echo "== state after install"; ls -A /var/lib/berth
       ${views('other', AS_OTHER)}
-      # An update under way, held still where it waits to open the helper's log (a FIFO nobody reads):
+      # An update under way (a new build: the same bundle with one more line; the same program would not restart
+      # the helper), held still where it waits to open the helper's log (a FIFO nobody reads):
       # the old helper is stopped, the new program, config and record are in place, the new helper not started.
+      mkdir -p /opt/berth-v2/helper && cp "$(dirname "$HELPER")/berth_native.node" /opt/berth-v2/helper/
+      { cat "$HELPER"; printf '\\n// a new build\\n'; } > /opt/berth-v2/helper/berth-helper.js
       rm /var/log/berth/helper.log && mkfifo -m 0644 /var/log/berth/helper.log
-      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null 2>&1 & INSTALLER=$!
+      node /opt/berth-v2/helper/berth-helper.js install --app /opt/Berth --uid $TEST_UID >/dev/null 2>&1 & INSTALLER=$!
       for i in $(seq 1 3000); do [ "$(cat /proc/$INSTALLER/wchan 2>/dev/null)" = wait_for_partner ] && break; sleep 0.01; done
       echo "== marker"; cat /var/lib/berth/installing.json; stat -c '%U %a' /var/lib/berth/installing.json
       ${views('upgrading', AS_TEST)}
