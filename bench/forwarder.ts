@@ -11,8 +11,8 @@
 // build has UDP mappings, the forwarding process's CPU, and the app's own
 // event-loop delay (BERTH_LOOP_DELAY=1, read through `app.metrics`) during
 // each; then the app's memory through a 10 GB burst and with 1,000 idle
-// connections. Every path is set up once; each round measures them all in a
-// rotated order. Options: see USAGE. Run as root: `npm run bench:forwarder`
+// connections. Every path is set up once; each round measures one load at a
+// time on every path, in an order rotated by one each round. Options: see USAGE. Run as root: `npm run bench:forwarder`
 // (it runs in private network and mount namespaces).
 import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +72,16 @@ async function measured<T>(row: Row, measure: () => Promise<T>): Promise<{ resul
   return { result, cpu: used, loopP99 };
 }
 
-async function measureRow(row: Row, o: Options, results: Results, round: number, udpLoad: string): Promise<void> {
+/** The loads, measured one at a time across every row: a figure's rows are measured back to back. */
+const LOADS = ['iperf3', 'download', 'keep-alive', 'close', 'udp'] as const;
+type Load = (typeof LOADS)[number];
+
+/**
+ * One load on one row. Each round measures a load on every row (in the round's rotated order) before
+ * the next load, so that a row and the direct connection it is divided by are minutes apart at most
+ * once per run, not once per figure: on 2 shared cores the machine's speed drifts between minutes.
+ */
+async function measureLoad(row: Row, what: Load, o: Options, results: Results, round: number, udpLoad: string): Promise<void> {
   const log = (what: string): void => console.error(`bench: round ${round}, ${row.key}: ${what} (load ${load()})`);
   const note = (cpu: number, loop: number): string => `${Number.isNaN(cpu) ? '' : `, CPU ${cpu.toFixed(0)}%`}${Number.isNaN(loop) ? '' : `, loop p99 ${loop.toFixed(1)} ms`}`;
   const keep = (figure: Parameters<Results['add']>[1], value: number, cpu: number, loop: number): void => {
@@ -80,26 +89,27 @@ async function measureRow(row: Row, o: Options, results: Results, round: number,
     results.addCpu(row.key, figure, cpu);
     results.addLoop(row.key, figure, loop);
   };
-  if (row.ports.iperf3 !== undefined) {
+  if (what === 'iperf3' && row.ports.iperf3 !== undefined) {
     const port = row.ports.iperf3;
     const m = await measured(row, () => iperf3(port, o.seconds));
     keep('iperf3', m.result, m.cpu, m.loopP99);
     log(`iperf3 ${m.result.toFixed(2)} GB/s${note(m.cpu, m.loopP99)}`);
   }
-  if (row.ports.nginx !== undefined) {
-    const base = `http://127.0.0.1:${row.ports.nginx}`;
+  const base = `http://127.0.0.1:${row.ports.nginx}`;
+  if (what === 'download' && row.ports.nginx !== undefined) {
     const dl = await measured(row, () => download(`${base}/big.bin`, o.seconds));
     keep('download', dl.result, dl.cpu, dl.loopP99);
     log(`download ${dl.result.toFixed(2)} GB/s${note(dl.cpu, dl.loopP99)}`);
-    for (const close of [false, true]) {
-      const m = await measured(row, () => wrk(`${base}/`, o.seconds, close));
-      keep(close ? 'closeRps' : 'kaRps', m.result.rps, m.cpu, m.loopP99);
-      results.add(row.key, close ? 'closeP99' : 'kaP99', m.result.p99Ms);
-      if (m.result.errors) results.notes.push(`round ${round}, ${row.label}, ${close ? '`Connection: close`' : 'keep-alive'}: ${m.result.errors}`);
-      log(`${close ? 'close' : 'keep-alive'} ${Math.round(m.result.rps)} req/s, p99 ${m.result.p99Ms.toFixed(2)} ms${note(m.cpu, m.loopP99)}${m.result.errors ? `, ${m.result.errors}` : ''}`);
-    }
   }
-  if (row.ports.udp !== undefined) {
+  if ((what === 'keep-alive' || what === 'close') && row.ports.nginx !== undefined) {
+    const close = what === 'close';
+    const m = await measured(row, () => wrk(`${base}/`, o.seconds, close));
+    keep(close ? 'closeRps' : 'kaRps', m.result.rps, m.cpu, m.loopP99);
+    results.add(row.key, close ? 'closeP99' : 'kaP99', m.result.p99Ms);
+    if (m.result.errors) results.notes.push(`round ${round}, ${row.label}, ${close ? '`Connection: close`' : 'keep-alive'}: ${m.result.errors}`);
+    log(`${close ? 'close' : 'keep-alive'} ${Math.round(m.result.rps)} req/s, p99 ${m.result.p99Ms.toFixed(2)} ms${note(m.cpu, m.loopP99)}${m.result.errors ? `, ${m.result.errors}` : ''}`);
+  }
+  if (what === 'udp' && row.ports.udp !== undefined) {
     const port = row.ports.udp;
     const m = await measured(row, async () => {
       const out = JSON.parse(await run([process.execPath, udpLoad, 'client', String(port), String(o.udpClients), String(o.seconds)])) as Record<string, unknown>;
@@ -285,7 +295,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= o.rounds; round++) {
       const loadAtStart = load();
       const order = rows.map((_, i) => rows[(i + round - 1) % rows.length]!);
-      for (const row of order) await measureRow(row, o, results, round, udpLoad);
+      for (const what of LOADS) for (const row of order) await measureLoad(row, what, o, results, round, udpLoad);
       roundLoads.push(`round ${round}: ${loadAtStart} → ${load()} (order: ${order.map((r) => r.key).join(', ')})`);
     }
     const socatRow = rows.find((r) => r.key === 'socat');
