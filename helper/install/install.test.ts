@@ -114,6 +114,32 @@ describe('berth-helper install / uninstall as root (standalone mode)', () => {
     expect(JSON.parse(section('hello'))).toMatchObject({ ok: true, uid: users.test.uid });
   });
 
+  it('restarts a running helper after an install that failed half-way (its program written, its config unreadable)', async () => {
+    const run = await runIsolated(`
+      mkdir -p /opt/Berth
+      node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null
+      pid1=$(${HELPER_PID})
+      cp -p /etc/berth/helper.json /root/helper.json.good
+      echo 'not json' > /etc/berth/helper.json
+      echo "== failed"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID >/dev/null 2>&1 && echo "exit 0" || echo "exit $?"
+      echo "== marker"; ls /var/lib/berth
+      cp -p /root/helper.json.good /etc/berth/helper.json
+      echo "== again"; node "$HELPER" install --app /opt/Berth --uid $TEST_UID
+      pid2=$(${HELPER_PID})
+      echo "== restarted $([ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && echo yes || echo no)"
+      echo "== marker after"; ls /var/lib/berth
+      node "$HELPER" uninstall >/dev/null
+      echo "== end"
+    `);
+    expect(run.stderr).toBe('');
+    const section = (name: string): string => run.stdout.split(`== ${name}`)[1]!.split('\n== ')[0]!.trim();
+    expect(section('failed')).toMatch(/^exit [1-9]/);
+    expect(section('marker').split('\n')).toContain('installing.json');
+    expect(section('again')).toMatch(/^restarting the running helper: an earlier install did not finish$/m);
+    expect(section('restarted')).toBe('yes');
+    expect(section('marker after').split('\n')).not.toContain('installing.json');
+  });
+
   it('moves a socket an earlier version configured at a path the layout no longer uses (macOS /var/run/berth) to the layout path', async () => {
     const run = await runIsolated(`
       mkdir -p /opt/Berth /etc/berth

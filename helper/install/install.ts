@@ -86,11 +86,11 @@ export async function installHelper(request: InstallRequest, layout: InstallLayo
   // From here until the new helper serves, its socket may be gone or refuse: the marker tells the app
   // that this is an install under way, not a missing helper (common/install-marker.ts).
   markInstallStarted(layout.stateDir);
-  try {
-    await installSteps(request, layout, program, log, manager, createdDirs, unfinished ? ['an earlier install did not finish'] : []);
-  } finally {
-    markInstallFinished(layout.stateDir);
-  }
+  await installSteps(request, layout, program, log, manager, createdDirs, unfinished ? ['an earlier install did not finish'] : []);
+  // Only once every step went through. An install that failed half-way (its program or config
+  // already written, the running helper not restarted) leaves the marker, naming an installer
+  // that is gone, so the next install restarts whatever runs: it may hold an old org key.
+  markInstallFinished(layout.stateDir);
 }
 
 async function installSteps(
