@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { helperConfig, type HelperConfig } from '../../common/helper-config/schema';
@@ -73,6 +73,18 @@ describe('finish-removal', () => {
     expect(existsSync(join(config.stateDir, REMOVAL_REQUEST_NAME))).toBe(false);
     expect(lines).toEqual([`a removal request was recorded, but ${why()}: nothing removed, and the request discarded`]);
     expect(everything()).toEqual(before);
+  });
+
+  it('removes nothing after a refused request even when the app is gone: a refused uninstall never becomes an app-gone removal', async () => {
+    rmSync(join(root, 'Berth'), { recursive: true });
+    const before = everything();
+    for (const outside of [false, true]) {
+      recordRemovalRequest(config.stateDir, 1001); // not enrolled
+      expect(await finishRemoval(config, layout, EXITED_FOR_REMOVAL, outside, log)).toBe(false);
+    }
+    expect(existsSync(join(config.stateDir, REMOVAL_REQUEST_NAME))).toBe(false);
+    expect(everything()).toEqual(before);
+    expect(lines).toEqual(Array(2).fill('a removal request was recorded, but uid 1001 is not enrolled: nothing removed, and the request discarded'));
   });
 
   it("refuses an enrolled user's request for a managed helper (only root removes it), from outside the sandbox too", async () => {

@@ -51,9 +51,13 @@ function removalDue(config: HelperConfig, log: Log): Removal | undefined {
   if (recorded !== undefined) {
     const problem = 'problem' in recorded ? recorded.problem : askerProblem(config, recorded.request.uid);
     if (problem === undefined && 'request' in recorded) return { why: 'asked', uid: recorded.request.uid, at: recorded.request.requestedAt };
-    // Never acted on, and not left for a later stop to act on either.
+    // Never acted on, and not left for a later stop to act on either. Nor does this exit go on
+    // to the app-gone check below: it was an uninstall's, refused, and the finisher's one look
+    // at the app (with privileges the helper's own two looks did not have) must not turn it
+    // into a removal nobody allowed.
     discardRemovalRequest(config.stateDir);
     log(`a removal request was recorded, but ${problem}: nothing removed, and the request discarded`);
+    return undefined;
   }
   if (config.appPath === undefined || config.orgPublicKey !== undefined) return undefined;
   if (appPresence(config.appPath).state !== 'gone') {
