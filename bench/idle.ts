@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, 'run'), { mode: 0o755 });
   const configPath = join(dir, 'helper.json');
   const socketPath = join(dir, 'run/helper.sock');
-  writeFileSync(configPath, JSON.stringify({ socketPath, allowUid: USER, limits: { idleExitMs: IDLE_EXIT_MS } }), { mode: 0o644 });
+  // Its own state dir: who wants the hosts block and the links is recorded there, never in the machine's /var/lib/berth.
+  writeFileSync(configPath, JSON.stringify({ socketPath, allowUid: USER, stateDir: join(dir, 'state'), limits: { idleExitMs: IDLE_EXIT_MS } }), { mode: 0o644 });
   const sea = join(__dirname, '../sea/berth-helper');
   const helpers: Array<[string, string[]]> = [
     ['node + bundle', [process.execPath, join(__dirname, '../helper/berth-helper.js'), 'serve', '--config', configPath]],
